@@ -1,0 +1,100 @@
+"""Typing of values that trackers hand back as strings or mixed Python objects."""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from adapters.errors import SweepError
+
+MISSING = {"", "none", "null", "nan", "na", "n/a", "<na>", "nat"}
+_TRUE = {"true"}
+_FALSE = {"false"}
+
+
+def _is_missing(v: Any) -> bool:
+    if v is None:
+        return True
+    if isinstance(v, float) and math.isnan(v):
+        return True
+    if v is pd.NA or v is pd.NaT:
+        return True
+    return isinstance(v, str) and v.strip().lower() in MISSING
+
+
+def _as_text(v: Any) -> str:
+    if isinstance(v, (list, tuple, dict)):
+        return json.dumps(v, sort_keys=True, default=str)
+    return str(v).strip()
+
+
+def _as_number(v: Any) -> float | None:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        return float(v)
+    if isinstance(v, str):
+        try:
+            return float(v.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def coerce_column(values: pd.Series) -> tuple[pd.Series, str]:
+    """Type one hyperparameter column.
+
+    Returns the typed series and its kind: ``"numeric"`` (float64; "1e-3" and "0.001" are the
+    same number), ``"boolean"`` (pandas ``boolean``; true/false in any case) or
+    ``"categorical"`` (strings; lists and dicts become JSON text). "None", "null", "" and NaN
+    are missing.
+    """
+    present = [v for v in values if not _is_missing(v)]
+    if present and all(isinstance(v, (bool, np.bool_)) or (
+        isinstance(v, str) and v.strip().lower() in _TRUE | _FALSE) for v in present):
+        out = [pd.NA if _is_missing(v) else (v if isinstance(v, (bool, np.bool_))
+               else v.strip().lower() in _TRUE) for v in values]
+        return pd.Series(out, index=values.index, dtype="boolean"), "boolean"
+    numbers = [_as_number(v) for v in present]
+    if present and all(n is not None for n in numbers):
+        out = [np.nan if _is_missing(v) else _as_number(v) for v in values]
+        return pd.Series(out, index=values.index, dtype="float64"), "numeric"
+    out = [None if _is_missing(v) else _as_text(v) for v in values]
+    return pd.Series(out, index=values.index, dtype=object), "categorical"
+
+
+def to_metric(values: pd.Series, *, where: str) -> pd.Series:
+    """Metric values as float64: NaN and +/-inf stay as logged; text that is no number fails."""
+    out = []
+    bad = []
+    for i, v in zip(values.index, values):
+        if _is_missing(v):
+            out.append(np.nan)
+            continue
+        n = _as_number(v)  # float() already reads "inf", "-inf" and "Infinity"
+        if n is None:
+            bad.append(v)
+            out.append(np.nan)
+        else:
+            out.append(n)
+    if bad:
+        raise SweepError(
+            f"{where} holds values that are not numbers (e.g. {bad[0]!r}); a metric must be "
+            "numeric: pass it as a hyperparameter with --param, or clean the column."
+        )
+    return pd.Series(out, index=values.index, dtype="float64")
+
+
+def flatten(config: dict, prefix: str = "") -> dict:
+    """Flatten nested dicts with dots: ``{"optim": {"lr": 1}}`` -> ``{"optim.lr": 1}``."""
+    flat: dict = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat

@@ -1,0 +1,65 @@
+"""Sessions: ``report`` builds the report site, ``tests`` runs the test suite,
+``example`` reruns the bundled example sweep, ``bench`` writes benchmark numbers."""
+from __future__ import annotations
+
+import os
+import shutil
+
+import nox
+
+nox.needs_version = ">=2024.10"
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["tests"]
+
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+
+
+def install(session: nox.Session, *groups: str, extras: str = "mlflow,wandb") -> None:
+    """The project with its tracker extras, plus the named dependency groups."""
+    deps = [d for g in groups for d in nox.project.dependency_groups(PYPROJECT, g)]
+    session.install("-e", f".[{extras}]", *deps)
+
+
+def ensure_chromium(session: nox.Session) -> None:
+    """Install Debian's Chromium for the browser tests when it is missing and we may (root)."""
+    if shutil.which("chromium"):
+        return
+    if shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
+        env = {"DEBIAN_FRONTEND": "noninteractive"}
+        session.run("apt-get", "update", "-qq", external=True, env=env)
+        session.run("apt-get", "install", "-y", "-qq", "chromium", external=True, env=env)
+    else:
+        session.warn("chromium not found: the browser tests will be skipped "
+                     "(install Debian's 'chromium' package to run them).")
+
+
+@nox.session(python="3.11")
+def tests(session: nox.Session) -> None:
+    """Run the test suite (pass pytest options after --)."""
+    install(session, "test")
+    ensure_chromium(session)
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(python="3.11")
+def report(session: nox.Session) -> None:
+    """Build the report site: ``nox -s report -- --source mlflow --experiment NAME``.
+
+    With no arguments it builds the report of the bundled example sweep.
+    """
+    install(session)
+    session.run("python", "-m", "reports", *session.posargs)
+
+
+@nox.session(python="3.11", default=False)
+def example(session: nox.Session) -> None:
+    """Rerun the example sweep (minutes): ``nox -s example -- --out examples/digits_sweep.csv``."""
+    install(session)
+    session.run("python", "examples/digits_sweep.py", *session.posargs)
+
+
+@nox.session(python="3.11", default=False)
+def bench(session: nox.Session) -> None:
+    """Benchmarks: writes benchmarks/results/*.json and *.md."""
+    install(session, "bench")
+    session.run("python", "-m", "benchmarks", *session.posargs)
