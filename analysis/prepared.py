@@ -1,0 +1,49 @@
+"""The prepared sweep: what every analysis takes as input (built by :mod:`analysis.prepare`)."""
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+
+
+@dataclasses.dataclass
+class Prepared:
+    """A run table made ready for analysis; every step taken is a sentence in ``notes``.
+
+    ``runs`` holds one row per analysed run: ``run_id``, ``name``, each analysed hyperparameter
+    under its bare name (original values; NaN/None where inactive or missing), the seed column
+    if any, ``y`` (target on the analysis scale) and ``y_raw`` (as logged). ``X`` is the encoded
+    design matrix aligned with ``runs`` (float, no NaN) and ``feature_param`` maps each of its
+    columns back to a hyperparameter.
+    """
+
+    target: str
+    direction: str  # "maximize" | "minimize"
+    direction_reason: str
+    metric_scale: str  # "raw" | "log" | "rank"
+    scale_reason: str
+    runs: pd.DataFrame
+    params: list[str]
+    numeric: list[str]
+    categorical: list[str]
+    log_scaled: list[str]
+    X: pd.DataFrame
+    feature_param: dict[str, str]
+    seed: str | None = None
+    excluded: pd.DataFrame = dataclasses.field(
+        default_factory=lambda: pd.DataFrame(columns=["run_id", "name", "reason"])
+    )
+    set_aside: dict[str, str] = dataclasses.field(default_factory=dict)
+    aliases: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    conditional: dict[str, str] = dataclasses.field(default_factory=dict)
+    budget: str | None = None
+    budget_counts: pd.Series | None = None
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def y(self) -> pd.Series:
+        return self.runs["y"]
+
+    @property
+    def maximize(self) -> bool:
+        return self.direction == "maximize"
