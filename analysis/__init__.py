@@ -1,1 +1,69 @@
-"""Analyses of a run table: pure functions returning tidy results (see DESIGN.md)."""
+"""Analyses of a run table: pure functions returning tidy results (see DESIGN.md).
+
+:func:`analyse` runs them all once; the report notebook calls it and pickles the result.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+from adapters.schema import RunTable
+
+
+@dataclasses.dataclass
+class Analysis:
+    """Everything the report shows, computed once."""
+
+    table: RunTable
+    prep: Any  # analysis.prepared.Prepared
+    correlation: Any  # pandas.DataFrame
+    linear: Any  # analysis.linear.LinearResult
+    forest: Any  # analysis.forest.ForestResult
+    importance: Any  # analysis.importance.ImportanceResult
+    significance: Any  # analysis.significance.SignificanceResult
+    options: dict
+    timings: dict[str, float]
+
+
+def analyse(
+    table: RunTable,
+    *,
+    target: str,
+    direction: str | None = None,
+    metric_scale: str = "auto",
+    budget: str | None = None,
+    alpha: float = 0.05,
+    random_state: int = 0,
+) -> Analysis:
+    """Prepare the sweep and run the four analyses plus the main-effect importance."""
+    from analysis.correlation import correlations
+    from analysis.forest import forest_importance
+    from analysis.importance import get_param_importances
+    from analysis.linear import fit_linear
+    from analysis.prepare import prepare
+    from analysis.significance import compare_neighbours
+
+    timings: dict[str, float] = {}
+
+    def timed(name, fn, *args, **kwargs):
+        start = time.perf_counter()
+        out = fn(*args, **kwargs)
+        timings[name] = time.perf_counter() - start
+        return out
+
+    prep = timed("prepare", prepare, table, target=target, direction=direction,
+                 metric_scale=metric_scale, budget=budget)
+    return Analysis(
+        table=table,
+        prep=prep,
+        correlation=timed("correlation", correlations, prep),
+        linear=timed("linear", fit_linear, prep),
+        forest=timed("forest", forest_importance, prep, random_state=random_state),
+        importance=timed("importance", get_param_importances, prep, random_state=random_state),
+        significance=timed("significance", compare_neighbours, prep, alpha=alpha,
+                           random_state=random_state),
+        options={"target": target, "direction": direction, "metric_scale": metric_scale,
+                 "budget": budget, "alpha": alpha, "random_state": random_state},
+        timings=timings,
+    )
