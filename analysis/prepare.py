@@ -1,0 +1,544 @@
+"""Make a run table ready for analysis: pick the target, drop unusable runs, sort the columns
+into hyperparameters and everything else, and encode a design matrix.
+
+Every step taken is recorded as a plain sentence in :attr:`Prepared.notes`. All work is done
+column-wise with pandas/numpy (no loop over runs), so 100k runs x 50 params take seconds.
+"""
+from __future__ import annotations
+
+import re
+import zlib
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from adapters.errors import SweepError
+from adapters.schema import PARAM, RunTable
+from analysis.prepared import Prepared
+
+MIN_RUNS = 3
+SCALES = ("auto", "raw", "log", "rank")
+
+# Tokens of a metric name that say which way is better (matched from the last token back).
+MINIMIZE = {
+    "loss", "error", "err", "mse", "rmse", "mae", "mape", "smape", "perplexity", "ppl", "nll",
+    "regret", "time", "latency", "cost", "runtime", "duration", "logloss", "crossentropy",
+    "wer", "cer", "fid", "energy", "memory",
+}
+MAXIMIZE = {
+    "acc", "accuracy", "f1", "auc", "auroc", "auprc", "score", "reward", "return", "returns",
+    "precision", "recall", "r2", "bleu", "rouge", "map", "iou", "miou", "ndcg", "mrr", "top1",
+    "top5", "hit", "hits", "throughput", "likelihood", "elbo",
+}
+
+# Heavy-tail rule (metric_scale="auto"); see _choose_scale.
+RATIO_LIMIT = 100.0
+SKEW_LIMIT = 2.0
+FAR_OUT = 3.0  # Tukey's "far out" fence, in IQRs beyond the quartiles
+LOG_RANGE = 100.0  # numeric params spanning at least this max/min ratio are analysed as log10
+
+# Hyperparameter names that never describe a choice worth analysing (last dotted part).
+_ID_NAME = re.compile(
+    r"^(?:run_?name|name|display_?name|id|run_?id|uuid|guid|job_?id|trial_?id|experiment_?id|"
+    r"(?:[a-z]+_)?(?:dir|directory|path|file|filename)|output|outputs|out|logdir|"
+    r"timestamp|time_?stamp|date|datetime|created(?:_at)?|start_?time|host|hostname|node|"
+    r"git_?(?:commit|hash|sha|branch)|commit|sha|hash|url|uri)$",
+    re.IGNORECASE,
+)
+_WANDB = re.compile(r"(^|[._])_?wandb|^_", re.IGNORECASE)
+_PATTERNS = {
+    "URLs": re.compile(r"^[a-z][a-z0-9+.\-]*://", re.IGNORECASE),
+    "timestamps": re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T _]\d{2}:\d{2})?"),
+    "uuids": re.compile(r"^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$",
+                        re.IGNORECASE),
+    "hashes": re.compile(r"^(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,64}$", re.IGNORECASE),
+}
+_PATH = re.compile(r"[/\\]")
+MISSING_LEVEL = "(missing)"
+
+
+def prepare(
+    table: RunTable,
+    *,
+    target: str,
+    direction: str | None = None,
+    metric_scale: str = "auto",
+    budget: str | None = None,
+    max_levels: int = 50,
+) -> Prepared:
+    """Prepare ``table`` for analysis of the metric ``target``.
+
+    Parameters
+    ----------
+    table
+        The run table from an adapter.
+    target
+        Metric name (without ``metrics.``); an unknown name fails listing the metrics.
+    direction
+        ``"maximize"`` or ``"minimize"``; inferred from the metric name when ``None``.
+    metric_scale
+        ``"auto"`` (log10 or ranks when the metric is heavy-tailed), ``"raw"``, ``"log"``, ``"rank"``.
+    budget
+        Hyperparameter holding the training budget (epochs, steps); defaults to ``table.meta.budget``.
+    max_levels
+        Categoricals with more distinct values are set aside.
+
+    Returns
+    -------
+    Prepared
+        See :class:`analysis.prepared.Prepared`; ``notes`` lists every step taken.
+    """
+    notes: list[str] = []
+    y_all = table.metric(target)
+    direction, direction_reason = infer_direction(target, direction)
+    notes.append(f"Target {target!r}: {direction_reason}.")
+    if metric_scale not in SCALES:
+        raise SweepError(f"unknown metric scale {metric_scale!r}; valid scales: {', '.join(SCALES)}.")
+    frame = table.frame
+    where = table.meta.query.get("path") or table.meta.source
+    all_params = table.params
+
+    seed = table.meta.seed if table.meta.seed in all_params else None
+    budget = budget if budget is not None else table.meta.budget
+    if budget is not None and budget not in all_params:
+        raise SweepError(
+            f"budget column {budget!r} is not a hyperparameter of {where}; hyperparameters: "
+            f"{', '.join(sorted(all_params)) or '(none)'}."
+        )
+
+    # 1. Runs that cannot be analysed.
+    state = frame["state"].astype(str)
+    reason = pd.Series("", index=frame.index, dtype=object)
+    reason[state.isin(["failed", "crashed"])] = "run " + state + " (state)"
+    reason[(reason == "") & y_all.isna()] = "missing target"
+    reason[(reason == "") & np.isinf(y_all.to_numpy(dtype=float))] = "infinite target"
+    if budget is not None:
+        b = table.param(budget)
+        if not pd.api.types.is_numeric_dtype(b) or pd.api.types.is_bool_dtype(b):
+            raise SweepError(
+                f"budget column {budget!r} of {where} is not numeric (e.g. {b.dropna().iloc[0]!r}); "
+                "pass the column holding epochs/steps/samples with --budget."
+            )
+        reason[(reason == "") & b.isna()] = "missing budget"
+    keep = reason == ""
+
+    # 2. Columns that are not hyperparameters (seed, budget, identifiers) whatever the runs.
+    set_aside: dict[str, str] = {}
+    if seed is not None:
+        set_aside[seed] = "random seed (repeats of a configuration, not a choice)"
+    if budget is not None:
+        set_aside[budget] = "training budget (reported per budget level, not a hyperparameter)"
+    kept_frame = frame.loc[keep]
+    for p in all_params:
+        if p in set_aside:
+            continue
+        why = _not_a_param(p, kept_frame[PARAM + p], max_levels=max_levels)
+        if why:
+            set_aside[p] = why
+
+    # 3. Budgets: keep each configuration's runs at the highest budget it reached.
+    budget_counts = None
+    if budget is not None:
+        keep, budget_counts, note = _budget_filter(frame, keep, budget, [
+            p for p in all_params if p not in set_aside])
+        reason[(reason == "") & ~keep] = "lower budget"
+        notes.append(note)
+
+    excluded = pd.DataFrame({
+        "run_id": frame.loc[~keep, "run_id"].to_numpy(),
+        "name": frame.loc[~keep, "name"].to_numpy(),
+        "reason": reason[~keep].to_numpy(),
+    })
+    n_total, n_kept = len(frame), int(keep.sum())
+    if len(excluded):
+        counts = excluded["reason"].value_counts()
+        notes.append(
+            f"Excluded {len(excluded)} of {n_total} runs: "
+            + ", ".join(f"{n} {r}" for r, n in counts.items()) + "."
+        )
+    if n_kept < MIN_RUNS:
+        detail = "; ".join(f"{n} {r}" for r, n in excluded["reason"].value_counts().items())
+        raise SweepError(
+            f"only {n_kept} of {n_total} runs of {where} can be analysed for {target!r} "
+            f"(excluded: {detail or 'none'}); at least {MIN_RUNS} finished runs with a finite "
+            "target are needed."
+        )
+
+    kept = frame.loc[keep].reset_index(drop=True)
+    y_raw = kept[f"metrics.{target}"].astype(float)
+
+    # 4. Hyperparameters: constant, too many levels etc. on the analysed runs.
+    candidates: list[str] = []
+    for p in all_params:
+        if p in set_aside:
+            continue
+        why = _unusable(kept[PARAM + p], max_levels=max_levels)
+        if why:
+            set_aside[p] = why
+        else:
+            candidates.append(p)
+    values = {p: kept[PARAM + p] for p in candidates}
+
+    # 5. Aliases: identical partitions of the runs.
+    aliases: dict[str, list[str]] = {}
+    groups = _alias_groups(values)
+    merged_values: dict[str, pd.Series] = {}
+    for group in groups:
+        if len(group) == 1:
+            merged_values[group[0]] = values[group[0]]
+            continue
+        name = " = ".join(group)
+        aliases[name] = list(group)
+        merged_values[name] = values[group[0]]
+        for other in group[1:]:
+            set_aside[other] = f"alias of {group[0]} (same runs in every level; merged as {name!r})"
+        notes.append(
+            f"{' and '.join(group)} take the same value (up to relabelling) in every run, so they "
+            f"are analysed as one hyperparameter {name!r} with the values of {group[0]}."
+        )
+    values = merged_values
+    if set_aside:
+        grouped: dict[str, list[str]] = {}
+        for p, why in set_aside.items():
+            grouped.setdefault(why.split(" (")[0], []).append(p)
+        notes.append("Set aside (not analysed as hyperparameters): " + "; ".join(
+            f"{', '.join(ps[:8])}{' and %d more' % (len(ps) - 8) if len(ps) > 8 else ''}: {why}"
+            for why, ps in grouped.items()) + ".")
+    if not values:
+        raise SweepError(
+            f"no hyperparameter varies across the {n_kept} analysed runs of {where}; "
+            f"set aside: {', '.join(sorted(set_aside)) or '(none)'}. Log the hyperparameters as "
+            "params./config. columns, or pass them with --param."
+        )
+
+    # 6. Types.
+    numeric = [p for p, s in values.items()
+               if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)]
+    categorical = [p for p in values if p not in numeric]
+
+    # 7. Conditional hyperparameters: missing exactly at some levels of another one.
+    conditional = _conditional(values, categorical, max_levels=max_levels)
+    for p, text in conditional.items():
+        notes.append(f"{p} is conditional: {text}; its inactive runs are flagged, not dropped.")
+
+    # 8. Target scale.
+    y, scale, scale_reason = _choose_scale(y_raw.to_numpy(), metric_scale)
+    notes.append(f"Metric scale {scale}: {scale_reason}.")
+
+    # 9. Encoding.
+    X, feature_param, log_scaled, enc_notes = _encode(values, numeric, categorical)
+    notes.extend(enc_notes)
+
+    runs = pd.DataFrame({"run_id": kept["run_id"].to_numpy(), "name": kept["name"].to_numpy()})
+    for p, s in values.items():
+        runs[p] = s.to_numpy() if not isinstance(s.dtype, pd.BooleanDtype) else s.array
+    if seed is not None:
+        runs[seed] = kept[PARAM + seed].to_numpy()
+    runs["y"] = y
+    runs["y_raw"] = y_raw.to_numpy()
+    if budget is not None:
+        runs[budget] = kept[PARAM + budget].to_numpy()
+    notes.append(
+        f"Analysing {n_kept} runs and {len(values)} hyperparameters "
+        f"({len(numeric)} numeric, {len(categorical)} categorical) as {X.shape[1]} encoded columns."
+    )
+    return Prepared(
+        target=target,
+        direction=direction,
+        direction_reason=direction_reason,
+        metric_scale=scale,
+        scale_reason=scale_reason,
+        runs=runs,
+        params=list(values),
+        numeric=numeric,
+        categorical=categorical,
+        log_scaled=log_scaled,
+        X=X,
+        feature_param=feature_param,
+        seed=seed,
+        excluded=excluded,
+        set_aside=set_aside,
+        aliases=aliases,
+        conditional=conditional,
+        budget=budget,
+        budget_counts=budget_counts,
+        notes=notes,
+    )
+
+
+def infer_direction(target: str, direction: str | None = None) -> tuple[str, str]:
+    """``(direction, reason)``: given, else read from the metric's name (last matching word)."""
+    if direction is not None:
+        d = str(direction).strip().lower()
+        d = {"max": "maximize", "min": "minimize", "maximise": "maximize",
+             "minimise": "minimize"}.get(d, d)
+        if d not in ("maximize", "minimize"):
+            raise SweepError(f"unknown direction {direction!r}; pass --direction maximize or minimize.")
+        return d, f"{d} (given)"
+    tokens = [t for t in re.split(r"[^a-z0-9]+", target.lower()) if t]
+    for token in reversed(tokens):
+        if token in MINIMIZE:
+            return "minimize", f"minimize (the name contains {token!r})"
+        if token in MAXIMIZE:
+            return "maximize", f"maximize (the name contains {token!r})"
+    return "maximize", ("maximize (assumed: the name says neither; pass --direction minimize "
+                        "if lower is better)")
+
+
+def _levels(s: pd.Series) -> pd.Series:
+    """Non-missing values of a column as text (booleans as True/False)."""
+    present = s.dropna()
+    return present.astype(str)
+
+
+def _not_a_param(p: str, s: pd.Series, *, max_levels: int) -> str:
+    """Why ``p`` is not a hyperparameter whatever the runs (an identifier, path, timestamp)."""
+    last = p.split(".")[-1]
+    present = s.dropna()
+    if present.nunique() <= 1:
+        return ""  # constant or all missing: said later, on the analysed runs
+    if _WANDB.search(p):
+        return "tracker internals (name starts with _ or mentions wandb)"
+    if _ID_NAME.match(last):
+        return "identifier/path/timestamp by its name"
+    if pd.api.types.is_numeric_dtype(s) or isinstance(s.dtype, pd.BooleanDtype):
+        return ""
+    text = present.astype(str)
+    uniques = pd.Series(text.unique())
+    n_unique, n = len(uniques), len(text)
+    for label, pattern in _PATTERNS.items():
+        if uniques.str.match(pattern).mean() >= 0.9:
+            return f"values look like {label} ({n_unique} distinct)"
+    if n_unique > max(3, 0.1 * n) and uniques.str.contains(_PATH).mean() >= 0.9:
+        return f"values look like paths ({n_unique} distinct in {n} runs)"
+    if n_unique > 5 and n_unique >= 0.9 * n:
+        return f"identifier (a different value in nearly every run: {n_unique} distinct in {n} runs)"
+    return ""
+
+
+def _unusable(s: pd.Series, *, max_levels: int) -> str:
+    """Why ``s`` cannot be analysed on these runs: all missing, constant, too many levels."""
+    present = s.dropna()
+    if len(present) == 0:
+        return "missing in every analysed run"
+    n_unique = present.nunique()
+    if n_unique == 1:
+        missing = len(s) - len(present)
+        value = _show(present.iloc[0])
+        return (f"constant ({value}" + (f", missing in {missing} runs)" if missing else ")"))
+    if pd.api.types.is_numeric_dtype(s) or isinstance(s.dtype, pd.BooleanDtype):
+        return ""
+    if n_unique > max_levels:
+        text = present.astype(str)
+        if text.str.match(r"^\s*[\[{]").mean() >= 0.9:
+            return f"lists/dicts with {n_unique} distinct values (more than max_levels={max_levels})"
+        return f"too many levels ({n_unique} > max_levels={max_levels})"
+    return ""
+
+
+def _codes(s: pd.Series) -> np.ndarray:
+    """Integer codes in order of first appearance, missing as a code of its own."""
+    codes, _ = pd.factorize(s, use_na_sentinel=False)
+    return np.asarray(codes, dtype=np.int64)
+
+
+def _alias_groups(values: dict[str, pd.Series]) -> list[list[str]]:
+    """Groups of params that split the runs identically (first-appearance codes are equal)."""
+    buckets: dict[tuple, list[str]] = {}
+    codes = {}
+    # Categoricals first, so that a merged name keeps words (adam/sgd) over codes (0/1).
+    ordered = sorted(values, key=lambda p: pd.api.types.is_numeric_dtype(values[p])
+                     and not pd.api.types.is_bool_dtype(values[p]))
+    for p in ordered:
+        s = values[p]
+        c = _codes(s)
+        codes[p] = c
+        key = (int(c.max()) if len(c) else 0, zlib.crc32(c.tobytes()))
+        buckets.setdefault(key, []).append(p)
+    groups: list[list[str]] = []
+    for members in buckets.values():
+        while members:  # a hash collision must not merge different partitions
+            first, rest = members[0], members[1:]
+            same = [q for q in rest if np.array_equal(codes[first], codes[q])]
+            groups.append([first] + same)
+            members = [q for q in rest if q not in same]
+    order = {p: i for i, p in enumerate(values)}
+    return sorted(groups, key=lambda g: min(order[p] for p in g))
+
+
+def _conditional(values: dict[str, pd.Series], categorical: list[str], *,
+                 max_levels: int) -> dict[str, str]:
+    """Params whose missingness is fully determined by the level of another param."""
+    out: dict[str, str] = {}
+    n = len(next(iter(values.values())))
+    # Candidate explainers: fewest levels first, complete columns before ones with gaps.
+    explainers = []
+    for c, s in values.items():
+        k = s.nunique(dropna=False)
+        if k <= min(max_levels, max(2, n // 2)):
+            explainers.append((bool(s.isna().any()), c not in categorical, k, c))
+    explainers.sort()
+    cache: dict[str, tuple[np.ndarray, list]] = {}
+    for p, s in values.items():
+        m = s.isna().to_numpy()
+        n_missing = int(m.sum())
+        if n_missing == 0 or n_missing == n:
+            continue
+        for _, _, k, c in explainers:
+            if c == p:
+                continue
+            if c not in cache:
+                codes, uniques = pd.factorize(values[c], use_na_sentinel=False)
+                cache[c] = (np.asarray(codes), list(uniques))
+            codes, uniques = cache[c]
+            total = np.bincount(codes, minlength=len(uniques))
+            gone = np.bincount(codes, weights=m, minlength=len(uniques))
+            if np.all((gone == 0) | (gone == total)):
+                inactive = [_show(u) for u, g in zip(uniques, gone) if g > 0]
+                active = [_show(u) for u, g in zip(uniques, gone) if g == 0]
+                if len(inactive) == 1:
+                    text = f"inactive when {c} = {inactive[0]}"
+                elif len(active) == 1:
+                    text = f"inactive when {c} != {active[0]}"
+                else:
+                    text = f"inactive when {c} is one of {', '.join(inactive)}"
+                out[p] = text
+                break
+    return out
+
+
+def _show(value) -> str:
+    if value is None or (isinstance(value, float) and value != value) or value is pd.NA:
+        return MISSING_LEVEL
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _choose_scale(y: np.ndarray, metric_scale: str) -> tuple[np.ndarray, str, str]:
+    """The target on the analysis scale, the scale's name and the reason for it.
+
+    Rule for ``"auto"`` (documented in the report): the metric is heavy-tailed when it is
+    positive and spans more than 100x on either side of its median (max/median or median/min
+    > 100), or when its sample skewness exceeds 2 in size *and* some value lies beyond Tukey's
+    far-out fence (3 IQR past a quartile). A heavy right tail of a positive metric is analysed
+    as log10; any other heavy tail as ranks (mid-ranks scaled to (0, 1]).
+    """
+    y = np.asarray(y, dtype=float)
+    positive = bool(np.all(y > 0))
+    if metric_scale == "raw":
+        return y, "raw", "as logged (--metric-scale raw)"
+    if metric_scale == "log":
+        if not positive:
+            raise SweepError(
+                f"--metric-scale log needs a positive metric, but its minimum is {y.min():.4g}; "
+                "use --metric-scale rank instead."
+            )
+        return np.log10(y), "log", "log10 (--metric-scale log)"
+    if metric_scale == "rank":
+        return _rank(y), "rank", "ranks scaled to (0, 1] (--metric-scale rank)"
+    med = float(np.median(y))
+    skew = float(stats.skew(y)) if np.ptp(y) > 0 else 0.0
+    q1, q3 = np.percentile(y, [25, 75])
+    iqr = q3 - q1
+    far = int(np.sum((y > q3 + FAR_OUT * iqr) | (y < q1 - FAR_OUT * iqr))) if iqr > 0 else 0
+    if positive and med > 0:
+        hi, lo = float(y.max()) / med, med / float(y.min())
+        if hi > RATIO_LIMIT or lo > RATIO_LIMIT:
+            what = f"max/median = {hi:.2g}" if hi >= lo else f"median/min = {lo:.2g}"
+            return np.log10(y), "log", (f"log10, because the metric is heavy-tailed ({what} > "
+                                        f"{RATIO_LIMIT:g}); the direction still holds")
+    if abs(skew) > SKEW_LIMIT and far > 0:
+        detail = f"skewness {skew:.2g}, {far} value{'s' if far != 1 else ''} beyond 3 IQR"
+        if positive and skew > 0:
+            return np.log10(y), "log", (f"log10, because the metric is heavy-tailed ({detail}); "
+                                        "the direction still holds")
+        return _rank(y), "rank", (f"ranks scaled to (0, 1], because the metric is heavy-tailed "
+                                  f"({detail}) and {'not all positive' if not positive else 'left-skewed'}; "
+                                  "the direction still holds")
+    return y, "raw", f"as logged (no heavy tail: skewness {skew:.2g}, {far} values beyond 3 IQR)"
+
+
+def _rank(y: np.ndarray) -> np.ndarray:
+    return stats.rankdata(y) / len(y)
+
+
+def _budget_filter(frame: pd.DataFrame, keep: pd.Series, budget: str,
+                   config_params: list[str]) -> tuple[pd.Series, pd.Series, str]:
+    """Keep each configuration's runs at its highest budget; count configurations per level."""
+    sub = frame.loc[keep]
+    b = sub[PARAM + budget].astype(float)
+    codes = [_codes(sub[PARAM + p]) for p in config_params]
+    key = pd.Series(_combine(codes) if codes else np.zeros(len(sub), dtype=np.int64), index=sub.index)
+    top = b.groupby(key).transform("max")
+    at_top = b == top
+    new_keep = keep.copy()
+    new_keep.loc[sub.index] = at_top.to_numpy()
+    config_max = b.groupby(key).max()
+    levels = np.sort(b.unique())
+    counts = pd.Series([int((config_max >= lv).sum()) for lv in levels],
+                       index=pd.Index(levels, name=budget), name="configurations")
+    dropped = int((~at_top).sum())
+    note = (f"{budget} is the training budget: each of the {len(config_max)} configurations is "
+            f"analysed at the highest {budget} it reached ({dropped} runs at lower budgets left "
+            "out); configurations reaching each level: "
+            + ", ".join(f"{_show(float(lv))}: {n}" for lv, n in counts.items()) + ".")
+    return new_keep, counts, note
+
+
+def _combine(code_arrays: list[np.ndarray]) -> np.ndarray:
+    """One integer per distinct combination of several code arrays."""
+    frame = pd.DataFrame({i: c for i, c in enumerate(code_arrays)})
+    return frame.groupby(list(frame.columns), sort=False).ngroup().to_numpy()
+
+
+def _encode(values: dict[str, pd.Series], numeric: list[str], categorical: list[str]
+            ) -> tuple[pd.DataFrame, dict[str, str], list[str], list[str]]:
+    """The design matrix: numeric (log10 where wide, mean-imputed, missing flags) + one-hot."""
+    cols: dict[str, np.ndarray] = {}
+    feature_param: dict[str, str] = {}
+    log_scaled: list[str] = []
+    notes: list[str] = []
+    imputed: list[str] = []
+    for p in values:
+        s = values[p]
+        if p in numeric:
+            v = s.to_numpy(dtype=float, na_value=np.nan)
+            present = v[~np.isnan(v)]
+            lo, hi = present.min(), present.max()
+            if lo > 0 and hi / lo >= LOG_RANGE:
+                v = np.log10(v)
+                log_scaled.append(p)
+            miss = np.isnan(v)
+            if miss.any():
+                mean = float(np.nanmean(v))
+                v = np.where(miss, mean, v)
+                imputed.append(f"{p} ({int(miss.sum())} runs, mean {mean:.4g}"
+                               + (" on log10 scale)" if p in log_scaled else ")"))
+            cols[p] = v
+            feature_param[p] = p
+            if miss.any():
+                cols[f"{p}__missing"] = miss.astype(float)
+                feature_param[f"{p}__missing"] = p
+        else:
+            text = pd.Series(np.where(s.isna().to_numpy(), MISSING_LEVEL,
+                                      s.astype(object).map(_show).to_numpy()), dtype=object)
+            codes, uniques = pd.factorize(text, sort=True)
+            onehot = np.zeros((len(text), len(uniques)))
+            onehot[np.arange(len(text)), codes] = 1.0
+            for j, level in enumerate(uniques):
+                name = f"{p}={level}"
+                cols[name] = onehot[:, j]
+                feature_param[name] = p
+    if log_scaled:
+        notes.append("Analysed on a log10 scale (positive and spanning at least "
+                     f"{LOG_RANGE:g}x): {', '.join(log_scaled)}.")
+    if imputed:
+        notes.append("Missing values replaced by the mean, with a <param>__missing indicator "
+                     "column: " + "; ".join(imputed) + ".")
+    if categorical:
+        notes.append("Categorical hyperparameters one-hot encoded (every level, "
+                     f"missing as {MISSING_LEVEL!r}): {', '.join(categorical)}.")
+    X = pd.DataFrame(cols)
+    return X, feature_param, log_scaled, notes
