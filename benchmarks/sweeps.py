@@ -1,0 +1,42 @@
+"""Synthetic benchmark sweeps: mixed numeric and categorical hyperparameters, with seeds."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def make_sweep(n_runs: int, n_params: int, *, seeds: int = 3, random_state: int = 0) -> pd.DataFrame:
+    """A sweep in the CSV adapter's prefixed form: ``run_id, name, params.*, metrics.val_loss``.
+
+    About 70% of the hyperparameters are numeric on grids of 3-6 levels (every third one
+    log-spaced), the rest categorical with 2-5 levels. ``n_runs // seeds`` configurations are
+    drawn from the grid, each run with ``seeds`` seeds. The loss depends on the first three
+    hyperparameters (strong, medium, weak) plus noise; a few runs diverge (heavy tail).
+    """
+    rng = np.random.default_rng(random_state)
+    n_configs = max(1, n_runs // seeds)
+    columns: dict[str, np.ndarray] = {}
+    effect = np.zeros(n_configs)
+    for j in range(n_params):
+        if j % 10 < 7:
+            levels = rng.integers(3, 7)
+            grid = np.logspace(-5, -1, levels) if j % 3 == 0 else np.arange(1, levels + 1) * 16.0
+            codes = rng.integers(0, levels, n_configs)
+            columns[f"params.p{j:02d}"] = grid[codes]
+        else:
+            levels = rng.integers(2, 6)
+            grid = np.array([f"level{k}" for k in range(levels)])
+            codes = rng.integers(0, levels, n_configs)
+            columns[f"params.c{j:02d}"] = grid[codes]
+        if j < 3:
+            effect += (1.0, 0.3, 0.1)[j] * (codes - codes.mean()) / max(codes.std(), 1e-9)
+    frame = pd.DataFrame(columns).loc[np.repeat(np.arange(n_configs), seeds)].reset_index(drop=True)
+    n = len(frame)
+    frame.insert(0, "params.seed", np.tile(np.arange(seeds), n_configs).astype(float))
+    loss = np.exp(np.repeat(effect, seeds) * 0.3 + rng.normal(0, 0.2, n))
+    diverged = rng.random(n) < 0.005
+    loss[diverged] *= 1e4
+    frame["metrics.val_loss"] = loss
+    frame.insert(0, "name", [f"run-{i}" for i in range(n)])
+    frame.insert(0, "run_id", [f"r{i:07d}" for i in range(n)])
+    return frame
