@@ -1,0 +1,144 @@
+"""Forest importance against known truth and against scikit-learn's own permutation importance."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose
+from sklearn.ensemble import ExtraTreesRegressor
+from sklearn.inspection import permutation_importance
+
+from analysis.forest import (
+    config_ids,
+    cv_splits,
+    forest_importance,
+    grouped_permutation_importance,
+)
+from analysis.prepared import Prepared
+
+
+def make_prep(runs: pd.DataFrame, *, categorical=(), log_scaled=(), seed=None) -> Prepared:
+    """A Prepared built by hand: numeric columns as is (log10 if asked), one-hot categoricals."""
+    params = [c for c in runs.columns if c not in ("y", seed)]
+    numeric = [p for p in params if p not in categorical]
+    cols, fmap = {}, {}
+    for p in params:
+        if p in categorical:
+            for level in sorted(runs[p].astype(str).unique()):
+                cols[f"{p}={level}"] = (runs[p].astype(str) == level).astype(float)
+                fmap[f"{p}={level}"] = p
+        else:
+            v = runs[p].astype(float)
+            cols[p] = np.log10(v) if p in log_scaled else v
+            fmap[p] = p
+    full = runs.copy()
+    full.insert(0, "run_id", [f"r{i}" for i in range(len(runs))])
+    full.insert(1, "name", full["run_id"])
+    full["y_raw"] = full["y"]
+    return Prepared(
+        target="y", direction="maximize", direction_reason="test", metric_scale="raw",
+        scale_reason="test", runs=full.reset_index(drop=True), params=params, numeric=numeric,
+        categorical=list(categorical), log_scaled=list(log_scaled),
+        X=pd.DataFrame(cols).reset_index(drop=True), feature_param=fmap, seed=seed)
+
+
+def lr_sweep(n_seeds=3, noise=0.05, rng_seed=0) -> pd.DataFrame:
+    """y strongly on lr (log), weakly on batch size, not on `junk`, plus lr x optimizer."""
+    rng = np.random.default_rng(rng_seed)
+    grid = pd.MultiIndex.from_product(
+        [np.logspace(-4, -1, 7), [32, 64, 128, 256], ["adam", "sgd"], [0.1, 0.2, 0.3, 0.4, 0.5],
+         range(n_seeds)], names=["lr", "batch_size", "optimizer", "junk", "seed"]).to_frame(index=False)
+    loglr = np.log10(grid["lr"])
+    sgd = (grid["optimizer"] == "sgd").to_numpy()
+    y = (-(loglr + 2.5) ** 2 + 0.05 * np.log2(grid["batch_size"] / 32)
+         + np.where(sgd, 0.4 * (loglr + 2.5), 0.0))
+    grid["y"] = y + rng.normal(0, noise, len(grid))
+    return grid
+
+
+def test_forest_ranks_lr_first_and_noise_last():
+    prep = make_prep(lr_sweep(), categorical=["optimizer"], log_scaled=["lr"], seed="seed")
+    res = forest_importance(prep, n_estimators=100)
+    assert list(res.table.columns) == ["param", "impurity", "impurity_std", "permutation",
+                                       "permutation_std"]
+    assert res.table["param"].iloc[0] == "lr"
+    assert res.table["param"].iloc[-1] == "junk"
+    assert res.table.set_index("param")["impurity"].idxmax() == "lr"
+    assert_allclose(res.table["impurity"].sum(), 1.0)
+    assert res.cv_r2 > 0.5 and res.grouped_cv
+    assert not any("not to be trusted" in w for w in res.warnings)
+    assert (res.table["permutation_std"] >= 0).all()
+
+
+def test_pure_noise_cv_r2_near_zero_and_warned():
+    rng = np.random.default_rng(1)
+    runs = pd.DataFrame({"a": rng.uniform(size=300), "b": rng.uniform(size=300),
+                         "c": rng.choice(["x", "y", "z"], 300), "y": rng.normal(size=300)})
+    res = forest_importance(make_prep(runs, categorical=["c"]), n_estimators=100)
+    assert res.cv_r2 < 0.1
+    assert any("not to be trusted" in w for w in res.warnings)
+    assert not res.grouped_cv
+
+
+def test_grouped_permutation_equals_sklearn_for_single_columns():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(200, 3))
+    y = 2 * X[:, 0] + X[:, 1] + rng.normal(0, 0.1, 200)
+    model = ExtraTreesRegressor(n_estimators=30, random_state=0).fit(X, y)
+    ours = grouped_permutation_importance(model, X, y, {"a": [0], "b": [1], "c": [2]},
+                                          n_repeats=4, random_state=7)
+    ref = permutation_importance(model, X, y, scoring="r2", n_repeats=4, random_state=7)
+    assert_allclose(np.vstack([ours["a"], ours["b"], ours["c"]]), ref.importances)
+
+
+def test_grouped_permutation_keeps_one_hot_rows_valid():
+    """Permuting a one-hot group together never produces a row with two or zero levels set."""
+    runs = lr_sweep(n_seeds=1)
+    prep = make_prep(runs, categorical=["optimizer"], log_scaled=["lr"])
+    X = prep.X.to_numpy(float)
+
+    class Check:
+        def predict(self, Xp):
+            onehot = Xp[:, [i for i, c in enumerate(prep.X.columns) if c.startswith("optimizer=")]]
+            assert_allclose(onehot.sum(axis=1), 1.0)
+            return Xp[:, 0]
+
+    grouped_permutation_importance(Check(), X, prep.y.to_numpy(), {"optimizer": [2, 3]},
+                                   n_repeats=3, random_state=0)
+
+
+def test_folds_never_split_a_configuration():
+    prep = make_prep(lr_sweep(), categorical=["optimizer"], log_scaled=["lr"], seed="seed")
+    cfg = config_ids(prep)
+    assert len(np.unique(cfg)) == len(prep.runs) // 3
+    splits, grouped = cv_splits(cfg, n_splits=5, random_state=0)
+    assert grouped and len(splits) == 5
+    for train, test in splits:
+        assert not set(cfg[train]) & set(cfg[test])
+
+
+def test_deterministic_given_seed():
+    prep = make_prep(lr_sweep(n_seeds=1), categorical=["optimizer"], log_scaled=["lr"])
+    a = forest_importance(prep, n_estimators=30, random_state=3)
+    b = forest_importance(prep, n_estimators=30, random_state=3, n_jobs=2)
+    pd.testing.assert_frame_equal(a.table, b.table)
+    assert a.cv_r2 == b.cv_r2
+
+
+def test_large_sweep_uses_bootstrap_subsamples_and_notes_it():
+    rng = np.random.default_rng(3)
+    n = 3000
+    runs = pd.DataFrame({"a": rng.uniform(size=n), "b": rng.uniform(size=n)})
+    runs["y"] = runs["a"] + rng.normal(0, 0.1, n)
+    res = forest_importance(make_prep(runs), n_estimators=20, max_rows=1000)
+    assert any("bootstrap sample of 1000" in s for s in res.notes)
+    assert res.table["param"].iloc[0] == "a"
+    assert res.cv_r2 > 0.5
+
+
+@pytest.mark.parametrize("n_splits", [2, 5])
+def test_cv_r2_std_is_spread_over_folds(n_splits):
+    prep = make_prep(lr_sweep(n_seeds=1), categorical=["optimizer"], log_scaled=["lr"])
+    res = forest_importance(prep, n_estimators=30, n_splits=n_splits)
+    assert res.n_folds == n_splits
+    assert res.cv_r2_std >= 0
