@@ -218,7 +218,7 @@ def prepare(
     categorical = [p for p in values if p not in numeric]
 
     # 7. Conditional hyperparameters: missing exactly at some levels of another one.
-    conditional = _conditional(values, categorical, max_levels=max_levels)
+    conditional = _conditional(values, categorical, max_levels=max_levels, aliases=aliases)
     for p, text in conditional.items():
         notes.append(f"{p} is conditional: {text}; its inactive runs are flagged, not dropped.")
 
@@ -343,32 +343,56 @@ def _codes(s: pd.Series) -> np.ndarray:
     return np.asarray(codes, dtype=np.int64)
 
 
+def _is_number(s: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+
+
+def _monotone(a: pd.Series, b: pd.Series) -> bool:
+    """Whether the distinct (a, b) pairs of two numeric columns lie on a monotone curve."""
+    pairs = pd.DataFrame({"a": a.to_numpy(dtype=float, na_value=np.nan),
+                          "b": b.to_numpy(dtype=float, na_value=np.nan)}).drop_duplicates()
+    if (pairs["a"].isna() != pairs["b"].isna()).any():
+        return False
+    pairs = pairs.dropna().sort_values("a")
+    d = np.diff(pairs["b"].to_numpy())
+    return bool(np.all(d > 0) or np.all(d < 0))
+
+
 def _alias_groups(values: dict[str, pd.Series]) -> list[list[str]]:
-    """Groups of params that split the runs identically (first-appearance codes are equal)."""
+    """Groups of params that are one-to-one relabellings of each other.
+
+    Two columns split the runs identically exactly when their first-appearance factorize codes
+    are equal, so candidates are bucketed by a hash of those codes (linear in params x runs).
+    Two numeric columns must moreover be monotone in each other: in a random search every
+    continuous param splits the runs into the same configurations without being an alias.
+    """
     buckets: dict[tuple, list[str]] = {}
     codes = {}
     # Categoricals first, so that a merged name keeps words (adam/sgd) over codes (0/1).
-    ordered = sorted(values, key=lambda p: pd.api.types.is_numeric_dtype(values[p])
-                     and not pd.api.types.is_bool_dtype(values[p]))
+    ordered = sorted(values, key=lambda p: _is_number(values[p]))
     for p in ordered:
-        s = values[p]
-        c = _codes(s)
+        c = _codes(values[p])
         codes[p] = c
         key = (int(c.max()) if len(c) else 0, zlib.crc32(c.tobytes()))
         buckets.setdefault(key, []).append(p)
     groups: list[list[str]] = []
     for members in buckets.values():
-        while members:  # a hash collision must not merge different partitions
-            first, rest = members[0], members[1:]
-            same = [q for q in rest if np.array_equal(codes[first], codes[q])]
-            groups.append([first] + same)
-            members = [q for q in rest if q not in same]
+        while members:
+            group, rest = [members[0]], []
+            for q in members[1:]:
+                same = np.array_equal(codes[group[0]], codes[q])  # guards hash collisions
+                if same and _is_number(values[q]):
+                    same = all(_monotone(values[g], values[q]) for g in group
+                               if _is_number(values[g]))
+                (group if same else rest).append(q)
+            groups.append(group)
+            members = rest
     order = {p: i for i, p in enumerate(values)}
     return sorted(groups, key=lambda g: min(order[p] for p in g))
 
 
 def _conditional(values: dict[str, pd.Series], categorical: list[str], *,
-                 max_levels: int) -> dict[str, str]:
+                 max_levels: int, aliases: dict[str, list[str]]) -> dict[str, str]:
     """Params whose missingness is fully determined by the level of another param."""
     out: dict[str, str] = {}
     n = len(next(iter(values.values())))
@@ -395,6 +419,7 @@ def _conditional(values: dict[str, pd.Series], categorical: list[str], *,
             total = np.bincount(codes, minlength=len(uniques))
             gone = np.bincount(codes, weights=m, minlength=len(uniques))
             if np.all((gone == 0) | (gone == total)):
+                c = aliases.get(c, [c])[0]
                 inactive = [_show(u) for u, g in zip(uniques, gone) if g > 0]
                 active = [_show(u) for u, g in zip(uniques, gone) if g == 0]
                 if len(inactive) == 1:
