@@ -1,0 +1,242 @@
+"""W&B run directories read from disk, with no network: ``wandb/offline-run-*`` and ``run-*``.
+
+wandb 0.31 writes, in offline mode, only the transaction log ``run-<id>.wandb`` (no
+``files/config.yaml`` nor ``files/wandb-summary.json``; those appear for online runs and after
+``wandb sync``). The log is leveldb's log format with a W&B file header; each record is a
+``wandb_internal_pb2.Record``. wandb no longer ships a Python reader for it (its Go core reads
+it), so :func:`read_records` is a small one. ``files/config.yaml`` and
+``files/wandb-summary.json`` win over the log when present.
+"""
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+from adapters.errors import SweepError
+
+_BLOCK = 32768
+_HEADER = 7  # checksum uint32, length uint16, type uint8
+_FULL, _FIRST, _MIDDLE, _LAST = 1, 2, 3, 4
+_FILE_IDENT = b":W&B"
+
+
+@dataclass
+class OfflineRun:
+    """What one run directory holds; ``config`` nested as logged, ``summary`` as logged."""
+
+    run_id: str
+    name: str | None = None
+    group: str | None = None
+    sweep: str | None = None
+    project: str | None = None
+    state: str = "crashed"
+    created_at: datetime | None = None
+    config: dict = field(default_factory=dict)
+    summary: dict = field(default_factory=dict)
+    history: list[dict] = field(default_factory=list)
+    path: Path | None = None
+
+
+def read_records(path: Path) -> Iterator[bytes]:
+    """The records (serialized protobuf ``Record`` bytes) of a ``.wandb`` transaction log.
+
+    A torn last record (a run still writing, or killed mid-write) ends the scan quietly;
+    a record whose checksum fails is skipped.
+    """
+    data = path.read_bytes()
+    if len(data) < _HEADER or data[:4] != _FILE_IDENT:
+        raise SweepError(f"{path} is not a W&B transaction log (no ':W&B' header); "
+                         "point --path at a wandb/ directory or one of its run directories.")
+    pos, pending = _HEADER, None
+    while pos < len(data):
+        left = _BLOCK - pos % _BLOCK
+        if left < _HEADER:  # block trailer: zero padding
+            pos += left
+            continue
+        if pos + _HEADER > len(data):
+            return
+        checksum, length, kind = struct.unpack_from("<IHB", data, pos)
+        pos += _HEADER
+        chunk = data[pos:pos + length]
+        pos += length
+        if len(chunk) < length:
+            return
+        if kind == 0 and length == 0:
+            continue
+        if zlib.crc32(chunk, zlib.crc32(bytes([kind]))) & 0xFFFFFFFF != checksum:
+            pending = None
+            continue
+        if kind == _FULL:
+            yield chunk
+        elif kind == _FIRST:
+            pending = chunk
+        elif kind == _MIDDLE and pending is not None:
+            pending += chunk
+        elif kind == _LAST and pending is not None:
+            yield pending + chunk
+            pending = None
+
+
+def _item_key(item: Any) -> list[str]:
+    return [item.key] if item.key else list(item.nested_key)
+
+
+def _set(target: dict, keys: list[str], value: Any) -> None:
+    for k in keys[:-1]:
+        nxt = target.get(k)
+        if not isinstance(nxt, dict):
+            nxt = target[k] = {}
+        target = nxt
+    if keys:
+        target[keys[-1]] = value
+
+
+def _pop(target: dict, keys: list[str]) -> None:
+    for k in keys[:-1]:
+        target = target.get(k)
+        if not isinstance(target, dict):
+            return
+    if keys:
+        target.pop(keys[-1], None)
+
+
+def _loads(text: str) -> Any:
+    try:
+        return json.loads(text)  # reads NaN, Infinity and -Infinity as wandb writes them
+    except ValueError:
+        return text
+
+
+def _apply(target: dict, record: Any) -> None:
+    """Apply a ConfigRecord / SummaryRecord (``update`` then ``remove`` items) to ``target``."""
+    for item in record.update:
+        _set(target, _item_key(item), _loads(item.value_json))
+    for item in record.remove:
+        _pop(target, _item_key(item))
+
+
+def read_log(path: Path) -> OfflineRun:
+    """Replay one ``.wandb`` log into an :class:`OfflineRun` (config, summary, history, state)."""
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    run = OfflineRun(run_id=path.stem.removeprefix("run-"), path=path.parent)
+    exit_code: int | None = None
+    for raw in read_records(path):
+        record = pb.Record()
+        try:
+            record.ParseFromString(raw)
+        except Exception:  # a record from a newer schema: skip it, keep the rest
+            continue
+        kind = record.WhichOneof("record_type")
+        if kind == "run":
+            r = record.run
+            run.run_id = r.run_id or run.run_id
+            run.name = r.display_name or run.name
+            run.group = r.run_group or run.group
+            run.sweep = r.sweep_id or run.sweep
+            run.project = r.project or run.project
+            if r.HasField("start_time"):
+                run.created_at = r.start_time.ToDatetime(tzinfo=timezone.utc)
+            _apply(run.config, r.config)
+            _apply(run.summary, r.summary)
+        elif kind == "config":
+            _apply(run.config, record.config)
+        elif kind == "summary":
+            _apply(run.summary, record.summary)
+        elif kind == "history":
+            row: dict = {}
+            for item in record.history.item:
+                _set(row, _item_key(item), _loads(item.value_json))
+            if record.history.HasField("step") and "_step" not in row:
+                row["_step"] = record.history.step.num
+            run.history.append(row)
+        elif kind == "exit":
+            exit_code = record.exit.exit_code
+    # No exit record: the process died (or is still writing); W&B shows such runs as crashed.
+    run.state = "crashed" if exit_code is None else ("finished" if exit_code == 0 else "failed")
+    return run
+
+
+def _config_yaml(path: Path) -> dict | None:
+    if not path.exists():
+        return None
+    import yaml
+
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise SweepError(f"cannot read {path}: {str(exc).splitlines()[0]}; "
+                         "remove the file to read the config from the run's .wandb log.") from None
+    # wandb's format: each key holds {"value": ..., "desc": ...}
+    return {k: v["value"] if isinstance(v, dict) and "value" in v else v for k, v in raw.items()}
+
+
+def _summary_json(path: Path) -> dict | None:
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except ValueError as exc:
+        raise SweepError(f"cannot read {path}: {exc}; remove the file to read the summary "
+                         "from the run's .wandb log.") from None
+
+
+def read_run_dir(path: Path) -> OfflineRun:
+    """One run directory (``offline-run-<time>-<id>`` or ``run-<time>-<id>``)."""
+    logs = sorted(path.glob("run-*.wandb"))
+    if logs:
+        run = read_log(logs[0])
+    else:
+        run = OfflineRun(run_id=path.name.rsplit("-", 1)[-1], path=path)
+    if not run.summary and run.history:
+        # History is the fallback for the summary: the last value logged for each key.
+        for row in run.history:
+            run.summary.update(row)
+    config = _config_yaml(path / "files" / "config.yaml")
+    if config is not None:
+        run.config = config
+    summary = _summary_json(path / "files" / "wandb-summary.json")
+    if summary is not None:
+        run.summary = summary
+    if not logs and config is None and summary is None:
+        raise SweepError(f"{path} holds no run-*.wandb log, files/config.yaml or "
+                         "files/wandb-summary.json; is it a W&B run directory?")
+    return run
+
+
+def _is_run_dir(path: Path) -> bool:
+    return path.is_dir() and path.name.startswith(("offline-run-", "run-")) and (
+        any(path.glob("run-*.wandb")) or (path / "files").is_dir())
+
+
+def find_run_dirs(path: Path) -> list[Path]:
+    """The run directories under ``path``: a ``wandb/`` dir, one run dir, or a parent of ``wandb/``."""
+    if not path.exists():
+        raise SweepError(f"directory {path} not found; pass a wandb/ directory, one of its "
+                         "offline-run-* directories, or the folder that holds wandb/.")
+    if not path.is_dir():
+        raise SweepError(f"{path} is a file; pass a wandb/ directory, one of its offline-run-* "
+                         "directories, or the folder that holds wandb/.")
+    if _is_run_dir(path):
+        return [path]
+    for base in (path, path / "wandb"):
+        if base.is_dir():
+            found = sorted(p for p in base.iterdir() if _is_run_dir(p))
+            if found:
+                return found
+    raise SweepError(f"{path} holds no W&B run directories (offline-run-*/run-* with a .wandb "
+                     "log); pass the wandb/ directory your script wrote (wandb.init(dir=...)).")
+
+
+def read_dir(path: Path) -> list[OfflineRun]:
+    """Every run under ``path`` (see :func:`find_run_dirs`); a run resumed twice counts once."""
+    runs: dict[str, OfflineRun] = {}
+    for run_dir in find_run_dirs(path):
+        run = read_run_dir(run_dir)
+        runs[run.run_id] = run  # directories sort by start time: the latest wins
+    return list(runs.values())

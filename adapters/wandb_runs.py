@@ -1,0 +1,338 @@
+"""Weights & Biases runs: from the public API (a project, a sweep) or offline run directories.
+
+API mode uses ``wandb.Api().runs(...)``; offline mode reads ``wandb/offline-run-*`` directories
+from disk (:mod:`adapters.wandb_offline`). Both end in the same rows: the config flattened with
+dots (wandb's ``_``-keys dropped), numeric summary values as metrics, and optionally each
+metric's minimum or maximum over its logged history instead of its last value.
+"""
+from __future__ import annotations
+
+import inspect
+import math
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import pandas as pd
+
+from adapters.coerce import flatten
+from adapters.errors import SweepError
+from adapters.schema import METRIC, PARAM, RunTable, build_table
+
+AGGREGATIONS = ("last", "min", "max")
+HISTORY_WORKERS = 8
+
+
+# shared: raw wandb values -> row -----------------------------------------------------------
+def _unwrap(value: Any) -> Any:
+    """``{"value": x, "desc": ...}`` (how W&B stores each config key) -> ``x``."""
+    if isinstance(value, dict) and "value" in value and set(value) <= {"value", "desc"}:
+        return value["value"]
+    return value
+
+
+def clean_config(config: dict) -> dict:
+    """The config flattened with dots, values unwrapped, wandb's internal ``_`` keys dropped."""
+    top = {k: _unwrap(v) for k, v in (config or {}).items() if not str(k).startswith("_")}
+    return {k: v for k, v in flatten(top).items()
+            if not any(part.startswith("_") for part in k.split("."))}
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def numeric_summary(summary: dict) -> dict[str, float]:
+    """Numeric summary entries; ``_`` keys and media/histogram/table entries dropped.
+
+    Plain nested dicts (``{"eval": {"acc": 0.9}}``) flatten with dots; a dict carrying
+    ``_type`` is a W&B media or histogram object, and lists are not metrics.
+    """
+    out: dict[str, float] = {}
+    for key, value in (summary or {}).items():
+        key = str(key)
+        if key.startswith("_"):
+            continue
+        if isinstance(value, dict):
+            if "_type" not in value:
+                out.update({f"{key}.{k}": v for k, v in numeric_summary(value).items()})
+            continue
+        n = _number(value)
+        if n is not None:
+            out[key] = n
+    return out
+
+
+def aggregate(values: Iterable[Any], how: str) -> float:
+    """``min`` or ``max`` of the numeric ``values`` (NaN skipped; NaN if none are numbers)."""
+    numbers = [n for n in (_number(v) for v in values) if n is not None and not math.isnan(n)]
+    if not numbers:
+        return math.nan
+    return min(numbers) if how == "min" else max(numbers)
+
+
+def _history_values(history: list[dict], metric: str) -> list[Any]:
+    out = []
+    for row in history:
+        value: Any = row
+        for part in metric.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if value is None and metric in row:
+            value = row[metric]
+        if value is not None:
+            out.append(value)
+    return out
+
+
+def _options(options: dict) -> tuple[str, list[str] | None]:
+    how = options.get("metric_agg") or "last"
+    if how not in AGGREGATIONS:
+        raise SweepError(f"metric_agg {how!r} is not known; use one of: {', '.join(AGGREGATIONS)}.")
+    metrics = options.get("metrics")
+    if isinstance(metrics, str):
+        metrics = [metrics]
+    return how, (list(metrics) if metrics else None)
+
+
+def _chosen_metrics(rows: list[dict], metrics: list[str] | None, where: str) -> list[str]:
+    present = sorted({k[len(METRIC):] for r in rows for k in r if k.startswith(METRIC)})
+    if metrics is None:
+        return present
+    unknown = [m for m in metrics if m not in present]
+    if unknown:
+        raise SweepError(f"metric {unknown[0]!r} is not in the summaries of {where}; metrics found: "
+                         f"{', '.join(present) or '(none)'}. Pass one of them with --metric.")
+    return metrics
+
+
+def _finish(rows: list[dict], *, options: dict, how: str, query: dict, where: str,
+            notes: list[str]) -> RunTable:
+    table = build_table(
+        pd.DataFrame(rows),
+        source="wandb",
+        seed=options.get("seed"),
+        budget=options.get("budget"),
+        metric_agg=how,
+        query=query,
+        where=where,
+    )
+    table.meta.notes.extend(notes)
+    return table
+
+
+# offline directories -------------------------------------------------------------------------
+def load_offline(options: dict) -> RunTable:
+    """Rows from offline run directories (option ``path``); no network."""
+    from adapters.wandb_offline import read_dir
+
+    path = Path(options["path"]).expanduser()
+    where = f"wandb offline dir {path}"
+    how, metrics = _options(options)
+    rows, histories = [], []
+    for run in read_dir(path):
+        row = {"run_id": run.run_id, "name": run.name, "state": run.state,
+               "group": run.sweep or run.group or run.project, "created_at": run.created_at}
+        row.update({PARAM + k: v for k, v in clean_config(run.config).items()})
+        row.update({METRIC + k: v for k, v in numeric_summary(run.summary).items()})
+        rows.append(row)
+        histories.append(run.history)
+    if not rows:
+        raise SweepError(f"{where} has no runs; check the path.")
+    notes = []
+    if how != "last":
+        for row, history in zip(rows, histories):
+            for m in _chosen_metrics(rows, metrics, where):
+                values = _history_values(history, m)
+                if values:
+                    row[METRIC + m] = aggregate(values, how)
+        notes.append(f"Metrics are the {how}imum over each run's logged history "
+                     f"(read from the .wandb logs).")
+    return _finish(rows, options=options, how=how, query={"path": str(path)}, where=where,
+                   notes=notes)
+
+
+# public API ----------------------------------------------------------------------------------
+def _secret_free(text: str) -> str:
+    """``text`` with the API key (if any is set) masked: keys never reach messages or logs."""
+    key = os.environ.get("WANDB_API_KEY")
+    text = " ".join(str(text).split())
+    return text.replace(key, "***") if key else text
+
+
+def _is_network_error(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return any(s in text for s in ("did not respond", "timed out", "timeout", "connection refused",
+                                   "connection reset", "failed to execute api request",
+                                   "temporarily unavailable", "502", "503", "504"))
+
+
+def _retry(call: Callable[[], Any], *, what: str, retries: int, backoff: float) -> Any:
+    """``call()``, retried with exponential backoff on network errors; other errors pass through."""
+    for attempt in range(retries + 1):
+        try:
+            return call()
+        except SweepError:
+            raise
+        except Exception as exc:  # wandb raises CommError, ValueError, requests errors ...
+            if not _is_network_error(exc):
+                raise
+            if attempt == retries:
+                raise SweepError(
+                    f"cannot reach the W&B server while {what} after {retries + 1} attempts "
+                    f"({_secret_free(exc)[:200]}); check the network, WANDB_BASE_URL, or retry "
+                    "later.") from None
+            time.sleep(backoff * 2 ** attempt)
+
+
+def _api(timeout: float, retries: int, backoff: float) -> Any:
+    import wandb
+    from wandb.errors import AuthenticationError, UsageError
+
+    def make() -> Any:
+        try:
+            return wandb.Api(timeout=timeout)
+        except UsageError as exc:
+            raise SweepError(f"no W&B API key ({_secret_free(exc)[:120]}); run `wandb login` or "
+                             "set WANDB_API_KEY, or read offline runs with --path.") from None
+        except AuthenticationError as exc:
+            if _is_network_error(exc):
+                raise
+            raise SweepError(f"W&B refused the API key ({_secret_free(exc)[:160]}); run "
+                             "`wandb login --relogin` or set WANDB_API_KEY to a valid key.") from None
+
+    return _retry(make, what="logging in", retries=retries, backoff=backoff)
+
+
+def _split_project(project: str, api: Any) -> tuple[str, str]:
+    parts = [p for p in str(project).strip().split("/") if p]
+    if len(parts) == 2:
+        return parts[0], parts[1]
+    if len(parts) == 1:
+        entity = getattr(api, "default_entity", None)
+        if entity:
+            return entity, parts[0]
+    raise SweepError(f"wandb project {project!r} is not of the form 'entity/project'; "
+                     "pass --project ENTITY/PROJECT.")
+
+
+def _run_row(run: Any, project: str) -> dict:
+    attrs = getattr(run, "_attrs", {}) or {}
+    sweep = attrs.get("sweepName") or getattr(run, "sweep_name", None)
+    summary = getattr(run, "summary_metrics", None)
+    if summary is None:
+        summary = getattr(run.summary, "_json_dict", None) or dict(run.summary)
+    row = {
+        "run_id": run.id,
+        "name": attrs.get("displayName") or run.name,
+        "state": attrs.get("state") or run.state,
+        "group": sweep or attrs.get("group") or project,
+        "created_at": attrs.get("createdAt"),
+    }
+    row.update({PARAM + k: v for k, v in clean_config(run.config).items()})
+    row.update({METRIC + k: v for k, v in numeric_summary(summary).items()})
+    return row
+
+
+def _history_agg(run: Any, metric: str, how: str) -> float | None:
+    """``how`` over the full history of ``metric`` (``scan_history`` reads every row, unsampled)."""
+    values = [row.get(metric) for row in run.scan_history(keys=[metric])]
+    return aggregate(values, how) if values else None
+
+
+def load_api(options: dict) -> RunTable:
+    """Rows from the W&B public API (option ``project``, optional ``sweep`` and ``filters``)."""
+    how, metrics = _options(options)
+    timeout = float(options.get("timeout") or 30)
+    retries = int(options.get("retries", 3))
+    backoff = float(options.get("backoff", 1.0))
+    per_page = int(options.get("per_page") or 100)
+    api = _api(timeout, retries, backoff)
+    entity, project = _split_project(options["project"], api)
+    path = f"{entity}/{project}"
+    sweep = options.get("sweep")
+    where = f"wandb project '{path}'" + (f", sweep '{sweep}'" if sweep else "")
+    filters = dict(options.get("filters") or {})
+
+    if sweep:
+        sweep = str(sweep).rsplit("/", 1)[-1]
+
+        def check_sweep() -> None:
+            try:
+                api.sweep(f"{path}/{sweep}")
+            except Exception as exc:
+                if _is_network_error(exc):
+                    raise
+                raise SweepError(f"sweep {sweep!r} not found in wandb project '{path}' "
+                                 f"({_secret_free(exc)[:120]}); check the sweep id (the last part "
+                                 "of the sweep's URL) and the project.") from None
+
+        _retry(check_sweep, what=f"looking up sweep {sweep!r}", retries=retries, backoff=backoff)
+        filters = {"$and": [filters, {"sweep": sweep}]} if filters else {"sweep": sweep}
+
+    kwargs: dict = {"filters": filters, "per_page": per_page}
+    params = inspect.signature(api.runs).parameters
+    if "lazy" in params:
+        kwargs["lazy"] = False  # config and summary in the listing, not one request per run
+    if "include_sweeps" in params:
+        kwargs["include_sweeps"] = False
+
+    def list_runs() -> list:
+        try:
+            return list(api.runs(path, **kwargs))
+        except ValueError as exc:  # wandb: "Could not find project X"
+            if "project" in str(exc).lower():
+                raise SweepError(f"wandb project '{path}' not found; check the entity and project "
+                                 "names (as in the project's URL) and that your API key can see "
+                                 "it.") from None
+            raise
+
+    runs = _retry(list_runs, what=f"listing the runs of {path}", retries=retries, backoff=backoff)
+    if not runs:
+        raise SweepError(f"{where} has no runs" + (f" matching filters {filters}" if filters else "")
+                         + "; check the project, sweep or filters.")
+    rows = [_run_row(r, path) for r in runs]
+    notes: list[str] = []
+    if how != "last":
+        chosen = _chosen_metrics(rows, metrics, where)
+        tasks = [(i, m) for i in range(len(runs)) for m in chosen]
+        from tqdm.auto import tqdm
+
+        def work(task: tuple[int, str]) -> tuple[int, str, float | None]:
+            i, m = task
+            value = _retry(lambda: _history_agg(runs[i], m, how),
+                           what=f"reading the history of run {runs[i].id}", retries=retries,
+                           backoff=backoff)
+            return i, m, value
+
+        with ThreadPoolExecutor(max_workers=HISTORY_WORKERS) as pool, tqdm(
+                total=len(tasks), desc="wandb history", unit="metric", disable=None) as bar:
+            for i, m, value in pool.map(work, tasks):
+                if value is not None:
+                    rows[i][METRIC + m] = value
+                bar.update()
+        notes.append(f"Metrics {', '.join(chosen)} are the {how}imum over each run's full logged "
+                     "history (wandb scan_history).")
+    query = {"project": path, "sweep": sweep, "filters": filters or None}
+    return _finish(rows, options=options, how=how, query={k: v for k, v in query.items() if v},
+                   where=where, notes=notes)
+
+
+def load(options: dict) -> RunTable:
+    """Load W&B runs.
+
+    Options: ``project`` ("entity/project") with optional ``sweep`` (id) and ``filters``
+    (MongoDB-style, as ``wandb.Api().runs`` takes), or ``path`` (a ``wandb/`` directory, one
+    run directory, or the folder holding ``wandb/``); ``seed``, ``budget``, ``metric_agg``
+    ("last" | "min" | "max"), ``metrics`` (names whose history to aggregate; default all
+    summary metrics); API only: ``timeout`` (s), ``retries``, ``per_page``.
+    """
+    if options.get("path"):
+        return load_offline(options)
+    if options.get("project"):
+        return load_api(options)
+    raise SweepError("the wandb source needs --project ENTITY/PROJECT (with --sweep ID) for the "
+                     "W&B API, or --path DIR for offline run directories.")
