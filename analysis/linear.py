@@ -1,0 +1,215 @@
+"""An OLS linear model of the target on the hyperparameters (statsmodels)."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+
+from analysis.prepared import Prepared
+
+COLUMNS = ["term", "param", "coef", "std_err", "ci_low", "ci_high", "p_value", "vif", "reference"]
+CONDITION_LIMIT = 30.0
+VIF_LIMIT = 10.0
+COLLINEAR_TOL = 1e-9  # share of a column's variance left after projecting on the earlier ones
+
+
+@dataclasses.dataclass
+class LinearResult:
+    """The fitted model: one row per term in ``table`` plus fit statistics."""
+
+    table: pd.DataFrame
+    r2: float
+    r2_adj: float
+    condition_number: float
+    n: int
+    warnings: list[str] = dataclasses.field(default_factory=list)
+    notes: list[str] = dataclasses.field(default_factory=list)
+    intercept: float = float("nan")
+    dropped: list[str] = dataclasses.field(default_factory=list)
+
+
+def design(prep: Prepared) -> tuple[pd.DataFrame, dict[str, str], dict[str, str], list[str]]:
+    """The model's inputs before any column is dropped.
+
+    Returns ``(Z, term_param, reference, notes)``: numeric columns z-scored (sample SD) on their
+    encoded scale, categoricals as 0/1 columns for every level but the reference (the most
+    frequent level; ties go to the first in sorted order), then the ``__missing`` indicators.
+    """
+    X = prep.X
+    cols: dict[str, np.ndarray] = {}
+    term_param: dict[str, str] = {}
+    reference: dict[str, str] = {}
+    notes: list[str] = []
+    indicators = [c for c in X.columns if c.endswith("__missing") and prep.feature_param[c] in prep.numeric]
+    for p in prep.numeric:
+        v = X[p].to_numpy(dtype=float)
+        sd = v.std(ddof=1) if len(v) > 1 else 0.0
+        cols[p] = (v - v.mean()) / sd if sd > 0 else v - v.mean()
+        term_param[p] = p
+    for p in prep.categorical:
+        levels = [c for c in X.columns if prep.feature_param[c] == p and not c.endswith("__missing")]
+        counts = X[levels].sum(axis=0)
+        ref = counts.idxmax()  # first maximum: levels are in sorted order
+        ref_level = ref[len(p) + 1:]
+        for c in levels:
+            if c == ref:
+                continue
+            cols[c] = X[c].to_numpy(dtype=float)
+            term_param[c] = p
+            reference[c] = ref_level
+        notes.append(f"{p}: each level compared with the most frequent, {ref_level!r}.")
+    for c in indicators:
+        cols[c] = X[c].to_numpy(dtype=float)
+        term_param[c] = prep.feature_param[c]
+    Z = pd.DataFrame(cols, index=X.index)
+    if prep.numeric:
+        scaled = [f"log10({p})" if p in prep.log_scaled else p for p in prep.numeric]
+        notes.insert(0, "Numeric coefficients are the change in y per standard deviation of "
+                        + ", ".join(scaled) + ".")
+    return Z, term_param, reference, notes
+
+
+def _independent(Z: np.ndarray) -> list[int]:
+    """Indices of columns kept, in order, skipping any column that is (numerically) a linear
+    combination of the intercept and the columns kept before it. Works on the Gram matrix,
+    so the cost is one pass over the runs."""
+    C = Z - Z.mean(axis=0)
+    G = C.T @ C
+    kept: list[int] = []
+    for j in range(G.shape[0]):
+        total = G[j, j]
+        if total <= 0 or not np.isfinite(total):
+            continue
+        if kept:
+            Gkk = G[np.ix_(kept, kept)]
+            gkj = G[kept, j]
+            coef = np.linalg.lstsq(Gkk, gkj, rcond=None)[0]
+            resid = total - gkj @ coef
+        else:
+            resid = total
+        if resid / total > COLLINEAR_TOL:
+            kept.append(j)
+    return kept
+
+
+def fit_linear(prep: Prepared, *, robust: bool = False) -> LinearResult:
+    """Fit ``y ~ terms`` by OLS with an intercept.
+
+    Exactly collinear columns are dropped (with a warning) instead of making the fit singular;
+    with too few runs for the terms, the terms with the strongest marginal correlation are kept.
+    ``robust=True`` uses HC3 standard errors.
+
+    Returns
+    -------
+    LinearResult
+        ``table`` with ``term, param, coef, std_err, ci_low, ci_high, p_value, vif, reference``
+        (``reference``: the level a categorical term is compared with), sorted by p-value.
+    """
+    Z, term_param, reference, notes = design(prep)
+    warnings: list[str] = []
+    y = prep.y.to_numpy(dtype=float)
+    n = len(y)
+    names = list(Z.columns)
+    values = Z.to_numpy(dtype=float)
+
+    kept = _independent(values) if names else []
+    dropped = [names[j] for j in range(len(names)) if j not in kept]
+    if dropped:
+        warnings.append(
+            "Dropped exactly collinear terms (each is a linear combination of the intercept and "
+            f"the terms before it, so its effect cannot be told apart): {', '.join(dropped)}."
+        )
+    names = [names[j] for j in kept]
+    values = values[:, kept]
+
+    if n <= len(names) + 1:
+        room = max(n - 2, 0)
+        strength = np.abs([_pearson(values[:, j], y) for j in range(len(names))])
+        keep = sorted(np.argsort(-strength, kind="stable")[:room])
+        cut = [names[j] for j in range(len(names)) if j not in keep]
+        warnings.append(
+            f"Only {n} runs for {len(names)} terms plus an intercept: fitted the {room} terms "
+            f"with the strongest marginal correlation and left out {', '.join(cut)}; "
+            "run more configurations for a full model."
+        )
+        dropped += cut
+        names = [names[j] for j in keep]
+        values = values[:, keep]
+
+    exog = sm.add_constant(values, has_constant="add") if names else np.ones((n, 1))
+    model = sm.OLS(y, exog)
+    fit = model.fit(cov_type="HC3") if robust else model.fit()
+    if robust:
+        notes.append("Standard errors are heteroskedasticity-robust (HC3).")
+
+    coef = np.asarray(fit.params, dtype=float)
+    se = np.asarray(fit.bse, dtype=float)
+    ci = np.asarray(fit.conf_int(), dtype=float)
+    pv = np.asarray(fit.pvalues, dtype=float)
+    constant_y = bool(np.all(y == y[0]))
+    exact = (not constant_y) and float(fit.ssr) <= 1e-20 * float(np.sum((y - y.mean()) ** 2))
+    if constant_y:
+        warnings.append("The target is the same in every run: there is nothing to explain.")
+    elif exact:
+        warnings.append("The model fits the runs exactly (no residual): standard errors and "
+                        "p-values are not meaningful.")
+    bad = ~np.isfinite(se) | ~np.isfinite(pv) | ~np.all(np.isfinite(ci), axis=1)
+    if bad.any():
+        if not (constant_y or exact):
+            warnings.append("Some standard errors could not be computed (a run with leverage 1?); "
+                            "they are shown as 0 with p = 1.")
+        se = np.where(bad, 0.0, se)
+        pv = np.where(bad, np.where(np.abs(coef) > 0, 0.0 if exact else 1.0, 1.0), pv)
+        ci = np.where(bad[:, None], coef[:, None], ci)
+
+    vif = _vif(values)
+    table = pd.DataFrame({
+        "term": names,
+        "param": [term_param[t] for t in names],
+        "coef": coef[1:],
+        "std_err": se[1:],
+        "ci_low": ci[1:, 0],
+        "ci_high": ci[1:, 1],
+        "p_value": pv[1:],
+        "vif": vif,
+        "reference": [reference.get(t) for t in names],
+    }, columns=COLUMNS)
+    table = table.sort_values("p_value", kind="stable").reset_index(drop=True)
+
+    if constant_y:
+        r2 = r2_adj = 0.0
+    else:
+        r2, r2_adj = float(fit.rsquared), float(fit.rsquared_adj)
+    cond = float(np.linalg.cond(exog)) if names else 1.0
+    if cond > CONDITION_LIMIT:
+        warnings.append(f"Condition number {cond:.3g} > {CONDITION_LIMIT:g} after standardising: "
+                        "terms are nearly collinear, so single coefficients are unstable.")
+    high = table.loc[table["vif"] > VIF_LIMIT, "term"].tolist()
+    if high:
+        warnings.append(f"Variance inflation above {VIF_LIMIT:g} for {', '.join(high)}: "
+                        "their effects are hard to separate from the other terms.")
+    notes.append(f"OLS on {n} runs with {len(names)} terms: R² = {r2:.3f} (adjusted {r2_adj:.3f}).")
+    return LinearResult(table=table, r2=r2, r2_adj=r2_adj, condition_number=cond, n=n,
+                        warnings=warnings, notes=notes, intercept=float(coef[0]), dropped=dropped)
+
+
+def _pearson(x: np.ndarray, y: np.ndarray) -> float:
+    xm, ym = x - x.mean(), y - y.mean()
+    denom = np.sqrt((xm @ xm) * (ym @ ym))
+    return float(xm @ ym / denom) if denom > 0 else 0.0
+
+
+def _vif(values: np.ndarray) -> np.ndarray:
+    """Variance inflation factors: the diagonal of the inverse correlation matrix."""
+    k = values.shape[1]
+    if k == 0:
+        return np.zeros(0)
+    if k == 1:
+        return np.ones(1)
+    C = values - values.mean(axis=0)
+    C = C / np.linalg.norm(C, axis=0)
+    R = C.T @ C
+    v = np.diag(np.linalg.pinv(R, hermitian=True))
+    return np.maximum(v, 1.0)
