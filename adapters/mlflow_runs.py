@@ -1,0 +1,350 @@
+"""MLflow: the runs of one or more experiments, from a local store or a tracking server.
+
+Runs come from ``MlflowClient.search_runs``, page by page, so any number of runs loads (a single
+MLflow page is capped at 50,000). Sweeps logged by the Optuna or hyperopt integrations hold each
+trial as a child of one parent run (tag ``mlflow.parentRunId``): parents are containers, not runs
+of the sweep, so they are left out and their children are grouped by the parent's name.
+
+Credentials in the tracking URI (``http://user:secret@host``, ``?token=...``) never leave this
+module: errors, log lines and the snapshot metadata carry :func:`redact_uri` of it.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
+
+import pandas as pd
+
+from adapters.errors import SweepError
+from adapters.schema import METRIC, PARAM, RunTable, build_table
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 10_000  # runs per search_runs call; MLflow accepts at most 50,000
+HISTORY_WORKERS = 8  # concurrent get_metric_history calls (bounded so a server is not flooded)
+PROBE_ATTEMPTS = 4  # tries before a tracking server counts as unreachable
+PROBE_BACKOFF = 0.5  # seconds before the 2nd try; doubled before each further try
+PROBE_TIMEOUT = 5.0  # seconds per try
+PARENT_TAG = "mlflow.parentRunId"
+AGGREGATIONS = ("last", "min", "max")
+_SHOWN_EXPERIMENTS = 10
+_REMOTE_NAMES = ("databricks", "databricks-uc", "uc")  # URIs that name no local path
+
+
+def redact_uri(uri: str) -> str:
+    """``uri`` with its credentials masked: user info and every query value become ``***``.
+
+    ``http://user:secret@host:5000/x?token=abc`` -> ``http://***@host:5000/x?token=***``;
+    a URI without credentials (``sqlite:///mlflow.db``, a path) comes back unchanged.
+    """
+    try:
+        parts = urlsplit(str(uri))
+        netloc = parts.netloc
+    except ValueError:
+        return "<unparseable tracking URI>"
+    if "@" in netloc:
+        netloc = "***@" + netloc.rsplit("@", 1)[1]
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = "&".join(f"{quote(k, safe='')}=***" for k, _ in pairs) if pairs else "***"
+    fragment = "***" if parts.fragment else ""
+    if netloc == parts.netloc and query == parts.query and fragment == parts.fragment:
+        return str(uri)
+    return urlunsplit((parts.scheme, netloc, parts.path, query, fragment))
+
+
+def _secrets(uri: str) -> list[str]:
+    """The pieces of ``uri`` that must not appear anywhere: user info and query values."""
+    try:
+        parts = urlsplit(str(uri))
+    except ValueError:
+        return [str(uri)]
+    found = []
+    if "@" in parts.netloc:
+        userinfo = parts.netloc.rsplit("@", 1)[0]
+        found += [userinfo, *userinfo.split(":", 1)]
+    found += [v for _, v in parse_qsl(parts.query, keep_blank_values=True)]
+    if parts.fragment:
+        found.append(parts.fragment)
+    return sorted({s for s in found if len(s) >= 3}, key=len, reverse=True)
+
+
+def _scrub(text: str, uri: str) -> str:
+    """``text`` (e.g. an MLflow error) with the URI and its credentials masked, on one line."""
+    text = str(text).replace(str(uri), redact_uri(uri))
+    for secret in _secrets(uri):
+        text = text.replace(secret, "***")
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[0] if lines else "no detail"
+
+
+def _resolve_uri(options: dict) -> str:
+    uri = options.get("tracking_uri") or os.environ.get("MLFLOW_TRACKING_URI")
+    if uri:
+        return str(uri)
+    import mlflow
+
+    return mlflow.get_tracking_uri()  # MLflow's own default: sqlite:///mlflow.db (or ./mlruns)
+
+
+def _check_local_store(uri: str) -> None:
+    """A local store must exist: opening a missing one would silently create an empty one."""
+    scheme = urlsplit(uri).scheme.lower() if "://" in uri else ""
+    if uri.split(":", 1)[0].lower() in _REMOTE_NAMES:
+        return
+    if scheme.startswith("sqlite"):
+        path = uri.split("://", 1)[1].split("?", 1)[0]
+        path = path[1:] if path.startswith("/") else path  # sqlite:///rel.db, sqlite:////abs.db
+        if path in ("", ":memory:") or Path(path).exists():
+            return
+    elif scheme in ("", "file"):
+        path = urlsplit(uri).path if scheme == "file" else uri
+        if Path(path).exists():
+            return
+    else:
+        return
+    raise SweepError(
+        f"no MLflow store at {path!r} (tracking URI {redact_uri(uri)}); pass --tracking-uri "
+        "with the path of your mlflow.db (sqlite:///path/mlflow.db) or your server's http:// URL."
+    )
+
+
+def _probe_server(uri: str) -> None:
+    """Fail plainly when an http(s) tracking server does not answer, after a few backed-off tries.
+
+    Any HTTP answer counts as reachable (a proxy may not serve ``/health``); only connection
+    errors and time-outs are retried.
+    """
+    import requests
+
+    delay = PROBE_BACKOFF
+    for attempt in range(1, PROBE_ATTEMPTS + 1):
+        try:
+            requests.get(uri.rstrip("/") + "/health", timeout=PROBE_TIMEOUT)
+            return
+        except (requests.ConnectionError, requests.Timeout):
+            if attempt == PROBE_ATTEMPTS:
+                break
+            log.info("MLflow server %s did not answer (try %d of %d); retrying in %.1f s",
+                     redact_uri(uri), attempt, PROBE_ATTEMPTS, delay)
+            time.sleep(delay)
+            delay *= 2
+    raise SweepError(
+        f"cannot reach the MLflow tracking server at {redact_uri(uri)} after {PROBE_ATTEMPTS} "
+        "tries; check that it is running and the URL is right (--tracking-uri or MLFLOW_TRACKING_URI)."
+    )
+
+
+def _as_list(value) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, (str, int)):
+        return [str(value)]
+    return [str(v) for v in value]
+
+
+def _experiments(client, wanted: list[str], uri: str) -> list:
+    """The MLflow experiments named (by name or id) in ``wanted``; unknown ones fail listing some."""
+    from mlflow.exceptions import MlflowException
+
+    found = []
+    for key in wanted:
+        experiment = client.get_experiment_by_name(key)
+        if experiment is None:
+            try:
+                experiment = client.get_experiment(key)
+            except MlflowException:
+                experiment = None
+        if experiment is None:
+            existing = [e.name for e in client.search_experiments(max_results=_SHOWN_EXPERIMENTS + 1)]
+            shown = ", ".join(repr(n) for n in existing[:_SHOWN_EXPERIMENTS]) or "(none)"
+            more = " ..." if len(existing) > _SHOWN_EXPERIMENTS else ""
+            raise SweepError(
+                f"MLflow experiment {key!r} not found at {redact_uri(uri)}; existing experiments: "
+                f"{shown}{more}. Pass one of them (name or id) with --experiment."
+            )
+        if experiment.lifecycle_stage == "deleted":
+            raise SweepError(
+                f"MLflow experiment {key!r} at {redact_uri(uri)} is deleted; restore it with "
+                f"'mlflow experiments restore --experiment-id {experiment.experiment_id}' or pick another."
+            )
+        if experiment.experiment_id not in {e.experiment_id for e in found}:
+            found.append(experiment)
+    return found
+
+
+def _search(client, experiment_ids: list[str], filter_string: str, cap: int | None) -> list:
+    """Every run matching the filter (up to ``cap``), following page tokens."""
+    runs: list = []
+    token = None
+    while True:
+        size = PAGE_SIZE if cap is None else min(PAGE_SIZE, cap - len(runs))
+        page = client.search_runs(experiment_ids, filter_string=filter_string, max_results=size,
+                                  page_token=token)
+        runs.extend(page)
+        token = page.token
+        if not token or (cap is not None and len(runs) >= cap):
+            return runs
+
+
+def _parent_names(client, parents: set[str], by_id: dict) -> dict[str, str]:
+    """Parent run id -> its run name; parents outside the search results are fetched."""
+    from mlflow.exceptions import MlflowException
+
+    names = {}
+    for parent in parents:
+        run = by_id.get(parent)
+        if run is None:
+            try:
+                run = client.get_run(parent)
+            except MlflowException:
+                run = None  # deleted or inaccessible: the id still groups its children
+        names[parent] = (run.info.run_name if run is not None else None) or parent
+    return names
+
+
+def _frame(runs: list, experiment_names: dict[str, str], group_of: dict[str, str]) -> pd.DataFrame:
+    rows = []
+    for run in runs:
+        info, data = run.info, run.data
+        row = {
+            "run_id": info.run_id,
+            "name": info.run_name or None,
+            "group": group_of.get(info.run_id, experiment_names.get(info.experiment_id)),
+            "state": info.status,
+            "created_at": info.start_time,
+        }
+        row.update({PARAM + k: v for k, v in data.params.items()})
+        row.update({METRIC + k: v for k, v in data.metrics.items()})
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    frame["created_at"] = pd.to_datetime(frame["created_at"], unit="ms", utc=True)
+    return frame
+
+
+def _aggregate_history(client, frame: pd.DataFrame, logged: dict[str, set], metrics: list[str],
+                       how: str) -> pd.DataFrame:
+    """Replace each ``metrics.<m>`` in ``metrics`` by the min or max over the run's history.
+
+    ``logged`` maps run id -> the metric names the run logged (only those are read); NaN steps
+    are skipped, so a run whose last value is NaN still gets its best finite value.
+    """
+    from tqdm.auto import tqdm
+
+    pick = min if how == "min" else max
+    jobs = [(i, run_id, m) for m in metrics
+            for i, run_id in zip(frame.index, frame["run_id"]) if m in logged[run_id]]
+
+    def one(job):
+        i, run_id, metric = job
+        values = [h.value for h in client.get_metric_history(run_id, metric)]
+        values = [v for v in values if not math.isnan(v)]
+        return i, metric, pick(values) if values else math.nan
+
+    frame = frame.copy()
+    with ThreadPoolExecutor(max_workers=HISTORY_WORKERS) as pool, tqdm(
+        total=len(jobs), desc=f"metric history ({how})", unit="call", file=sys.stderr, leave=False
+    ) as bar:
+        for i, metric, value in pool.map(one, jobs):
+            frame.at[i, METRIC + metric] = value
+            bar.update()
+    return frame
+
+
+def load(options: dict) -> RunTable:
+    """Load the runs of MLflow experiments as a run table.
+
+    Options: ``experiment`` (required; a name or id, or a list of them), ``tracking_uri``
+    (default ``MLFLOW_TRACKING_URI``, else MLflow's default ``sqlite:///mlflow.db``),
+    ``filter`` (an MLflow filter string), ``seed``, ``budget``, ``metric_agg`` ("last" uses
+    each run's stored value; "min"/"max" read the metric history), ``metrics`` (names whose
+    history to aggregate; default all), ``max_results`` (cap on runs fetched, parents included).
+    """
+    wanted = _as_list(options.get("experiment"))
+    if not wanted:
+        raise SweepError("the mlflow source needs an experiment: pass --experiment NAME (or id).")
+    how = options.get("metric_agg") or "last"
+    if how not in AGGREGATIONS:
+        raise SweepError(f"--metric-agg {how!r} is not valid; choose one of: {', '.join(AGGREGATIONS)}.")
+    cap = options.get("max_results")
+    if cap is not None and (not str(cap).isdigit() or int(cap) < 1):
+        raise SweepError(f"--max-results {cap!r} is not valid; pass a positive whole number.")
+    cap = None if cap is None else int(cap)
+    filter_string = options.get("filter") or ""
+    uri = _resolve_uri(options)
+
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    if urlsplit(uri).scheme.lower() in ("http", "https"):
+        _probe_server(uri)
+    else:
+        _check_local_store(uri)
+    try:
+        client = MlflowClient(tracking_uri=uri)
+        experiments = _experiments(client, wanted, uri)
+        names = {e.experiment_id: e.name for e in experiments}
+        where = (f"MLflow experiment{'s' if len(names) > 1 else ''} "
+                 f"{', '.join(repr(n) for n in names.values())} at {redact_uri(uri)}")
+        try:
+            runs = _search(client, list(names), filter_string, cap)
+        except MlflowException as exc:
+            if filter_string and exc.error_code == "INVALID_PARAMETER_VALUE":
+                raise SweepError(
+                    f"MLflow rejected the filter {filter_string!r} for {where}: {_scrub(exc.message, uri)}; "
+                    "fix it (e.g. \"metrics.val_acc > 0.9 and params.optimizer = 'adam'\")."
+                ) from None
+            raise
+        by_id = {r.info.run_id: r for r in runs}
+        parent_of = {r.info.run_id: r.data.tags[PARENT_TAG] for r in runs if r.data.tags.get(PARENT_TAG)}
+        parents = set(parent_of.values())
+        parent_names = _parent_names(client, parents, by_id)
+        kept = [r for r in runs if r.info.run_id not in parents]
+        if not kept:
+            because = f" matching filter {filter_string!r}" if filter_string else ""
+            fix = "loosen or drop --filter" if filter_string else "log runs to it or pick another experiment"
+            raise SweepError(f"{where} has no runs{because}; {fix}.")
+        frame = _frame(kept, names, {c: parent_names[p] for c, p in parent_of.items()})
+        metric_names = sorted(c[len(METRIC):] for c in frame.columns if c.startswith(METRIC))
+        if not metric_names:
+            raise SweepError(f"no run of {where} logged a metric; log metrics (mlflow.log_metric) "
+                             "or pick another experiment.")
+        agg_metrics = _as_list(options.get("metrics")) or metric_names
+        unknown = [m for m in agg_metrics if m not in metric_names]
+        if unknown:
+            raise SweepError(f"metric {unknown[0]!r} is not logged in {where}; metrics: "
+                             f"{', '.join(metric_names)}. Fix --metrics.")
+        if how != "last":
+            logged = {r.info.run_id: set(r.data.metrics) for r in kept}
+            frame = _aggregate_history(client, frame, logged, agg_metrics, how)
+    except MlflowException as exc:
+        raise SweepError(f"MLflow at {redact_uri(uri)} failed: {_scrub(exc.message, uri)}; "
+                         "check the tracking URI, the server and its logs.") from None
+
+    query = {
+        "tracking_uri": redact_uri(uri),
+        "experiment": list(names.values()),
+        "experiment_id": list(names),
+        "filter": filter_string,
+        "max_results": cap,
+    }
+    if how != "last":
+        query["metrics"] = agg_metrics
+    table = build_table(frame, source="mlflow", seed=options.get("seed"), budget=options.get("budget"),
+                        metric_agg=how, query=query, where=where)
+    if parents:
+        table.meta.notes.append(
+            f"{len(runs) - len(kept)} parent run(s) left out (they hold nested trials, not results); "
+            "their children are grouped by the parent's run name."
+        )
+    if how != "last":
+        table.meta.notes.append(f"metrics {', '.join(agg_metrics)}: the {how} over each run's history.")
+    log.info("loaded %d runs from %s", len(table.frame), where)
+    return table
