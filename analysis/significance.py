@@ -1,0 +1,283 @@
+"""Is a configuration really better than its neighbours, or is the gap seed noise?
+
+For each configuration (runs grouped by every analysed hyperparameter, seed excluded) and each
+neighbour (one hyperparameter changed by one step), the per-seed samples are compared with
+Kolmogorov-Smirnov (the verdict), Welch's t and Mann-Whitney U, with a bootstrap interval for the
+difference of means and Cliff's delta. KS p-values are Holm-adjusted within each configuration's
+neighbourhood and Benjamini-Hochberg-adjusted across all pairs.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+
+from adapters.errors import SweepError
+from analysis.configs import coarsen, find_neighbours, format_value, group_configs
+from analysis.prepared import Prepared
+from analysis.stats_tests import benjamini_hochberg, holm, min_attainable_ks_p, pair_tests
+
+PAIR_COLUMNS = [
+    "config_id", "neighbour_id", "param", "from_value", "to_value", "n_a", "n_b", "mean_a",
+    "mean_b", "diff", "diff_ci_low", "diff_ci_high", "cliffs_delta", "ks_stat", "ks_p", "t_p",
+    "mw_p", "p_holm", "p_bh", "min_attainable_p", "verdict", "power_note",
+]
+# below this share of configurations with a testable neighbour, exact neighbours are too rare
+_MIN_NEIGHBOUR_SHARE = 0.10
+
+
+@dataclasses.dataclass
+class SignificanceResult:
+    """Configurations, their neighbour comparisons, and whether the comparison could be made.
+
+    ``configs``: ``config_id, label, <params...>, n, mean, std, median, values, rank, mean_raw``
+    (best first). ``pairs``: one row per ordered (configuration, neighbour) pair, columns
+    :data:`PAIR_COLUMNS`; ``from_value``/``to_value`` are display text; ``diff`` is neighbour minus configuration on the analysis scale and
+    ``verdict`` is the neighbour's: "better" / "worse" / "not significant" / "not testable".
+    ``bins``: param -> bin edges when ``approximate`` (configurations on a coarsened grid).
+    """
+
+    configs: pd.DataFrame
+    pairs: pd.DataFrame
+    applicable: bool
+    reason: str
+    approximate: bool
+    bins: dict[str, list[float]]
+    notes: list[str]
+
+
+def compare_neighbours(prep: Prepared, *, alpha: float = 0.05, n_boot: int = 2000,
+                       random_state: int = 0, bins: int = 4) -> SignificanceResult:
+    """Compare every configuration with its neighbours (configurations one step away).
+
+    Parameters
+    ----------
+    prep : the prepared sweep (uses ``runs``, ``params``, ``numeric``, ``log_scaled``,
+        ``direction``).
+    alpha : significance level for the verdict (on Holm-adjusted KS p) and 1 - level of the
+        bootstrap interval.
+    n_boot : bootstrap resamples per configuration.
+    random_state : seed of the bootstrap.
+    bins : quantile bins per continuous param when exact neighbours are too rare
+        (random/Bayesian search); the result is then flagged ``approximate``.
+    """
+    if not 0 < alpha < 1:
+        raise SweepError(f"significance: alpha={alpha!r} must be between 0 and 1 (e.g. 0.05)")
+    if bins < 2:
+        raise SweepError(f"significance: bins={bins!r} must be at least 2 (e.g. 4)")
+    maximize = prep.direction == "maximize"
+    params = [p for p in prep.params if p in prep.runs.columns]
+    numeric = set(prep.numeric)
+    runs = prep.runs[~prep.runs["y"].isna()]
+    notes: list[str] = []
+
+    grouped = group_configs(runs, params, numeric, maximize=maximize)
+    links = find_neighbours(grouped.codes, [p in numeric for p in params])
+    approximate, edges = False, {}
+    if _testable_share(grouped.n, links) < _MIN_NEIGHBOUR_SHARE and len(grouped.n):
+        binned, edges, labels = coarsen(runs, [p for p in params if p in numeric],
+                                        list(prep.log_scaled), bins=bins)
+        if edges:
+            grouped = group_configs(binned, params, numeric, maximize=maximize,
+                                    ordered_labels=labels)
+            links = find_neighbours(grouped.codes, [p in numeric for p in params])
+            approximate = True
+            notes.append(
+                "No two configurations differ in exactly one value often enough to compare "
+                f"(continuous {_join(list(edges))}): neighbours are on a coarsened grid of "
+                f"{bins} quantile bins per continuous hyperparameter, an approximation; runs "
+                "in one bin count as repeats of one configuration."
+            )
+    configs = grouped.table
+    n = grouped.n
+    notes.insert(0, _config_sentence(configs, len(runs)))
+    for p, why in prep.conditional.items():
+        if p in params:
+            notes.append(f"{p} is compared only between configurations where it is active "
+                         f"({why}).")
+
+    empty = pd.DataFrame({c: pd.Series(dtype=object) for c in PAIR_COLUMNS})
+    if len(n) == 0:
+        return SignificanceResult(configs, empty, False, "there are no runs to compare.",
+                                  approximate, edges, notes)
+    if n.max() < 2:
+        reason = (
+            "each configuration was run once, so there is no spread to test against; rerun "
+            f"with \u22653 seeds per configuration ({_seeds_needed(alpha)} or more for the KS "
+            f"test to be able to reach p < {alpha:g})."
+        )
+        notes.append("Significance between neighbours was not tested: " + reason)
+        return SignificanceResult(configs, empty, False, reason[0].upper() + reason[1:],
+                                  approximate, edges, notes)
+    if len(links) == 0:
+        reason = ("No two configurations differ in exactly one hyperparameter, so there are no "
+                  "neighbours to compare.")
+        notes.append(reason)
+        return SignificanceResult(configs, empty, False, reason, approximate, edges, notes)
+
+    pairs = _pairs_table(grouped, links, alpha=alpha, n_boot=n_boot,
+                         random_state=random_state, maximize=maximize)
+    notes.extend(_pair_sentences(pairs, alpha=alpha, n_boot=n_boot, random_state=random_state))
+    if prep.metric_scale != "raw":
+        notes.append(f"Tests and differences use {prep.target} on the {prep.metric_scale} scale "
+                     "(the analysis scale); mean_raw is the mean as logged.")
+    testable = pairs["verdict"] != "not testable"
+    if not testable.any():
+        reason = ("No neighbouring configurations both have 2 or more runs, so none can be "
+                  "tested; rerun the neighbours with \u22653 seeds.")
+        return SignificanceResult(configs, pairs, False, reason, approximate, edges, notes)
+    return SignificanceResult(configs, pairs, True, "", approximate, edges, notes)
+
+
+def neighbourhood(result: SignificanceResult, config_id: str) -> pd.DataFrame:
+    """One configuration's neighbour rows (with ``neighbour_label``), most significant first."""
+    if config_id not in set(result.configs["config_id"]):
+        first = ", ".join(result.configs["config_id"].head(3))
+        raise SweepError(f"significance: no configuration {config_id!r}; ids look like "
+                         f"{first or '(none: the sweep has no configurations)'}")
+    rows = result.pairs[result.pairs["config_id"] == config_id]
+    labels = result.configs.set_index("config_id")["label"]
+    rows = rows.assign(neighbour_label=rows["neighbour_id"].map(labels).to_numpy())
+    return rows.sort_values(["p_holm", "param"], na_position="last",
+                            kind="stable").reset_index(drop=True)
+
+
+def _pairs_table(grouped, links: pd.DataFrame, *, alpha: float, n_boot: int,
+                 random_state: int, maximize: bool) -> pd.DataFrame:
+    a, b = links["a"].to_numpy(), links["b"].to_numpy()
+    pidx = links["param_idx"].to_numpy()
+    st = pair_tests(grouped.y, grouped.start, grouped.n, a, b, n_boot=n_boot,
+                    confidence=1 - alpha, random_state=random_state)
+    st["p_bh"] = benjamini_hochberg(st["ks_p"].to_numpy())
+    params = grouped.params
+    levels = [grouped.levels[p] for p in params]
+    # display text: values of different params have different types (0.001, "adam", True)
+    text = [[format_value(v) for v in lev] for lev in levels]
+    val_a = np.array([text[j][grouped.codes[i, j]] for i, j in zip(a, pidx)], dtype=object)
+    val_b = np.array([text[j][grouped.codes[i, j]] for i, j in zip(b, pidx)], dtype=object)
+    ids = grouped.table["config_id"].to_numpy()
+    means = grouped.table["mean"].to_numpy()
+
+    def side(x, y, vx, vy, sign):
+        lo, hi = st["diff_ci_low"].to_numpy(), st["diff_ci_high"].to_numpy()
+        return pd.DataFrame({
+            "cfg": x, "nbr": y, "pidx": pidx,
+            "config_id": ids[x], "neighbour_id": ids[y],
+            "param": np.array(params, dtype=object)[pidx] if len(pidx) else [],
+            "from_value": vx, "to_value": vy,
+            "n_a": grouped.n[x], "n_b": grouped.n[y], "mean_a": means[x], "mean_b": means[y],
+            "diff": sign * st["diff"].to_numpy(),
+            "diff_ci_low": lo if sign > 0 else -hi, "diff_ci_high": hi if sign > 0 else -lo,
+            "cliffs_delta": sign * st["cliffs_delta"].to_numpy(),
+            "ks_stat": st["ks_stat"].to_numpy(), "ks_p": st["ks_p"].to_numpy(),
+            "t_p": st["t_p"].to_numpy(), "mw_p": st["mw_p"].to_numpy(),
+            "p_bh": st["p_bh"].to_numpy(), "min_attainable_p": st["min_attainable_p"].to_numpy(),
+        })
+
+    out = pd.concat([side(a, b, val_a, val_b, 1), side(b, a, val_b, val_a, -1)],
+                    ignore_index=True)
+    out = out.sort_values(["cfg", "pidx", "nbr"], kind="stable").reset_index(drop=True)
+    out["p_holm"] = holm(out["ks_p"].to_numpy(), out["cfg"].to_numpy())
+    testable = ~out["ks_p"].isna()
+    good = out["diff"] > 0 if maximize else out["diff"] < 0
+    bad = out["diff"] < 0 if maximize else out["diff"] > 0
+    sig = out["p_holm"] < alpha
+    out["verdict"] = np.select([~testable, sig & good, sig & bad],
+                               ["not testable", "better", "worse"], "not significant")
+    out["power_note"] = _power_notes(out, alpha)
+    return out[PAIR_COLUMNS]
+
+
+def _power_notes(out: pd.DataFrame, alpha: float) -> np.ndarray:
+    notes = np.full(len(out), "", dtype=object)
+    minp = out["min_attainable_p"].to_numpy()
+    na, nb = out["n_a"].to_numpy(), out["n_b"].to_numpy()
+    m = out.groupby("cfg")["ks_p"].transform("count").to_numpy()
+    holm_min = np.minimum(1.0, m * out.groupby("cfg")["min_attainable_p"].transform("min"))
+    few = minp > alpha
+    after_holm = ~few & (holm_min.to_numpy() > alpha)
+    # the texts repeat: build each distinct one once
+    for i in _first_of_each(np.column_stack([na, nb]), few):
+        notes[few & (na == na[i]) & (nb == nb[i])] = (
+            f"cannot tell: with {na[i]} vs {nb[i]} seeds the smallest possible p is {minp[i]:.2g}")
+    hm = holm_min.to_numpy()
+    for i in _first_of_each(np.column_stack([m, np.round(hm, 12)]), after_holm):
+        notes[after_holm & (m == m[i]) & (np.round(hm, 12) == np.round(hm[i], 12))] = (
+            f"cannot tell after Holm over {m[i]} neighbours: the smallest possible adjusted p "
+            f"is {hm[i]:.2g}")
+    return notes
+
+
+def _first_of_each(keys: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Row positions of the first row of each distinct key among ``mask``."""
+    rows = np.flatnonzero(mask)
+    if rows.size == 0:
+        return rows
+    _, first = np.unique(keys[rows], axis=0, return_index=True)
+    return rows[first]
+
+
+def _pair_sentences(pairs: pd.DataFrame, *, alpha: float, n_boot: int,
+                    random_state: int) -> list[str]:
+    n_pairs = len(pairs) // 2
+    testable = pairs[pairs["verdict"] != "not testable"]
+    n_test = len(testable) // 2
+    out = [
+        f"{n_pairs} neighbour pairs (configurations that differ in exactly one hyperparameter, "
+        f"by one step for numeric ones); {n_test} of them have at least 2 runs on each side "
+        "and were tested.",
+        "The verdict uses the two-sample Kolmogorov-Smirnov p-value, Holm-adjusted within each "
+        f"configuration's neighbourhood (family-wise error), at alpha = {alpha:g}; p_bh is the "
+        f"Benjamini-Hochberg adjustment across all {n_test} tested pairs (false discovery "
+        "rate). Welch's t and Mann-Whitney U p-values are shown for comparison.",
+        f"diff is the neighbour's mean minus the configuration's, with a {100 * (1 - alpha):g}% "
+        f"percentile bootstrap interval ({n_boot} resamples of each side, seed {random_state}).",
+    ]
+    cannot = testable["min_attainable_p"] > alpha
+    if cannot.any():
+        share = cannot.mean()
+        out.append(
+            f"{100 * share:.0f}% of the tested comparisons cannot reach p < {alpha:g} whatever "
+            "the data: with so few seeds (e.g. 3 vs 3 the smallest possible KS p is "
+            f"{min_attainable_ks_p(3, 3):.2g}) \"not significant\" means \"cannot tell\", not "
+            f"\"no difference\"; {_seeds_needed(alpha)} or more seeds per configuration are "
+            "needed."
+        )
+    n_sig = int((testable["verdict"] != "not significant").sum()) // 2
+    out.append(f"{n_sig} pair(s) differ significantly in at least one direction of comparison.")
+    return out
+
+
+def _config_sentence(configs: pd.DataFrame, n_runs: int) -> str:
+    if len(configs) == 0:
+        return "There are no runs with a finite target to group into configurations."
+    n = configs["n"]
+    return (f"{len(configs)} configurations from {n_runs} runs (runs with identical "
+            f"hyperparameters, seed aside, are repeats); runs per configuration: min {n.min()}, "
+            f"median {n.median():g}, max {n.max()}.")
+
+
+def _testable_share(n: np.ndarray, links: pd.DataFrame) -> float:
+    if len(n) == 0:
+        return 0.0
+    a, b = links["a"].to_numpy(), links["b"].to_numpy()
+    ok = (n[a] >= 2) & (n[b] >= 2)
+    has = np.zeros(len(n), dtype=bool)
+    has[a[ok]] = True
+    has[b[ok]] = True
+    return float(has.mean())
+
+
+def _seeds_needed(alpha: float) -> int:
+    k = 2
+    while min_attainable_ks_p(k, k) > alpha and k < 1000:
+        k += 1
+    return k
+
+
+def _join(names: list[str]) -> str:
+    return ", ".join(names)
+
+
+__all__ = ["SignificanceResult", "compare_neighbours", "neighbourhood", "PAIR_COLUMNS"]

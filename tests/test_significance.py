@@ -1,0 +1,350 @@
+"""Significance between neighbouring configurations: scipy/statsmodels cross-checks, known truth."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose
+from scipy import stats
+from statsmodels.stats.multitest import multipletests
+
+from adapters.errors import SweepError
+from analysis.prepare import prepare
+from analysis.prepared import Prepared
+from analysis.significance import PAIR_COLUMNS, compare_neighbours, neighbourhood
+from analysis.stats_tests import benjamini_hochberg, holm, min_attainable_ks_p
+from analysis.synthetic import Choice, LogUniform, make_table
+
+
+def _prep(runs: pd.DataFrame, numeric, categorical, *, direction="maximize", log_scaled=(),
+          conditional=None) -> Prepared:
+    """A Prepared built by hand (for layouts prepare() would not produce on its own)."""
+    runs = runs.reset_index(drop=True).copy()
+    runs.insert(0, "run_id", [f"r{i}" for i in range(len(runs))])
+    runs.insert(1, "name", runs["run_id"])
+    runs["y_raw"] = runs["y"]
+    return Prepared(
+        target="m", direction=direction, direction_reason="given", metric_scale="raw",
+        scale_reason="", runs=runs, params=list(numeric) + list(categorical),
+        numeric=list(numeric), categorical=list(categorical), log_scaled=list(log_scaled),
+        X=pd.DataFrame(index=runs.index), feature_param={},
+        seed="seed" if "seed" in runs else None, conditional=dict(conditional or {}),
+    )
+
+
+def _grid_prep(direction=None, target="loss", seeds=8):
+    """lr 4 x batch 3 x optimizer 2, 8 seeds; the lr step 1e-3 -> 1e-2 lowers loss by 1."""
+    table = make_table(
+        {"lr": Choice([1e-4, 1e-3, 1e-2, 1e-1]), "batch": Choice([32, 64, 128]),
+         "optimizer": Choice(["adam", "sgd"])},
+        effects={"lr": {1e-2: -1.0, 1e-1: -1.0}}, grid=True, seeds=seeds, noise=0.05,
+        target=target, random_state=3,
+    )
+    return prepare(table, target=target, direction=direction)
+
+
+def _values(result, config_id):
+    return np.array(result.configs.set_index("config_id").at[config_id, "values"])
+
+
+# ---------------------------------------------------------------- cross-checks with scipy
+
+
+def _irregular_prep():
+    """A 3 x 3 x 2 grid with 2-9 runs per configuration, some metric values tied."""
+    rng = np.random.default_rng(7)
+    rows = []
+    for a, b, c in itertools.product([1.0, 2.0, 3.0], [10.0, 20.0, 30.0], ["x", "y"]):
+        k = int(rng.integers(2, 10))
+        y = rng.normal(a * 0.3, 1.0, k)
+        if rng.random() < 0.4:  # ties within and across samples
+            y = np.round(y, 0)
+        rows += [dict(a=a, b=b, c=c, seed=s, y=v) for s, v in enumerate(y)]
+    return _prep(pd.DataFrame(rows), ["a", "b"], ["c"])
+
+
+def test_tests_equal_scipy_pair_by_pair():
+    res = compare_neighbours(_irregular_prep(), n_boot=200)
+    pairs = res.pairs
+    assert len(pairs) > 0 and list(pairs.columns) == PAIR_COLUMNS
+    assert set(pairs["n_a"]) != {pairs["n_a"].iat[0]}  # several sample sizes were batched
+    for row in pairs.itertuples():
+        xa, xb = _values(res, row.config_id), _values(res, row.neighbour_id)
+        ks = stats.ks_2samp(xa, xb)
+        assert row.ks_stat == pytest.approx(ks.statistic, abs=1e-12)
+        assert row.ks_p == pytest.approx(ks.pvalue, rel=1e-9, abs=1e-15)
+        t = stats.ttest_ind(xb, xa, equal_var=False)
+        assert row.t_p == pytest.approx(t.pvalue, rel=1e-9, abs=1e-15)
+        mw = stats.mannwhitneyu(xb, xa, alternative="two-sided")
+        assert row.mw_p == pytest.approx(mw.pvalue, rel=1e-9, abs=1e-15)
+        cliff = np.sign(xb[None, :] - xa[:, None]).mean()
+        assert row.cliffs_delta == pytest.approx(cliff)
+        assert row.diff == pytest.approx(xb.mean() - xa.mean())
+        assert row.mean_a == pytest.approx(xa.mean()) and row.n_a == len(xa)
+        assert row.min_attainable_p == pytest.approx(min_attainable_ks_p(len(xa), len(xb)))
+
+
+def test_holm_and_bh_equal_statsmodels():
+    res = compare_neighbours(_irregular_prep(), n_boot=200)
+    pairs = res.pairs
+    for _, grp in pairs.groupby("config_id"):
+        expected = multipletests(grp["ks_p"].to_numpy(), method="holm")[1]
+        assert_allclose(grp["p_holm"].to_numpy(), expected, rtol=1e-12)
+    # BH: one row per unordered pair
+    one = pairs[pairs["config_id"] < pairs["neighbour_id"]]
+    assert len(one) * 2 == len(pairs)
+    assert_allclose(one["p_bh"].to_numpy(),
+                    multipletests(one["ks_p"].to_numpy(), method="fdr_bh")[1], rtol=1e-12)
+    # the vectorised adjustments themselves, with ties, NaN and several families
+    rng = np.random.default_rng(0)
+    p = np.round(rng.random(200) ** 3, 3)
+    p[::17] = np.nan
+    fam = rng.integers(0, 12, 200)
+    got = holm(p, fam)
+    for f in np.unique(fam):
+        m = (fam == f) & ~np.isnan(p)
+        assert_allclose(got[m], multipletests(p[m], method="holm")[1], rtol=1e-12)
+    ok = ~np.isnan(p)
+    assert_allclose(benjamini_hochberg(p)[ok], multipletests(p[ok], method="fdr_bh")[1])
+    assert np.isnan(holm(p, fam)[~ok]).all() and np.isnan(benjamini_hochberg(p)[~ok]).all()
+
+
+def test_min_attainable_p_three_vs_three_and_power_note():
+    assert min_attainable_ks_p(3, 3) == pytest.approx(0.1)
+    assert min_attainable_ks_p(4, 4) == pytest.approx(2 / 70)
+    res = compare_neighbours(_grid_prep(seeds=3), n_boot=200)
+    pairs = res.pairs
+    assert (pairs["n_a"] == 3).all()
+    assert_allclose(pairs["min_attainable_p"], 0.1)
+    assert (pairs["power_note"] ==
+            "cannot tell: with 3 vs 3 seeds the smallest possible p is 0.1").all()
+    # the big lr step is fully separated, yet cannot be called with 3 seeds
+    big = pairs[(pairs["param"] == "lr") & (pairs["from_value"] == "0.001")
+                & (pairs["to_value"] == "0.01")]
+    assert len(big) == 6
+    assert_allclose(big["ks_p"], 0.1)
+    assert (big["verdict"] == "not significant").all()
+    assert any("cannot tell" in n for n in res.notes)
+
+
+def test_holm_power_note_when_raw_p_could_pass():
+    # 4 vs 4: smallest p 0.029 < 0.05, but Holm over 4 neighbours needs 4 x 0.029 > 0.05
+    res = compare_neighbours(_grid_prep(seeds=4), n_boot=200)
+    pairs = res.pairs
+    assert (pairs["min_attainable_p"] < 0.05).all()
+    notes = pairs.set_index("config_id")["power_note"]
+    assert notes.str.startswith("cannot tell after Holm over").all()
+
+
+# ---------------------------------------------------------------- known truth
+
+
+def test_big_lr_step_is_significant_and_noise_param_is_not():
+    res = compare_neighbours(_grid_prep(), n_boot=500)  # loss: minimise
+    assert res.applicable and not res.approximate and res.reason == ""
+    pairs = res.pairs
+    up = pairs[(pairs["param"] == "lr") & (pairs["from_value"] == "0.001")
+               & (pairs["to_value"] == "0.01")]
+    down = pairs[(pairs["param"] == "lr") & (pairs["from_value"] == "0.01")
+                 & (pairs["to_value"] == "0.001")]
+    assert len(up) == 6 and (up["verdict"] == "better").all()  # 3 batches x 2 optimizers
+    assert (down["verdict"] == "worse").all()
+    assert (up["diff"] < -0.8).all() and (up["diff_ci_high"] < 0).all()
+    assert (up["cliffs_delta"] == -1).all()
+    # batch and optimizer have no effect; lr steps within the plateau neither
+    null = pairs[(pairs["param"] != "lr") | ~pairs.index.isin(up.index.union(down.index))]
+    assert (null["verdict"] == "not significant").mean() > 0.95
+    assert (pairs.loc[pairs["param"] == "batch", "verdict"] == "not significant").all()
+    # ranks: the best configurations are on the low-loss plateau (lr >= 0.01)
+    best = res.configs[res.configs["rank"] <= 12]
+    assert (best["lr"] >= 0.01).all()
+    assert res.configs["config_id"].is_unique and res.configs["rank"].min() == 1
+
+
+def test_direction_flips_for_maximize():
+    mini = compare_neighbours(_grid_prep(direction="minimize"), n_boot=200).pairs
+    maxi = compare_neighbours(_grid_prep(direction="maximize"), n_boot=200).pairs
+    key = ["param", "from_value", "to_value", "diff"]
+    merged = mini.merge(maxi, on=key, suffixes=("_min", "_max"))
+    assert len(merged) == len(mini)
+    flip = {"better": "worse", "worse": "better", "not significant": "not significant"}
+    assert (merged["verdict_max"] == merged["verdict_min"].map(flip)).all()
+    assert (merged["verdict_max"] == "worse").sum() == 6
+
+
+def test_bootstrap_interval_seeded_and_mirrored():
+    prep = _grid_prep()
+    a = compare_neighbours(prep, n_boot=400, random_state=1).pairs
+    b = compare_neighbours(prep, n_boot=400, random_state=1).pairs
+    c = compare_neighbours(prep, n_boot=400, random_state=2).pairs
+    pd.testing.assert_frame_equal(a, b)
+    assert not np.allclose(a["diff_ci_low"], c["diff_ci_low"])
+    assert ((a["diff_ci_low"] <= a["diff"]) & (a["diff"] <= a["diff_ci_high"])).all()
+    fwd = a.set_index(["config_id", "neighbour_id"])
+    back = a.set_index(["neighbour_id", "config_id"])
+    back.index = back.index.set_names(["config_id", "neighbour_id"])
+    back = back.loc[fwd.index]
+    assert_allclose(fwd["diff_ci_low"], -back["diff_ci_high"])
+    assert_allclose(fwd["cliffs_delta"], -back["cliffs_delta"])
+    assert_allclose(fwd["ks_p"], back["ks_p"])
+    # a percentile interval from 400 resamples of two 8-run samples covers the true 1.0 gap
+    up = a[(a["from_value"] == "0.01") & (a["to_value"] == "0.001")]
+    assert ((up["diff_ci_low"] < 1.0) & (1.0 < up["diff_ci_high"])).mean() >= 0.8
+
+
+# ---------------------------------------------------------------- neighbour structure
+
+
+def test_full_grid_neighbour_counts():
+    res = compare_neighbours(_grid_prep(seeds=3), n_boot=50)
+    pairs = res.pairs
+    lr_levels, batch_levels = [1e-4, 1e-3, 1e-2, 1e-1], [32.0, 64.0, 128.0]
+    counts = pairs.groupby("config_id").size()
+    for cfg in res.configs.itertuples():
+        expected = ((1 if cfg.lr in (lr_levels[0], lr_levels[-1]) else 2)
+                    + (1 if cfg.batch in (batch_levels[0], batch_levels[-1]) else 2) + 1)
+        assert counts[cfg.config_id] == expected
+    assert len(pairs) == 24 * (1.5 + 4 / 3 + 1)
+    # steps are between adjacent grid values only
+    step = {("lr", f"{a:g}", f"{b:g}") for a, b in itertools.pairwise(lr_levels)}
+    step |= {("batch", f"{a:g}", f"{b:g}") for a, b in itertools.pairwise(batch_levels)}
+    step |= {(p, b, a) for p, a, b in step}
+    numeric = pairs[pairs["param"] != "optimizer"]
+    assert set(zip(numeric["param"], numeric["from_value"], numeric["to_value"])) == step
+    # a neighbour differs from its configuration in exactly the stated param
+    cfg = res.configs.set_index("config_id")
+    for row in pairs.itertuples():
+        diff = [p for p in ("lr", "batch", "optimizer")
+                if cfg.at[row.config_id, p] != cfg.at[row.neighbour_id, p]]
+        assert diff == [row.param]
+
+
+def test_incomplete_grid_links_adjacent_values_present():
+    rows = [dict(lr=lr, opt=o, seed=s, y=float(s))
+            for lr in (1.0, 2.0, 3.0) for o in ("a", "b") for s in range(3)
+            if not (lr == 2.0 and o == "b")]
+    res = compare_neighbours(_prep(pd.DataFrame(rows), ["lr"], ["opt"]), n_boot=50)
+    steps = set(zip(res.pairs["param"], res.pairs["from_value"], res.pairs["to_value"]))
+    # with opt=b, lr=2 is missing: 1 and 3 are adjacent among the values present there
+    assert ("lr", "1", "3") in steps and ("lr", "1", "2") in steps
+    assert ("opt", "a", "b") in steps
+
+
+def test_conditional_param_no_step_across_active_and_inactive():
+    table = make_table(
+        {"optimizer": Choice(["adam", "sgd"]), "momentum": Choice([0.5, 0.9, 0.99]),
+         "lr": Choice([1e-3, 1e-2])},
+        conditional={"momentum": ("optimizer", {"sgd"})}, grid=True, seeds=3,
+        target="loss", random_state=1,
+    )
+    prep = prepare(table, target="loss")
+    assert "momentum" in prep.conditional and prep.runs["momentum"].isna().any()
+    res = compare_neighbours(prep, n_boot=50)
+    cfg = res.configs.set_index("config_id")
+    assert len(cfg) == 2 * 1 + 2 * 3  # adam (momentum inactive) x 2 lr + sgd x 3 x 2 lr
+    assert cfg.loc[cfg["optimizer"] == "adam", "n"].eq(3 * 3).all()  # merged grid points
+    pairs = res.pairs
+    mom = pairs[pairs["param"] == "momentum"]
+    assert len(mom) > 0 and "inactive" not in set(mom["from_value"]) | set(mom["to_value"])
+    act = cfg["momentum"].notna()
+    assert (act[mom["config_id"]].to_numpy() & act[mom["neighbour_id"]].to_numpy()).all()
+    # an inactive momentum is equal on both sides: lr steps among adam configurations exist
+    lr_adam = pairs[(pairs["param"] == "lr")
+                    & (cfg.loc[pairs["config_id"], "optimizer"] == "adam").to_numpy()]
+    assert len(lr_adam) == 2
+    # no pair links an active and an inactive momentum
+    mixed = act[pairs["config_id"]].to_numpy() != act[pairs["neighbour_id"]].to_numpy()
+    assert not mixed.any()
+    assert any("momentum is compared only" in n for n in res.notes)
+
+
+# ---------------------------------------------------------------- not applicable / approximate
+
+
+def test_one_run_per_configuration_is_not_applicable():
+    prep = _grid_prep(seeds=1)
+    assert prep.seed is None
+    res = compare_neighbours(prep)
+    assert not res.applicable and not res.approximate
+    assert res.reason.startswith("Each configuration was run once")
+    assert "seeds" in res.reason
+    assert len(res.pairs) == 0 and list(res.pairs.columns) == PAIR_COLUMNS
+    assert len(res.configs) == 24 and (res.configs["n"] == 1).all()
+    assert res.configs["std"].isna().all()
+
+
+def test_repeated_configurations_without_seed_count_as_repeats():
+    rows = [dict(lr=lr, y=lr + e) for lr in (1.0, 2.0) for e in (0.0, 0.1, 0.2, 0.3)]
+    res = compare_neighbours(_prep(pd.DataFrame(rows), ["lr"], []), n_boot=50)
+    assert res.applicable and (res.configs["n"] == 4).all()
+    assert len(res.pairs) == 2
+    better = res.pairs.set_index("from_value").at["1", "verdict"]
+    assert better == "better"  # maximise: lr 2 scores higher
+
+
+def test_random_search_is_coarsened_into_bins():
+    table = make_table({"lr": LogUniform(1e-5, 1e-1), "optimizer": Choice(["adam", "sgd"])},
+                       effects={"lr": 1.0}, n_configs=300, seeds=1, noise=0.1,
+                       target="loss", random_state=4)
+    prep = prepare(table, target="loss")
+    res = compare_neighbours(prep, n_boot=200, bins=4)
+    assert res.approximate and res.applicable
+    assert list(res.bins) == ["lr"] and len(res.bins["lr"]) == 5
+    edges = res.bins["lr"]
+    assert edges[0] == pytest.approx(prep.runs["lr"].min())
+    assert edges[-1] == pytest.approx(prep.runs["lr"].max())
+    # quantile bins on log10(lr): about 300 / 4 runs in each lr bin
+    assert len(res.configs) == 8
+    per_bin = res.configs.groupby("lr")["n"].sum()
+    assert per_bin.between(60, 90).all()
+    assert res.configs["lr"].str.startswith("[").all()
+    assert len(res.pairs) == 2 * (2 * 3 + 4)  # lr chain in each optimizer + optimizer per bin
+    lr_steps = res.pairs[res.pairs["param"] == "lr"]
+    assert (lr_steps["verdict"] != "not significant").all()  # lr matters a lot
+    assert any("coarsened grid" in n and "approximation" in n for n in res.notes)
+
+
+def test_no_runs_and_bad_options():
+    prep = _prep(pd.DataFrame({"lr": pd.Series(dtype=float), "y": pd.Series(dtype=float)}),
+                 ["lr"], [])
+    res = compare_neighbours(prep)
+    assert not res.applicable and len(res.configs) == 0 and len(res.pairs) == 0
+    with pytest.raises(SweepError, match="alpha"):
+        compare_neighbours(prep, alpha=5)
+
+
+def test_neighbourhood_helper():
+    res = compare_neighbours(_grid_prep(), n_boot=200)
+    best = res.configs["config_id"].iat[0]
+    hood = neighbourhood(res, best)
+    assert set(hood["config_id"]) == {best}
+    assert len(hood) == (res.pairs["config_id"] == best).sum()
+    assert hood["p_holm"].is_monotonic_increasing
+    labels = res.configs.set_index("config_id")["label"]
+    assert (hood["neighbour_label"] == labels[hood["neighbour_id"]].to_numpy()).all()
+    with pytest.raises(SweepError, match="c9999"):
+        neighbourhood(res, "c9999")
+
+
+# ---------------------------------------------------------------- scale
+
+
+def test_thousands_of_configurations():
+    """3,456 configurations x 3 seeds x 10 params (about 2 s on 2 cores; not a timed check)."""
+    levels = [range(3)] * 3 + [range(2)] * 7
+    codes = np.array(list(itertools.product(*levels)), dtype=float)
+    rng = np.random.default_rng(0)
+    runs = pd.DataFrame(np.repeat(codes, 3, axis=0), columns=[f"p{i}" for i in range(10)])
+    for i in range(5, 10):
+        runs[f"p{i}"] = runs[f"p{i}"].map({0.0: "a", 1.0: "b", 2.0: "c"})
+    runs["seed"] = np.tile([0, 1, 2], len(codes))
+    runs["y"] = rng.normal(size=len(runs))
+    prep = _prep(runs, [f"p{i}" for i in range(5)], [f"p{i}" for i in range(5, 10)])
+    res = compare_neighbours(prep, n_boot=500)
+    assert len(res.configs) == 3456 and res.applicable
+    # per config: 3 three-level numerics (1 or 2 steps each) + 7 two-level params (1 each)
+    expected_pairs = 3456 * (3 * 4 / 3 + 7)
+    assert len(res.pairs) == expected_pairs
+    assert_allclose(res.pairs["min_attainable_p"], 0.1)
