@@ -1,0 +1,173 @@
+"""prepare(): target, direction, exclusions, set-aside columns, aliases, encoding."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from adapters.errors import SweepError
+from adapters.schema import build_table
+from analysis.prepare import infer_direction, prepare
+from analysis.synthetic import Choice, LogUniform, Uniform, make_frame, make_table, standard_sweep
+
+
+def table_of(columns: dict, y, **kw):
+    """A run table from plain columns (``params.`` added) and the target ``loss``."""
+    frame = pd.DataFrame({f"params.{k}": v for k, v in columns.items()})
+    frame["run_id"] = [f"r{i}" for i in range(len(frame))]
+    frame["metrics.loss"] = y
+    for k, v in kw.items():
+        frame[k] = v
+    return build_table(frame, source="csv")
+
+
+@pytest.mark.parametrize("name, direction", [
+    ("val_loss", "minimize"), ("eval/accuracy", "maximize"), ("test_err", "minimize"),
+    ("perplexity", "minimize"), ("episode_reward", "maximize"), ("val.mAP", "maximize"),
+    ("train_time_s", "minimize"), ("word_error_rate", "minimize"), ("top1_acc", "maximize"),
+])
+def test_direction_from_name(name, direction):
+    d, reason = infer_direction(name)
+    assert d == direction and "name contains" in reason
+
+
+def test_direction_unknown_name_and_override():
+    d, reason = infer_direction("goodness")
+    assert d == "maximize" and "--direction" in reason
+    assert infer_direction("val_loss", "max") == ("maximize", "maximize (given)")
+    with pytest.raises(SweepError, match="direction"):
+        infer_direction("loss", "upwards")
+
+
+def test_unknown_target_lists_metrics():
+    table = make_table(**standard_sweep(n_configs=5, seeds=1))
+    with pytest.raises(SweepError, match="metrics found: loss"):
+        prepare(table, target="accuracy")
+
+
+def test_standard_sweep_shape_and_alignment():
+    table = make_table(**standard_sweep(n_configs=30))
+    prep = prepare(table, target="loss")
+    assert prep.direction == "minimize"
+    assert prep.params == ["batch_size", "lr", "noise_param", "optimizer"]
+    assert prep.numeric == ["batch_size", "lr", "noise_param"] and prep.categorical == ["optimizer"]
+    assert prep.log_scaled == ["lr"]  # batch size spans 16x only
+    assert prep.seed == "seed" and "seed" in prep.set_aside
+    assert list(prep.runs.columns) == ["run_id", "name", "batch_size", "lr", "noise_param",
+                                       "optimizer", "seed", "y", "y_raw"]
+    assert list(prep.X.columns) == ["batch_size", "lr", "noise_param", "optimizer=adam",
+                                    "optimizer=sgd"]
+    assert prep.X.index.equals(prep.runs.index) and len(prep.X) == 90
+    assert not prep.X.isna().any().any()
+    np.testing.assert_allclose(prep.X["lr"], np.log10(prep.runs["lr"]))
+    assert set(prep.feature_param) == set(prep.X.columns)
+    assert prep.metric_scale == "raw" and (prep.runs["y"] == prep.runs["y_raw"]).all()
+    assert prep.notes and all(isinstance(n, str) and n.endswith(".") for n in prep.notes)
+    assert len(prep.excluded) == 0 and list(prep.excluded.columns) == ["run_id", "name", "reason"]
+
+
+def test_random_search_continuous_params_are_not_aliases():
+    # Every config has its own lr and noise value, so both split the runs the same way.
+    prep = prepare(make_table(**standard_sweep(n_configs=20)), target="loss")
+    assert prep.aliases == {} and {"lr", "noise_param"} <= set(prep.params)
+
+
+def test_monotone_numeric_alias_and_categorical_relabel_are_merged():
+    rng = np.random.default_rng(0)
+    lr = 10 ** rng.uniform(-4, -1, 30)
+    opt = rng.choice(["adam", "sgd"], 30)
+    table = table_of({"training.learning_rate": lr, "optimizer.lr": lr, "log_lr": np.log10(lr),
+                      "opt": opt, "opt_id": np.where(opt == "adam", 0, 1)}, rng.normal(size=30))
+    prep = prepare(table, target="loss")
+    assert prep.aliases == {"log_lr = optimizer.lr = training.learning_rate":
+                            ["log_lr", "optimizer.lr", "training.learning_rate"],
+                            "opt = opt_id": ["opt", "opt_id"]}
+    assert "opt = opt_id" in prep.categorical  # the words are kept, not the codes
+    assert prep.set_aside["opt_id"].startswith("alias of opt")
+    assert any("same value" in n for n in prep.notes)
+
+
+def test_missing_numeric_is_imputed_with_indicator_and_categoricals_get_missing_level():
+    y = np.arange(8.0)
+    table = table_of({"wd": [0.1, 0.2, None, 0.4, 0.1, None, 0.3, 0.2],
+                      "act": ["relu", "gelu", None, "relu", "gelu", "relu", None, "gelu"],
+                      "bn": [True, False, True, False, True, False, True, False]}, y)
+    prep = prepare(table, target="loss")
+    assert prep.X["wd"].iloc[2] == pytest.approx(np.mean([0.1, 0.2, 0.4, 0.1, 0.3, 0.2]))
+    assert prep.X["wd__missing"].tolist() == [0, 0, 1, 0, 0, 1, 0, 0]
+    assert {"act=(missing)", "act=gelu", "act=relu", "bn=False", "bn=True"} <= set(prep.X.columns)
+    assert prep.categorical == ["act", "bn"]
+    assert prep.runs["act"].isna().sum() == 2  # original values kept in runs
+    assert any("mean" in n and "wd" in n for n in prep.notes)
+
+
+def test_set_aside_reasons():
+    n = 200
+    rng = np.random.default_rng(1)
+    cols = {
+        "lr": rng.uniform(size=n),
+        "const": ["x"] * n,
+        "all_missing": [None] * n,
+        "many": [f"level{i % 60}" for i in range(n)],
+        "layers_few": [json.dumps([64, 64]) if i % 2 else json.dumps([128]) for i in range(n)],
+        "layers_many": [json.dumps([i % 60, 1]) for i in range(n)],
+        "uid": [f"{i:08x}-1234-5678-9abc-{i:012x}" for i in range(n)],
+        "ckpt": [f"/data/ckpt/{i}.pt" for i in range(n)],
+        "dataset": ["/data/cifar10" if i % 3 else "/data/mnist" for i in range(n)],
+        "link": [f"https://wandb.ai/x/runs/{i}" for i in range(n)],
+        "tag": [f"t{i}" for i in range(n)],
+    }
+    prep = prepare(table_of(cols, rng.normal(size=n)), target="loss", max_levels=50)
+    sa = prep.set_aside
+    assert sa["const"].startswith("constant")
+    assert sa["all_missing"].startswith("missing in every")
+    assert sa["many"].startswith("too many levels")
+    assert sa["layers_many"].startswith("lists/dicts")
+    assert "layers_few" in prep.categorical
+    assert "uuids" in sa["uid"] and "paths" in sa["ckpt"] and "URLs" in sa["link"]
+    assert sa["tag"].startswith("identifier")
+    assert "dataset" in prep.categorical  # a path with two values is a real choice
+    assert set(prep.params) == {"lr", "layers_few", "dataset"}
+
+
+def test_too_few_runs_names_counts_and_reasons():
+    table = table_of({"a": [1.0, 2.0, 3.0, 4.0]}, [1.0, np.nan, np.inf, 2.0],
+                     state=["finished", "finished", "finished", "failed"])
+    with pytest.raises(SweepError, match=r"only 1 of 4 runs.*1 missing target.*1 infinite target"):
+        prepare(table, target="loss")
+
+
+def test_nothing_varies_is_a_sweep_error():
+    table = table_of({"a": [1.0] * 5}, np.arange(5.0))
+    with pytest.raises(SweepError, match="no hyperparameter varies"):
+        prepare(table, target="loss")
+
+
+def test_explicit_scales():
+    table = make_table(**standard_sweep(n_configs=10))
+    y_raw = prepare(table, target="loss", metric_scale="raw").runs["y_raw"]
+    rank = prepare(table, target="loss", metric_scale="rank")
+    assert rank.metric_scale == "rank" and rank.y.between(0, 1, inclusive="right").all()
+    assert (rank.y.rank() == y_raw.rank()).all()
+    with pytest.raises(SweepError, match="positive"):
+        prepare(table, target="loss", metric_scale="log")  # the standard loss goes below 0
+    with pytest.raises(SweepError, match="valid scales"):
+        prepare(table, target="loss", metric_scale="sqrt")
+
+
+def test_heavy_tail_with_negative_values_goes_to_ranks():
+    rng = np.random.default_rng(3)
+    y = rng.normal(size=100)
+    y[:3] = [1e4, 5e4, 2e5]
+    prep = prepare(table_of({"a": rng.normal(size=100)}, y), target="loss")
+    assert prep.metric_scale == "rank" and "skewness" in prep.scale_reason
+
+
+def test_budget_must_be_numeric_and_known():
+    table = table_of({"a": [1.0, 2.0, 3.0], "ep": ["x", "y", "z"]}, [1.0, 2.0, 3.0])
+    with pytest.raises(SweepError, match="not numeric"):
+        prepare(table, target="loss", budget="ep")
+    with pytest.raises(SweepError, match="not a hyperparameter"):
+        prepare(table, target="loss", budget="epochs")
