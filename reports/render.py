@@ -6,11 +6,13 @@ to ``vegaEmbed`` from the bundle written once per site by :func:`write_vega_bund
 """
 from __future__ import annotations
 
-import hashlib
 import html
 import itertools
+import uuid
 import json
 import re
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +20,10 @@ BUNDLE_NAME = "vega-bundle.js"
 ASSETS = "assets"
 _counter = itertools.count()
 
-# ASCII punctuation that Markdown (CommonMark, pandoc, mistune) may interpret.
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$])")
+# Characters that start Markdown/HTML constructs anywhere in a line (links, emphasis, code,
+# tables, strikethrough, math); the rest of ASCII punctuation only matters at a line's start.
+_MD_INLINE = re.compile(r"([\\`*_\[\]|~$])")
+_MD_LINE_START = re.compile(r"^(\s*)([#+\-=]|\d+[.)])")
 
 
 def esc_html(text: Any) -> str:
@@ -28,21 +32,33 @@ def esc_html(text: Any) -> str:
 
 
 def esc(text: Any) -> str:
-    """``text`` (a run name, a parameter value) made inert inside Markdown.
+    """``text`` (a run name, a parameter value) made inert inside Markdown, on one line.
 
-    Markdown punctuation is backslash-escaped and HTML characters become entities, so
+    Markdown punctuation is backslash-escaped and ``<``, ``>``, ``&`` become entities, so
     ``<script>alert(1)</script>`` shows as that text in ``IPython.display.Markdown`` output,
-    in pandoc/Quarto and in GitHub-flavoured markdown (``summary.md``).
+    in pandoc/Quarto and in GitHub-flavoured markdown (``summary.md``, where ``|`` would
+    otherwise split a table cell).
     """
-    s = "" if text is None else str(text)
-    s = _MD_SPECIAL.sub(r"\\\1", s)
-    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return s.replace("\r", " ").replace("\n", " ")
+    s = " ".join(("" if text is None else str(text)).splitlines())
+    s = _MD_INLINE.sub(r"\\\1", s)
+    s = _MD_LINE_START.sub(lambda m: m.group(1) + m.group(2)[:-1] + "\\" + m.group(2)[-1], s)
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _finite(obj: Any) -> Any:
+    """``obj`` with NaN/inf floats as ``None`` (JSON has no NaN; ``JSON.parse`` rejects it)."""
+    if isinstance(obj, float):
+        return obj if obj == obj and obj not in (float("inf"), float("-inf")) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
 
 
 def _json_for_script(obj: Any) -> str:
     """JSON that cannot close the surrounding ``<script>`` element."""
-    text = json.dumps(obj, allow_nan=False, default=str, separators=(",", ":"))
+    text = json.dumps(_finite(obj), allow_nan=False, default=str, separators=(",", ":"))
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
@@ -53,9 +69,8 @@ def chart_html(spec: dict, *, element_id: str | None = None) -> str:
     head); if the bundle loads later, the call is queued on ``window.__sweepsightQueue``.
     """
     payload = _json_for_script(spec)
-    if element_id is None:
-        digest = hashlib.sha1(payload.encode()).hexdigest()[:10]
-        element_id = f"sweepsight-chart-{next(_counter)}-{digest}"
+    if element_id is None:  # unique across pages: report.html holds every page at once
+        element_id = f"sweepsight-chart-{uuid.uuid4().hex[:12]}"
     return (
         f'<div class="sweepsight-chart" id="{element_id}"></div>\n'
         f'<script type="application/json" id="{element_id}-spec">{payload}</script>\n'
@@ -120,3 +135,124 @@ def write_vega_bundle(site: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(bundle_js(), encoding="utf-8")
     return path
+
+
+# --------------------------------------------------------------------------- the site
+
+QUARTO_MISSING = (
+    "Quarto was not found on PATH: rendering the same pages with nbconvert instead "
+    "(install Quarto: pip install quarto-cli, or https://quarto.org/docs/get-started/)"
+)
+TEMPLATE = Path(__file__).resolve().parent / "assets" / "sweepsight.html.j2"
+
+
+def navbar(pages, *, title: str, active: str | None = None, anchors: bool = False) -> str:
+    """The shared navbar: links to ``<stem>.html`` (or ``#<stem>`` in the single-file report)."""
+    links = []
+    for page in pages:
+        href = f"#page-{page.stem}" if anchors else f"{page.stem}.html"
+        cls = ' class="active"' if page.stem == active else ""
+        links.append(f'<a href="{href}"{cls}>{esc_html(page.label)}</a>')
+    return (f'<nav class="sweepsight-nav"><span class="sweepsight-brand">{esc_html(title)}</span>'
+            + "".join(links) + "</nav>")
+
+
+def _read_page(path: Path):
+    """An executed page notebook, without stderr streams (library warnings are not for readers)."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.get("outputs", [])
+                            if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+    return nb
+
+
+def _exporter():
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(template_name="lab", template_file=str(TEMPLATE))
+    exporter.exclude_input = True
+    exporter.exclude_input_prompt = True
+    exporter.exclude_output_prompt = True
+    return exporter
+
+
+def render_nbconvert(generated: Path, site: Path, *, pages, title: str) -> None:
+    """Each executed page -> ``<site>/<stem>.html`` with the navbar and the shared Vega bundle."""
+    write_vega_bundle(site)
+    exporter = _exporter()
+    head = f'<script src="{ASSETS}/{BUNDLE_NAME}"></script>'
+    for page in pages:
+        nb = _read_page(generated / f"{page.stem}.ipynb")
+        resources = {
+            "metadata": {"name": f"{page.label} · {title}"},
+            "sweepsight_head": head,
+            "sweepsight_nav": navbar(pages, title=title, active=page.stem),
+        }
+        body, _ = exporter.from_notebook_node(nb, resources=resources)
+        (site / f"{page.stem}.html").write_text(body, encoding="utf-8")
+
+
+def write_single_file(generated: Path, path: Path, *, pages, title: str) -> Path:
+    """``report.html``: every page in one self-contained file (Vega bundle inline), to attach."""
+    import nbformat
+
+    combined = nbformat.v4.new_notebook()
+    for page in pages:
+        nb = _read_page(generated / f"{page.stem}.ipynb")
+        combined.cells.append(nbformat.v4.new_markdown_cell(
+            f'<section class="sweepsight-page" id="page-{page.stem}"></section>\n\n'
+            f"# {esc(page.label)}"))
+        combined.cells.extend(nb.cells)
+    bundle = bundle_js().replace("</script", "<\\/script")
+    resources = {
+        "metadata": {"name": title},
+        "sweepsight_head": f"<script>\n{bundle}\n</script>",
+        "sweepsight_nav": navbar(pages, title=title, anchors=True),
+    }
+    body, _ = _exporter().from_notebook_node(combined, resources=resources)
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def render_quarto(quarto: str, generated: Path, site: Path, *, project: Path) -> None:
+    """``quarto render`` of the project (``_quarto.yml``) into a temporary folder, then moved
+    into ``site``; a root ``index.html`` forwards to the overview page."""
+    import subprocess
+
+    with tempfile.TemporaryDirectory(dir=site.parent, prefix=".quarto-") as tmp:
+        proc = subprocess.run([quarto, "render", str(project), "--output-dir", tmp],
+                              cwd=project, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"quarto render failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+        for item in Path(tmp).iterdir():
+            shutil.move(str(item), site / item.name)
+    rel = generated.relative_to(project).as_posix()
+    if not (site / "index.html").exists():
+        (site / "index.html").write_text(
+            f'<!DOCTYPE html><html><head><meta charset="utf-8">'
+            f'<meta http-equiv="refresh" content="0; url={rel}/index.html"></head>'
+            f'<body><a href="{rel}/index.html">Open the report</a></body></html>\n',
+            encoding="utf-8")
+
+
+def render_site(generated: Path, site: Path, *, pages, title: str, renderer: str = "auto",
+                log=print) -> str:
+    """Render the executed pages in ``generated`` into ``site``; returns which renderer ran.
+
+    ``renderer``: ``"auto"`` (Quarto when ``quarto`` is on PATH, else nbconvert, said plainly),
+    ``"quarto"`` or ``"nbconvert"``.
+    """
+    quarto = shutil.which("quarto")
+    project = generated.parent.parent
+    if renderer == "quarto" and not quarto:
+        raise RuntimeError("--renderer quarto: " + QUARTO_MISSING.split(":")[0])
+    if renderer in ("auto", "quarto") and quarto and (project / "_quarto.yml").exists():
+        render_quarto(quarto, generated, site, project=project)
+        return "quarto"
+    if renderer == "auto":
+        log(QUARTO_MISSING)
+    render_nbconvert(generated, site, pages=pages, title=title)
+    return "nbconvert"

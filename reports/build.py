@@ -1,0 +1,295 @@
+"""Build the report site: snapshot -> analysis notebook -> page notebooks -> render -> swap.
+
+The site is built in a temporary folder next to ``out`` and swapped into place only when every
+stage succeeded; on failure the temporary folder is deleted and the old site is left untouched.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import pickle
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+from adapters import snapshot
+from adapters.errors import SweepError
+from adapters.schema import RunTable
+
+REPO = Path(__file__).resolve().parent.parent
+REPORTS = REPO / "reports"
+TEMPLATES = REPORTS / "pages"
+ANALYSIS_NOTEBOOK = REPORTS / "analysis.ipynb"
+GENERATED = REPORTS / "_generated"  # git-ignored: the executed notebooks that Quarto renders
+SNAPSHOT = Path("data") / "sweep"  # inside the site: data/sweep.parquet + data/sweep.json
+SITE_MARKER = ".sweepsight-site"
+
+
+@dataclasses.dataclass(frozen=True)
+class Page:
+    template: str  # reports/pages/<template>.ipynb
+    stem: str  # <stem>.ipynb in reports/_generated, <stem>.html in the site
+    label: str  # navbar text
+
+
+PAGES = (
+    Page("overview", "index", "Overview"),
+    Page("correlation", "correlation", "Correlation"),
+    Page("linear", "linear", "Linear model"),
+    Page("importance", "importance", "Importance"),
+    Page("significance", "significance", "Significance"),
+)
+
+
+class BuildError(RuntimeError):
+    """A stage of the build failed for a reason that is not the user's input (a bug)."""
+
+
+def run_analysis(snapshot_path: str, *, target: str, direction: str | None = None,
+                 metric_scale: str = "auto", budget: str | None = None, alpha: float = 0.05,
+                 analysis_path: str) -> dict[str, float]:
+    """Load the snapshot, run :func:`analysis.analyse` and pickle the result to ``analysis_path``.
+
+    Called by ``reports/analysis.ipynb``; returns the per-analysis timings in seconds.
+    """
+    from analysis import analyse
+
+    table = snapshot.load(snapshot_path)
+    result = analyse(table, target=target, direction=direction or None,
+                     metric_scale=metric_scale or "auto", budget=budget or None, alpha=alpha)
+    path = Path(analysis_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_bytes(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+    tmp.replace(path)
+    return dict(result.timings)
+
+
+def load_analysis(path: str | Path):
+    """The :class:`analysis.Analysis` pickled by :func:`run_analysis` (page notebooks use this)."""
+    with open(path, "rb") as fh:
+        return pickle.load(fh)
+
+
+@contextlib.contextmanager
+def _repo_on_pythonpath() -> Iterator[None]:
+    """Kernels started by papermill import ``adapters``/``analysis``/``reports`` from this repo."""
+    old = os.environ.get("PYTHONPATH")
+    parts = [str(REPO)] + ([old] if old else [])
+    os.environ["PYTHONPATH"] = os.pathsep.join(parts)
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = old
+
+
+@contextlib.contextmanager
+def _generated_lock() -> Iterator[None]:
+    """One build at a time writes reports/_generated (Quarto renders from that fixed folder)."""
+    GENERATED.mkdir(parents=True, exist_ok=True)
+    with open(GENERATED / ".lock", "w") as fh:
+        try:
+            import fcntl
+
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        except ImportError:  # Windows: no lock, builds must not overlap
+            pass
+        yield
+
+
+@contextlib.contextmanager
+def kernel(log_path: Path) -> Iterator[object]:
+    """One Python kernel for the whole build (imports happen once, not once per page).
+
+    Its own stdout/stderr (ipykernel's start-up chatter) go to ``log_path``; what the cells
+    print stays in the executed notebooks.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.utils import run_sync
+
+    km = AsyncKernelManager(kernel_name="python3")
+    with open(log_path, "w") as log:
+        run_sync(km.start_kernel)(cwd=str(REPO), stdout=log, stderr=log)
+        try:
+            yield km
+        finally:
+            run_sync(km.shutdown_kernel)(now=True)
+
+
+def _reset(km) -> None:
+    """Forget the previous notebook's variables (modules stay imported)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("%reset -f")])
+    NotebookClient(nb, km=km, kernel_name="python3").execute()
+
+
+def execute(notebook: Path, output: Path, parameters: dict, *, km=None) -> None:
+    """Execute ``notebook`` with papermill (in kernel ``km`` when given, after a reset); a
+    :class:`SweepError` raised inside comes back as one.
+
+    Any other failure is a :class:`BuildError` naming the notebook and the executed copy.
+    """
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    extra = {}
+    if km is not None:
+        _reset(km)
+        extra["km"] = km
+    try:
+        papermill.execute_notebook(
+            str(notebook), str(output), parameters=parameters, kernel_name="python3",
+            cwd=str(REPO), progress_bar=False, log_output=False,
+            request_save_on_cell_execute=False, **extra,
+        )
+    except PapermillExecutionError as exc:
+        if exc.ename.rsplit(".", 1)[-1] == "SweepError":
+            raise SweepError(str(exc.evalue)) from None
+        raise BuildError(
+            f"{notebook.relative_to(REPO) if notebook.is_relative_to(REPO) else notebook} failed: "
+            f"{exc.ename}: {exc.evalue} (executed notebook kept at {output})"
+        ) from None
+
+
+def _prepare_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise SweepError(f"--out {out} is a file; pass a folder for the site.")
+    if out.is_dir() and any(out.iterdir()) and not (out / SITE_MARKER).exists():
+        raise SweepError(
+            f"--out {out} is a folder that does not hold a sweepsight site; the build replaces "
+            "the whole folder, so pass a new or empty folder (or an earlier site)."
+        )
+
+
+def swap(tmp: Path, out: Path) -> None:
+    """Replace ``out`` by the finished ``tmp`` with renames, restoring ``out`` if that fails."""
+    old = None
+    if out.exists():
+        old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
+        os.replace(out, old / "site")
+    try:
+        os.replace(tmp, out)
+    except OSError:
+        if old is not None:
+            os.replace(old / "site", out)
+        raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def build(
+    *,
+    out: str | Path,
+    target: str,
+    table: RunTable | None = None,
+    snapshot_path: str | Path | None = None,
+    direction: str | None = None,
+    metric_scale: str = "auto",
+    budget: str | None = None,
+    alpha: float = 0.05,
+    title: str | None = None,
+    renderer: str = "auto",
+    log: Callable[[str], None] = print,
+) -> dict[str, float]:
+    """Build the site for ``table`` (or an existing ``snapshot_path``) into ``out``.
+
+    ``renderer``: ``"auto"`` (Quarto when on PATH, else nbconvert), ``"quarto"`` or
+    ``"nbconvert"``. Returns the wall time of every stage in seconds.
+    """
+    from reports import render, summary
+
+    if (table is None) == (snapshot_path is None):
+        raise ValueError("pass exactly one of table and snapshot_path")
+    out = Path(out).resolve()
+    _prepare_out(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.building-"))
+    timings: dict[str, float] = {}
+
+    def stage(name: str, fn: Callable[[], str | None]) -> None:
+        start = time.perf_counter()
+        detail = fn()
+        timings[name] = time.perf_counter() - start
+        log(f"[{timings[name]:7.2f} s] {name}" + (f": {detail}" if detail else ""))
+
+    try:
+        snap = tmp / SNAPSHOT
+
+        def save_snapshot() -> str:
+            if table is not None:
+                snapshot.save(table, snap)
+            else:
+                src = Path(snapshot_path).with_suffix("")
+                snapshot.load(src)  # fails clearly when either file is missing or malformed
+                snap.parent.mkdir(parents=True, exist_ok=True)
+                for suffix in (".parquet", ".json"):
+                    shutil.copyfile(src.with_suffix(suffix), snap.with_suffix(suffix))
+            return f"{snap.relative_to(tmp)}.parquet/.json"
+
+        stage("snapshot", save_snapshot)
+        with _generated_lock(), _repo_on_pythonpath(), kernel(GENERATED / "kernel.log") as km:
+            analysis_path = GENERATED / "analysis.pkl"
+            for stale in GENERATED.glob("*.ipynb"):
+                stale.unlink()
+            analysis_path.unlink(missing_ok=True)
+
+            def analyse_stage() -> str:
+                execute(ANALYSIS_NOTEBOOK, GENERATED / "_analysis.ipynb", {
+                    "snapshot_path": str(snap), "target": target, "direction": direction,
+                    "metric_scale": metric_scale, "budget": budget, "alpha": float(alpha),
+                    "analysis_path": str(analysis_path),
+                }, km=km)
+                result = load_analysis(analysis_path)
+                return ", ".join(f"{k} {v:.2f} s" for k, v in result.timings.items())
+
+            stage("analysis", analyse_stage)
+
+            def pages_stage() -> str:
+                missing = [p.template for p in PAGES if not (TEMPLATES / f"{p.template}.ipynb").exists()]
+                if missing:
+                    raise BuildError(f"page templates missing in {TEMPLATES}: {', '.join(missing)}")
+                for page in PAGES:
+                    execute(TEMPLATES / f"{page.template}.ipynb", GENERATED / f"{page.stem}.ipynb",
+                            {"analysis_path": str(analysis_path)}, km=km)
+                return f"{len(PAGES)} pages"
+
+            stage("pages", pages_stage)
+            render.write_vega_bundle(GENERATED)  # for Quarto (a listed resource)
+            site_title = title or default_title(load_analysis(analysis_path))
+            stage("render", lambda: render.render_site(
+                GENERATED, tmp, pages=PAGES, title=site_title, renderer=renderer, log=log))
+
+            def summary_stage() -> str:
+                result = load_analysis(analysis_path)
+                text = summary.summary_markdown(result, title=site_title)
+                (tmp / "summary.md").write_text(text, encoding="utf-8")
+                render.write_single_file(GENERATED, tmp / "report.html", pages=PAGES, title=site_title)
+                return f"summary.md ({len(text):,} characters), report.html"
+
+            stage("summary", summary_stage)
+        (tmp / SITE_MARKER).write_text("A sweepsight report site; the next build replaces this folder.\n")
+        stage("swap", lambda: (swap(tmp, out), str(out))[1])
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return timings
+
+
+def default_title(result) -> str:
+    """``Sweep report: <target> (<where the runs came from>)``."""
+    query = result.table.meta.query or {}
+    where = query.get("path") or query.get("experiment") or query.get("project") or result.table.meta.source
+    if isinstance(where, (list, tuple)):
+        where = ", ".join(map(str, where))
+    if query.get("path"):
+        where = Path(str(where)).name
+    return f"Sweep report: {result.options.get('target')} ({where})"

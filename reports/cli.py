@@ -1,0 +1,133 @@
+"""``python -m reports`` / ``sweepsight``: load a sweep and build its report site.
+
+With no arguments it builds the report of the bundled example sweep
+(``examples/digits_sweep.csv``, target ``val_acc``) into ``site/``.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from adapters.errors import SweepError
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "digits_sweep.csv"
+EXAMPLE_TARGET = "val_acc"
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m reports",
+        description="Turn a hyperparameter sweep into a static report site. With no arguments: "
+                    "the bundled example sweep.")
+    src = p.add_argument_group("where the runs come from")
+    src.add_argument("--source", default=None,
+                     help="csv, mlflow or wandb (default: csv; with no --path, the example sweep)")
+    src.add_argument("--from-snapshot", metavar="PATH",
+                     help="re-render a snapshot (<site>/data/sweep) instead of fetching")
+    src.add_argument("--path", help="csv: the CSV, Parquet or JSON-lines file")
+    src.add_argument("--param", action="append", default=[], metavar="NAME",
+                     help="csv: a bare column that is a hyperparameter (repeatable)")
+    src.add_argument("--metric", action="append", default=[], metavar="NAME",
+                     help="a bare metric column (csv) or a metric whose history to aggregate (repeatable)")
+    src.add_argument("--seed", metavar="NAME", help="the hyperparameter holding the random seed")
+    src.add_argument("--budget", metavar="NAME",
+                     help="the hyperparameter holding the budget (epochs, steps); the largest is analysed")
+    src.add_argument("--tracking-uri", help="mlflow: tracking URI (default: $MLFLOW_TRACKING_URI)")
+    src.add_argument("--experiment", action="append", default=[], metavar="NAME",
+                     help="mlflow: experiment name or id (repeatable)")
+    src.add_argument("--filter", help="mlflow: search filter string")
+    src.add_argument("--project", help="wandb: entity/project")
+    src.add_argument("--sweep", help="wandb: sweep id")
+    src.add_argument("--metric-agg", choices=["last", "min", "max"], default="last",
+                     help="how a metric's history becomes one value per run (default: last)")
+    ana = p.add_argument_group("analysis")
+    ana.add_argument("--target", help="the metric to explain (default: the only metric)")
+    ana.add_argument("--direction", choices=["maximize", "minimize"],
+                     help="default: guessed from the metric's name")
+    ana.add_argument("--metric-scale", choices=["auto", "raw", "log", "rank"], default="auto")
+    ana.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    out = p.add_argument_group("output")
+    out.add_argument("--out", default="site", help="the site folder (default: site)")
+    out.add_argument("--title", help="the site title")
+    out.add_argument("--renderer", choices=["auto", "quarto", "nbconvert"], default="auto",
+                     help="default: Quarto when on PATH, else nbconvert")
+    return p
+
+
+def adapter_options(args: argparse.Namespace) -> dict:
+    """The options dict every adapter reads (see ``adapters.load``)."""
+    options = {
+        "path": args.path, "param": args.param, "metric": args.metric, "seed": args.seed,
+        "budget": args.budget, "metric_agg": args.metric_agg, "tracking_uri": args.tracking_uri,
+        "experiment": args.experiment, "filter": args.filter, "project": args.project,
+        "sweep": args.sweep,
+    }
+    metrics = list(args.metric) or ([args.target] if args.target else [])
+    if metrics:
+        options["metrics"] = metrics
+    return {k: v for k, v in options.items() if v not in (None, [], "")}
+
+
+def resolve_target(target: str | None, metrics: list[str]) -> str:
+    """``target`` if the sweep has it, else the only metric; otherwise a clear error."""
+    if target:
+        if target not in metrics:
+            raise SweepError(f"target metric {target!r} is not in this sweep; metrics found: "
+                             f"{', '.join(sorted(metrics)) or '(none)'}. Pass one of them with --target.")
+        return target
+    if len(metrics) == 1:
+        return metrics[0]
+    raise SweepError(f"this sweep has {len(metrics)} metrics ({', '.join(sorted(metrics)) or 'none'}); "
+                     "choose the one to explain with --target NAME.")
+
+
+def run(args: argparse.Namespace) -> dict[str, float]:
+    """Load (or read the snapshot), then build the site; returns stage timings."""
+    import adapters
+    from adapters import snapshot
+    from reports.build import build
+
+    if args.alpha is not None and not 0 < args.alpha < 1:
+        raise SweepError(f"--alpha {args.alpha} must be between 0 and 1 (e.g. 0.05).")
+    start = time.perf_counter()
+    if args.from_snapshot:
+        table = snapshot.load(args.from_snapshot)
+        what = f"snapshot {args.from_snapshot}"
+    else:
+        source = args.source or "csv"
+        if source == "csv" and not args.path and args.source is None:
+            args.path, args.target = str(EXAMPLE), args.target or EXAMPLE_TARGET
+            if not EXAMPLE.exists():
+                raise SweepError(f"the example sweep {EXAMPLE} is missing; pass --path FILE, or "
+                                 "create it with: python examples/digits_sweep.py")
+        adapters.get_adapter(source)  # an unknown source fails here, listing the valid ones
+        table = adapters.load(source, adapter_options(args))
+        what = f"{source}"
+    target = resolve_target(args.target, table.metrics)
+    print(f"[{time.perf_counter() - start:7.2f} s] load: {len(table.frame):,} runs from {what}, "
+          f"{len(table.params)} hyperparameters, target {target}", flush=True)
+    timings = {"load": time.perf_counter() - start}
+    timings.update(build(
+        out=args.out, target=target, table=table, direction=args.direction,
+        metric_scale=args.metric_scale, budget=args.budget, alpha=args.alpha, title=args.title,
+        renderer=args.renderer, log=lambda line: print(line, flush=True),
+    ))
+    return timings
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build the report; a :class:`SweepError` prints ``error: <message>`` and returns 2."""
+    args = parser().parse_args(argv)
+    start = time.perf_counter()
+    try:
+        run(args)
+    except SweepError as exc:
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted; the existing site was left untouched.", file=sys.stderr)
+        return 130
+    print(f"[{time.perf_counter() - start:7.2f} s] done: {Path(args.out).resolve() / 'index.html'}")
+    return 0
