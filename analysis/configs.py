@@ -169,19 +169,25 @@ def group_configs(runs: pd.DataFrame, params: list[str], numeric: set[str], *,
     grouped = Grouped(params=list(params), codes=uniq, levels=levels, y=y_sorted,
                       start=start, n=n, table=pd.DataFrame())
     width = max(4, len(str(n_cfg)))
-    values = [grouped.values(i).tolist() for i in range(n_cfg)]
-    std = np.array([np.std(v, ddof=1) if len(v) > 1 else np.nan for v in values])
-    median = np.array([np.median(v) for v in values]) if n_cfg else np.zeros(0)
+    values = [v.tolist() for v in np.split(y_sorted, start[1:])] if n_cfg else []
+    std, median = np.full(n_cfg, np.nan), np.full(n_cfg, np.nan)
+    for k in np.unique(n):
+        idx = np.flatnonzero(n == k)
+        mat = grouped.matrix(idx, int(k))
+        median[idx] = np.median(mat, axis=1)
+        if k > 1:
+            std[idx] = mat.std(axis=1, ddof=1)
     cols = {}
+    labels = np.full(n_cfg, "", dtype=object)
     for j, p in enumerate(params):
         lev = levels[p]
-        cols[p] = [lev[c] if c >= 0 else np.nan for c in uniq[:, j]]
-    labels = [
-        ", ".join(f"{p}={format_value(cols[p][i])}" for p in params) for i in range(n_cfg)
-    ]
+        # index -1 (inactive) picks the last entry
+        cols[p] = np.array(list(lev) + [np.nan], dtype=object)[uniq[:, j]]
+        text = np.array([format_value(v) for v in lev] + [INACTIVE], dtype=object)
+        labels = labels + (", " if j else "") + p + "=" + text[uniq[:, j]]
     rank = pd.Series(key[order] if n_cfg else []).rank(method="min").astype(int).to_numpy()
     table = pd.DataFrame({"config_id": [f"c{i + 1:0{width}d}" for i in range(n_cfg)],
-                          "label": labels})
+                          "label": pd.Series(labels, dtype=object)})
     for p in params:
         table[p] = pd.Series(cols[p], dtype=float if p in numeric and p not in ordered_labels
                              else object)

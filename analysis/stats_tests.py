@@ -1,9 +1,9 @@
 """Two-sample tests for many pairs of small samples at once, and multiple-testing adjustments.
 
-Every test is scipy's own: pairs are batched by their sample sizes and passed along an axis
-(Welch's t, Mann-Whitney U), or, for Kolmogorov-Smirnov, whose p-value depends only on the
-statistic and the two sizes, scipy is called once per distinct (sizes, statistic). The results
-equal calling scipy pair by pair.
+Results equal calling scipy pair by pair: Mann-Whitney U is scipy's, with pairs batched by
+sample sizes along an axis; Kolmogorov-Smirnov's p-value depends only on the statistic and the
+two sizes, so scipy is called once per distinct (sizes, statistic); Welch's t is the same
+formula as scipy's, for all pairs at once (the per-size scipy calls dominated the run time).
 """
 from __future__ import annotations
 
@@ -104,9 +104,9 @@ def pair_tests(y: np.ndarray, start: np.ndarray, n: np.ndarray, a: np.ndarray, b
             k, delta = _ks_and_cliff(sa, sb)
             ks_k[rows] = k
             cols["cliffs_delta"][rows] = delta
-            cols["t_p"][rows] = stats.ttest_ind(sb, sa, equal_var=False, axis=1).pvalue
             cols["mw_p"][rows] = _mannwhitney_p(sa, sb)
             cols["min_attainable_p"][rows] = min_attainable_ks_p(int(na), int(nb))
+        cols["t_p"][idx] = welch_p(y, start, n, a[idx], b[idx])
         # the KS p-value depends only on (sizes, statistic): one scipy call per distinct triple
         keyed = pd.DataFrame({"na": n_a[idx], "nb": n_b[idx], "k": ks_k[idx], "row": idx})
         for (na, nb, _), grp in keyed.groupby(["na", "nb", "k"], sort=False):
@@ -117,6 +117,24 @@ def pair_tests(y: np.ndarray, start: np.ndarray, n: np.ndarray, a: np.ndarray, b
             cols["ks_stat"][rows] = res.statistic
             cols["ks_p"][rows] = res.pvalue
     return pd.DataFrame(cols)
+
+
+def welch_p(y: np.ndarray, start: np.ndarray, n: np.ndarray, a: np.ndarray,
+            b: np.ndarray) -> np.ndarray:
+    """Welch's two-sided t-test p per pair, for all sample sizes at once (as scipy's
+    ``ttest_ind(equal_var=False)``; NaN when both samples are constant)."""
+    cfg = np.repeat(np.arange(len(n)), n)
+    nn = np.maximum(n, 1)
+    mean = np.bincount(cfg, weights=y, minlength=len(n)) / nn
+    var = np.bincount(cfg, weights=(y - mean[cfg]) ** 2, minlength=len(n)) / np.maximum(n - 1, 1)
+    se2_a, se2_b = var[a] / n[a], var[b] / n[b]
+    denom = np.sqrt(se2_a + se2_b)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = (mean[b] - mean[a]) / denom
+        df = (se2_a + se2_b) ** 2 / (se2_a ** 2 / (n[a] - 1) + se2_b ** 2 / (n[b] - 1))
+    p = 2 * stats.t.sf(np.abs(t), df)
+    # two different constants: scipy's t is infinite and p is 0
+    return np.where((denom == 0) & (mean[b] != mean[a]), 0.0, p)
 
 
 def _gather(y: np.ndarray, start: np.ndarray, configs: np.ndarray, k: int) -> np.ndarray:

@@ -348,3 +348,17 @@ def test_thousands_of_configurations():
     expected_pairs = 3456 * (3 * 4 / 3 + 7)
     assert len(res.pairs) == expected_pairs
     assert_allclose(res.pairs["min_attainable_p"], 0.1)
+
+
+def test_welch_edge_cases_equal_scipy():
+    from analysis.stats_tests import welch_p
+
+    cases = [([1.0, 1.0, 1.0], [1.0, 1.0, 1.0]), ([1.0, 1.0, 1.0], [2.0, 2.0, 2.0]),
+             ([1.0, 1.0, 1.0], [2.0, 3.0, 4.0]), ([0.1, 0.5, 0.3, 0.2], [0.7, 0.1])]
+    y = np.concatenate([np.r_[a, b] for a, b in cases])
+    n = np.array([len(s) for a, b in cases for s in (a, b)])
+    start = np.concatenate([[0], np.cumsum(n)[:-1]])
+    got = welch_p(y, start, n, np.arange(0, 8, 2), np.arange(1, 8, 2))
+    with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
+        want = [stats.ttest_ind(b, a, equal_var=False).pvalue for a, b in cases]
+    assert_allclose(got, want, rtol=1e-12, equal_nan=True)
