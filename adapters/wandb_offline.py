@@ -38,8 +38,22 @@ class OfflineRun:
     created_at: datetime | None = None
     config: dict = field(default_factory=dict)
     summary: dict = field(default_factory=dict)
-    history: list[dict] = field(default_factory=list)
     path: Path | None = None
+    # History rows as logged, values still JSON text: most loads never need them decoded.
+    raw_history: list[list[tuple[tuple[str, ...], str]]] = field(default_factory=list, repr=False)
+    _history: list[dict] | None = field(default=None, repr=False)
+
+    @property
+    def history(self) -> list[dict]:
+        """The logged history rows (``_step``, ``_runtime`` ... included), decoded on first use."""
+        if self._history is None:
+            self._history = []
+            for items in self.raw_history:
+                row: dict = {}
+                for keys, text in items:
+                    _set(row, list(keys), _loads(text))
+                self._history.append(row)
+        return self._history
 
 
 def read_records(path: Path) -> Iterator[bytes]:
@@ -82,8 +96,8 @@ def read_records(path: Path) -> Iterator[bytes]:
             pending = None
 
 
-def _item_key(item: Any) -> list[str]:
-    return [item.key] if item.key else list(item.nested_key)
+def _item_key(item: Any) -> tuple[str, ...]:
+    return (item.key,) if item.key else tuple(item.nested_key)
 
 
 def _set(target: dict, keys: list[str], value: Any) -> None:
@@ -96,15 +110,6 @@ def _set(target: dict, keys: list[str], value: Any) -> None:
         target[keys[-1]] = value
 
 
-def _pop(target: dict, keys: list[str]) -> None:
-    for k in keys[:-1]:
-        target = target.get(k)
-        if not isinstance(target, dict):
-            return
-    if keys:
-        target.pop(keys[-1], None)
-
-
 def _loads(text: str) -> Any:
     try:
         return json.loads(text)  # reads NaN, Infinity and -Infinity as wandb writes them
@@ -113,11 +118,41 @@ def _loads(text: str) -> Any:
 
 
 def _apply(target: dict, record: Any) -> None:
-    """Apply a ConfigRecord / SummaryRecord (``update`` then ``remove`` items) to ``target``."""
+    """Apply a ConfigRecord / SummaryRecord to ``target`` (flat: key path -> JSON text).
+
+    Updates then removals, in log order; removing a key removes what is nested under it.
+    Values stay undecoded: wandb writes a summary record at every ``log`` call.
+    """
     for item in record.update:
-        _set(target, _item_key(item), _loads(item.value_json))
+        keys = _item_key(item)
+        if keys not in target:  # a new path may go into a dict logged whole, or replace one
+            for k in [k for k in target if k[:len(keys)] == keys or keys[:len(k)] == k]:
+                value = _loads(target.pop(k))
+                if len(k) < len(keys) and isinstance(value, dict):
+                    target.update({k + tuple(sub.split("\x00")): json.dumps(v)
+                                   for sub, v in _flat(value).items()})
+        target[keys] = item.value_json
     for item in record.remove:
-        _pop(target, _item_key(item))
+        keys = _item_key(item)
+        for k in [k for k in target if k[:len(keys)] == keys]:
+            del target[k]
+
+
+def _flat(value: dict, prefix: str = "") -> dict:
+    out: dict = {}
+    for k, v in value.items():
+        if isinstance(v, dict) and v:
+            out.update(_flat(v, f"{prefix}{k}\x00"))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _nest(flat: dict) -> dict:
+    out: dict = {}
+    for keys, text in flat.items():
+        _set(out, list(keys), _loads(text))
+    return out
 
 
 def read_log(path: Path) -> OfflineRun:
@@ -125,6 +160,8 @@ def read_log(path: Path) -> OfflineRun:
     from wandb.proto import wandb_internal_pb2 as pb
 
     run = OfflineRun(run_id=path.stem.removeprefix("run-"), path=path.parent)
+    config: dict = {}
+    summary: dict = {}
     exit_code: int | None = None
     for raw in read_records(path):
         record = pb.Record()
@@ -133,7 +170,16 @@ def read_log(path: Path) -> OfflineRun:
         except Exception:  # a record from a newer schema: skip it, keep the rest
             continue
         kind = record.WhichOneof("record_type")
-        if kind == "run":
+        if kind == "history":
+            items = [(_item_key(item), item.value_json) for item in record.history.item]
+            if record.history.HasField("step") and not any(k == ("_step",) for k, _ in items):
+                items.append((("_step",), str(record.history.step.num)))
+            run.raw_history.append(items)
+        elif kind == "summary":
+            _apply(summary, record.summary)
+        elif kind == "config":
+            _apply(config, record.config)
+        elif kind == "run":
             r = record.run
             run.run_id = r.run_id or run.run_id
             run.name = r.display_name or run.name
@@ -142,21 +188,11 @@ def read_log(path: Path) -> OfflineRun:
             run.project = r.project or run.project
             if r.HasField("start_time"):
                 run.created_at = r.start_time.ToDatetime(tzinfo=timezone.utc)
-            _apply(run.config, r.config)
-            _apply(run.summary, r.summary)
-        elif kind == "config":
-            _apply(run.config, record.config)
-        elif kind == "summary":
-            _apply(run.summary, record.summary)
-        elif kind == "history":
-            row: dict = {}
-            for item in record.history.item:
-                _set(row, _item_key(item), _loads(item.value_json))
-            if record.history.HasField("step") and "_step" not in row:
-                row["_step"] = record.history.step.num
-            run.history.append(row)
+            _apply(config, r.config)
+            _apply(summary, r.summary)
         elif kind == "exit":
             exit_code = record.exit.exit_code
+    run.config, run.summary = _nest(config), _nest(summary)
     # No exit record: the process died (or is still writing); W&B shows such runs as crashed.
     run.state = "crashed" if exit_code is None else ("finished" if exit_code == 0 else "failed")
     return run

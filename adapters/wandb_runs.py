@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import math
 import os
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -163,11 +164,14 @@ def _secret_free(text: str) -> str:
     return text.replace(key, "***") if key else text
 
 
+_NETWORK = re.compile(r"did not respond|timed out|timeout|connection (refused|reset|aborted)|"
+                      r"failed to execute api request|temporarily unavailable|"
+                      r"name resolution|\b50[234]\b", re.IGNORECASE)
+
+
 def _is_network_error(exc: BaseException) -> bool:
-    text = str(exc).lower()
-    return any(s in text for s in ("did not respond", "timed out", "timeout", "connection refused",
-                                   "connection reset", "failed to execute api request",
-                                   "temporarily unavailable", "502", "503", "504"))
+    """Whether ``exc`` looks transient (server unreachable, timeout, gateway error)."""
+    return isinstance(exc, (ConnectionError, TimeoutError)) or bool(_NETWORK.search(str(exc)))
 
 
 def _retry(call: Callable[[], Any], *, what: str, retries: int, backoff: float) -> Any:

@@ -54,6 +54,9 @@ def offline_dir(tmp_path_factory):
             for row in r["history"]:
                 run.log(row)
             run.finish()
+        # finish() can return before wandb-core has flushed the log to disk; stopping the
+        # service makes it flush and close every file.
+        wandb.teardown()
     return root
 
 
@@ -253,6 +256,9 @@ def test_api_no_key(api_env, monkeypatch, tmp_path):
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("NETRC", str(tmp_path / "netrc"))
     monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "config"))
+    # wandb's global settings remember the key they saw when set up: start afresh, as a
+    # new process without a key would.
+    wandb.teardown()
     with pytest.raises(SweepError, match="wandb login.*WANDB_API_KEY"):
         adapters.load("wandb", {"project": "ent/proj"})
 
