@@ -241,10 +241,19 @@ def _run_row(run: Any, project: str) -> dict:
     return row
 
 
-def _history_agg(run: Any, metric: str, how: str) -> float | None:
-    """``how`` over the full history of ``metric`` (``scan_history`` reads every row, unsampled)."""
-    values = [row.get(metric) for row in run.scan_history(keys=[metric])]
-    return aggregate(values, how) if values else None
+def _history_agg(run: Any, metrics: list[str], how: str) -> dict[str, float]:
+    """``how`` over the full history of each of ``metrics`` (``scan_history``: every row, unsampled).
+
+    One scan per run: for a single metric only its rows; for several, all rows (a row need
+    not hold every metric, so a multi-key scan would drop rows).
+    """
+    rows = list(run.scan_history(keys=list(metrics)) if len(metrics) == 1 else run.scan_history())
+    out = {}
+    for m in metrics:
+        values = _history_values(rows, m)
+        if values:
+            out[m] = aggregate(values, how)
+    return out
 
 
 def load_api(options: dict) -> RunTable:
@@ -302,21 +311,17 @@ def load_api(options: dict) -> RunTable:
     notes: list[str] = []
     if how != "last":
         chosen = _chosen_metrics(rows, metrics, where)
-        tasks = [(i, m) for i in range(len(runs)) for m in chosen]
         from tqdm.auto import tqdm
 
-        def work(task: tuple[int, str]) -> tuple[int, str, float | None]:
-            i, m = task
-            value = _retry(lambda: _history_agg(runs[i], m, how),
-                           what=f"reading the history of run {runs[i].id}", retries=retries,
-                           backoff=backoff)
-            return i, m, value
+        def work(i: int) -> dict[str, float]:
+            return _retry(lambda: _history_agg(runs[i], chosen, how),
+                          what=f"reading the history of run {runs[i].id}", retries=retries,
+                          backoff=backoff)
 
         with ThreadPoolExecutor(max_workers=HISTORY_WORKERS) as pool, tqdm(
-                total=len(tasks), desc="wandb history", unit="metric", disable=None) as bar:
-            for i, m, value in pool.map(work, tasks):
-                if value is not None:
-                    rows[i][METRIC + m] = value
+                total=len(runs), desc="wandb history", unit="run", disable=None) as bar:
+            for i, values in enumerate(pool.map(work, range(len(runs)))):
+                rows[i].update({METRIC + m: v for m, v in values.items()})
                 bar.update()
         notes.append(f"Metrics {', '.join(chosen)} are the {how}imum over each run's full logged "
                      "history (wandb scan_history).")

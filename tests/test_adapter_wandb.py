@@ -223,8 +223,8 @@ def test_api_filters_pass_through(api_env):
 def test_api_metric_agg_reads_full_history(api_env, how):
     table = adapters.load("wandb", {"project": "ent/proj", "metric_agg": how})
     _check_agg(table, how)
-    # scan_history: every run's exported history, one scan per (run, metric)
-    assert len(api_env.ops("RunParquetHistory")) == 9 * 2
+    # scan_history: every run's exported history, one scan per run
+    assert len(api_env.ops("RunParquetHistory")) == 9
 
 
 @pytest.mark.server
@@ -272,3 +272,14 @@ def test_api_unreachable_retries_then_says_so(api_env, monkeypatch):
     with pytest.raises(SweepError, match="cannot reach the W&B server.*2 attempts") as err:
         adapters.load("wandb", {"project": "ent/proj", "timeout": 1, "retries": 1, "backoff": 0})
     _no_key(err.value)
+
+
+@pytest.mark.server
+def test_api_metric_agg_one_named_metric(api_env):
+    table = adapters.load("wandb", {"project": "ent/proj", "metric_agg": "min", "metrics": "val_loss"})
+    frame = table.frame.set_index("name")
+    low = _history_agg("min")
+    for r in contract.runs():
+        np.testing.assert_allclose(frame.loc[r["name"], "metrics.val_loss"], low[r["name"]]["val_loss"])
+        np.testing.assert_allclose(frame.loc[r["name"], "metrics.val_acc"], r["metrics"]["val_acc"])
+    assert "val_loss" in table.meta.notes[-1] and "val_acc" not in table.meta.notes[-1]
