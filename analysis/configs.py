@@ -72,7 +72,9 @@ def format_value(value) -> str:
     if isinstance(value, (int, np.integer)):
         return str(int(value))
     if isinstance(value, (float, np.floating)):
-        return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else f"{value:.4g}"
+        if float(value).is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return f"{value:.4g}"
     return str(value)
 
 
@@ -202,20 +204,25 @@ def group_configs(runs: pd.DataFrame, params: list[str], numeric: set[str], *,
     return grouped
 
 
-def find_neighbours(codes: np.ndarray, ordered: list[bool]) -> pd.DataFrame:
+def find_neighbours(codes: np.ndarray, ordered: list[bool],
+                    conditional: list[bool] | None = None) -> pd.DataFrame:
     """Unordered neighbour pairs ``a < b`` (config positions) and the param index they differ in.
 
     For param j, configurations are hashed on all other params; within each group, an ordered
     (numeric or binned) param links adjacent values present, a categorical one links all levels.
-    Configurations where param j is inactive take no step in j.
+    Configurations where param j is inactive take no step in j. A categorical step may switch
+    ``conditional`` params on or off (adam -> sgd activates momentum): such a param must be equal
+    on both sides or inactive on exactly one.
     """
     n_cfg, n_par = codes.shape
+    conditional = list(conditional) if conditional is not None else [False] * n_par
     out_a, out_b, out_p = [], [], []
     for j in range(n_par):
         active = np.flatnonzero(codes[:, j] >= 0)
         if active.size < 2:
             continue
-        others = np.delete(codes[active], j, axis=1)
+        children = [c for c in range(n_par) if c != j and conditional[c] and not ordered[j]]
+        others = np.delete(codes[active], [j] + children, axis=1)
         if others.shape[1]:
             _, grp = np.unique(others, axis=0, return_inverse=True)
             grp = grp.reshape(-1)
@@ -229,8 +236,12 @@ def find_neighbours(codes: np.ndarray, ordered: list[bool]) -> pd.DataFrame:
         else:
             df = pd.DataFrame({"g": grp, "i": active})
             m = df.merge(df, on="g")
-            m = m[m["i_x"] < m["i_y"]]
             lo, hi = m["i_x"].to_numpy(), m["i_y"].to_numpy()
+            keep = (lo < hi) & (codes[lo, j] != codes[hi, j])
+            for c in children:
+                ca, cb = codes[lo, c], codes[hi, c]
+                keep &= (ca == cb) | ((ca < 0) != (cb < 0))
+            lo, hi = lo[keep], hi[keep]
         out_a.append(np.minimum(lo, hi))
         out_b.append(np.maximum(lo, hi))
         out_p.append(np.full(lo.size, j, dtype=np.int64))

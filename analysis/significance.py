@@ -33,8 +33,8 @@ class SignificanceResult:
 
     ``configs``: ``config_id, label, <params...>, n, mean, std, median, values, rank, mean_raw``
     (best first). ``pairs``: one row per ordered (configuration, neighbour) pair, columns
-    :data:`PAIR_COLUMNS`; ``from_value``/``to_value`` are display text; ``diff`` is neighbour minus configuration on the analysis scale and
-    ``verdict`` is the neighbour's: "better" / "worse" / "not significant" / "not testable".
+    :data:`PAIR_COLUMNS`; ``from_value``/``to_value`` are display text; ``diff`` is neighbour
+    minus configuration on the analysis scale and ``verdict`` is the neighbour's: "better" / "worse" / "not significant" / "not testable".
     ``bins``: param -> bin edges when ``approximate`` (configurations on a coarsened grid).
     """
 
@@ -73,7 +73,9 @@ def compare_neighbours(prep: Prepared, *, alpha: float = 0.05, n_boot: int = 200
     notes: list[str] = []
 
     grouped = group_configs(runs, params, numeric, maximize=maximize)
-    links = find_neighbours(grouped.codes, [p in numeric for p in params])
+    ordered = [p in numeric for p in params]
+    cond = [p in prep.conditional for p in params]
+    links = find_neighbours(grouped.codes, ordered, cond)
     approximate, edges = False, {}
     if _testable_share(grouped.n, links) < _MIN_NEIGHBOUR_SHARE and len(grouped.n):
         binned, edges, labels = coarsen(runs, [p for p in params if p in numeric],
@@ -81,7 +83,7 @@ def compare_neighbours(prep: Prepared, *, alpha: float = 0.05, n_boot: int = 200
         if edges:
             grouped = group_configs(binned, params, numeric, maximize=maximize,
                                     ordered_labels=labels)
-            links = find_neighbours(grouped.codes, [p in numeric for p in params])
+            links = find_neighbours(grouped.codes, ordered, cond)
             approximate = True
             notes.append(
                 "No two configurations differ in exactly one value often enough to compare "
@@ -95,9 +97,13 @@ def compare_neighbours(prep: Prepared, *, alpha: float = 0.05, n_boot: int = 200
     for p, why in prep.conditional.items():
         if p in params:
             notes.append(f"{p} is compared only between configurations where it is active "
-                         f"({why}).")
+                         f"({why}); a change of a categorical hyperparameter that switches {p} "
+                         "on or off still counts as one step of that hyperparameter.")
 
-    empty = pd.DataFrame({c: pd.Series(dtype=object) for c in PAIR_COLUMNS})
+    text_cols = {"config_id", "neighbour_id", "param", "from_value", "to_value", "verdict",
+                 "power_note"}
+    empty = pd.DataFrame({c: pd.Series(dtype=object if c in text_cols else float)
+                          for c in PAIR_COLUMNS})
     if len(n) == 0:
         return SignificanceResult(configs, empty, False, "there are no runs to compare.",
                                   approximate, edges, notes)
@@ -254,8 +260,8 @@ def _config_sentence(configs: pd.DataFrame, n_runs: int) -> str:
         return "There are no runs with a finite target to group into configurations."
     n = configs["n"]
     return (f"{len(configs)} configurations from {n_runs} runs (runs with identical "
-            f"hyperparameters, seed aside, are repeats); runs per configuration: min {n.min()}, "
-            f"median {n.median():g}, max {n.max()}.")
+            f"hyperparameters, seed aside, are repeats); seeds (runs) per configuration: min "
+            f"{n.min()}, median {n.median():g}, max {n.max()}.")
 
 
 def _testable_share(n: np.ndarray, links: pd.DataFrame) -> float:

@@ -246,17 +246,28 @@ def test_conditional_param_no_step_across_active_and_inactive():
     assert len(cfg) == 2 * 1 + 2 * 3  # adam (momentum inactive) x 2 lr + sgd x 3 x 2 lr
     assert cfg.loc[cfg["optimizer"] == "adam", "n"].eq(3 * 3).all()  # merged grid points
     pairs = res.pairs
-    mom = pairs[pairs["param"] == "momentum"]
-    assert len(mom) > 0 and "inactive" not in set(mom["from_value"]) | set(mom["to_value"])
     act = cfg["momentum"].notna()
-    assert (act[mom["config_id"]].to_numpy() & act[mom["neighbour_id"]].to_numpy()).all()
+    act_a = act[pairs["config_id"]].to_numpy()
+    act_b = act[pairs["neighbour_id"]].to_numpy()
+    # momentum steps only where it is active on both sides, between adjacent values
+    mom = pairs[pairs["param"] == "momentum"]
+    assert len(mom) == 2 * 2 * 2  # 2 lr x 2 adjacent steps, both directions
+    assert (act_a & act_b)[pairs["param"] == "momentum"].all()
+    assert "inactive" not in set(mom["from_value"]) | set(mom["to_value"])
     # an inactive momentum is equal on both sides: lr steps among adam configurations exist
-    lr_adam = pairs[(pairs["param"] == "lr")
-                    & (cfg.loc[pairs["config_id"], "optimizer"] == "adam").to_numpy()]
-    assert len(lr_adam) == 2
-    # no pair links an active and an inactive momentum
-    mixed = act[pairs["config_id"]].to_numpy() != act[pairs["neighbour_id"]].to_numpy()
-    assert not mixed.any()
+    lr = pairs[pairs["param"] == "lr"]
+    assert len(lr) == 2 * (1 + 3)  # adam + 3 sgd momentum values, both directions
+    assert (act_a == act_b)[pairs["param"] == "lr"].all()
+    # the parent's step adam -> sgd switches momentum on: one neighbour per momentum value
+    opt = pairs[pairs["param"] == "optimizer"]
+    assert len(opt) == 2 * 2 * 3
+    assert (act_a != act_b)[pairs["param"] == "optimizer"].all()
+    adam = opt[cfg.loc[opt["config_id"], "optimizer"].to_numpy() == "adam"]
+    assert adam.groupby("config_id").size().eq(3).all()
+    same_lr = cfg.loc[adam["config_id"], "lr"].to_numpy() == cfg.loc[adam["neighbour_id"], "lr"]
+    assert same_lr.all()
+    # only the parent's step may switch momentum on or off
+    assert set(pairs.loc[act_a != act_b, "param"]) == {"optimizer"}
     assert any("momentum is compared only" in n for n in res.notes)
 
 
