@@ -100,21 +100,16 @@ class FakeWandb:
         self.page_limit = page_limit  # cap on the page size the server hands out
         self._server: ThreadingHTTPServer | None = None
         self._lock = threading.Lock()
+        # The operations wandb 0.31's client sends (seen by logging what it asks for).
         self.handlers: dict[str, Callable[[dict], dict]] = {
             "Viewer": self._viewer,
             "GetDefaultEntity": self._viewer,
-            "ServerInfo": self._server_info,
-            "ServerFeaturesQuery": self._server_features,
             "Runs": self._runs,
-            "Project": self._project,
-            "GetProject": self._project,
             "GetSweep": self._sweep,
             "GetSweepLegacy": self._sweep,
             "RunSampledHistory": self._sampled_history,
             "RunHistoryKeys": self._history_keys,
             "RunParquetHistory": self._parquet_history,
-            "RunFullHistory": self._full_history,
-            "HistoryPage": self._history_page,
         }
 
     # lifecycle ---------------------------------------------------------------------------
@@ -236,26 +231,10 @@ class FakeWandb:
                            "email": "tester@example.com", "flags": "{}", "admin": False,
                            "teams": {"edges": [{"node": {"name": "ent"}}]}}}
 
-    def _server_info(self, v: dict) -> dict:
-        return {"serverInfo": {"cliVersionInfo": {}, "latestLocalVersionInfo": None,
-                               "features": []}}
-
-    def _server_features(self, v: dict) -> dict:
-        return {"serverInfo": {"features": []}}
-
     def _project_or_none(self, v: dict) -> FakeProject | None:
         entity = v.get("entity") or v.get("entityName")
         name = v.get("project") or v.get("name") or v.get("projectName")
         return self.projects.get(f"{entity}/{name}")
-
-    def _project(self, v: dict) -> dict:
-        project = self._project_or_none(v)
-        if project is None:
-            return {"project": None}
-        return {"project": {"id": f"UHJvamVjdDo{project.name}", "name": project.name,
-                            "entityName": project.entity, "createdAt": "2026-01-01T00:00:00",
-                            "isBenchmark": False, "readOnly": False,
-                            "user": {"name": "tester", "username": "tester", "photoUrl": ""}}}
 
     def _run_node(self, project: FakeProject, run: FakeRun) -> dict:
         return {
@@ -364,15 +343,3 @@ class FakeWandb:
             spec = json.loads(spec) if isinstance(spec, str) else spec
             out.append(self._rows(run, spec.get("keys")))
         return {"project": {"run": {"sampledHistory": out}}}
-
-    def _full_history(self, v: dict) -> dict:
-        run = self._find_run(v)
-        return {"project": {"run": {"history": [json.dumps(r) for r in self._rows(run, None)]}}}
-
-    def _history_page(self, v: dict) -> dict:
-        run = self._find_run(v)
-        min_step = int(v.get("minStep") or 0)
-        max_step = int(v.get("maxStep") or 10**9)
-        rows = [r for r in self._rows(run, None) if min_step <= r["_step"] < max_step]
-        return {"project": {"run": {"history": [json.dumps(r) for r in rows],
-                                    "events": []}}}
