@@ -1,8 +1,10 @@
 """A local stand-in for the W&B GraphQL API, for testing the wandb adapter with the real client.
 
 The real ``wandb.Api()`` (through wandb-core) POSTs GraphQL to ``WANDB_BASE_URL/graphql``. The
-server answers the operations that the client sends for listing runs, looking up a project or a
-sweep and reading history; every other operation gets a GraphQL error so that a shape the
+server answers the operations that wandb 0.31's client sends to log in (Viewer), list runs
+(Runs, paginated by cursor), look up a sweep and read history (RunHistoryKeys, then
+RunParquetHistory with parquet files fetched by byte range, as from cloud storage; or
+RunSampledHistory); every other operation gets a GraphQL error so that a shape the
 client needs and this server lacks shows up as a failure, not as silently empty data. Every
 request is recorded in :attr:`FakeWandb.requests` (operation name, variables; never headers).
 """
