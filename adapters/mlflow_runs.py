@@ -124,10 +124,12 @@ def _probe_server(uri: str) -> None:
     """
     import requests
 
+    parts = urlsplit(uri)
+    health = urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/") + "/health", parts.query, ""))
     delay = PROBE_BACKOFF
     for attempt in range(1, PROBE_ATTEMPTS + 1):
         try:
-            requests.get(uri.rstrip("/") + "/health", timeout=PROBE_TIMEOUT)
+            requests.get(health, timeout=PROBE_TIMEOUT)
             return
         except (requests.ConnectionError, requests.Timeout):
             if attempt == PROBE_ATTEMPTS:

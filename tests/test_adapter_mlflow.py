@@ -10,7 +10,8 @@ import adapters
 from adapters import mlflow_runs
 from adapters.errors import SweepError
 from tests import contract
-from tests.mlflow_helpers import T0, MlflowServer, client_for, free_port, log_contract, log_many, log_nested
+from tests.mlflow_helpers import (T0, MlflowServer, client_for, fast_dir, free_port, log_contract, log_many,
+                                  log_nested)
 
 N_MANY = 23
 
@@ -18,16 +19,16 @@ N_MANY = 23
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     """A sqlite store with the contract sweep, nested sweeps, many runs and an empty experiment."""
-    root = tmp_path_factory.mktemp("mlflow_sqlite")
-    uri = f"sqlite:///{root / 'mlflow.db'}"
-    client = client_for(uri)
-    ids = {
-        "contract": log_contract(client, "contract"),
-        "many": log_many(client, "many", N_MANY),
-        "empty": client.create_experiment("empty"),
-    }
-    nested = log_nested(client, "nested")
-    return {"uri": uri, "ids": ids, "nested": nested}
+    with fast_dir(tmp_path_factory.mktemp("mlflow_sqlite")) as root:
+        uri = f"sqlite:///{root / 'mlflow.db'}"
+        client = client_for(uri)
+        ids = {
+            "contract": log_contract(client, "contract"),
+            "many": log_many(client, "many", N_MANY),
+            "empty": client.create_experiment("empty"),
+        }
+        log_nested(client, "nested")
+        yield {"uri": uri, "ids": ids}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -35,10 +36,15 @@ def _server_boot(request, tmp_path_factory):
     """Launch the server first thing when server tests are selected: it boots while others run."""
     wanted = any(item.get_closest_marker("server") and item.module is request.module
                  for item in request.session.items)
-    server = MlflowServer(tmp_path_factory.mktemp("mlflow_server")) if wanted else None
-    yield server
-    if server is not None:
-        server.stop()
+    if not wanted:
+        yield None
+        return
+    with fast_dir(tmp_path_factory.mktemp("mlflow_server")) as root:
+        server = MlflowServer(root)
+        try:
+            yield server
+        finally:
+            server.stop()
 
 
 @pytest.fixture(scope="module")
