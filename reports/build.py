@@ -26,6 +26,10 @@ ANALYSIS_NOTEBOOK = REPORTS / "analysis.ipynb"
 GENERATED = REPORTS / "_generated"  # git-ignored: the executed notebooks that Quarto renders
 SNAPSHOT = Path("data") / "sweep"  # inside the site: data/sweep.parquet + data/sweep.json
 SITE_MARKER = ".sweepsight-site"
+# What the CLI passes to the notebooks (tests check them against papermill.inspect_notebook).
+ANALYSIS_PARAMETERS = ("snapshot_path", "target", "direction", "metric_scale", "budget", "alpha",
+                       "analysis_path")
+PAGE_PARAMETERS = ("analysis_path",)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,7 +117,21 @@ def kernel(log_path: Path) -> Iterator[object]:
     from jupyter_client.manager import AsyncKernelManager
     from jupyter_core.utils import run_sync
 
-    km = AsyncKernelManager(kernel_name="python3")
+    class SharedKernelManager(AsyncKernelManager):
+        """Remembers the clients nbclient opens on it, so each can be closed after its notebook
+        (nbclient leaves a kernel it does not own running, and its client open)."""
+
+        def client(self, **kwargs):
+            kc = super().client(**kwargs)
+            self.__dict__.setdefault("_open_clients", []).append(kc)
+            return kc
+
+        def close_clients(self) -> None:
+            clients = self.__dict__.get("_open_clients", [])
+            while clients:
+                clients.pop().stop_channels()
+
+    km = SharedKernelManager(kernel_name="python3")
     with open(log_path, "w") as log:
         run_sync(km.start_kernel)(cwd=str(REPO), stdout=log, stderr=log)
         try:
@@ -129,6 +147,7 @@ def _reset(km) -> None:
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("%reset -f")])
     NotebookClient(nb, km=km, kernel_name="python3").execute()
+    km.close_clients()
 
 
 def execute(notebook: Path, output: Path, parameters: dict, *, km=None) -> None:
@@ -157,6 +176,9 @@ def execute(notebook: Path, output: Path, parameters: dict, *, km=None) -> None:
             f"{notebook.relative_to(REPO) if notebook.is_relative_to(REPO) else notebook} failed: "
             f"{exc.ename}: {exc.evalue} (executed notebook kept at {output})"
         ) from None
+    finally:
+        if km is not None:
+            km.close_clients()
 
 
 def _prepare_out(out: Path) -> None:
@@ -243,11 +265,13 @@ def build(
             analysis_path.unlink(missing_ok=True)
 
             def analyse_stage() -> str:
-                execute(ANALYSIS_NOTEBOOK, GENERATED / "_analysis.ipynb", {
+                parameters = {
                     "snapshot_path": str(snap), "target": target, "direction": direction,
                     "metric_scale": metric_scale, "budget": budget, "alpha": float(alpha),
                     "analysis_path": str(analysis_path),
-                }, km=km)
+                }
+                assert tuple(parameters) == ANALYSIS_PARAMETERS
+                execute(ANALYSIS_NOTEBOOK, GENERATED / "_analysis.ipynb", parameters, km=km)
                 result = load_analysis(analysis_path)
                 return ", ".join(f"{k} {v:.2f} s" for k, v in result.timings.items())
 
@@ -259,7 +283,7 @@ def build(
                     raise BuildError(f"page templates missing in {TEMPLATES}: {', '.join(missing)}")
                 for page in PAGES:
                     execute(TEMPLATES / f"{page.template}.ipynb", GENERATED / f"{page.stem}.ipynb",
-                            {"analysis_path": str(analysis_path)}, km=km)
+                            dict.fromkeys(PAGE_PARAMETERS, str(analysis_path)), km=km)
                 return f"{len(PAGES)} pages"
 
             stage("pages", pages_stage)

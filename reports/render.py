@@ -202,9 +202,8 @@ def write_single_file(generated: Path, path: Path, *, pages, title: str) -> Path
     combined = nbformat.v4.new_notebook()
     for page in pages:
         nb = _read_page(generated / f"{page.stem}.ipynb")
-        combined.cells.append(nbformat.v4.new_markdown_cell(
-            f'<section class="sweepsight-page" id="page-{page.stem}"></section>\n\n'
-            f"# {esc(page.label)}"))
+        combined.cells.append(nbformat.v4.new_markdown_cell(  # pages start with their own title
+            f'<section class="sweepsight-page" id="page-{page.stem}"></section>'))
         combined.cells.extend(nb.cells)
     bundle = bundle_js().replace("</script", "<\\/script")
     resources = {

@@ -1,0 +1,142 @@
+"""The command line: notebook parameters agree with what it passes; bad input is one line on
+stderr, exit code 2, no traceback, and the existing site is left untouched."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import papermill
+import pytest
+
+from adapters.errors import SweepError
+from reports import build, cli
+from tests.conftest import REPO, write_sweep
+
+
+def test_analysis_notebook_takes_the_parameters_the_cli_passes():
+    params = papermill.inspect_notebook(str(build.ANALYSIS_NOTEBOOK))
+    assert set(params) == set(build.ANALYSIS_PARAMETERS)
+
+
+@pytest.mark.parametrize("page", build.PAGES, ids=lambda p: p.template)
+def test_page_templates_take_analysis_path(page):
+    path = build.TEMPLATES / f"{page.template}.ipynb"
+    assert path.exists(), f"page template {path} is missing"
+    params = papermill.inspect_notebook(str(path))
+    assert set(params) == set(build.PAGE_PARAMETERS)
+
+
+def run_cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "reports", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture
+def old_site(tmp_path) -> Path:
+    """A site from an earlier build (marker file and an index page)."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / build.SITE_MARKER).write_text("old\n")
+    (site / "index.html").write_text("<p>the old report</p>")
+    return site
+
+
+def assert_failed_cleanly(proc, old_site: Path, *, says: str) -> None:
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: ")
+    assert says in lines[0]
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert (old_site / "index.html").read_text() == "<p>the old report</p>"
+    assert sorted(p.name for p in old_site.iterdir()) == sorted(["index.html", build.SITE_MARKER])
+    leftovers = [p.name for p in old_site.parent.iterdir() if p.name.startswith(".site.")]
+    assert leftovers == []
+
+
+def test_unknown_source_lists_the_valid_ones(old_site):
+    proc = run_cli("--source", "tensorboard", "--out", str(old_site))
+    assert_failed_cleanly(proc, old_site, says="unknown source 'tensorboard'")
+    assert "csv, mlflow, wandb" in proc.stderr
+
+
+def test_missing_file(old_site, tmp_path):
+    proc = run_cli("--path", str(tmp_path / "nope.csv"), "--out", str(old_site))
+    assert_failed_cleanly(proc, old_site, says=f"{tmp_path / 'nope.csv'} not found")
+
+
+def test_unknown_target_lists_the_metrics(old_site, tmp_path):
+    csv = write_sweep(tmp_path / "sweep.csv")
+    proc = run_cli("--path", str(csv), "--target", "accuracy", "--out", str(old_site))
+    assert_failed_cleanly(proc, old_site, says="'accuracy'")
+    assert "delta, val_acc, val_loss" in proc.stderr
+
+
+def test_several_metrics_and_no_target_asks_for_one(old_site, tmp_path):
+    csv = write_sweep(tmp_path / "sweep.csv")
+    proc = run_cli("--path", str(csv), "--out", str(old_site))
+    assert_failed_cleanly(proc, old_site, says="--target")
+    assert "delta, val_acc, val_loss" in proc.stderr
+
+
+def test_zero_runs(old_site, tmp_path):
+    csv = tmp_path / "empty.csv"
+    csv.write_text("run_id,params.lr,metrics.val_acc\n")
+    proc = run_cli("--path", str(csv), "--target", "val_acc", "--out", str(old_site))
+    assert_failed_cleanly(proc, old_site, says="no runs")
+
+
+def test_out_that_is_not_a_site_is_refused(tmp_path):
+    mine = tmp_path / "site"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("precious")
+    csv = write_sweep(tmp_path / "sweep.csv")
+    proc = run_cli("--path", str(csv), "--target", "val_acc", "--out", str(mine))
+    assert proc.returncode == 2 and "does not hold a sweepsight site" in proc.stderr
+    assert (mine / "thesis.tex").read_text() == "precious"
+
+
+def test_error_raised_inside_the_analysis_notebook(old_site, tmp_path):
+    """prepare() refuses a log scale for a metric with negative values: the SweepError comes
+    out of papermill's PapermillExecutionError as the same one line."""
+    csv = write_sweep(tmp_path / "sweep.csv")
+    proc = run_cli("--path", str(csv), "--target", "delta", "--metric-scale", "log",
+                   "--out", str(old_site), "--renderer", "nbconvert")
+    assert_failed_cleanly(proc, old_site, says="--metric-scale log needs a positive metric")
+
+
+def test_resolve_target():
+    assert cli.resolve_target(None, ["loss"]) == "loss"
+    assert cli.resolve_target("acc", ["acc", "loss"]) == "acc"
+    with pytest.raises(SweepError, match="acc, loss"):
+        cli.resolve_target(None, ["loss", "acc"])
+    with pytest.raises(SweepError, match="metrics found: acc, loss"):
+        cli.resolve_target("f1", ["loss", "acc"])
+
+
+def test_adapter_options_pass_repeatable_flags_and_the_target_as_metric():
+    args = cli.parser().parse_args(["--source", "mlflow", "--experiment", "a", "--experiment", "b",
+                                    "--target", "val_loss", "--metric-agg", "min", "--seed", "s"])
+    options = cli.adapter_options(args)
+    assert options["experiment"] == ["a", "b"]
+    assert options["metrics"] == ["val_loss"]
+    assert options["metric_agg"] == "min" and options["seed"] == "s"
+    assert "path" not in options and "project" not in options
+
+
+def test_no_arguments_means_the_example_sweep(monkeypatch):
+    seen = {}
+
+    def fake_build(**kwargs):
+        seen.update(kwargs)
+        return {}
+
+    monkeypatch.setattr(build, "build", fake_build)
+    if not cli.EXAMPLE.exists():
+        assert cli.main([]) == 2
+        return
+    assert cli.main([]) == 0
+    assert seen["target"] == cli.EXAMPLE_TARGET
+    assert seen["table"].meta.query["path"] == str(cli.EXAMPLE)
+    assert Path(seen["out"]) == Path("site")

@@ -1,0 +1,259 @@
+"""Full builds of small synthetic sweeps with the real pipeline, and what the site must hold:
+every page, one shared Vega bundle, nothing remote, run-derived text escaped, a consistent
+Quarto configuration, a summary.md that GitHub can show."""
+from __future__ import annotations
+
+import dataclasses
+import html
+import re
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from adapters import snapshot
+from reports import build, render, summary
+from tests.conftest import PIPE_NAME, REPO, SCRIPT_NAME
+
+PAGE_FILES = [f"{p.stem}.html" for p in build.PAGES]
+
+
+class Resources(HTMLParser):
+    """Every URL a page would fetch by itself (scripts, styles, images, frames) and its text."""
+
+    FETCHING = {("script", "src"), ("link", "href"), ("img", "src"), ("iframe", "src"),
+                ("source", "src"), ("embed", "src"), ("object", "data"), ("audio", "src"),
+                ("video", "src")}
+
+    def __init__(self):
+        super().__init__()
+        self.fetched: list[str] = []
+        self.text: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if (tag, name) in self.FETCHING and value:
+                self.fetched.append(value)
+        if tag in ("script", "style"):
+            self._skip += 1
+
+    def handle_endtag(self, tag):
+        if tag in ("script", "style"):
+            self._skip -= 1
+
+    def handle_data(self, data):
+        if not self._skip:
+            self.text.append(data)
+
+
+def parse(path: Path) -> Resources:
+    parser = Resources()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser
+
+
+def page_text(path: Path) -> str:
+    return " ".join(" ".join(parse(path).text).split())
+
+
+def test_the_site_has_every_page_the_bundle_the_snapshot_and_the_summaries(built_site):
+    site = built_site.site
+    for name in PAGE_FILES + ["summary.md", "report.html", "assets/vega-bundle.js",
+                              "data/sweep.parquet", "data/sweep.json", build.SITE_MARKER]:
+        assert (site / name).is_file(), name
+    for stage in ("load", "snapshot", "analysis", "pages", "render", "summary", "swap"):
+        assert re.search(rf"\[\s*\d+\.\d\d s\] {stage}", built_site.stdout), stage
+    if not shutil.which("quarto"):
+        assert render.QUARTO_MISSING in built_site.stdout
+    # nothing half-built left next to the site
+    assert [p.name for p in site.parent.iterdir() if p.name.startswith(".site.")] == []
+
+
+def test_the_snapshot_reloads_as_the_same_runs(built_site):
+    table = snapshot.load(built_site.site / "data" / "sweep")
+    frame = pd.read_csv(built_site.csv)
+    assert len(table.frame) == len(frame) == 72
+    assert set(table.metrics) == {"val_acc", "val_loss", "delta"}
+    assert SCRIPT_NAME in set(table.frame["name"])
+
+
+def test_every_page_links_to_every_other_page(built_site):
+    for name in PAGE_FILES:
+        hrefs = re.findall(r'<nav class="sweepsight-nav">.*?</nav>',
+                           (built_site.site / name).read_text(encoding="utf-8"), flags=re.S)
+        assert len(hrefs) == 1, name
+        links = re.findall(r'href="([^"]+)"', hrefs[0])
+        assert links == PAGE_FILES, name
+
+
+def test_nothing_is_fetched_from_the_network(built_site):
+    for name in PAGE_FILES + ["report.html"]:
+        path = built_site.site / name
+        fetched = parse(path).fetched
+        remote = [u for u in fetched if re.match(r"^(https?:)?//", u.strip(), flags=re.I)]
+        assert remote == [], (name, remote)
+        for url in fetched:  # local files the page loads exist in the site
+            assert (path.parent / url).is_file(), (name, url)
+        css_urls = re.findall(r"url\(\s*['\"]?((?:https?:)?//[^)'\"]+)", path.read_text(encoding="utf-8"))
+        assert css_urls == [], (name, css_urls)
+
+
+def test_the_vega_bundle_ships_once_and_every_page_uses_it(built_site):
+    bundle = (built_site.site / "assets" / "vega-bundle.js").read_text(encoding="utf-8")
+    assert "window.vegaEmbed=" in bundle.replace(" ", "")
+    n_charts = 0
+    for name in PAGE_FILES:
+        text = (built_site.site / name).read_text(encoding="utf-8")
+        assert parse(built_site.site / name).fetched.count("assets/vega-bundle.js") == 1, name
+        assert "window.vegaEmbed=" not in text.replace(" ", ""), f"{name} inlines the bundle"
+        n_charts += text.count('class="sweepsight-chart"')
+    assert n_charts >= 5, "the pages show charts through reports.render.show"
+    single = (built_site.site / "report.html").read_text(encoding="utf-8")
+    assert parse(built_site.site / "report.html").fetched == []
+    assert single.count('class="sweepsight-chart"') == n_charts
+    assert len(single) < len(bundle) + 10 * sum(
+        len((built_site.site / n).read_text(encoding="utf-8")) for n in PAGE_FILES)
+
+
+def test_run_derived_text_is_escaped_everywhere(built_site):
+    files = [built_site.site / n for n in PAGE_FILES + ["report.html", "summary.md"]]
+    for path in files:
+        raw = path.read_text(encoding="utf-8")
+        assert SCRIPT_NAME not in raw, f"{path.name} holds the run name as markup"
+        assert "<b>sweep</b>" not in raw, f"{path.name} holds the title as markup"
+    # ... and the run still shows, as text, where runs are listed
+    shown = [p.name for p in files[:-1] if SCRIPT_NAME in page_text(p)
+             or SCRIPT_NAME.replace("<", "\\u003c").replace(">", "\\u003e") in p.read_text(encoding="utf-8")]
+    assert shown, "the script-named run appears nowhere"
+    assert "Synthetic <b>sweep</b>" in page_text(built_site.site / "index.html")
+
+
+def _cells(line: str) -> int:
+    """Number of cells of a GFM table row (``\\|`` does not split a cell)."""
+    body = line.strip()
+    assert body.startswith("|") and body.endswith("|"), line
+    return len(re.split(r"(?<!\\)\|", body[1:-1]))
+
+
+def assert_gfm_tables_consistent(text: str) -> int:
+    tables, current = 0, []
+    for line in text.splitlines() + [""]:
+        if line.startswith("|"):
+            current.append(line)
+            continue
+        if current:
+            assert len(current) >= 2 and re.fullmatch(r"\|(-+\|)+", current[1]), current[:2]
+            widths = {_cells(row) for row in current}
+            assert len(widths) == 1, current
+            tables += 1
+            current = []
+    return tables
+
+
+def test_summary_md_is_valid_gfm_and_names_the_known_effects(built_site):
+    text = (built_site.site / "summary.md").read_text(encoding="utf-8")
+    assert len(text) < summary.MAX_CHARS
+    assert assert_gfm_tables_consistent(text) >= 2
+    for heading in ("## The sweep in numbers", "## Top hyperparameters by importance",
+                    "## Significant neighbours of the best configuration", "## Notes and caveats"):
+        assert heading in text
+    ranking = re.findall(r"^\| (\d+) \| (\S+) \|", text, flags=re.M)
+    assert ranking[0] == ("1", "lr"), ranking  # the quadratic lr effect dominates by design
+    assert "| runs | 72 (72 analysed, 0 left out) |" in text
+    assert "| configurations | 24 " in text
+    assert "depth=8" in text and "optimizer=adam" in text  # the best configuration
+    assert SCRIPT_NAME not in text and "<b>" not in text
+
+
+def test_summary_md_stays_under_github_limit_with_500_hyperparameters(built_site):
+    """The real analysis of the built sweep, its tables widened to 500 hyperparameters with
+    hostile names: every list is cut ("… and N more") and the page stays < 65,536 chars."""
+    from analysis import analyse
+
+    result = analyse(snapshot.load(built_site.site / "data" / "sweep"), target="val_acc")
+    names = [f"p{i}|<{'x' * 200}>`" for i in range(500)]
+    imp = result.importance.table
+    wide_imp = pd.DataFrame({"param": names, **{c: [imp[c].iloc[0]] * 500 for c in imp.columns
+                                                if c != "param"}})
+    corr = result.correlation
+    wide_corr = pd.DataFrame([{**corr.iloc[0].to_dict(), "feature": n, "param": n} for n in names])
+    pairs = result.significance.pairs
+    best = result.significance.configs["config_id"].iloc[0]
+    row = pairs[pairs["config_id"] == best].iloc[0].to_dict()
+    wide_pairs = pd.DataFrame([{**row, "param": n, "verdict": "worse", "to_value": n} for n in names])
+    prep = dataclasses.replace(result.prep, notes=[f"note {n}" for n in names],
+                               set_aside={n: "constant" for n in names})
+    wide = dataclasses.replace(
+        result, prep=prep, correlation=wide_corr,
+        importance=dataclasses.replace(result.importance, table=wide_imp),
+        significance=dataclasses.replace(result.significance, pairs=wide_pairs),
+    )
+    text = summary.summary_markdown(wide, title=names[0])
+    assert len(text) < summary.MAX_CHARS
+    assert assert_gfm_tables_consistent(text) == 3
+    assert "… and 485 more" in text  # importance rows and significant neighbours
+    notes = text.split("## Notes and caveats")[1]
+    assert re.search(r"^- … and \d{3,} more$", notes, flags=re.M)  # notes + set-aside, cut
+    body = text.rsplit("*Full report", 1)[0]
+    assert "<x" not in body and re.findall(r"(?<!\\)`", body) == []
+
+
+def test_quarto_configuration_matches_the_generated_pages(built_site):
+    config = yaml.safe_load((REPO / "_quarto.yml").read_text())
+    project = config["project"]
+    assert project["type"] == "website" and project["output-dir"]
+    expected = [f"reports/_generated/{p.stem}.ipynb" for p in build.PAGES]
+    assert project["render"] == expected
+    for page in expected:  # generated by the build, git-ignored
+        assert (REPO / page).is_file(), page
+    navbar = config["website"]["navbar"]["left"]
+    assert [item["href"] for item in navbar] == expected
+    assert [item["text"] for item in navbar] == [p.label for p in build.PAGES]
+    for resource in project["resources"]:
+        assert (REPO / resource).is_file(), resource
+    assert config["execute"]["enabled"] is False
+    html_format = config["format"]["html"]
+    assert html_format["embed-resources"] is False and html_format["theme"]
+    headers = " ".join(h["text"] for h in html_format["include-in-header"])
+    for src in re.findall(r'src="([^"]+)"', headers):  # relative to the pages' folder
+        assert (REPO / "reports" / "_generated" / src).is_file(), src
+        assert f"reports/_generated/{src}" in project["resources"]
+    ignored = (REPO / ".gitignore").read_text()
+    assert "reports/_generated/" in ignored and "/site/" in ignored
+
+
+def test_one_run_per_configuration_says_why_significance_cannot_apply(single_run_site):
+    from analysis.prepare import prepare
+    from analysis.significance import compare_neighbours
+
+    prep = prepare(snapshot.load(single_run_site.site / "data" / "sweep"), target="val_acc")
+    sig = compare_neighbours(prep)
+    assert not sig.applicable and sig.reason
+    text = page_text(single_run_site.site / "significance.html")
+    assert " ".join(html.unescape(sig.reason).split()) in text
+    summary_text = (single_run_site.site / "summary.md").read_text(encoding="utf-8")
+    assert "Not applicable:" in summary_text
+    assert_gfm_tables_consistent(summary_text)
+
+
+def test_esc_makes_markdown_inert():
+    assert render.esc(SCRIPT_NAME) == "&lt;script&gt;alert(1)&lt;/script&gt;"
+    assert render.esc(PIPE_NAME) == "pipe \\| \\`tick\\` \\*star\\*"
+    assert render.esc("# not a heading\nsecond line") == "\\# not a heading second line"
+    assert render.esc("1. not a list") == "1\\. not a list"
+
+
+def test_show_embeds_inline_json_that_cannot_close_its_script():
+    import altair as alt
+
+    chart = alt.Chart(pd.DataFrame({"x": [1.0, float("nan")], "name": [SCRIPT_NAME, "b"]}))
+    out = render.show(chart.mark_point().encode(x="x", tooltip="name")).data
+    spec = re.search(r'-spec">(.*?)</script>', out, flags=re.S).group(1)
+    assert "<" not in spec and SCRIPT_NAME not in out
+    assert '"x":null' in spec  # NaN is not JSON
+    assert "cdn" not in out.lower() and "src=" not in out
+    assert out.count("<script") == 2 and "vegaEmbed" in out
