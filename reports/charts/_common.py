@@ -1,0 +1,81 @@
+"""Shared pieces of the charts: row caps, safe field names, colours, run sampling."""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+#: No chart embeds more rows than this; larger inputs are sampled or aggregated (and say so).
+MAX_ROWS = 5_000
+
+VERDICT_COLORS = {
+    "target": "#1f77b4",
+    "better": "#2ca02c",
+    "worse": "#d62728",
+    "not significant": "#9e9e9e",
+    "not testable": "#d9d9d9",
+}
+VERDICTS = list(VERDICT_COLORS)
+
+
+def fields(names: list[str], prefix: str = "f") -> dict[str, str]:
+    """Map each name to a field name Vega-Lite reads literally (dots, brackets, quotes in
+    hyperparameter names would otherwise mean nested access); the names become titles."""
+    return {name: f"{prefix}{i}" for i, name in enumerate(names)}
+
+
+def show_value(value) -> str:
+    """Short text for one hyperparameter value ("inactive" for NaN/None)."""
+    if value is None or value is pd.NA:
+        return "inactive"
+    if isinstance(value, (float, np.floating)):
+        if math.isnan(value):
+            return "inactive"
+        return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else f"{value:.4g}"
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    return str(value)
+
+
+class Sample(NamedTuple):
+    """Rows kept for a chart and a sentence saying how they were chosen ("" when all kept)."""
+
+    frame: pd.DataFrame
+    caption: str
+
+
+def sample_rows(frame: pd.DataFrame, *, max_rows: int = MAX_ROWS, random_state: int = 0,
+                what: str = "runs") -> Sample:
+    """At most ``max_rows`` rows: all of them, or a seeded random sample (original order kept)."""
+    if len(frame) <= max_rows:
+        return Sample(frame, "")
+    keep = np.sort(np.random.default_rng(random_state).choice(len(frame), max_rows, replace=False))
+    return Sample(frame.iloc[keep],
+                  f"Showing a random sample of {max_rows:,} of {len(frame):,} {what} "
+                  f"(seed {random_state}) to keep the page light.")
+
+
+def metric_title(prep) -> str:
+    """Axis title of the target metric as the charts show it (as logged)."""
+    arrow = "higher is better" if prep.maximize else "lower is better"
+    return f"{prep.target} ({arrow})"
+
+
+def param_tooltips(prep, field_of: dict[str, str]) -> list:
+    """Tooltip entries: run name then every varying hyperparameter (as text)."""
+    import altair as alt
+
+    return [alt.Tooltip("name:N", title="run")] + [
+        alt.Tooltip(f"{field_of[p]}:N", title=p) for p in prep.params
+    ]
+
+
+def runs_with_text_params(prep, field_of: dict[str, str], rows: pd.DataFrame) -> pd.DataFrame:
+    """``name``, ``y_raw`` and each param as display text under its safe field name."""
+    out = pd.DataFrame({"name": rows["name"].astype(str).to_numpy(),
+                        "y_raw": rows["y_raw"].to_numpy(dtype=float)})
+    for p in prep.params:
+        out[field_of[p]] = [show_value(v) for v in rows[p].to_numpy(dtype=object)]
+    return out

@@ -1,0 +1,177 @@
+"""Overview page: the sweep at a glance, the best configurations, parallel coordinates."""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from reports.charts._common import (MAX_ROWS, fields, metric_title, param_tooltips,
+                                    runs_with_text_params, sample_rows, show_value)
+
+
+def _sweep_summary_data(analysis) -> pd.DataFrame:
+    """``item, value`` rows: runs, configurations, seeds per configuration, exclusions, target."""
+    prep, table = analysis.prep, analysis.table
+    configs = analysis.significance.configs
+    n = configs["n"] if len(configs) else pd.Series([0])
+    states = table.frame["state"].value_counts()
+    rows = [
+        ("runs in the sweep", f"{len(table.frame):,}"),
+        ("runs analysed", f"{len(prep.runs):,}"),
+        ("runs left out", f"{len(prep.excluded):,}"),
+        ("run states", ", ".join(f"{s}: {c:,}" for s, c in states.items())),
+        ("configurations", f"{len(configs):,}"),
+        ("runs per configuration (min / median / max)",
+         f"{int(n.min())} / {float(n.median()):g} / {int(n.max())}"),
+        ("hyperparameters analysed", ", ".join(prep.params) or "(none)"),
+        ("target", f"{prep.target}: {prep.direction} ({prep.direction_reason})"),
+        ("metric scale", f"{prep.metric_scale} ({prep.scale_reason})"),
+    ]
+    if prep.seed:
+        rows.append(("seed column", prep.seed))
+    if prep.budget:
+        counts = prep.budget_counts
+        text = "" if counts is None else "; ".join(f"{k}: {v}" for k, v in counts.items())
+        rows.append(("budget", f"{prep.budget} ({text})" if text else prep.budget))
+    return pd.DataFrame(rows, columns=["item", "value"])
+
+
+def _excluded_data(analysis) -> pd.DataFrame:
+    """Runs left out (``run_id, name, reason``), failed/crashed and NaN/inf targets included."""
+    ex = analysis.prep.excluded
+    return ex[["run_id", "name", "reason"]].reset_index(drop=True) if len(ex) else \
+        pd.DataFrame(columns=["run_id", "name", "reason"])
+
+
+def _set_aside_data(analysis) -> pd.DataFrame:
+    """``what, name, detail``: params set aside, aliases merged, conditional params."""
+    prep = analysis.prep
+    rows = [("set aside", p, r) for p, r in prep.set_aside.items()]
+    rows += [("aliases merged", p, ", ".join(map(str, names))) for p, names in prep.aliases.items()]
+    rows += [("conditional", p, d) for p, d in prep.conditional.items()]
+    return pd.DataFrame(rows, columns=["what", "name", "detail"])
+
+
+def _top_configs_data(analysis, *, k: int = 10) -> pd.DataFrame:
+    """The ``k`` best configurations: ``rank, configuration, mean, std, n`` (means as logged)."""
+    c = analysis.significance.configs.sort_values("rank", kind="stable").head(k)
+    mean = c["mean_raw"] if "mean_raw" in c else c["mean"]
+    return pd.DataFrame({"rank": c["rank"].to_numpy(dtype=int),
+                         "configuration": c["label"].astype(str).to_numpy(),
+                         "mean": mean.to_numpy(dtype=float),
+                         "std": c["std"].to_numpy(dtype=float),
+                         "n": c["n"].to_numpy(dtype=int)})
+
+
+class ParallelData(NamedTuple):
+    """``runs``: one row per run shown (``name``, ``y_raw``, text params under ``field_of``,
+    ``pos_<field>`` in [0, 1] per axis); ``axes``: ``axis, title, field, log, kind`` in order;
+    ``ticks``: ``axis, pos, label``; ``caption``: sampling sentence."""
+
+    runs: pd.DataFrame
+    axes: pd.DataFrame
+    ticks: pd.DataFrame
+    field_of: dict
+    caption: str
+
+
+def _positions(values: pd.Series, *, numeric: bool, log: bool) -> tuple[np.ndarray, list]:
+    """Positions in [0, 1] (inactive at -0.08) and ``(pos, label)`` ticks for one axis."""
+    if numeric:
+        v = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+        ok = ~np.isnan(v)
+        if log:
+            ok &= v > 0
+        s = np.where(ok, np.log10(np.where(ok, v, 1.0)) if log else v, np.nan)
+        lo, hi = (np.nanmin(s), np.nanmax(s)) if ok.any() else (0.0, 1.0)
+        pos = (s - lo) / (hi - lo) if hi > lo else np.where(ok, 0.5, np.nan)
+        ticks = [(0.0 if hi > lo else 0.5, show_value(10 ** lo if log else lo))]
+        if hi > lo:
+            ticks.append((1.0, show_value(10 ** hi if log else hi)))
+    else:
+        text = np.array([show_value(x) for x in values.to_numpy(dtype=object)], dtype=object)
+        ok = text != "inactive"
+        levels = sorted(set(text[ok]))
+        k = len(levels)
+        where = {lev: (i / (k - 1) if k > 1 else 0.5) for i, lev in enumerate(levels)}
+        pos = np.array([where.get(t, np.nan) for t in text], dtype=float)
+        step = max(1, k // 12)  # at most ~12 labels per axis
+        ticks = [(where[lev], lev) for lev in levels[::step]]
+    if (~ok).any():
+        ticks.append((-0.08, "inactive"))
+    pos = np.where(np.isnan(pos), -0.08, pos)
+    return pos, ticks
+
+
+def _parallel_data(analysis, *, max_rows: int = MAX_ROWS, random_state: int = 0) -> ParallelData:
+    """Runs on normalised axes: the varying hyperparameters (log10 where the analysis used it,
+    categoricals at evenly spaced positions), ordered by importance, then the metric."""
+    prep = analysis.prep
+    order = list(prep.params)
+    imp = getattr(analysis.importance, "table", None)
+    if imp is not None and len(imp):
+        ranked = [p for p in imp["param"] if p in order]
+        order = ranked + [p for p in order if p not in ranked]
+    field_of = fields(order)
+    sample = sample_rows(prep.runs, max_rows=max_rows, random_state=random_state)
+    rows = sample.frame
+    out = runs_with_text_params(prep, field_of, rows)
+    axes, ticks = [], []
+    for p in order:
+        log = p in prep.log_scaled
+        pos, t = _positions(rows[p], numeric=p in prep.numeric, log=log)
+        f = field_of[p]
+        out["pos_" + f] = pos
+        title = f"log10 {p}" if log else p
+        axes.append((title, p, f, log, "numeric" if p in prep.numeric else "categorical"))
+        ticks += [(title, a, b) for a, b in t]
+    pos, t = _positions(rows["y_raw"], numeric=True, log=False)
+    out["pos_metric"] = pos
+    axes.append((prep.target, prep.target, "metric", False, "metric"))
+    ticks += [(prep.target, a, b) for a, b in t]
+    return ParallelData(out, pd.DataFrame(axes, columns=["axis", "title", "field", "log", "kind"]),
+                        pd.DataFrame(ticks, columns=["axis", "pos", "label"]), field_of,
+                        sample.caption)
+
+
+def parallel_coordinates(analysis, *, max_rows: int = MAX_ROWS):
+    """Brushable parallel coordinates: one line per run, coloured by the metric; drag on the
+    metric strip below to keep only the runs in that range."""
+    import altair as alt
+
+    data = _parallel_data(analysis, max_rows=max_rows)
+    prep = analysis.prep
+    axis_order = list(data.axes["axis"])
+    pos_fields = ["pos_" + f for f in data.axes["field"]]
+    fold_name = dict(zip(pos_fields, axis_order))
+    brush = alt.selection_interval(name="brush", encodings=["x"])
+    tips = param_tooltips(prep, data.field_of) + [
+        alt.Tooltip("y_raw:Q", title=prep.target, format=".4g")]
+    metric_color = alt.Color("y_raw:Q", title=prep.target,
+                             scale=alt.Scale(scheme="viridis", reverse=not prep.maximize))
+    lines = alt.Chart(data.runs).transform_window(index="count()").transform_fold(
+        pos_fields, as_=["key", "pos"]
+    ).transform_calculate(
+        axis=" || ".join(f"(datum.key == {k!r} ? {v!r} : null)" for k, v in fold_name.items())
+        if fold_name else "''"
+    ).mark_line(opacity=0.35, strokeWidth=1).encode(
+        x=alt.X("axis:N", sort=axis_order, title=None, axis=alt.Axis(labelAngle=0, orient="top")),
+        y=alt.Y("pos:Q", axis=None, scale=alt.Scale(domain=[-0.1, 1.02])),
+        detail="index:N",
+        color=alt.condition(brush, metric_color, alt.value("#e0e0e0")),
+        opacity=alt.condition(brush, alt.value(0.5), alt.value(0.08)),
+        tooltip=tips,
+    )
+    rules = alt.Chart(data.axes).mark_rule(color="#888").encode(x=alt.X("axis:N", sort=axis_order))
+    labels = alt.Chart(data.ticks).mark_text(align="left", dx=3, fontSize=10, color="#333").encode(
+        x=alt.X("axis:N", sort=axis_order), y=alt.Y("pos:Q"), text="label:N")
+    width = max(400, 110 * len(axis_order))
+    top = alt.layer(lines, rules, labels).properties(width=width, height=320)
+    strip = alt.Chart(data.runs).mark_tick(opacity=0.6).encode(
+        x=alt.X("y_raw:Q", title=metric_title(prep) + " — drag here to filter",
+                scale=alt.Scale(zero=False)),
+        color=alt.condition(brush, metric_color, alt.value("#cccccc")),
+        tooltip=tips,
+    ).add_params(brush).properties(width=width, height=40)
+    return alt.vconcat(top, strip)

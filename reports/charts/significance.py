@@ -1,0 +1,299 @@
+"""The significance view: pick a configuration, see which neighbours are really better or worse.
+
+One combined Altair chart driven by a single selection parameter ``target`` on the field
+``label``: the dropdown, a click on the ranking and a click on a neighbour all set it, so the
+reader can walk from configuration to configuration. The data are configurations and neighbour
+pairs only (never runs), capped at :data:`~reports.charts._common.MAX_ROWS` rows.
+"""
+from __future__ import annotations
+
+import html
+import warnings
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from reports.charts._common import MAX_ROWS, VERDICT_COLORS, VERDICTS
+
+#: Configurations shown in the ranking (and offered in the dropdown) at most.
+TOP = 60
+
+
+class SignificanceData(NamedTuple):
+    """``configs``: the ranked configurations shown; ``pairs``: their neighbour rows;
+    ``default``: the label selected at first (the best configuration); ``caption``: what was
+    left out, if anything; ``scale``: how the metric is shown."""
+
+    configs: pd.DataFrame
+    pairs: pd.DataFrame
+    default: str
+    caption: str
+    scale: str
+
+
+def _values_text(values, digits: int = 4) -> str:
+    return ", ".join(f"{v:.{digits}g}" for v in values)
+
+
+def _significance_data(analysis, *, top: int = TOP, max_rows: int = MAX_ROWS) -> SignificanceData:
+    """The ranked configurations (best first, at most ``top``) and every neighbour pair whose
+    configuration is among them, ready to chart. Rows of both tables stay under ``max_rows``."""
+    sig, prep = analysis.significance, analysis.prep
+    scale = prep.metric_scale
+    configs = sig.configs.sort_values("rank", kind="stable").reset_index(drop=True)
+    pairs = sig.pairs
+    total = len(configs)
+    keep = min(top, total)
+    # both tables count: shrink the ranking until pairs + configs fit the cap
+    per_cfg = pairs.groupby("config_id").size() if len(pairs) else pd.Series(dtype=int)
+    counts = per_cfg.reindex(configs["config_id"]).fillna(0).to_numpy()
+    while keep > 1 and counts[:keep].sum() + keep > max_rows:
+        keep = max(1, keep // 2)
+    shown = configs.head(keep)
+    ids = set(shown["config_id"])
+    labels = configs.set_index("config_id")["label"]
+    values = configs.set_index("config_id")["values"]
+
+    cfg = pd.DataFrame({
+        "config_id": shown["config_id"].to_numpy(),
+        "label": shown["label"].astype(str).to_numpy(),
+        "rank": shown["rank"].to_numpy(dtype=int),
+        "n": shown["n"].to_numpy(dtype=int),
+        "mean": shown["mean"].to_numpy(dtype=float),
+        "std": shown["std"].to_numpy(dtype=float),
+    })
+    spread = np.nan_to_num(cfg["std"].to_numpy(), nan=0.0)
+    cfg["low"] = cfg["mean"] - spread
+    cfg["high"] = cfg["mean"] + spread
+    cfg["values"] = [list(np.round(np.asarray(v, dtype=float), 6)) for v in shown["values"]]
+    cfg["values_text"] = [_values_text(v) for v in shown["values"]]
+
+    p = pairs[pairs["config_id"].isin(ids)] if len(pairs) else pairs
+    pr = pd.DataFrame({
+        "config_label": p["config_id"].map(labels).astype(str).to_numpy(),
+        "label": p["neighbour_id"].map(labels).astype(str).to_numpy(),
+        "param": p["param"].astype(str).to_numpy(),
+        "change": [f"{a}: {b} \u2192 {c}" for a, b, c in
+                   zip(p["param"], p["from_value"], p["to_value"])],
+        "verdict": p["verdict"].astype(str).to_numpy(),
+        "diff": p["diff"].to_numpy(dtype=float),
+        "diff_ci_low": p["diff_ci_low"].to_numpy(dtype=float),
+        "diff_ci_high": p["diff_ci_high"].to_numpy(dtype=float),
+        "p_holm": p["p_holm"].to_numpy(dtype=float),
+        "p_bh": p["p_bh"].to_numpy(dtype=float),
+        "cliffs_delta": p["cliffs_delta"].to_numpy(dtype=float),
+        "n_b": p["n_b"].to_numpy(dtype=int),
+        "mean_b": p["mean_b"].to_numpy(dtype=float),
+        "power_note": p["power_note"].astype(str).to_numpy() if "power_note" in p else "",
+        "in_ranking": p["neighbour_id"].isin(ids).to_numpy(),
+    })
+    pr["values_b"] = [list(np.round(np.asarray(values[i], dtype=float), 6))
+                      for i in p["neighbour_id"]]
+    pr["values_text"] = [_values_text(v) for v in pr["values_b"]]
+
+    caption = ""
+    if keep < total:
+        caption = (f"Showing the best {keep} of {total:,} configurations (and their neighbours); "
+                   "the dropdown lists those. The tables below cover every configuration.")
+    default = cfg["label"].iat[0] if len(cfg) else ""
+    return SignificanceData(cfg, pr, default, caption, scale)
+
+
+def caption(analysis, *, top: int = TOP, max_rows: int = MAX_ROWS) -> str:
+    """What the interactive view leaves out ("" when it shows everything or is not shown)."""
+    if not analysis.significance.applicable:
+        return ""
+    return _significance_data(analysis, top=top, max_rows=max_rows).caption
+
+
+def _metric_axis(analysis) -> str:
+    prep = analysis.prep
+    arrow = "higher is better" if prep.maximize else "lower is better"
+    scale = "" if prep.metric_scale == "raw" else f", {prep.metric_scale} scale"
+    return f"mean {prep.target} ({arrow}{scale})"
+
+
+def significance_view(analysis, *, top: int = TOP, max_rows: int = MAX_ROWS):
+    """The interactive view (an Altair chart), or ``None`` when significance is not applicable.
+
+    Left: configurations ranked by mean with ±1 std error bars. Middle: the selected target's
+    neighbours, their difference to it with its bootstrap interval, coloured by verdict. Right:
+    per-seed values of the target and its neighbours. Pick the target in the dropdown or click
+    any configuration or neighbour.
+    """
+    import altair as alt
+
+    sig = analysis.significance
+    if not sig.applicable or len(sig.configs) == 0:
+        return None
+    data = _significance_data(analysis, top=top, max_rows=max_rows)
+    cfg = data.configs.drop(columns=["values"])
+    cfg_values = data.configs[["label", "values", "n"]]
+    pairs = data.pairs.drop(columns=["values_b"])
+    pair_values = data.pairs[["config_label", "label", "change", "verdict", "values_b"]]
+
+    target = alt.selection_point(
+        name="target", fields=["label"], value=data.default, toggle=False, clear=False,
+        on="click", empty=False,
+        bind=alt.binding_select(options=list(cfg["label"]), name="Target configuration: "),
+    )
+    in_target = ("isArray(target.label) ? indexof(target.label, datum.config_label) >= 0 "
+                 ": target.label == datum.config_label")
+    verdict_color = alt.Color(
+        "verdict:N", title="neighbour is",
+        scale=alt.Scale(domain=VERDICTS, range=[VERDICT_COLORS[v] for v in VERDICTS]))
+    metric = _metric_axis(analysis)
+    height_rank = max(120, 14 * len(cfg))
+
+    rank_base = alt.Chart(cfg).encode(
+        y=alt.Y("label:N", sort=alt.EncodingSortField("rank", order="ascending"),
+                title=None, axis=alt.Axis(labelLimit=260)),
+        tooltip=[alt.Tooltip("label:N", title="configuration"), alt.Tooltip("rank:Q"),
+                 alt.Tooltip("n:Q", title="runs"), alt.Tooltip("mean:Q", format=".4g"),
+                 alt.Tooltip("std:Q", format=".3g"),
+                 alt.Tooltip("values_text:N", title="per-seed values")],
+    )
+    ranking = alt.layer(
+        rank_base.mark_rule().encode(x=alt.X("low:Q", title=metric, scale=alt.Scale(zero=False)),
+                                     x2="high:Q",
+                                     color=alt.condition(target, alt.value(VERDICT_COLORS["target"]),
+                                                         alt.value("#bbbbbb"))),
+        rank_base.mark_point(filled=True, size=60, cursor="pointer").encode(
+            x="mean:Q",
+            color=alt.condition(target, alt.value(VERDICT_COLORS["target"]), alt.value("#777777")),
+        ).add_params(target),
+    ).properties(width=260, height=height_rank,
+                 title="Configurations ranked by mean (±1 std); click one")
+
+    header = alt.Chart(cfg).transform_filter(target).transform_calculate(
+        text="'Target: ' + datum.label + '  (mean ' + format(datum.mean, '.4g') + ', n = ' "
+             "+ datum.n + ')'"
+    ).mark_text(align="left", fontWeight="bold", fontSize=13).encode(
+        x=alt.value(0), y=alt.value(8), text="text:N").properties(width=520, height=16,
+                                                                   view=alt.ViewConfig(strokeWidth=0))
+
+    nb_base = alt.Chart(pairs).transform_filter(in_target).encode(
+        y=alt.Y("change:N", title=None, axis=alt.Axis(labelLimit=260),
+                sort=alt.EncodingSortField("diff", order="descending")),
+        tooltip=[alt.Tooltip("label:N", title="neighbour"), alt.Tooltip("change:N", title="changes"),
+                 alt.Tooltip("verdict:N"), alt.Tooltip("p_holm:Q", title="p (Holm)", format=".3g"),
+                 alt.Tooltip("p_bh:Q", title="p (BH)", format=".3g"),
+                 alt.Tooltip("cliffs_delta:Q", title="Cliff's delta", format=".2f"),
+                 alt.Tooltip("diff:Q", title="difference of means", format=".4g"),
+                 alt.Tooltip("diff_ci_low:Q", title="interval low", format=".4g"),
+                 alt.Tooltip("diff_ci_high:Q", title="interval high", format=".4g"),
+                 alt.Tooltip("n_b:Q", title="neighbour runs"),
+                 alt.Tooltip("values_text:N", title="neighbour per-seed values"),
+                 alt.Tooltip("power_note:N", title="power")],
+    )
+    neighbours = alt.layer(
+        alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(strokeDash=[4, 3], color="#444")
+        .encode(x="zero:Q"),
+        nb_base.mark_rule(strokeWidth=2).encode(
+            x=alt.X("diff_ci_low:Q", title="neighbour mean − target mean (with interval)"),
+            x2="diff_ci_high:Q", color=verdict_color),
+        nb_base.mark_point(filled=True, size=90, cursor="pointer").encode(
+            x="diff:Q", color=verdict_color).add_params(target),
+    ).properties(width=260, title="Its neighbours (one hyperparameter changed); click to move")
+
+    seeds = alt.layer(
+        alt.Chart(cfg_values).transform_filter(target).transform_flatten(["values"])
+        .transform_calculate(change="'(target)'", verdict="'target'")
+        .mark_tick(thickness=2, size=12).encode(
+            x=alt.X("values:Q", title=f"per-seed {analysis.prep.target} (analysis scale)",
+                    scale=alt.Scale(zero=False)),
+            y=alt.Y("change:N", title=None, axis=alt.Axis(labelLimit=200)),
+            color=verdict_color, tooltip=[alt.Tooltip("values:Q", format=".4g", title="value")]),
+        alt.Chart(pair_values).transform_filter(in_target).transform_flatten(["values_b"])
+        .mark_tick(thickness=2, size=12).encode(
+            x="values_b:Q", y="change:N", color=verdict_color,
+            tooltip=[alt.Tooltip("label:N", title="neighbour"),
+                     alt.Tooltip("values_b:Q", format=".4g", title="value")]),
+    ).properties(width=240, title="Per-seed values")
+
+    with warnings.catch_warnings():
+        # the same selection on two views is intended: clicking either moves the target
+        warnings.simplefilter("ignore", UserWarning)
+        chart = alt.hconcat(
+            ranking, alt.vconcat(header, alt.hconcat(neighbours, seeds)),
+        ).resolve_scale(color="shared", y="independent")
+        chart.to_dict()
+    return chart
+
+
+class TableData(NamedTuple):
+    """The classic table for one target: ``frame`` rows are the target then its neighbours."""
+
+    frame: pd.DataFrame
+    target: str
+
+
+def _significance_table_data(analysis, *, target: str | None = None) -> TableData:
+    """The target configuration (default: the best) and its neighbours, most significant first."""
+    sig = analysis.significance
+    configs = sig.configs.sort_values("rank", kind="stable")
+    by_label = configs.set_index("label")
+    if target is None:
+        target = str(configs["label"].iat[0]) if len(configs) else ""
+    if target not in by_label.index:
+        return TableData(pd.DataFrame(), target)
+    row = by_label.loc[target]
+    cid = row["config_id"]
+    nb = sig.pairs[sig.pairs["config_id"] == cid]
+    labels = configs.set_index("config_id")["label"]
+    first = pd.DataFrame({
+        "role": ["target"], "configuration": [target], "changes": [""],
+        "n": [int(row["n"])], "mean": [float(row["mean"])], "std": [float(row["std"])],
+        "diff": [np.nan], "diff_ci_low": [np.nan], "diff_ci_high": [np.nan],
+        "p_holm": [np.nan], "cliffs_delta": [np.nan], "note": [""],
+    })
+    rest = pd.DataFrame({
+        "role": nb["verdict"].astype(str).to_numpy(),
+        "configuration": nb["neighbour_id"].map(labels).astype(str).to_numpy(),
+        "changes": [f"{a}: {b} \u2192 {c}" for a, b, c in
+                    zip(nb["param"], nb["from_value"], nb["to_value"])],
+        "n": nb["n_b"].to_numpy(dtype=int), "mean": nb["mean_b"].to_numpy(dtype=float),
+        "std": nb["neighbour_id"].map(configs.set_index("config_id")["std"]).to_numpy(dtype=float),
+        "diff": nb["diff"].to_numpy(dtype=float),
+        "diff_ci_low": nb["diff_ci_low"].to_numpy(dtype=float),
+        "diff_ci_high": nb["diff_ci_high"].to_numpy(dtype=float),
+        "p_holm": nb["p_holm"].to_numpy(dtype=float),
+        "cliffs_delta": nb["cliffs_delta"].to_numpy(dtype=float),
+        "note": nb["power_note"].astype(str).to_numpy() if "power_note" in nb else "",
+    }).sort_values(["p_holm", "changes"], na_position="last", kind="stable")
+    return TableData(pd.concat([first, rest], ignore_index=True), target)
+
+
+ROW_STYLE = {"target": "background:#cdeccd", "better": "background:#fff3b0",
+             "worse": "background:#fff3b0"}
+
+
+def _fmt(v, spec: str) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return ""
+    return format(v, spec)
+
+
+def significance_table_html(analysis, *, target: str | None = None) -> str:
+    """The classic table as HTML: target row green, significantly different neighbours yellow.
+    Every run-derived text is escaped."""
+    data = _significance_table_data(analysis, target=target)
+    if data.frame.empty:
+        return ""
+    head = ["", "configuration", "changes", "runs", "mean ± std", "difference [interval]",
+            "p (Holm)", "Cliff's delta", "note"]
+    out = ['<table class="sweepsight-table significance-table">',
+           "<thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr></thead>",
+           "<tbody>"]
+    for r in data.frame.itertuples(index=False):
+        style = ROW_STYLE.get(r.role, "")
+        diff = "" if np.isnan(r.diff) else (
+            f"{r.diff:+.4g} [{_fmt(r.diff_ci_low, '+.3g')}, {_fmt(r.diff_ci_high, '+.3g')}]")
+        cells = [r.role, r.configuration, r.changes, str(r.n),
+                 f"{r.mean:.4g} ± {_fmt(r.std, '.2g') or 'n/a'}", diff,
+                 _fmt(r.p_holm, ".3g"), _fmt(r.cliffs_delta, "+.2f"), r.note]
+        out.append(f'<tr style="{style}">' + "".join(
+            f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
+    out.append("</tbody></table>")
+    return "\n".join(out)

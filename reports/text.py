@@ -1,0 +1,226 @@
+"""Plain-language findings and caveats computed from an :class:`~analysis.Analysis`.
+
+Pure functions returning Markdown strings; run-derived names are escaped with
+:func:`reports.render.esc`. Thresholds are module constants so that tests and pages agree.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+#: The forest's cross-validated R² below which it is no evidence at all / only rough.
+CV_R2_LOW = 0.1
+CV_R2_ROUGH = 0.5
+#: Interaction share above which interactions, not main effects, explain the configurations.
+INTERACTIONS_DOMINATE = 0.5
+
+
+def _esc(text) -> str:
+    from reports.render import esc
+
+    return esc(text)
+
+
+def _bullets(lines: list[str]) -> str:
+    return "\n".join(f"- {line}" for line in lines if line)
+
+
+def _alpha(analysis) -> float:
+    return float(analysis.options.get("alpha", 0.05))
+
+
+def _above_floor(analysis) -> list[str]:
+    t = analysis.importance.table
+    return [str(p) for p, a in zip(t["param"], t["above_floor"].fillna(False)) if bool(a)]
+
+
+def importance_verdict(analysis) -> str:
+    """One of ``"noise"``, ``"interactions"``, ``"main_effects"``: what explains the metric.
+
+    Interactions dominate when main effects leave more than :data:`INTERACTIONS_DOMINATE` of
+    the variance between configurations unexplained and the configurations really differ."""
+    above = _above_floor(analysis)
+    cv = analysis.forest.cv_r2
+    sig = analysis.significance
+    # configurations really differ when the forest predicts held-out runs or some neighbours
+    # differ significantly (the forest's grouped CV cannot extrapolate on a small grid)
+    differ = bool(sig.applicable and sig.pairs["verdict"].isin(["better", "worse"]).any())
+    predictive = differ or (cv is not None and not math.isnan(cv) and cv >= CV_R2_LOW)
+    share = analysis.importance.interaction_share
+    if share is not None and share > INTERACTIONS_DOMINATE and (above or predictive):
+        return "interactions"
+    if not above:
+        return "noise"
+    return "main_effects"
+
+
+def importance_summary(analysis) -> str:
+    """Sentences for the importance page: what rises above the noise floor, whether
+    interactions dominate (with the top pairs), and how far to trust the forest."""
+    imp, forest = analysis.importance, analysis.forest
+    verdict = importance_verdict(analysis)
+    lines = []
+    floor = imp.noise_floor
+    floor_text = f" (noise floor {floor:.2g})" if floor is not None else ""
+    if verdict == "noise":
+        lines.append(f"**Nothing rises above the noise floor**{floor_text}: the differences "
+                     "between configurations are what seed noise alone would produce, so no "
+                     "ranking of hyperparameters is shown as meaningful.")
+    else:
+        t = imp.table
+        above = [(p, s) for p, s, a in zip(t["param"], t.get("share", t["importance"]),
+                                          t["above_floor"].fillna(False)) if bool(a)]
+        if above:
+            lines.append("Above the noise floor" + floor_text + ": " + ", ".join(
+                f"**{_esc(p)}** ({100 * s:.0f}% of the variance)" for p, s in above) + ".")
+    if verdict == "interactions":
+        pairs = imp.top_interactions.head(3)
+        top = ", ".join(f"{_esc(a)} × {_esc(b)} ({100 * s:.0f}%)"
+                        for a, b, s in zip(pairs["param_a"], pairs["param_b"], pairs["share"]))
+        lines.append(f"**Interactions dominate**: main effects together explain only "
+                     f"{100 * (1 - imp.interaction_share):.0f}% of the variance between "
+                     "configurations; a hyperparameter's best value depends on the others"
+                     + (f". Strongest pairs: {top}." if top else "."))
+    elif imp.interaction_share is not None and verdict == "main_effects":
+        lines.append(f"Interactions and leftovers account for {100 * imp.interaction_share:.0f}% "
+                     "of the variance between configurations.")
+    lines.append(forest_trust(analysis))
+    return _bullets(lines)
+
+
+def forest_trust(analysis) -> str:
+    """How far the forest importances can be trusted, from its cross-validated R²."""
+    cv = analysis.forest.cv_r2
+    if cv is None or math.isnan(cv):
+        return "The forest could not be cross-validated (too few runs), so its importances are unchecked."
+    if cv < CV_R2_LOW:
+        return (f"**Warning:** the forest predicts held-out runs poorly (cv R² = {cv:.2f}); its "
+                "importances are no evidence of anything.")
+    if cv < CV_R2_ROUGH:
+        return (f"The forest predicts held-out runs only roughly (cv R² = {cv:.2f}); read its "
+                "importances as rough.")
+    return f"The forest predicts held-out runs well (cv R² = {cv:.2f})."
+
+
+def linear_summary(analysis) -> str:
+    """R², adjusted R², condition number, significant terms, and the model's warnings."""
+    lin = analysis.linear
+    alpha = _alpha(analysis)
+    t = lin.table[lin.table["term"].astype(str).str.lower() != "intercept"]
+    sig = t[t["p_value"] < alpha].sort_values("p_value")
+    lines = [f"R² = {lin.r2:.3f}, adjusted R² = {lin.r2_adj:.3f} over {lin.n} runs; "
+             f"condition number {lin.condition_number:.3g}."]
+    if len(sig):
+        lines.append(f"Terms with p < {alpha:g}: " + ", ".join(
+            f"{_esc(term)} ({'+' if c > 0 else '−'}{abs(c):.3g})"
+            for term, c in zip(sig["term"], sig["coef"])) + ".")
+    else:
+        lines.append(f"No term has p < {alpha:g}.")
+    high = t[t["vif"].astype(float) > 10]
+    if len(high):
+        lines.append("**Collinearity:** VIF above 10 for " + ", ".join(
+            f"{_esc(x)} ({v:.1f})" for x, v in zip(high["term"], high["vif"])) +
+            "; their separate coefficients are unreliable.")
+    if lin.r2 < 0.1:
+        lines.append("**Warning:** a straight line explains little of the metric; effects may be "
+                     "non-linear or interacting (see the importance page).")
+    lines += [_esc(w) for w in lin.warnings]
+    return _bullets(lines)
+
+
+def significance_summary(analysis) -> str:
+    """Applicability, approximation, the default target's neighbourhood, the power caveat and
+    the multiple-testing control, in plain words."""
+    sig, alpha = analysis.significance, _alpha(analysis)
+    if not sig.applicable:
+        return f"**Significance was not tested.** {_esc(sig.reason)}"
+    lines = []
+    if sig.approximate:
+        bins = "; ".join(f"{_esc(p)}: " + ", ".join(f"{e:.3g}" for e in edges)
+                         for p, edges in sig.bins.items())
+        lines.append("**Approximate:** exact neighbours were too rare, so continuous "
+                     f"hyperparameters were binned (bin edges — {bins}); runs in one bin count "
+                     "as repeats of one configuration.")
+    best = sig.configs.sort_values("rank").iloc[0]
+    nb = sig.pairs[sig.pairs["config_id"] == best["config_id"]]
+    counts = nb["verdict"].value_counts()
+    lines.append(f"The best configuration ({_esc(best['label'])}, mean {best['mean']:.4g} over "
+                 f"{int(best['n'])} runs) has {len(nb)} neighbours: "
+                 f"{counts.get('worse', 0)} significantly worse, "
+                 f"{counts.get('better', 0)} significantly better, "
+                 f"{counts.get('not significant', 0)} not significant, "
+                 f"{counts.get('not testable', 0)} not testable.")
+    lines.append(power_caveat(analysis))
+    lines.append(f"Multiple testing: within each configuration's neighbourhood the p-values are "
+                 f"Holm-adjusted, so the chance of calling any neighbour different by luck is "
+                 f"at most {alpha:g}; p (BH) controls the false-discovery rate across all pairs.")
+    return _bullets(lines)
+
+
+def power_caveat(analysis) -> str:
+    """What "not significant" means given the fewest seeds (the smallest attainable p)."""
+    sig, alpha = analysis.significance, _alpha(analysis)
+    minp = sig.pairs["min_attainable_p"].astype(float)
+    if len(minp) == 0 or minp.isna().all():
+        return ""
+    worst = float(np.nanmax(minp))
+    n = sig.configs["n"]
+    if worst > alpha:
+        return (f"**Power:** with as few as {int(n.min())} runs per configuration the smallest "
+                f"p-value some comparisons can reach is {worst:.2g} (> {alpha:g}): for them "
+                "\"not significant\" means \"cannot tell\", not \"no difference\". More seeds "
+                "per configuration would settle them.")
+    return (f"Power: every comparison can reach p < {alpha:g} (smallest attainable p at most "
+            f"{worst:.2g}); a \"not significant\" verdict can still hide a small difference.")
+
+
+def findings(analysis) -> str:
+    """The main findings for the overview page, in plain words."""
+    prep, sig = analysis.prep, analysis.significance
+    lines = []
+    if len(sig.configs):
+        best = sig.configs.sort_values("rank").iloc[0]
+        mean = best["mean_raw"] if "mean_raw" in best else best["mean"]
+        spread = "" if math.isnan(best["std"]) else f" ± {best['std']:.2g}"
+        lines.append(f"Best configuration: **{_esc(best['label'])}** with {_esc(prep.target)} "
+                     f"{mean:.4g}{spread} over {int(best['n'])} run(s).")
+    verdict = importance_verdict(analysis)
+    if verdict == "noise":
+        lines.append("No hyperparameter rises above the noise floor: the configurations differ "
+                     "no more than seed noise would make them.")
+    else:
+        t = analysis.importance.table
+        top = [(p, s) for p, s, a in zip(t["param"], t.get("share", t["importance"]),
+                                        t["above_floor"].fillna(False)) if bool(a)][:3]
+        if top:
+            lines.append("Most of the variation comes from " + ", ".join(
+                f"**{_esc(p)}** ({100 * s:.0f}%)" for p, s in top) + ".")
+        if verdict == "interactions":
+            lines.append("Interactions dominate: main effects explain less than half of the "
+                         "differences between configurations (see the importance page).")
+    corr = analysis.correlation
+    if corr is not None and len(corr):
+        c = corr.loc[corr["spearman_r"].abs().idxmax()]
+        if c["spearman_p"] < _alpha(analysis):
+            word = "higher" if c["spearman_r"] > 0 else "lower"
+            lines.append(f"Strongest monotone link: higher {_esc(c['feature'])} goes with {word} "
+                         f"{_esc(prep.target)} (Spearman r = {c['spearman_r']:+.2f}).")
+    if sig.applicable:
+        nb = sig.pairs[sig.pairs["config_id"] == sig.configs.sort_values("rank")["config_id"].iat[0]]
+        worse = int((nb["verdict"] == "worse").sum())
+        lines.append(f"{worse} of the best configuration's {len(nb)} neighbours are significantly "
+                     "worse; the others cannot be told apart from it with these seeds."
+                     if worse < len(nb) else
+                     f"All {len(nb)} neighbours of the best configuration are significantly worse.")
+    else:
+        lines.append(f"Significance was not tested: {_esc(sig.reason)}")
+    lines.append(forest_trust(analysis))
+    return _bullets(lines)
+
+
+def notes(analysis, *, which: str = "prep") -> str:
+    """The notes of ``which`` (``prep``, ``significance``, ``importance``, ``forest``,
+    ``linear``) as a bullet list."""
+    obj = analysis.prep if which == "prep" else getattr(analysis, which)
+    return _bullets([_esc(n) for n in getattr(obj, "notes", [])])

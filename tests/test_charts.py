@@ -1,0 +1,154 @@
+"""Charts: the ``_data`` functions on real analyses of synthetic sweeps, and valid, capped specs."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import analyse
+from analysis import synthetic as S
+from reports import charts
+from reports.charts import importance as imp_charts
+from reports.charts import models, overview, significance
+from reports.charts._common import MAX_ROWS
+
+
+@pytest.fixture(scope="module")
+def analysis():
+    """lr (log-uniform, strong) x optimizer grid with 6 seeds, a failed run and a NaN target."""
+    table = S.make_table(
+        {"lr": S.LogUniform(1e-4, 1e-1), "optimizer": S.Choice(["adam", "sgd"]),
+         "noise_param": S.Uniform(0.0, 1.0)},
+        effects={"lr": 2.0}, grid=True, grid_points=3, seeds=6, noise=0.1, base=0.0,
+        target="loss", failed=1, nan_target=1, random_state=0)
+    return analyse(table, target="loss")
+
+
+@pytest.fixture(scope="module")
+def big():
+    """A 100k-run sweep (120 configurations, many repeats) - for the row caps only."""
+    rng = np.random.default_rng(0)
+    n = 100_000
+    lr = 10 ** rng.choice(np.linspace(-5, -1, 40), n)  # 40 x 3 configurations, ~830 runs each
+    frame = pd.DataFrame({"run_id": [f"r{i}" for i in range(n)], "name": [f"r{i}" for i in range(n)],
+                          "state": "finished", "params.lr": lr,
+                          "params.opt": rng.choice(["adam", "sgd", "rmsprop"], n),
+                          "metrics.loss": np.log10(lr) ** 2 + rng.normal(0, 0.1, n)})
+    from adapters.schema import build_table
+    from analysis import Analysis
+    from analysis.correlation import correlations
+    from analysis.prepare import prepare
+    from analysis.significance import compare_neighbours
+
+    prep = prepare(build_table(frame, source="csv"), target="loss")
+    sig = compare_neighbours(prep, n_boot=50)
+    return Analysis(table=None, prep=prep, correlation=correlations(prep), linear=None,
+                    forest=None, importance=None, significance=sig, options={"alpha": 0.05},
+                    timings={})
+
+
+def _rows(chart) -> int:
+    spec = chart.to_dict()
+    return max(len(v) for v in spec.get("datasets", {"_": []}).values())
+
+
+def test_significance_data_defaults_to_best_with_right_verdicts(analysis):
+    data = significance._significance_data(analysis)
+    configs = analysis.significance.configs
+    best = configs.loc[configs["rank"].idxmin(), "label"]
+    assert data.default == best == data.configs["label"].iat[0]
+    # best: lowest loss -> the highest lr (effect +2 per log10 of lr, loss minimised) is worse
+    mine = data.pairs[data.pairs["config_label"] == best]
+    assert len(mine) > 0
+    lr_step = mine[mine["param"] == "lr"]
+    assert (lr_step["verdict"] == "worse").all() and (lr_step["diff"] > 0).all()
+    # every pair's neighbour label is itself a configuration, and both directions agree
+    back = data.pairs.set_index(["config_label", "label"])
+    for row in lr_step.itertuples():
+        assert back.loc[(row.label, row.config_label), "verdict"] == "better"
+    assert data.pairs["values_b"].map(len).tolist() == data.pairs["n_b"].tolist()
+
+
+def test_significance_view_is_valid_and_interactive(analysis):
+    chart = charts.significance_view(analysis)
+    spec = chart.to_dict()  # validates against the Vega-Lite schema
+    params = spec["params"]
+    assert [p["name"] for p in params] == ["target"]
+    assert params[0]["value"] == significance._significance_data(analysis).default
+    assert params[0]["bind"]["input"] == "select"
+    assert len(params[0]["views"]) == 2  # the ranking and the neighbour panel both set it
+
+
+def test_significance_table_marks_target_and_significant(analysis):
+    data = significance._significance_table_data(analysis).frame
+    assert data["role"].iat[0] == "target"
+    html = charts.significance_table_html(analysis)
+    assert html.count("background:#cdeccd") == 1
+    n_sig = int(data["role"].isin(["better", "worse"]).sum())
+    assert n_sig > 0 and html.count("background:#fff3b0") == n_sig
+
+
+def test_parallel_data_only_varying_params_and_log_axes(analysis):
+    data = overview._parallel_data(analysis)
+    prep = analysis.prep
+    assert set(data.axes["title"]) == set(prep.params) | {prep.target}
+    assert "seed" not in set(data.axes["title"])
+    lr = data.axes.set_index("title").loc["lr"]
+    assert bool(lr["log"]) and lr["axis"] == "log10 lr"
+    pos = data.runs["pos_" + lr["field"]]
+    # lr grid 1e-4, ~3e-3, 1e-1: evenly spaced on log10 -> positions 0, 0.5, 1
+    np.testing.assert_allclose(sorted(pos.unique()), [0.0, 0.5, 1.0], atol=1e-9)
+    opt = data.axes.set_index("title").loc["optimizer"]
+    assert sorted(data.runs["pos_" + opt["field"]].unique()) == [0.0, 1.0]
+    assert len(data.runs) == len(prep.runs)
+
+
+def test_top_configs_and_summary(analysis):
+    top = overview._top_configs_data(analysis, k=3)
+    assert list(top["rank"]) == sorted(top["rank"]) and len(top) == 3
+    assert top["n"].between(5, 6).all()  # 6 seeds, one failed / one NaN run
+    summary = overview._sweep_summary_data(analysis).set_index("item")["value"]
+    assert summary["runs left out"] == "2"
+    assert summary["runs per configuration (min / median / max)"].startswith("5 /") or \
+        summary["runs per configuration (min / median / max)"].startswith("6 /")
+    assert len(overview._excluded_data(analysis)) == 2
+
+
+def test_importance_data_joins_forest_and_correlation(analysis):
+    data = imp_charts._importance_data(analysis)
+    assert data["param"].iat[0] == "lr" and bool(data["above_floor"].iat[0])
+    assert data.set_index("param").loc["lr", "corr"] > 0.9  # loss rises with lr
+    np.testing.assert_allclose(
+        data.set_index("param").loc["lr", "impurity"],
+        analysis.forest.table.set_index("param").loc["lr", "impurity"])
+
+
+def test_correlation_and_coefficients(analysis):
+    corr = models._correlation_data(analysis)
+    assert set(corr["method"]) == {"Pearson", "Spearman"}
+    assert corr["feature"].iat[0] == "lr"
+    coef = models._coefficient_data(analysis)
+    assert "intercept" not in set(coef["term"].str.lower())
+    assert bool(coef.set_index("term").loc["lr", "significant"])
+
+
+def test_every_chart_is_valid_vega_lite(analysis):
+    for make in (charts.parallel_coordinates, charts.correlation_chart, charts.coefficient_chart,
+                 charts.importance_chart, charts.interactions_chart, charts.metric_vs_params_chart,
+                 charts.significance_view):
+        spec = make(analysis).to_dict()
+        assert json.dumps(spec)
+
+
+def test_row_caps_on_100k_runs(big):
+    assert len(big.prep.runs) > 90_000
+    pc = overview._parallel_data(big)
+    assert len(pc.runs) == MAX_ROWS and "random sample" in pc.caption
+    assert _rows(charts.parallel_coordinates(big)) <= MAX_ROWS
+    assert big.significance.applicable
+    if True:
+        d = significance._significance_data(big)
+        assert len(d.pairs) + len(d.configs) <= MAX_ROWS
+        assert _rows(charts.significance_view(big)) <= MAX_ROWS
