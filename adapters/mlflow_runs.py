@@ -144,6 +144,15 @@ def _probe_server(uri: str) -> None:
     )
 
 
+def _database_errors() -> tuple[type[BaseException], ...]:
+    """The errors a broken or unreachable database store raises (SQLAlchemy, when installed)."""
+    try:
+        from sqlalchemy.exc import SQLAlchemyError
+    except ImportError:
+        return ()
+    return (SQLAlchemyError,)
+
+
 def _as_list(value) -> list[str]:
     if value is None:
         return []
@@ -196,20 +205,27 @@ def _search(client, experiment_ids: list[str], filter_string: str, cap: int | No
             return runs
 
 
-def _parent_names(client, parents: set[str], by_id: dict) -> dict[str, str]:
-    """Parent run id -> its run name; parents outside the search results are fetched."""
+def _unnest(client, runs: list) -> tuple[list, dict[str, str]]:
+    """The runs that are not parents of others, and child run id -> its parent's run name.
+
+    A parent outside the results (filtered out, past ``max_results``) is fetched for its name;
+    one that cannot be read (deleted) groups its children under its id.
+    """
     from mlflow.exceptions import MlflowException
 
+    by_id = {r.info.run_id: r for r in runs}
+    parent_of = {r.info.run_id: r.data.tags[PARENT_TAG] for r in runs if r.data.tags.get(PARENT_TAG)}
     names = {}
-    for parent in parents:
+    for parent in set(parent_of.values()):
         run = by_id.get(parent)
         if run is None:
             try:
                 run = client.get_run(parent)
             except MlflowException:
-                run = None  # deleted or inaccessible: the id still groups its children
+                run = None
         names[parent] = (run.info.run_name if run is not None else None) or parent
-    return names
+    kept = [r for r in runs if r.info.run_id not in names]
+    return kept, {child: names[parent] for child, parent in parent_of.items()}
 
 
 def _frame(runs: list, experiment_names: dict[str, str], group_of: dict[str, str]) -> pd.DataFrame:
@@ -304,16 +320,12 @@ def load(options: dict) -> RunTable:
                     "fix it (e.g. \"metrics.val_acc > 0.9 and params.optimizer = 'adam'\")."
                 ) from None
             raise
-        by_id = {r.info.run_id: r for r in runs}
-        parent_of = {r.info.run_id: r.data.tags[PARENT_TAG] for r in runs if r.data.tags.get(PARENT_TAG)}
-        parents = set(parent_of.values())
-        parent_names = _parent_names(client, parents, by_id)
-        kept = [r for r in runs if r.info.run_id not in parents]
+        kept, group_of = _unnest(client, runs)
         if not kept:
             because = f" matching filter {filter_string!r}" if filter_string else ""
             fix = "loosen or drop --filter" if filter_string else "log runs to it or pick another experiment"
             raise SweepError(f"{where} has no runs{because}; {fix}.")
-        frame = _frame(kept, names, {c: parent_names[p] for c, p in parent_of.items()})
+        frame = _frame(kept, names, group_of)
         metric_names = sorted(c[len(METRIC):] for c in frame.columns if c.startswith(METRIC))
         if not metric_names:
             raise SweepError(f"no run of {where} logged a metric; log metrics (mlflow.log_metric) "
@@ -329,6 +341,12 @@ def load(options: dict) -> RunTable:
     except MlflowException as exc:
         raise SweepError(f"MLflow at {redact_uri(uri)} failed: {_scrub(exc.message, uri)}; "
                          "check the tracking URI, the server and its logs.") from None
+    except _database_errors() as exc:
+        raise SweepError(f"cannot read the MLflow store at {redact_uri(uri)}: {_scrub(exc, uri)}; "
+                         "check that --tracking-uri names an MLflow database and that it is up.") from None
+    except ModuleNotFoundError as exc:  # a database driver (psycopg2, pymysql ...) the URI needs
+        raise SweepError(f"the tracking URI {redact_uri(uri)} needs the package {exc.name!r}; "
+                         f"install it (pip install {exc.name}).") from None
 
     query = {
         "tracking_uri": redact_uri(uri),
@@ -341,11 +359,11 @@ def load(options: dict) -> RunTable:
         query["metrics"] = agg_metrics
     table = build_table(frame, source="mlflow", seed=options.get("seed"), budget=options.get("budget"),
                         metric_agg=how, query=query, where=where)
-    if parents:
-        table.meta.notes.append(
-            f"{len(runs) - len(kept)} parent run(s) left out (they hold nested trials, not results); "
-            "their children are grouped by the parent's run name."
-        )
+    if len(kept) < len(runs):
+        table.meta.notes.append(f"{len(runs) - len(kept)} parent run(s) left out: they hold nested "
+                                "trials, not results.")
+    if group_of:
+        table.meta.notes.append(f"{len(group_of)} nested run(s) grouped by their parent run's name.")
     if how != "last":
         table.meta.notes.append(f"metrics {', '.join(agg_metrics)}: the {how} over each run's history.")
     log.info("loaded %d runs from %s", len(table.frame), where)

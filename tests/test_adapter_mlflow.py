@@ -129,13 +129,15 @@ def test_nested_parents_left_out_and_group_children(store):
     groups = dict(zip(table.frame["name"], table.frame["group"]))
     assert groups == {**{f"trial-{p}-{c}": f"study-{p}" for p in range(2) for c in range(3)}, "solo": "nested"}
     assert "params.n_trials" not in table.frame.columns  # only the parents logged it
-    assert any("2 parent run(s) left out" in note for note in table.meta.notes)
+    assert "2 parent run(s) left out: they hold nested trials, not results." in table.meta.notes
+    assert "6 nested run(s) grouped by their parent run's name." in table.meta.notes
 
 
 def test_nested_parent_outside_filter_still_names_group(store):
     # The parents have no seed param, so the filter drops them: their names are fetched.
     table = _load(store["uri"], experiment="nested", filter="params.seed = '0'")
     assert dict(zip(table.frame["name"], table.frame["group"])) == {"trial-0-0": "study-0", "trial-1-0": "study-1"}
+    assert not any("left out" in note for note in table.meta.notes)
 
 
 def test_pagination_follows_page_tokens(store, monkeypatch):
@@ -214,6 +216,14 @@ def test_error_missing_sqlite_file_is_not_created(tmp_path):
     assert not path.exists()
 
 
+def test_error_not_a_database(tmp_path):
+    path = tmp_path / "notes.db"
+    path.write_text("these are notes, not an MLflow database\n" * 20)
+    message = _error(f"sqlite:///{path}", experiment="x")
+    assert message.startswith(f"cannot read the MLflow store at sqlite:///{path}: ")
+    assert "file is not a database" in message
+
+
 def test_error_unreachable_server_hides_credentials(monkeypatch, caplog, capsys):
     monkeypatch.setattr(mlflow_runs, "PROBE_BACKOFF", 0.01)
     port = free_port()  # nothing listens there
@@ -247,11 +257,16 @@ def _with_credentials(url: str) -> str:
 
 
 @pytest.mark.server
-def test_contract_server_with_credentials(server_url):
-    table = _load(_with_credentials(server_url), experiment="contract")
+def test_contract_server_with_credentials(server_url, caplog, capsys):
+    with caplog.at_level(logging.DEBUG):  # every logger, MLflow's and urllib3's included
+        table = _load(_with_credentials(server_url), experiment="contract", metric_agg="max",
+                      metrics=["val_acc"])  # val_acc rises: its max is the final value
     contract.assert_contract(table, "mlflow")
     assert table.meta.query["tracking_uri"] == server_url.replace("http://", "http://***@")
-    assert "hunter2" not in table.meta.to_json() and "bob" not in table.meta.to_json()
+    assert any("loaded 9 runs from MLflow experiment 'contract' at http://***@127.0.0.1" in r.getMessage()
+               for r in caplog.records)
+    seen = table.meta.to_json() + caplog.text + "".join(capsys.readouterr())
+    assert "hunter2" not in seen and "bob" not in seen
 
 
 @pytest.mark.server
