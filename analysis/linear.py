@@ -71,12 +71,15 @@ def design(prep: Prepared) -> tuple[pd.DataFrame, dict[str, str], dict[str, str]
     return Z, term_param, reference, notes
 
 
-def _independent(Z: np.ndarray) -> list[int]:
+def _centered_gram(Z: np.ndarray) -> np.ndarray:
+    """``C.T @ C`` for the column-centred ``Z``: one pass over the runs."""
+    mean = Z.mean(axis=0)
+    return Z.T @ Z - len(Z) * np.outer(mean, mean)
+
+
+def _independent(G: np.ndarray) -> list[int]:
     """Indices of columns kept, in order, skipping any column that is (numerically) a linear
-    combination of the intercept and the columns kept before it. Works on the Gram matrix,
-    so the cost is one pass over the runs."""
-    C = Z - Z.mean(axis=0)
-    G = C.T @ C
+    combination of the intercept and the columns kept before it (``G``: centred Gram matrix)."""
     kept: list[int] = []
     for j in range(G.shape[0]):
         total = G[j, j]
@@ -114,7 +117,8 @@ def fit_linear(prep: Prepared, *, robust: bool = False) -> LinearResult:
     names = list(Z.columns)
     values = Z.to_numpy(dtype=float)
 
-    kept = _independent(values) if names else []
+    G = _centered_gram(values) if names else np.zeros((0, 0))
+    kept = _independent(G) if names else []
     dropped = [names[j] for j in range(len(names)) if j not in kept]
     if dropped:
         warnings.append(
@@ -137,9 +141,11 @@ def fit_linear(prep: Prepared, *, robust: bool = False) -> LinearResult:
         dropped += cut
         names = [names[j] for j in keep]
         values = values[:, keep]
+        kept = [kept[j] for j in keep]
 
     exog = sm.add_constant(values, has_constant="add") if names else np.ones((n, 1))
     model = sm.OLS(y, exog)
+    # pinv: one SVD of the design (statsmodels' "qr" path computes the pinv as well).
     fit = model.fit(cov_type="HC3") if robust else model.fit()
     if robust:
         notes.append("Standard errors are heteroskedasticity-robust (HC3).")
@@ -164,7 +170,8 @@ def fit_linear(prep: Prepared, *, robust: bool = False) -> LinearResult:
         pv = np.where(bad, np.where(np.abs(coef) > 0, 0.0 if exact else 1.0, 1.0), pv)
         ci = np.where(bad[:, None], coef[:, None], ci)
 
-    vif = _vif(values)
+    Gk = G[np.ix_(kept, kept)]
+    vif = _vif(Gk)
     table = pd.DataFrame({
         "term": names,
         "param": [term_param[t] for t in names],
@@ -182,7 +189,7 @@ def fit_linear(prep: Prepared, *, robust: bool = False) -> LinearResult:
         r2 = r2_adj = 0.0
     else:
         r2, r2_adj = float(fit.rsquared), float(fit.rsquared_adj)
-    cond = float(np.linalg.cond(exog)) if names else 1.0
+    cond = _condition_number(np.asarray(fit.eigenvals, dtype=float)) if names else 1.0
     if cond > CONDITION_LIMIT:
         warnings.append(f"Condition number {cond:.3g} > {CONDITION_LIMIT:g} after standardising: "
                         "terms are nearly collinear, so single coefficients are unstable.")
@@ -201,15 +208,23 @@ def _pearson(x: np.ndarray, y: np.ndarray) -> float:
     return float(xm @ ym / denom) if denom > 0 else 0.0
 
 
-def _vif(values: np.ndarray) -> np.ndarray:
-    """Variance inflation factors: the diagonal of the inverse correlation matrix."""
-    k = values.shape[1]
+def _vif(G: np.ndarray) -> np.ndarray:
+    """Variance inflation factors: the diagonal of the inverse correlation matrix (``G``:
+    centred Gram matrix of the terms)."""
+    k = G.shape[0]
     if k == 0:
         return np.zeros(0)
     if k == 1:
         return np.ones(1)
-    C = values - values.mean(axis=0)
-    C = C / np.linalg.norm(C, axis=0)
-    R = C.T @ C
+    d = np.sqrt(np.diag(G))
+    R = G / np.outer(d, d)
     v = np.diag(np.linalg.pinv(R, hermitian=True))
     return np.maximum(v, 1.0)
+
+
+def _condition_number(eig: np.ndarray) -> float:
+    """As statsmodels' ``condition_number``: sqrt of the eigenvalue ratio of ``exog.T @ exog``
+    (the eigenvalues come from the fit's SVD; a rounding-level smallest one is floored)."""
+    eig = np.sort(eig)
+    floor = eig[-1] * np.finfo(float).eps
+    return float(np.sqrt(eig[-1] / max(eig[0], floor))) if eig[-1] > 0 else 1.0

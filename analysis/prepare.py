@@ -347,14 +347,14 @@ def _is_number(s: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
 
 
-def _monotone(a: pd.Series, b: pd.Series) -> bool:
-    """Whether the distinct (a, b) pairs of two numeric columns lie on a monotone curve."""
-    pairs = pd.DataFrame({"a": a.to_numpy(dtype=float, na_value=np.nan),
-                          "b": b.to_numpy(dtype=float, na_value=np.nan)}).drop_duplicates()
-    if (pairs["a"].isna() != pairs["b"].isna()).any():
+def _monotone(ua: np.ndarray, ub: np.ndarray, order: np.ndarray) -> bool:
+    """Whether paired distinct values (``ua[k]`` <-> ``ub[k]``) lie on a monotone curve;
+    ``order`` sorts ``ua`` (NaN last)."""
+    na, nb = np.isnan(ua), np.isnan(ub)
+    if (na != nb).any():
         return False
-    pairs = pairs.dropna().sort_values("a")
-    d = np.diff(pairs["b"].to_numpy())
+    b = ub[order][: int((~na).sum())]
+    d = np.diff(b)
     return bool(np.all(d > 0) or np.all(d < 0))
 
 
@@ -367,23 +367,33 @@ def _alias_groups(values: dict[str, pd.Series]) -> list[list[str]]:
     continuous param splits the runs into the same configurations without being an alias.
     """
     buckets: dict[tuple, list[str]] = {}
-    codes = {}
+    codes: dict[str, np.ndarray] = {}
+    uniques: dict[str, np.ndarray] = {}
     # Categoricals first, so that a merged name keeps words (adam/sgd) over codes (0/1).
     ordered = sorted(values, key=lambda p: _is_number(values[p]))
     for p in ordered:
-        c = _codes(values[p])
-        codes[p] = c
-        key = (int(c.max()) if len(c) else 0, zlib.crc32(c.tobytes()))
+        c, u = pd.factorize(values[p], use_na_sentinel=False)
+        codes[p] = np.asarray(c, dtype=np.int64)
+        if _is_number(values[p]):
+            uniques[p] = np.asarray(u, dtype=float)
+        key = (len(u), zlib.crc32(codes[p].tobytes()))
         buckets.setdefault(key, []).append(p)
+    sort_order: dict[str, np.ndarray] = {}
+
+    def monotone(a: str, b: str) -> bool:
+        # Equal codes pair the k-th distinct value of a with the k-th of b.
+        if a not in sort_order:
+            sort_order[a] = np.argsort(uniques[a], kind="stable")
+        return _monotone(uniques[a], uniques[b], sort_order[a])
+
     groups: list[list[str]] = []
     for members in buckets.values():
         while members:
             group, rest = [members[0]], []
             for q in members[1:]:
                 same = np.array_equal(codes[group[0]], codes[q])  # guards hash collisions
-                if same and _is_number(values[q]):
-                    same = all(_monotone(values[g], values[q]) for g in group
-                               if _is_number(values[g]))
+                if same and q in uniques:
+                    same = all(monotone(g, q) for g in group if g in uniques)
                 (group if same else rest).append(q)
             groups.append(group)
             members = rest
@@ -518,6 +528,19 @@ def _combine(code_arrays: list[np.ndarray]) -> np.ndarray:
     return frame.groupby(list(frame.columns), sort=False).ngroup().to_numpy()
 
 
+def _log_scale(present: np.ndarray) -> bool:
+    """Analyse a numeric param as log10 when it is positive, spans at least 100x, and its
+    distinct values are less skewed on the log scale than on the raw one (log-spaced grids and
+    log-uniform draws are; a uniform draw on [0, 1] is not, whatever its smallest value)."""
+    lo, hi = present.min(), present.max()
+    if not (lo > 0 and hi / lo >= LOG_RANGE):
+        return False
+    distinct = np.unique(present)
+    if len(distinct) < 3:
+        return True
+    return abs(stats.skew(np.log10(distinct))) < abs(stats.skew(distinct))
+
+
 def _encode(values: dict[str, pd.Series], numeric: list[str], categorical: list[str]
             ) -> tuple[pd.DataFrame, dict[str, str], list[str], list[str]]:
     """The design matrix: numeric (log10 where wide, mean-imputed, missing flags) + one-hot."""
@@ -531,8 +554,7 @@ def _encode(values: dict[str, pd.Series], numeric: list[str], categorical: list[
         if p in numeric:
             v = s.to_numpy(dtype=float, na_value=np.nan)
             present = v[~np.isnan(v)]
-            lo, hi = present.min(), present.max()
-            if lo > 0 and hi / lo >= LOG_RANGE:
+            if _log_scale(present):
                 v = np.log10(v)
                 log_scaled.append(p)
             miss = np.isnan(v)
@@ -547,8 +569,9 @@ def _encode(values: dict[str, pd.Series], numeric: list[str], categorical: list[
                 cols[f"{p}__missing"] = miss.astype(float)
                 feature_param[f"{p}__missing"] = p
         else:
-            text = pd.Series(np.where(s.isna().to_numpy(), MISSING_LEVEL,
-                                      s.astype(object).map(_show).to_numpy()), dtype=object)
+            raw_codes, raw_uniques = pd.factorize(s, use_na_sentinel=True)
+            labels = np.array([_show(u) for u in raw_uniques] + [MISSING_LEVEL], dtype=object)
+            text = labels[np.where(raw_codes < 0, len(raw_uniques), raw_codes)]
             codes, uniques = pd.factorize(text, sort=True)
             onehot = np.zeros((len(text), len(uniques)))
             onehot[np.arange(len(text)), codes] = 1.0
@@ -557,8 +580,8 @@ def _encode(values: dict[str, pd.Series], numeric: list[str], categorical: list[
                 cols[name] = onehot[:, j]
                 feature_param[name] = p
     if log_scaled:
-        notes.append("Analysed on a log10 scale (positive and spanning at least "
-                     f"{LOG_RANGE:g}x): {', '.join(log_scaled)}.")
+        notes.append("Analysed on a log10 scale (positive, spanning at least "
+                     f"{LOG_RANGE:g}x and evenly spread on that scale): {', '.join(log_scaled)}.")
     if imputed:
         notes.append("Missing values replaced by the mean, with a <param>__missing indicator "
                      "column: " + "; ".join(imputed) + ".")
