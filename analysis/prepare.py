@@ -38,14 +38,18 @@ SKEW_LIMIT = 2.0
 FAR_OUT = 3.0  # Tukey's "far out" fence, in IQRs beyond the quartiles
 LOG_RANGE = 100.0  # numeric params spanning at least this max/min ratio are analysed as log10
 
-# Hyperparameter names that never describe a choice worth analysing (last dotted part).
+# Names (last dotted part) that never describe a choice worth analysing, at any depth.
 _ID_NAME = re.compile(
-    r"^(?:run_?name|name|display_?name|id|run_?id|uuid|guid|job_?id|trial_?id|experiment_?id|"
-    r"(?:[a-z]+_)?(?:dir|directory|path|file|filename)|output|outputs|out|logdir|"
-    r"timestamp|time_?stamp|date|datetime|created(?:_at)?|start_?time|host|hostname|node|"
+    r"^(?:run_?name|display_?name|run_?id|uuid|guid|job_?id|trial_?id|experiment_?id|"
+    r"(?:[a-z]+_)?(?:dir|directory)|output|outputs|logdir|"
+    r"timestamp|time_?stamp|date|datetime|created(?:_at)?|start_?time|host|hostname|"
     r"git_?(?:commit|hash|sha|branch)|commit|sha|hash|url|uri)$",
     re.IGNORECASE,
 )
+# Names that are identifiers only at the top level: ``optimizer.name`` is a real choice.
+_ID_NAME_TOP = re.compile(r"^(?:name|id|path|file|filename|out)$", re.IGNORECASE)
+# Names of files that may be a real choice (a data set) unless they take many values.
+_FILE_NAME = re.compile(r"^(?:[a-z]+_)?(?:path|file|filename)$", re.IGNORECASE)
 _WANDB = re.compile(r"(^|[._])_?wandb|^_", re.IGNORECASE)
 _PATTERNS = {
     "URLs": re.compile(r"^[a-z][a-z0-9+.\-]*://", re.IGNORECASE),
@@ -296,17 +300,19 @@ def _not_a_param(p: str, s: pd.Series, *, max_levels: int) -> str:
     """Why ``p`` is not a hyperparameter whatever the runs (an identifier, path, timestamp)."""
     last = p.split(".")[-1]
     present = s.dropna()
-    if present.nunique() <= 1:
+    distinct = pd.Series(present.unique())
+    n_unique, n = len(distinct), len(present)
+    if n_unique <= 1:
         return ""  # constant or all missing: said later, on the analysed runs
     if _WANDB.search(p):
         return "tracker internals (name starts with _ or mentions wandb)"
-    if _ID_NAME.match(last):
+    if _ID_NAME.match(last) or ("." not in p and _ID_NAME_TOP.match(p)):
         return "identifier/path/timestamp by its name"
+    if _FILE_NAME.match(last) and n_unique > max(3, 0.1 * n):
+        return f"file path by its name, with {n_unique} distinct values in {n} runs"
     if pd.api.types.is_numeric_dtype(s) or isinstance(s.dtype, pd.BooleanDtype):
         return ""
-    text = present.astype(str)
-    uniques = pd.Series(text.unique())
-    n_unique, n = len(uniques), len(text)
+    uniques = distinct.astype(str)
     for label, pattern in _PATTERNS.items():
         if uniques.str.match(pattern).mean() >= 0.9:
             return f"values look like {label} ({n_unique} distinct)"

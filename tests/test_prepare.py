@@ -171,3 +171,17 @@ def test_budget_must_be_numeric_and_known():
         prepare(table, target="loss", budget="ep")
     with pytest.raises(SweepError, match="not a hyperparameter"):
         prepare(table, target="loss", budget="epochs")
+
+
+def test_nested_name_is_a_choice_but_top_level_name_is_not():
+    rng = np.random.default_rng(5)
+    n = 24
+    opt = rng.choice(["adam", "sgd", "rmsprop"], n)
+    table = table_of({"optimizer.name": opt, "name": [f"run{i % 12}" for i in range(n)],
+                      "id": np.arange(n) % 12, "data.path": rng.choice(["/d/a", "/d/b"], n),
+                      "trainer.output_dir": [f"/o/{i % 3}" for i in range(n)],
+                      "x": rng.normal(size=n)}, rng.normal(size=n))
+    prep = prepare(table, target="loss")
+    assert {"optimizer.name", "data.path", "x"} == set(prep.params)
+    for p in ("name", "id", "trainer.output_dir"):
+        assert "by its name" in prep.set_aside[p]
