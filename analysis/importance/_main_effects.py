@@ -1,0 +1,337 @@
+"""Main-effect variance shares (functional ANOVA), with a noise floor.
+
+Two paths, chosen from the design:
+
+* **grid** (the configurations cover >= 80% of the product of the levels and runs repeat
+  configurations, or the grid is complete): exact variance decomposition of the configuration
+  means (each configuration weighs the same), plus a main-effects factorial ANOVA on the runs
+  (statsmodels ``ols`` + ``anova_lm(typ=2)``) for F tests and the bias-corrected share
+  ω² = (SS_effect − df·MS_error) / (SS_total + MS_error), clipped at 0.
+  ``importance`` = ω²; a parameter is above the floor when its Holm-adjusted p < alpha;
+  ``noise_floor`` = df / (n_configurations − 1), the raw share expected with no effect at all.
+* **surrogate** (random / Bayesian search, incomplete grids): two ExtraTrees fitted on the two
+  halves of the configurations; for each parameter the mean prediction over background runs with
+  the parameter set to each of up to ``n_values`` (quantile) values gives a marginal curve. The
+  main-effect variance is the *covariance* of the two halves' curves (cross-fitting: noise each
+  forest learnt is independent between halves, so it cancels in expectation instead of being
+  counted as effect), divided by the variance of the metric across runs. The null: the same
+  computation ``n_null`` times with configurations shuffled against the metric (runs of one
+  configuration stay together); the per-parameter floor is the upper prediction bound of the
+  null shares at level alpha / n_params (t with n_null − 1 df; a 95th percentile of 5 draws
+  would let one noise parameter in 10 through by chance). ``importance`` = share − floor,
+  clipped at 0.
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from sklearn.ensemble import ExtraTreesRegressor
+
+from analysis.forest import config_ids, param_columns
+from analysis.importance._base import BaseImportanceEvaluator, ImportanceResult
+from analysis.prepared import Prepared
+
+GRID_COVERAGE = 0.8
+
+
+class MainEffectsEvaluator(BaseImportanceEvaluator):
+    """Variance share of each hyperparameter's main effect (grid ANOVA or surrogate fANOVA)."""
+
+    def evaluate(self, prep: Prepared, *, random_state: int = 0, method: str = "auto",
+                 alpha: float = 0.05, **kw) -> ImportanceResult:
+        codes = level_codes(prep)
+        grid, why = detect_grid(codes)
+        if method not in ("auto", "grid", "surrogate"):
+            raise ValueError(f"method must be 'auto', 'grid' or 'surrogate', not {method!r}")
+        use_grid = grid if method == "auto" else method == "grid"
+        if use_grid:
+            return grid_main_effects(prep, codes, alpha=alpha, notes=[why])
+        return surrogate_main_effects(prep, random_state=random_state, alpha=alpha,
+                                      notes=[why], **kw)
+
+
+# --------------------------------------------------------------------------- the design
+def level_codes(prep: Prepared) -> pd.DataFrame:
+    """Integer level of every run for each analysed hyperparameter (NaN is a level)."""
+    return pd.DataFrame(
+        {p: pd.factorize(prep.runs[p].astype(object), use_na_sentinel=False)[0]
+         for p in prep.params}, index=prep.runs.index)
+
+
+def detect_grid(codes: pd.DataFrame) -> tuple[bool, str]:
+    """Whether the configurations form a (nearly) full grid, and a sentence saying why."""
+    n = len(codes)
+    levels = codes.max().to_numpy() + 1
+    product = float(np.prod(levels.astype(float)))
+    n_configs = len(codes.drop_duplicates())
+    coverage = n_configs / product
+    per_config = n / n_configs
+    resid_df = n - 1 - int((levels - 1).sum())
+    desc = (f"{n_configs} configurations cover {coverage:.0%} of the {product:.3g} "
+            f"combinations of levels, {per_config:.1f} runs each on average")
+    if coverage >= GRID_COVERAGE and (per_config >= 2 or coverage == 1.0) and resid_df > 0:
+        return True, f"Grid design ({desc}): main effects from configuration means and ANOVA."
+    return False, (f"Not a repeated full grid ({desc}): main effects from a cross-fitted "
+                   "forest surrogate, with a shuffled-metric noise floor.")
+
+
+# --------------------------------------------------------------------------- grid path
+def grid_main_effects(prep: Prepared, codes: pd.DataFrame, *, alpha: float = 0.05,
+                      notes: list[str] | None = None, max_pairs: int = 10) -> ImportanceResult:
+    """Exact decomposition of configuration means plus a main-effects factorial ANOVA."""
+    import statsmodels.formula.api as smf
+    from statsmodels.stats.anova import anova_lm
+    from statsmodels.stats.multitest import multipletests
+
+    params = list(prep.params)
+    notes = list(notes or [])
+    y = prep.y.to_numpy(dtype=float)
+    cm = codes.assign(m=y).groupby(params, sort=False)["m"].mean().reset_index()
+    n_configs = len(cm)
+    mu = cm["m"].mean()
+    v_total = float(((cm["m"] - mu) ** 2).mean())
+
+    def marginal_var(cols: list[str]) -> float:
+        g = cm.groupby(cols, sort=False)["m"].agg(["mean", "size"])
+        return float(((g["mean"] - mu) ** 2 * g["size"]).sum() / n_configs)
+
+    v_main = {p: marginal_var([p]) for p in params}
+    share = {p: (v_main[p] / v_total if v_total > 0 else 0.0) for p in params}
+
+    # factorial ANOVA on the runs (main effects only: interactions fall into the residual)
+    safe = {p: f"x{i}" for i, p in enumerate(params)}
+    active = [p for p in params if codes[p].nunique() > 1]
+    data = codes.rename(columns=safe).assign(y=y)
+    rhs = " + ".join(f"C({safe[p]})" for p in active) or "1"
+    fit = smf.ols(f"y ~ {rhs}", data=data).fit()
+    aov = anova_lm(fit, typ=2)
+    ms_error = float(aov.loc["Residual", "sum_sq"] / aov.loc["Residual", "df"])
+    ss_total = float(((y - y.mean()) ** 2).sum())
+    rows = []
+    for p in params:
+        key = f"C({safe[p]})"
+        if key in aov.index:
+            ss, df = float(aov.loc[key, "sum_sq"]), float(aov.loc[key, "df"])
+            f, pv = float(aov.loc[key, "F"]), float(aov.loc[key, "PR(>F)"])
+            denom = ss_total + ms_error
+            omega2 = max((ss - df * ms_error) / denom, 0.0) if denom > 0 else 0.0
+        else:
+            df, f, pv, omega2 = 0.0, np.nan, np.nan, 0.0
+        rows.append({"param": p, "share": share[p], "omega2": omega2, "f_stat": f,
+                     "p_value": pv, "df": df,
+                     "noise_floor": df / (n_configs - 1) if n_configs > 1 else np.nan})
+    table = pd.DataFrame(rows)
+    finite = table["p_value"].notna()
+    table["p_holm"] = np.nan
+    if finite.any():
+        table.loc[finite, "p_holm"] = multipletests(table.loc[finite, "p_value"],
+                                                    method="holm")[1]
+    table["above_floor"] = (table["p_holm"] < alpha).astype("boolean")
+    table["importance"] = table["omega2"]
+
+    # pairwise interactions of the configuration means
+    order = sorted(params, key=lambda p: -share[p])
+    cand = order if len(params) <= 12 else order[:8]
+    pairs = []
+    for a, b in itertools.combinations(cand, 2):
+        v_ab = marginal_var([a, b]) - v_main[a] - v_main[b]
+        pairs.append({"param_a": a, "param_b": b,
+                      "share": v_ab / v_total if v_total > 0 else 0.0})
+    top = pd.DataFrame(pairs, columns=["param_a", "param_b", "share"])
+    top = top.sort_values("share", ascending=False, kind="mergesort").head(max_pairs)
+    interaction = 1.0 - sum(share.values()) if v_total > 0 else 0.0
+    if v_total == 0:
+        notes.append("The configuration means are all equal: no hyperparameter has any effect.")
+    notes.append(
+        "share: a hyperparameter's main-effect variance over the variance of the configuration "
+        "means (seed noise averaged out; exact on a complete grid); omega2: the bias-corrected "
+        "share of the run-to-run variance from the ANOVA (about 0 for a parameter without "
+        "effect, however many levels it has); importance = omega2. A parameter is above the "
+        f"noise floor when its Holm-adjusted ANOVA p < {alpha}; noise_floor is the raw share "
+        "expected with no effect at all, df / (configurations - 1).")
+    if n_configs < float(np.prod(codes.max().to_numpy() + 1.0)):
+        notes.append("The grid is incomplete: marginal means average over the configurations "
+                     "present, so the shares are approximate.")
+    return ImportanceResult(table=table, method="main_effects (grid ANOVA)",
+                            interaction_share=float(interaction), top_interactions=top,
+                            noise_floor=float(table["noise_floor"].max()), notes=notes)
+
+
+# --------------------------------------------------------------------------- surrogate path
+def value_grid(sub: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Up to ``k`` representative encoded values of one hyperparameter, with their weights.
+
+    All distinct values when there are at most ``k``; otherwise the rows at the ``k`` quantiles
+    of the column with most distinct values (so a missing-indicator block gets its share).
+    """
+    uniq, counts = np.unique(sub, axis=0, return_counts=True)
+    if len(uniq) <= k:
+        return uniq, counts / counts.sum()
+    main = int(np.argmax([len(np.unique(sub[:, j])) for j in range(sub.shape[1])]))
+    order = np.argsort(sub[:, main], kind="stable")
+    picks = order[((np.arange(k) + 0.5) / k * len(order)).astype(int)]
+    uniq, counts = np.unique(sub[picks], axis=0, return_counts=True)
+    return uniq, counts / counts.sum()
+
+
+def _forest(n_estimators: int, seed: int, n_jobs: int | None) -> ExtraTreesRegressor:
+    # leaves of >= 3 runs: smoother marginal curves and faster trees; all features per split
+    # (the ExtraTrees default) keeps the curves from being flattened by splits on noise params
+    return ExtraTreesRegressor(n_estimators=n_estimators, min_samples_leaf=3, max_features=1.0,
+                               random_state=seed, n_jobs=n_jobs)
+
+
+def _marginals(model, bg: np.ndarray, groups: dict[str, list[int]],
+               grids: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Mean prediction over ``bg`` with each parameter set to each of its grid values."""
+    blocks, spans = [], {}
+    start = 0
+    for p, idx in groups.items():
+        vals = grids[p][0]
+        block = np.repeat(bg[None, :, :], len(vals), axis=0)
+        block[:, :, idx] = vals[:, None, :]
+        blocks.append(block.reshape(-1, bg.shape[1]))
+        spans[p] = (start, len(vals))
+        start += len(vals) * len(bg)
+    pred = model.predict(np.vstack(blocks))
+    return {p: pred[s:s + k * len(bg)].reshape(k, len(bg)).mean(axis=1)
+            for p, (s, k) in spans.items()}
+
+
+def _cross_cov(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> float:
+    return float((w * (a - w @ a) * (b - w @ b)).sum())
+
+
+def _main_shares(X, y, halves, groups, grids, *, n_estimators, n_background, seed, n_jobs,
+                 with_models=False):
+    """Cross-fitted main-effect variances (absolute) for every parameter."""
+    rng = np.random.RandomState(seed)
+    models, curves, bgs = [], [], []
+    for h in (0, 1):
+        train, other = np.flatnonzero(halves == h), np.flatnonzero(halves != h)
+        model = _forest(n_estimators, seed + h, n_jobs).fit(X[train], y[train])
+        bg = X[rng.choice(other, min(n_background, len(other)), replace=False)]
+        curves.append(_marginals(model, bg, groups, grids))
+        models.append(model)
+        bgs.append(bg)
+    v = {p: _cross_cov(curves[0][p], curves[1][p], grids[p][1]) for p in groups}
+    return (v, models, bgs) if with_models else v
+
+
+def surrogate_main_effects(prep: Prepared, *, random_state: int = 0, alpha: float = 0.05,
+                           n_values: int = 20, n_background: int = 256, n_estimators: int = 32,
+                           n_null: int = 5, n_pair_values: int = 8, n_pair_params: int = 5,
+                           n_jobs: int | None = None, notes: list[str] | None = None
+                           ) -> ImportanceResult:
+    """Cross-fitted fANOVA-style main effects of a forest surrogate, with a permutation null."""
+    notes = list(notes or [])
+    groups = param_columns(prep)
+    X = prep.X.to_numpy(dtype=float)
+    y = prep.y.to_numpy(dtype=float)
+    params = list(groups)
+    var_y = float(y.var())
+    cfg = config_ids(prep)
+    rng = np.random.RandomState(random_state)
+    n_cfg = cfg.max() + 1
+    halves = (rng.permutation(n_cfg) % 2)[cfg]
+    grids = {p: value_grid(X[:, idx], n_values) for p, idx in groups.items()}
+    kw = dict(n_estimators=n_estimators, n_background=n_background, n_jobs=n_jobs)
+    if var_y == 0 or len(np.unique(halves)) < 2:
+        table = pd.DataFrame({"param": params, "share": 0.0, "null_mean": 0.0,
+                              "noise_floor": 0.0, "importance": 0.0, "above_floor": False})
+        return ImportanceResult(table=table, method="main_effects (surrogate)",
+                                interaction_share=0.0, noise_floor=0.0,
+                                notes=notes + ["The metric does not vary, or there are too few "
+                                               "configurations to split: no effects measured."])
+
+    v, models, bgs = _main_shares(X, y, halves, groups, grids, seed=random_state,
+                                  with_models=True, **kw)
+    share = {p: max(v[p], 0.0) / var_y for p in params}
+
+    # explained variance: covariance of out-of-half predictions with the metric
+    oof = np.empty_like(y)
+    for h in (0, 1):
+        other = halves != h
+        oof[other] = models[h].predict(X[other])
+    v_f = max(float(np.cov(oof, y, bias=True)[0, 1]), 0.0)
+
+    # permutation null: configurations shuffled against the metric, runs of one config together
+    first = pd.Series(np.arange(len(cfg))).groupby(cfg).first().to_numpy()
+    null = np.empty((n_null, len(params)))
+    for r in range(n_null):
+        perm = np.random.RandomState(random_state + 1000 + r).permutation(n_cfg)
+        Xn = X[first[perm[cfg]]]
+        vn = _main_shares(Xn, y, halves, groups, grids, seed=random_state + 1000 + r, **kw)
+        null[r] = [vn[p] / var_y for p in params]
+    k = len(params)
+    if n_null >= 2:
+        floor = np.clip(null_bound(null, alpha / k), 0, None)
+    else:
+        floor = np.clip(null.max(axis=0), 0, None)
+
+    table = pd.DataFrame({"param": params, "share": [share[p] for p in params],
+                          "null_mean": null.mean(axis=0), "noise_floor": floor})
+    table["importance"] = (table["share"] - table["noise_floor"]).clip(lower=0)
+    table["above_floor"] = (table["share"] > table["noise_floor"]).astype("boolean")
+
+    top_df = _pair_shares(models, bgs, groups, X, table, n_pair_params, n_pair_values)
+    top_df["share"] = top_df["share"] / var_y
+    interaction = max(v_f - sum(max(v[p], 0.0) for p in params), 0.0) / var_y
+    notes.append(
+        f"Surrogate: two ExtraTrees ({n_estimators} trees) on the two halves of the "
+        f"configurations; marginal curves over up to {n_values} values per parameter and "
+        f"{n_background} background runs; share = covariance of the two halves' curves / "
+        "variance of the metric across runs (so seed noise counts in the denominator). "
+        f"Noise floor: shares of {n_null} fits with the metric shuffled across configurations, "
+        f"upper prediction bound at level {alpha}/{k} (Bonferroni over parameters; the larger of each parameter's own and the pooled spread); importance = share - floor, "
+        "clipped at 0.")
+    notes.append(f"The surrogate explains {v_f / var_y:.0%} of the metric's variance out of "
+                 f"sample; main effects {sum(share.values()):.0%}, interactions "
+                 f"{interaction:.0%}.")
+    return ImportanceResult(table=table, method="main_effects (surrogate)",
+                            interaction_share=float(interaction), top_interactions=top_df,
+                            noise_floor=float(floor.max()) if len(floor) else 0.0, notes=notes)
+
+
+def null_bound(null: np.ndarray, level: float) -> np.ndarray:
+    """Upper prediction bound of one more null draw, per parameter (columns of ``null``).
+
+    The larger of the parameter's own t bound (n_null - 1 df) and the bound with the spread
+    pooled over parameters (k (n_null - 1) df): a handful of draws gives a noisy spread, and a
+    spread that happens to come out small would let noise through.
+    """
+    r, k = null.shape
+    mean = null.mean(axis=0)
+    inflate = np.sqrt(1 + 1 / r)
+    own = mean + stats.t.ppf(1 - level, r - 1) * null.std(axis=0, ddof=1) * inflate
+    pooled_sd = np.sqrt(((null - mean) ** 2).sum() / (k * (r - 1)))
+    pooled = mean + stats.t.ppf(1 - level, k * (r - 1)) * pooled_sd * inflate
+    return np.maximum(own, pooled)
+
+
+def _pair_shares(models, bgs, groups, X, table, n_params, n_vals) -> pd.DataFrame:
+    """Cross-fitted pure interaction variance for pairs of the top parameters (absolute)."""
+    top = table.sort_values("share", ascending=False)["param"].head(n_params).tolist()
+    out = []
+    coarse = {p: value_grid(X[:, groups[p]], n_vals) for p in top}
+    for a, b in itertools.combinations(top, 2):
+        (va, wa), (vb, wb) = coarse[a], coarse[b]
+        inter = []
+        for model, bg in zip(models, bgs):
+            bg = bg[: max(len(bg) // 2, 1)]
+            block = np.repeat(bg[None, None], len(va), axis=0).repeat(len(vb), axis=1)
+            block[:, :, :, groups[a]] = va[:, None, None, :]
+            block[:, :, :, groups[b]] = vb[None, :, None, :]
+            m = model.predict(block.reshape(-1, X.shape[1])).reshape(len(va), len(vb), -1)
+            m = m.mean(axis=2)
+            ma, mb, mu = m @ wb, wa @ m, wa @ m @ wb
+            inter.append(m - ma[:, None] - mb[None, :] + mu)
+        w = np.outer(wa, wb)
+        out.append({"param_a": a, "param_b": b,
+                    "share": max(float((w * inter[0] * inter[1]).sum()), 0.0)})
+    top = pd.DataFrame(out, columns=["param_a", "param_b", "share"])
+    return top.sort_values("share", ascending=False, kind="mergesort").reset_index(drop=True)
+

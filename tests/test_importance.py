@@ -1,0 +1,192 @@
+"""Importance evaluators against closed-form variance shares and statsmodels' own ANOVA."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.formula.api as smf
+from numpy.testing import assert_allclose
+from scipy import stats
+from statsmodels.stats.anova import anova_lm
+
+from adapters.errors import SweepError
+from analysis.importance import (
+    BaseImportanceEvaluator,
+    ImportanceResult,
+    available,
+    get_param_importances,
+    register_evaluator,
+)
+from tests.test_forest import lr_sweep, make_prep
+
+
+def grid(levels: dict[str, list], n_seeds: int) -> pd.DataFrame:
+    names = list(levels) + ["seed"]
+    idx = pd.MultiIndex.from_product([*levels.values(), range(n_seeds)], names=names)
+    return idx.to_frame(index=False)
+
+
+@pytest.mark.parametrize("n_seeds", [1, 2])
+def test_additive_full_grid_exact_shares(n_seeds):
+    a, b, c = np.array([0.0, 1.0, 3.0]), np.array([0.0, 2.0]), np.array([1.0, 1.5, 4.0, 0.5])
+    g = grid({"a": list(a), "b": list(b), "c": list(c)}, n_seeds)
+    g["y"] = g["a"] + g["b"] + g["c"]  # seeds identical: no noise
+    res = get_param_importances(make_prep(g, seed="seed"), normalize=False)
+    assert res.method.startswith("main_effects (grid")
+    truth = np.array([a.var(), b.var(), c.var()]) / (a.var() + b.var() + c.var())
+    shares = res.table.set_index("param").loc[["a", "b", "c"], "share"].to_numpy()
+    assert_allclose(shares, truth, atol=1e-9)
+    assert_allclose(res.interaction_share, 0.0, atol=1e-9)
+    assert_allclose(res.top_interactions["share"], 0.0, atol=1e-9)
+    # no noise: omega2 is the share itself, and every effect is far above the floor
+    assert_allclose(res.table["omega2"], res.table["share"], atol=1e-9)
+    assert res.table["above_floor"].all()
+
+
+def test_grid_interaction_share_closed_form():
+    """f = a + b + k·a·b: main a = (1 + k·mean b)² var a, pair = k² var a var b."""
+    a, b, k = np.array([0.0, 1.0, 3.0]), np.array([-1.0, 2.0, 2.5, 4.0]), 0.7
+    g = grid({"a": list(a), "b": list(b)}, 2)
+    g["y"] = g["a"] + g["b"] + k * g["a"] * g["b"]
+    res = get_param_importances(make_prep(g, seed="seed"), normalize=False)
+    va, vb = (1 + k * b.mean()) ** 2 * a.var(), (1 + k * a.mean()) ** 2 * b.var()
+    vab = k**2 * a.var() * b.var()
+    total = va + vb + vab
+    shares = res.table.set_index("param")["share"]
+    assert_allclose([shares["a"], shares["b"]], [va / total, vb / total], atol=1e-9)
+    assert_allclose(res.interaction_share, vab / total, atol=1e-9)
+    assert_allclose(res.top_interactions["share"].iloc[0], vab / total, atol=1e-9)
+
+
+def test_random_sampling_surrogate_shares_within_005():
+    rng = np.random.default_rng(0)
+    n = 1000
+    runs = pd.DataFrame({"a": rng.uniform(size=n), "b": rng.uniform(size=n),
+                         "c": rng.uniform(size=n)})
+    runs["y"] = 2 * runs["a"] + runs["b"]  # var 4/12 and 1/12: shares 0.8, 0.2, 0
+    res = get_param_importances(make_prep(runs), normalize=False)
+    assert res.method == "main_effects (surrogate)"
+    t = res.table.set_index("param")
+    assert abs(t.loc["a", "share"] - 0.8) <= 0.05
+    assert abs(t.loc["b", "share"] - 0.2) <= 0.05
+    assert t.loc["c", "share"] <= 0.01
+    assert list(t["above_floor"]) == [True, True, False]
+    assert res.interaction_share < 0.05
+
+
+def two_vs_forty(rng_seed=0) -> pd.DataFrame:
+    """2-level optimizer shifts y by 0.02; 40-level weight_decay does nothing; noise SD 0.02."""
+    rng = np.random.default_rng(rng_seed)
+    g = grid({"optimizer": ["adam", "sgd"], "weight_decay": list(np.logspace(-6, -2, 40))}, 3)
+    g["y"] = 0.02 * (g["optimizer"] == "sgd") + rng.normal(0, 0.02, len(g))
+    return g
+
+
+def test_two_levels_beat_forty_levels_of_nothing():
+    prep = make_prep(two_vs_forty(), categorical=["optimizer"], log_scaled=["weight_decay"],
+                     seed="seed")
+    res = get_param_importances(prep)
+    t = res.table.set_index("param")
+    assert res.table["param"].iloc[0] == "optimizer"
+    assert t.loc["optimizer", "above_floor"] and not t.loc["weight_decay", "above_floor"]
+    assert t.loc["weight_decay", "omega2"] < 0.02
+    assert t.loc["weight_decay", "p_value"] > 0.05
+    # its raw share is about what 39 df of pure noise give: the floor, df / (configs - 1)
+    assert_allclose(t.loc["weight_decay", "noise_floor"], 39 / 79)
+    # the surrogate path agrees
+    sur = get_param_importances(prep, method="surrogate").table.set_index("param")
+    assert sur.loc["optimizer", "importance"] > 0 and not sur.loc["weight_decay", "above_floor"]
+    # ExtraTrees impurity has the many-levels bias: the useless 40-level parameter ranks first
+    imp = get_param_importances(prep, evaluator="forest_impurity", n_estimators=100)
+    assert imp.table["param"].iloc[0] == "weight_decay"
+    assert any("many distinct values" in s for s in imp.notes)
+
+
+def test_pure_noise_grid_everything_at_the_floor():
+    rng = np.random.default_rng(5)
+    g = grid({"a": [1, 2, 3], "b": ["x", "y", "z", "w"], "c": [0.1, 0.2]}, 3)
+    g["y"] = rng.normal(size=len(g))
+    res = get_param_importances(make_prep(g, categorical=["b"], seed="seed"))
+    assert res.method.startswith("main_effects (grid")
+    assert not res.table["above_floor"].any()
+    assert any("No hyperparameter rises above the noise floor" in s for s in res.notes)
+
+
+def test_pure_noise_random_search_everything_at_the_floor():
+    rng = np.random.default_rng(6)
+    n = 400
+    runs = pd.DataFrame({"lr": 10 ** rng.uniform(-5, -1, n), "dropout": rng.uniform(0, .5, n),
+                         "opt": rng.choice(["adam", "sgd", "rmsprop"], n),
+                         "y": rng.normal(size=n)})
+    res = get_param_importances(make_prep(runs, categorical=["opt"], log_scaled=["lr"]))
+    assert res.method == "main_effects (surrogate)"
+    assert not res.table["above_floor"].any()
+    assert_allclose(res.table["importance"], 0.0)
+    assert any("No hyperparameter rises above the noise floor" in s for s in res.notes)
+
+
+def test_f_and_p_equal_statsmodels_anova_lm():
+    rng = np.random.default_rng(7)
+    g = grid({"lr": [1e-3, 1e-2, 1e-1], "bs": [32, 64], "opt": ["adam", "sgd"]}, 3)
+    g["y"] = (np.log10(g["lr"]) * 0.3 + 0.1 * (g["opt"] == "sgd") + 0.01 * (g["bs"] == 64)
+              + rng.normal(0, 0.1, len(g)))
+    g = g.drop(index=[0, 5, 17]).reset_index(drop=True)  # unbalanced, still a grid
+    res = get_param_importances(make_prep(g, categorical=["opt"], seed="seed"), normalize=False)
+    ref = anova_lm(smf.ols("y ~ C(lr) + C(bs) + C(opt)", data=g).fit(), typ=2)
+    t = res.table.set_index("param")
+    for p in ("lr", "bs", "opt"):
+        assert_allclose(t.loc[p, "f_stat"], ref.loc[f"C({p})", "F"], rtol=1e-10)
+        assert_allclose(t.loc[p, "p_value"], ref.loc[f"C({p})", "PR(>F)"], rtol=1e-8)
+    ms_e = ref.loc["Residual", "sum_sq"] / ref.loc["Residual", "df"]
+    ss_t = ((g["y"] - g["y"].mean()) ** 2).sum()
+    w2 = (ref.loc["C(lr)", "sum_sq"] - 2 * ms_e) / (ss_t + ms_e)
+    assert_allclose(t.loc["lr", "omega2"], w2, rtol=1e-10)
+
+
+def test_one_way_f_equals_scipy():
+    rng = np.random.default_rng(8)
+    g = grid({"opt": ["a", "b", "c", "d"]}, 5)
+    g["y"] = rng.normal(size=len(g)) + 0.5 * (g["opt"] == "c")
+    res = get_param_importances(make_prep(g, categorical=["opt"], seed="seed"))
+    f, p = stats.f_oneway(*[g.loc[g["opt"] == k, "y"] for k in "abcd"])
+    assert_allclose(res.table["f_stat"].iloc[0], f, rtol=1e-10)
+    assert_allclose(res.table["p_value"].iloc[0], p, rtol=1e-8)
+
+
+def test_forest_evaluators_through_public_function():
+    prep = make_prep(lr_sweep(), categorical=["optimizer"], log_scaled=["lr"], seed="seed")
+    perm = get_param_importances(prep, evaluator="permutation", n_estimators=60)
+    assert perm.table["param"].iloc[0] == "lr"
+    assert perm.table.set_index("param").loc["lr", "above_floor"]
+    assert_allclose(perm.table["importance"].sum(), 1.0)
+    main = get_param_importances(prep)
+    assert main.table["param"].iloc[0] == "lr"
+    pair = main.top_interactions.iloc[0]
+    assert {pair["param_a"], pair["param_b"]} == {"lr", "optimizer"}
+
+
+def test_params_restricts_and_unknown_names_fail():
+    prep = make_prep(lr_sweep(n_seeds=1), categorical=["optimizer"], log_scaled=["lr"])
+    res = get_param_importances(prep, params=["lr", "junk"], evaluator="forest_impurity",
+                                n_estimators=20)
+    assert sorted(res.table["param"]) == ["junk", "lr"]
+    with pytest.raises(SweepError, match="'nope'.*analysed hyperparameters: lr"):
+        get_param_importances(prep, params=["nope"])
+    with pytest.raises(SweepError, match="valid evaluators: forest_impurity, main_effects"):
+        get_param_importances(prep, evaluator="fanova")
+
+
+def test_register_evaluator():
+    class Constant(BaseImportanceEvaluator):
+        def evaluate(self, prep, *, random_state=0, **kw):
+            t = pd.DataFrame({"param": prep.params, "importance": 2.0, "noise_floor": 0.0,
+                              "above_floor": True})
+            return ImportanceResult(table=t, method="constant")
+
+    register_evaluator("constant_test", Constant)
+    assert "constant_test" in available()
+    prep = make_prep(lr_sweep(n_seeds=1), categorical=["optimizer"], log_scaled=["lr"])
+    res = get_param_importances(prep, evaluator="constant_test")
+    assert_allclose(res.table["importance"], 1 / len(prep.params))
+    with pytest.raises(TypeError):
+        register_evaluator("bad", dict)
