@@ -334,7 +334,7 @@ def load(options: dict) -> RunTable:
         unknown = [m for m in agg_metrics if m not in metric_names]
         if unknown:
             raise SweepError(f"metric {unknown[0]!r} is not logged in {where}; metrics: "
-                             f"{', '.join(metric_names)}. Fix --metrics.")
+                             f"{', '.join(metric_names)}. Fix --metric (or --target).")
         if how != "last":
             logged = {r.info.run_id: set(r.data.metrics) for r in kept}
             frame = _aggregate_history(client, frame, logged, agg_metrics, how)

@@ -166,6 +166,15 @@ def test_pagination_follows_page_tokens(store, monkeypatch):
     assert sorted(capped.frame["name"]) == [f"run-{i:05d}" for i in range(N_MANY - 12, N_MANY)]
 
 
+def test_cli_options_reach_the_adapter(store):
+    from reports.cli import adapter_options, parser
+
+    args = parser().parse_args(["--source", "mlflow", "--tracking-uri", store["uri"], "--experiment", "contract",
+                                "--metric-agg", "min", "--target", "val_acc"])
+    table = adapters.load("mlflow", adapter_options(args))
+    _check_agg(table, "min", metrics=("val_acc",))  # the target's history only
+
+
 # --- bad input ---------------------------------------------------------------------------------
 
 def _error(uri, **options) -> str:
