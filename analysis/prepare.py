@@ -202,6 +202,11 @@ def prepare(
             f"are analysed as one hyperparameter {name!r} with the values of {group[0]}."
         )
     values = merged_values
+    reserved = {"run_id", "name", "y", "y_raw", seed, budget}
+    for p in [p for p in values if p in reserved]:
+        values[f"{p} (param)"] = values.pop(p)
+        notes.append(f"Hyperparameter {p!r} is analysed as {p + ' (param)'!r}, since {p!r} "
+                     "names a column of the analysed runs.")
     if set_aside:
         grouped: dict[str, list[str]] = {}
         for p, why in set_aside.items():

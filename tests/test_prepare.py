@@ -185,3 +185,13 @@ def test_nested_name_is_a_choice_but_top_level_name_is_not():
     assert {"optimizer.name", "data.path", "x"} == set(prep.params)
     for p in ("name", "id", "trainer.output_dir"):
         assert "by its name" in prep.set_aside[p]
+
+
+def test_param_named_like_a_runs_column_is_renamed():
+    rng = np.random.default_rng(6)
+    table = table_of({"y": rng.normal(size=10), "y_raw": rng.choice(["a", "b"], 10)},
+                     rng.normal(size=10))
+    prep = prepare(table, target="loss")
+    assert set(prep.params) == {"y (param)", "y_raw (param)"}
+    np.testing.assert_allclose(prep.runs["y_raw"], table.metric("loss"))
+    np.testing.assert_allclose(prep.runs["y (param)"], table.param("y"))
