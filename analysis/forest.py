@@ -21,6 +21,8 @@ from analysis.prepared import Prepared
 #: permutation importance is computed on at most this many held-out rows in total.
 MAX_ROWS = 20_000
 #: cross-validated R² below which importances are not to be trusted / only rough.
+#: row-predictions spent on permutation importance per fold set (params x repeats x rows)
+PERM_BUDGET = 2_000_000
 R2_UNTRUSTED = 0.1
 R2_ROUGH = 0.5
 
@@ -158,7 +160,10 @@ def forest_importance(prep: Prepared, *, n_estimators: int = 250, random_state: 
     rng = np.random.RandomState(random_state)
     fold_imp, fold_perm, fold_r2 = [], [], []
     oof = np.full(n, np.nan)
-    per_fold_rows = int(np.ceil(max_rows / max(len(splits), 1)))
+    # permutation cost is params x repeats x rows x trees: keep it to a fixed budget of
+    # row-predictions (and at most max_rows held-out rows) so 100k runs x 50 params stay feasible
+    perm_rows = min(max_rows, max(PERM_BUDGET // max(len(groups_cols) * n_repeats, 1), 1000))
+    per_fold_rows = int(np.ceil(perm_rows / max(len(splits), 1)))
     for k, (train, test) in enumerate(splits):
         model = make_forest(len(train), n_estimators=n_estimators, random_state=random_state + k,
                             n_jobs=n_jobs, max_rows=max_rows).fit(X[train], y[train])
@@ -183,8 +188,9 @@ def forest_importance(prep: Prepared, *, n_estimators: int = 250, random_state: 
             f"folds (pooled out-of-fold R² {r2_score(y, oof):.3f}); permutation importance is the "
             "drop in held-out R² when all encoded columns of a hyperparameter are shuffled "
             f"together ({n_repeats} shuffles per fold); the ± columns are the spread across folds.")
-        if n > max_rows:
-            notes.append(f"Permutation importance used {per_fold_rows} held-out runs per fold.")
+        if any(len(test) > per_fold_rows for _, test in splits):
+            notes.append(f"Permutation importance used a random {per_fold_rows} of the "
+                         "held-out runs of each fold (to bound its cost).")
     else:
         cv_r2 = cv_r2_std = float("nan")
         perm_mean = perm_std = imp_std = np.full(len(names), np.nan)

@@ -224,10 +224,14 @@ def _main_shares(X, y, halves, groups, grids, *, n_estimators, n_background, see
 def surrogate_main_effects(prep: Prepared, *, random_state: int = 0, alpha: float = 0.05,
                            n_values: int = 20, n_background: int = 256, n_estimators: int = 32,
                            n_null: int = 5, n_pair_values: int = 8, n_pair_params: int = 5,
-                           n_jobs: int | None = None, notes: list[str] | None = None
-                           ) -> ImportanceResult:
+                           n_jobs: int | None = None, max_rows: int = 20_000,
+                           notes: list[str] | None = None) -> ImportanceResult:
     """Cross-fitted fANOVA-style main effects of a forest surrogate, with a permutation null."""
     notes = list(notes or [])
+    if len(prep.runs) > max_rows:
+        prep = _subsample_configs(prep, max_rows, random_state)
+        notes.append(f"The surrogate uses a random {len(prep.runs)} runs (whole configurations) "
+                     f"of the sweep, to stay fast.")
     groups = param_columns(prep)
     X = prep.X.to_numpy(dtype=float)
     y = prep.y.to_numpy(dtype=float)
@@ -294,6 +298,18 @@ def surrogate_main_effects(prep: Prepared, *, random_state: int = 0, alpha: floa
     return ImportanceResult(table=table, method="main_effects (surrogate)",
                             interaction_share=float(interaction), top_interactions=top_df,
                             noise_floor=float(floor.max()) if len(floor) else 0.0, notes=notes)
+
+
+def _subsample_configs(prep: Prepared, max_rows: int, seed: int) -> Prepared:
+    """``prep`` reduced to a random set of whole configurations holding about ``max_rows`` runs."""
+    import dataclasses
+
+    cfg = config_ids(prep)
+    n_cfg = cfg.max() + 1
+    keep_cfg = np.random.RandomState(seed).permutation(n_cfg)[: int(n_cfg * max_rows / len(cfg))]
+    keep = np.isin(cfg, keep_cfg)
+    return dataclasses.replace(prep, runs=prep.runs[keep].reset_index(drop=True),
+                               X=prep.X[keep].reset_index(drop=True))
 
 
 def null_bound(null: np.ndarray, level: float) -> np.ndarray:
