@@ -120,8 +120,9 @@ def prepare(
     if budget is not None:
         b = table.param(budget)
         if not pd.api.types.is_numeric_dtype(b) or pd.api.types.is_bool_dtype(b):
+            example = f" (e.g. {b.dropna().iloc[0]!r})" if b.notna().any() else " (it is empty)"
             raise SweepError(
-                f"budget column {budget!r} of {where} is not numeric (e.g. {b.dropna().iloc[0]!r}); "
+                f"budget column {budget!r} of {where} is not numeric{example}; "
                 "pass the column holding epochs/steps/samples with --budget."
             )
         reason[(reason == "") & b.isna()] = "missing budget"

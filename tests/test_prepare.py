@@ -195,3 +195,9 @@ def test_param_named_like_a_runs_column_is_renamed():
     assert set(prep.params) == {"y (param)", "y_raw (param)"}
     np.testing.assert_allclose(prep.runs["y_raw"], table.metric("loss"))
     np.testing.assert_allclose(prep.runs["y (param)"], table.param("y"))
+
+
+def test_empty_budget_column_is_a_sweep_error():
+    table = table_of({"a": [1.0, 2.0, 3.0], "ep": [None, None, None]}, [1.0, 2.0, 3.0])
+    with pytest.raises(SweepError, match="'ep'.*not numeric \\(it is empty\\)"):
+        prepare(table, target="loss", budget="ep")
