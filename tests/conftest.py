@@ -24,7 +24,8 @@ def write_sweep(path: Path, *, seeds: int = 3, random_state: int = 0) -> Path:
 
     ``val_acc`` has a known shape: quadratic in log10(lr) (peak at 10^-2.5), + with depth,
     + for adam. ``delta`` is val_acc minus 0.9 (negative values). One run is named
-    :data:`SCRIPT_NAME`, one :data:`PIPE_NAME`.
+    :data:`SCRIPT_NAME`, one :data:`PIPE_NAME`; one more run, also named :data:`SCRIPT_NAME`,
+    failed without metrics (so the name shows in the table of runs left out).
     """
     rng = np.random.default_rng(random_state)
     rows = []
@@ -41,6 +42,8 @@ def write_sweep(path: Path, *, seeds: int = 3, random_state: int = 0) -> Path:
             })
     rows[min(5, len(rows) - 1)]["name"] = SCRIPT_NAME
     rows[min(7, len(rows) - 1)]["name"] = PIPE_NAME
+    rows.append({**rows[0], "run_id": "failed-1", "name": SCRIPT_NAME, "state": "failed",
+                 "metrics.val_acc": None, "metrics.val_loss": None, "metrics.delta": None})
     pd.DataFrame(rows).to_csv(path, index=False)
     return path
 

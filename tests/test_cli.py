@@ -140,3 +140,8 @@ def test_no_arguments_means_the_example_sweep(monkeypatch):
     assert seen["target"] == cli.EXAMPLE_TARGET
     assert seen["table"].meta.query["path"] == str(cli.EXAMPLE)
     assert Path(seen["out"]) == Path("site")
+
+
+def test_missing_snapshot(old_site, tmp_path):
+    proc = run_cli("--from-snapshot", str(tmp_path / "data" / "sweep"), "--out", str(old_site))
+    assert_failed_cleanly(proc, old_site, says="sweep.parquet not found")
