@@ -142,3 +142,14 @@ def test_cv_r2_std_is_spread_over_folds(n_splits):
     res = forest_importance(prep, n_estimators=30, n_splits=n_splits)
     assert res.n_folds == n_splits
     assert res.cv_r2_std >= 0
+
+
+def test_through_prepare_on_the_standard_synthetic_sweep():
+    from analysis.prepare import prepare
+    from analysis.synthetic import make_table, standard_sweep
+
+    prep = prepare(make_table(**standard_sweep()), target="loss")
+    res = forest_importance(prep, n_estimators=100)
+    assert res.table["param"].iloc[0] == "lr"
+    assert res.table["param"].iloc[-1] == "noise_param"
+    assert res.grouped_cv and res.cv_r2 > 0.5

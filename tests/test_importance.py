@@ -190,3 +190,15 @@ def test_register_evaluator():
     assert_allclose(res.table["importance"], 1 / len(prep.params))
     with pytest.raises(TypeError):
         register_evaluator("bad", dict)
+
+
+def test_through_prepare_on_the_standard_synthetic_sweep():
+    from analysis.prepare import prepare
+    from analysis.synthetic import make_table, standard_sweep
+
+    prep = prepare(make_table(**standard_sweep()), target="loss")
+    res = get_param_importances(prep)
+    t = res.table.set_index("param")
+    assert res.table["param"].iloc[0] == "lr"
+    assert t.loc["lr", "above_floor"] and not t.loc["noise_param", "above_floor"]
+    assert t.loc["noise_param", "importance"] == 0.0
