@@ -23,7 +23,8 @@ _counter = itertools.count()
 # Characters that start Markdown/HTML constructs anywhere in a line (links, emphasis, code,
 # tables, strikethrough, math); the rest of ASCII punctuation only matters at a line's start.
 _MD_INLINE = re.compile(r"([\\`*_\[\]|~$])")
-_MD_LINE_START = re.compile(r"^(\s*)([#+\-=]|\d+[.)])")
+# headings, list items, thematic breaks and setext underlines (single line: they start it)
+_MD_LINE_START = re.compile(r"^(\s*)(#{1,6}(?=\s|$)|[+\-](?=\s|$)|\d{1,9}[.)](?=\s|$)|[-=](?=[-=]))")
 
 
 def esc_html(text: Any) -> str:
