@@ -28,8 +28,16 @@ def test_page_templates_take_analysis_path(page):
 
 
 def run_cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    """``python -m reports ARGS`` in a fresh process (what a user sees, tracebacks included)."""
     return subprocess.run([sys.executable, "-m", "reports", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=600)
+
+
+def run_main(capsys, *args: str) -> subprocess.CompletedProcess:
+    """``reports.cli.main(ARGS)`` in this process: the same checks, without a Python start-up."""
+    code = cli.main(list(args))
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, out.out, out.err)
 
 
 @pytest.fixture
@@ -61,38 +69,38 @@ def test_unknown_source_lists_the_valid_ones(old_site):
     assert "csv, mlflow, wandb" in proc.stderr
 
 
-def test_missing_file(old_site, tmp_path):
-    proc = run_cli("--path", str(tmp_path / "nope.csv"), "--out", str(old_site))
+def test_missing_file(capsys, old_site, tmp_path):
+    proc = run_main(capsys, "--path", str(tmp_path / "nope.csv"), "--out", str(old_site))
     assert_failed_cleanly(proc, old_site, says=f"{tmp_path / 'nope.csv'} not found")
 
 
-def test_unknown_target_lists_the_metrics(old_site, tmp_path):
+def test_unknown_target_lists_the_metrics(capsys, old_site, tmp_path):
     csv = write_sweep(tmp_path / "sweep.csv")
-    proc = run_cli("--path", str(csv), "--target", "accuracy", "--out", str(old_site))
+    proc = run_main(capsys, "--path", str(csv), "--target", "accuracy", "--out", str(old_site))
     assert_failed_cleanly(proc, old_site, says="'accuracy'")
     assert "delta, val_acc, val_loss" in proc.stderr
 
 
-def test_several_metrics_and_no_target_asks_for_one(old_site, tmp_path):
+def test_several_metrics_and_no_target_asks_for_one(capsys, old_site, tmp_path):
     csv = write_sweep(tmp_path / "sweep.csv")
-    proc = run_cli("--path", str(csv), "--out", str(old_site))
+    proc = run_main(capsys, "--path", str(csv), "--out", str(old_site))
     assert_failed_cleanly(proc, old_site, says="--target")
     assert "delta, val_acc, val_loss" in proc.stderr
 
 
-def test_zero_runs(old_site, tmp_path):
+def test_zero_runs(capsys, old_site, tmp_path):
     csv = tmp_path / "empty.csv"
     csv.write_text("run_id,params.lr,metrics.val_acc\n")
-    proc = run_cli("--path", str(csv), "--target", "val_acc", "--out", str(old_site))
+    proc = run_main(capsys, "--path", str(csv), "--target", "val_acc", "--out", str(old_site))
     assert_failed_cleanly(proc, old_site, says="no runs")
 
 
-def test_out_that_is_not_a_site_is_refused(tmp_path):
+def test_out_that_is_not_a_site_is_refused(capsys, tmp_path):
     mine = tmp_path / "site"
     mine.mkdir()
     (mine / "thesis.tex").write_text("precious")
     csv = write_sweep(tmp_path / "sweep.csv")
-    proc = run_cli("--path", str(csv), "--target", "val_acc", "--out", str(mine))
+    proc = run_main(capsys, "--path", str(csv), "--target", "val_acc", "--out", str(mine))
     assert proc.returncode == 2 and "does not hold a sweepsight site" in proc.stderr
     assert (mine / "thesis.tex").read_text() == "precious"
 
@@ -142,6 +150,6 @@ def test_no_arguments_means_the_example_sweep(monkeypatch):
     assert Path(seen["out"]) == Path("site")
 
 
-def test_missing_snapshot(old_site, tmp_path):
-    proc = run_cli("--from-snapshot", str(tmp_path / "data" / "sweep"), "--out", str(old_site))
+def test_missing_snapshot(capsys, old_site, tmp_path):
+    proc = run_main(capsys, "--from-snapshot", str(tmp_path / "data" / "sweep"), "--out", str(old_site))
     assert_failed_cleanly(proc, old_site, says="sweep.parquet not found")
