@@ -1,7 +1,9 @@
 """An OLS linear model of the target on the hyperparameters (statsmodels)."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import warnings as _warnings
 
 import numpy as np
 import pandas as pd
@@ -144,20 +146,28 @@ def fit_linear(prep: Prepared, *, robust: bool = False) -> LinearResult:
         kept = [kept[j] for j in keep]
 
     exog = sm.add_constant(values, has_constant="add") if names else np.ones((n, 1))
-    model = sm.OLS(y, exog)
-    # pinv: one SVD of the design (statsmodels' "qr" path computes the pinv as well).
-    fit = model.fit(cov_type="HC3") if robust else model.fit()
+    # Fit y / scale so that tiny (subnormal) or huge metrics do not under/overflow in sums of
+    # squares; coefficients and intervals are scaled back, p-values and R² do not change.
+    scale = float(np.max(np.abs(y))) if n else 1.0
+    scale = scale if np.isfinite(scale) and scale > 0 else 1.0
+    model = sm.OLS(y / scale, exog)
+    with np.errstate(all="ignore"), _quiet():
+        # pinv: one SVD of the design (statsmodels' "qr" path computes the pinv as well).
+        fit = model.fit(cov_type="HC3") if robust else model.fit()
+        coef = np.asarray(fit.params, dtype=float) * scale
+        se = np.asarray(fit.bse, dtype=float) * scale
+        ci = np.asarray(fit.conf_int(), dtype=float) * scale
+        pv = np.asarray(fit.pvalues, dtype=float)
+        ssr, r2, r2_adj = float(fit.ssr), float(fit.rsquared), float(fit.rsquared_adj)
+        eigenvals = np.asarray(fit.eigenvals, dtype=float)
     if robust:
         notes.append("Standard errors are heteroskedasticity-robust (HC3).")
-
-    coef = np.asarray(fit.params, dtype=float)
-    se = np.asarray(fit.bse, dtype=float)
-    ci = np.asarray(fit.conf_int(), dtype=float)
-    pv = np.asarray(fit.pvalues, dtype=float)
-    constant_y = bool(np.all(y == y[0]))
-    exact = (not constant_y) and float(fit.ssr) <= 1e-20 * float(np.sum((y - y.mean()) ** 2))
+    yc = y / scale - np.mean(y / scale)
+    tss = float(yc @ yc)
+    constant_y = bool(np.all(y == y[0])) or not tss > 0
+    exact = (not constant_y) and ssr <= 1e-20 * tss
     if constant_y:
-        warnings.append("The target is the same in every run: there is nothing to explain.")
+        warnings.append("The target is the same in every run (to floating-point precision): there is nothing to explain.")
     elif exact:
         warnings.append("The model fits the runs exactly (no residual): standard errors and "
                         "p-values are not meaningful.")
@@ -185,11 +195,9 @@ def fit_linear(prep: Prepared, *, robust: bool = False) -> LinearResult:
     }, columns=COLUMNS)
     table = table.sort_values("p_value", kind="stable").reset_index(drop=True)
 
-    if constant_y:
+    if constant_y or not (np.isfinite(r2) and np.isfinite(r2_adj)):
         r2 = r2_adj = 0.0
-    else:
-        r2, r2_adj = float(fit.rsquared), float(fit.rsquared_adj)
-    cond = _condition_number(np.asarray(fit.eigenvals, dtype=float)) if names else 1.0
+    cond = _condition_number(eigenvals) if names else 1.0
     if cond > CONDITION_LIMIT:
         warnings.append(f"Condition number {cond:.3g} > {CONDITION_LIMIT:g} after standardising: "
                         "terms are nearly collinear, so single coefficients are unstable.")
@@ -200,6 +208,14 @@ def fit_linear(prep: Prepared, *, robust: bool = False) -> LinearResult:
     notes.append(f"OLS on {n} runs with {len(names)} terms: R² = {r2:.3f} (adjusted {r2_adj:.3f}).")
     return LinearResult(table=table, r2=r2, r2_adj=r2_adj, condition_number=cond, n=n,
                         warnings=warnings, notes=notes, intercept=float(coef[0]), dropped=dropped)
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Silence statsmodels' RuntimeWarnings on degenerate fits: they become our warnings."""
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore", RuntimeWarning)
+        yield
 
 
 def _pearson(x: np.ndarray, y: np.ndarray) -> float:

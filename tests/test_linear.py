@@ -132,3 +132,17 @@ def test_exact_fit_and_constant_target_give_finite_numbers():
     assert flat.r2 == 0 and any("same in every run" in w for w in flat.warnings)
     for res in (exact, flat):
         assert np.isfinite(res.table[["coef", "std_err", "p_value"]].to_numpy(dtype=float)).all()
+
+
+@pytest.mark.parametrize("tiny", [2.2e-308, 1e-300, 1e300])
+def test_extreme_metric_magnitudes_give_finite_results(tiny):
+    # Found by hypothesis: a subnormal spread made statsmodels' R² 0/0.
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=8)
+    y = np.where(np.arange(8) == 7, tiny, 0.0) if tiny < 1 else tiny * (1 + 0.1 * x)
+    res = fit_linear(prepare(_table_from_columns({"x": x}, y), target="loss", metric_scale="raw"))
+    assert np.isfinite(res.table[["coef", "std_err", "ci_low", "ci_high", "p_value"]]
+                       .to_numpy(dtype=float)).all()
+    assert np.isfinite([res.r2, res.r2_adj, res.intercept]).all()
+    if tiny > 1:
+        assert res.table["coef"].iloc[0] == pytest.approx(0.1 * tiny * x.std(ddof=1), rel=1e-9)
