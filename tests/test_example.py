@@ -1,0 +1,166 @@
+"""The bundled example sweep (examples/digits_sweep.py and the CSV it wrote).
+
+The committed CSV must be a sweep worth analysing (many configurations, several seeds each,
+some runs that failed), and the script must still run and write what the adapters read, through
+every sink. Quick mode trains 4 tiny configurations, so the same runs can be compared across
+sinks: a run is deterministic given its configuration and seed.
+"""
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import adapters
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "examples" / "digits_sweep.py"
+CSV = ROOT / "examples" / "digits_sweep.csv"
+GRID_PARAMS = ["learning_rate_init", "alpha", "batch_size", "solver", "activation", "epochs"]
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    done = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--no-progress", *args],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def _by_name(table, metric: str) -> pd.Series:
+    return pd.Series(table.metric(metric).to_numpy(), index=table.frame["name"]).sort_index()
+
+
+@pytest.fixture(scope="module")
+def committed():
+    return adapters.load("csv", {"path": str(CSV)})
+
+
+@pytest.fixture(scope="module")
+def quick_csv(tmp_path_factory):
+    out = tmp_path_factory.mktemp("quick") / "quick.csv"
+    done = _run("--sink", "csv", "--out", str(out), "--seeds", "2")  # default --jobs 2
+    return out, done
+
+
+def test_committed_csv_is_a_sweep_worth_analysing(committed):
+    frame, meta = committed.frame, committed.meta
+    assert meta.seed == "seed"
+    assert set(GRID_PARAMS) <= set(committed.params)
+    sizes = frame.groupby([f"params.{p}" for p in committed.params if p != "seed"]).size()
+    assert len(sizes) >= 100
+    assert sizes.min() >= 5
+    # every configuration has each seed once
+    per_seed = frame.groupby([f"params.{p}" for p in GRID_PARAMS])["params.seed"].nunique()
+    assert (per_seed == sizes.to_numpy()).all()
+    # most configurations have neighbours: each grid value occurs in several configurations
+    for p in GRID_PARAMS:
+        assert frame[f"params.{p}"].nunique() >= 2
+
+
+def test_committed_csv_keeps_failed_runs_honestly(committed):
+    frame = committed.frame
+    failed = frame["state"] == "failed"
+    assert failed.sum() > 0
+    # a failed run has no metrics, a finished run always has an accuracy
+    for m in committed.metrics:
+        assert frame.loc[failed, f"metrics.{m}"].isna().all(), m
+    assert frame.loc[~failed, "metrics.val_acc"].notna().all()
+    assert set(frame["state"]) == {"finished", "failed"}
+    # the failures are the unstable corner (plain SGD at learning rate 1.0), not scattered at random
+    bad = frame[failed]
+    assert (bad["params.solver"] == "sgd").all()
+    assert (bad["params.learning_rate_init"] == 1.0).all()
+    acc = committed.metric("val_acc")
+    assert acc[~failed].between(0, 1).all()
+    assert acc[~failed].max() > 0.95  # the good corner of the grid learns digits well
+
+
+def test_quick_mode_writes_a_loadable_csv(quick_csv):
+    out, done = quick_csv
+    table = adapters.load("csv", {"path": str(out)})
+    assert len(table.frame) == 4 * 2
+    assert table.meta.seed == "seed"
+    assert set(table.metrics) == {"val_acc", "val_loss", "train_loss"}
+    assert list(table.frame.columns[:6]) == ["run_id", "name", "source", "group", "state", "created_at"]
+    raw = pd.read_csv(out, nrows=0)
+    assert list(raw.columns[:4]) == ["run_id", "name", "state", "created_at"]
+    assert "8 runs (4 configurations x 2 seeds)" in done.stderr
+
+
+def test_a_run_is_deterministic_and_its_loss_is_sklearns_log_loss(quick_csv):
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import digits_sweep
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    from sklearn.metrics import log_loss
+
+    config = dict(digits_sweep.QUICK_GRID, learning_rate_init=1e-3)
+    config = {k: (v[0] if isinstance(v, list) else v) for k, v in config.items()}
+    result = digits_sweep.train(config, 1)
+    table = adapters.load("csv", {"path": str(quick_csv[0])})
+    row = table.frame.set_index("name").loc[digits_sweep.run_name(config, 1)]
+    assert row["metrics.val_acc"] == pytest.approx(result["metrics"]["val_acc"], abs=1e-6)
+    assert row["metrics.val_loss"] == pytest.approx(result["metrics"]["val_loss"], rel=1e-5)
+
+    proba = np.full((3, 10), 0.1)
+    proba[:, 2] = 0.5
+    proba /= proba.sum(axis=1, keepdims=True)
+    y = np.array([2, 2, 3])
+    assert digits_sweep.validation_loss(y, proba) == pytest.approx(log_loss(y, proba, labels=range(10)))
+    assert math.isnan(digits_sweep.validation_loss(y, np.full((3, 10), np.nan)))
+
+
+def test_an_unstable_run_fails_for_real():
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import digits_sweep
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    config = dict(solver="sgd", activation="relu", learning_rate_init=1.0, alpha=1e-5,
+                  batch_size=16, epochs=30)
+    result = digits_sweep.train(config, 0)
+    assert result["state"] == "failed"
+    assert "non-finite" in result["error"]
+    assert all(math.isnan(v) for v in result["metrics"].values())
+    assert len(result["history"]) < 30  # it stopped at the epoch that broke
+
+
+def test_quick_mode_mlflow_sink_loads_back(quick_csv, tmp_path):
+    pytest.importorskip("mlflow")
+    if not (ROOT / "adapters" / "mlflow_runs.py").exists():
+        pytest.skip("adapters/mlflow_runs.py is not written yet")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    _run("--sink", "mlflow", "--tracking-uri", uri, "--experiment", "quick", "--seeds", "2",
+         "--jobs", "1")
+    table = adapters.load("mlflow", {"tracking_uri": uri, "experiment": "quick"})
+    assert len(table.frame) == 8
+    assert table.meta.seed == "seed"
+    assert set(GRID_PARAMS) <= set(table.params)
+    # the same runs as the CSV sink wrote
+    csv = adapters.load("csv", {"path": str(quick_csv[0])})
+    for metric in ("val_acc", "val_loss"):
+        pd.testing.assert_series_equal(_by_name(table, metric), _by_name(csv, metric),
+                                       rtol=1e-5, check_names=False)
+    # the per-epoch history is logged: the best epoch's accuracy is at least the last one's
+    best = adapters.load("mlflow", {"tracking_uri": uri, "experiment": "quick",
+                                    "metric_agg": "max", "metrics": ["val_acc"]})
+    assert (_by_name(best, "val_acc") >= _by_name(table, "val_acc") - 1e-12).all()
+
+
+def test_quick_mode_wandb_offline_sink_loads_back(quick_csv, tmp_path):
+    pytest.importorskip("wandb")
+    if not (ROOT / "adapters" / "wandb_runs.py").exists():
+        pytest.skip("adapters/wandb_runs.py is not written yet")
+    _run("--sink", "wandb", "--wandb-dir", str(tmp_path), "--seeds", "2", "--jobs", "1")
+    table = adapters.load("wandb", {"path": str(tmp_path)})
+    assert len(table.frame) == 8
+    assert set(GRID_PARAMS) <= set(table.params)
+    csv = adapters.load("csv", {"path": str(quick_csv[0])})
+    pd.testing.assert_series_equal(_by_name(table, "val_acc"), _by_name(csv, "val_acc"),
+                                   rtol=1e-5, check_names=False)
