@@ -119,6 +119,8 @@ def run(args: argparse.Namespace) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     """Build the report; a :class:`SweepError` prints ``error: <message>`` and returns 2."""
+    from reports.build import BuildError
+
     args = parser().parse_args(argv)
     start = time.perf_counter()
     try:
@@ -126,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     except SweepError as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
+    except BuildError as exc:  # a bug in a page or the renderer: the message names it
+        print(f"error: the report could not be built: {exc}", file=sys.stderr)
+        print("error: the existing site was left untouched.", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("error: interrupted; the existing site was left untouched.", file=sys.stderr)
         return 130

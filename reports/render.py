@@ -226,7 +226,9 @@ def render_quarto(quarto: str, generated: Path, site: Path, *, project: Path) ->
         proc = subprocess.run([quarto, "render", str(project), "--output-dir", tmp],
                               cwd=project, capture_output=True, text=True)
         if proc.returncode != 0:
-            raise RuntimeError(f"quarto render failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+            from reports.build import BuildError
+
+            raise BuildError(f"quarto render failed ({proc.returncode}): {proc.stderr[-2000:]}")
         for item in Path(tmp).iterdir():
             shutil.move(str(item), site / item.name)
     rel = generated.relative_to(project).as_posix()
@@ -248,7 +250,10 @@ def render_site(generated: Path, site: Path, *, pages, title: str, renderer: str
     quarto = shutil.which("quarto")
     project = generated.parent.parent
     if renderer == "quarto" and not quarto:
-        raise RuntimeError("--renderer quarto: " + QUARTO_MISSING.split(":")[0])
+        from adapters.errors import SweepError
+
+        raise SweepError("--renderer quarto: Quarto was not found on PATH; install it "
+                         "(pip install quarto-cli) or pass --renderer nbconvert.")
     if renderer in ("auto", "quarto") and quarto and (project / "_quarto.yml").exists():
         render_quarto(quarto, generated, site, project=project)
         return "quarto"

@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable
 
-import numpy as np
 import pandas as pd
 
 from reports.render import esc
