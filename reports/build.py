@@ -107,12 +107,11 @@ def _generated_lock() -> Iterator[None]:
         yield
 
 
-@contextlib.contextmanager
-def kernel(log_path: Path) -> Iterator[object]:
+def start_kernel(log_path: Path):
     """One Python kernel for the whole build (imports happen once, not once per page).
 
     Its own stdout/stderr (ipykernel's start-up chatter) go to ``log_path``; what the cells
-    print stays in the executed notebooks.
+    print stays in the executed notebooks. Stop it with :func:`stop_kernel`.
     """
     from jupyter_client.manager import AsyncKernelManager
     from jupyter_core.utils import run_sync
@@ -132,12 +131,27 @@ def kernel(log_path: Path) -> Iterator[object]:
                 clients.pop().stop_channels()
 
     km = SharedKernelManager(kernel_name="python3")
-    with open(log_path, "w") as log:
+    km.__dict__["_log"] = log = open(log_path, "w")
+    try:
         run_sync(km.start_kernel)(cwd=str(REPO), stdout=log, stderr=log)
-        try:
-            yield km
-        finally:
-            run_sync(km.shutdown_kernel)(now=True)
+    except BaseException:
+        log.close()
+        raise
+    return km
+
+
+def stop_kernel(km) -> None:
+    """Shut the kernel down (a no-op when it already is)."""
+    from jupyter_core.utils import run_sync
+
+    log = km.__dict__.pop("_log", None)
+    if log is None:
+        return
+    try:
+        km.close_clients()
+        run_sync(km.shutdown_kernel)(now=True)
+    finally:
+        log.close()
 
 
 def _reset(km) -> None:
@@ -258,7 +272,13 @@ def build(
             return f"{snap.relative_to(tmp)}.parquet/.json"
 
         stage("snapshot", save_snapshot)
-        with _generated_lock(), _repo_on_pythonpath(), kernel(GENERATED / "kernel.log") as km:
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(_generated_lock())
+            stack.enter_context(_repo_on_pythonpath())
+            kernels: list = []
+            stage("kernel", lambda: kernels.append(start_kernel(GENERATED / "kernel.log")))
+            km = kernels[0]
+            stack.callback(stop_kernel, km)  # on failure; on success stopped (and timed) below
             analysis_path = GENERATED / "analysis.pkl"
             for stale in GENERATED.glob("*.ipynb"):
                 stale.unlink()
@@ -287,6 +307,7 @@ def build(
                 return f"{len(PAGES)} pages"
 
             stage("pages", pages_stage)
+            stage("kernel shutdown", lambda: stop_kernel(km))
             render.write_vega_bundle(GENERATED)  # for Quarto (a listed resource)
             site_title = title or default_title(load_analysis(analysis_path))
             stage("render", lambda: render.render_site(
