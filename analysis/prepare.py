@@ -470,7 +470,8 @@ def _choose_scale(y: np.ndarray, metric_scale: str) -> tuple[np.ndarray, str, st
     positive and spans more than 100x on either side of its median (max/median or median/min
     > 100), or when its sample skewness exceeds 2 in size *and* some value lies beyond Tukey's
     far-out fence (3 IQR past a quartile). A heavy right tail of a positive metric is analysed
-    as log10; any other heavy tail as ranks (mid-ranks scaled to (0, 1]).
+    as log10, unless the log10 values are still heavy-tailed by the skewness rule (diverged runs
+    at 1e30); any other heavy tail as ranks (mid-ranks scaled to (0, 1]).
     """
     y = np.asarray(y, dtype=float)
     positive = bool(np.all(y > 0))
@@ -485,26 +486,45 @@ def _choose_scale(y: np.ndarray, metric_scale: str) -> tuple[np.ndarray, str, st
         return np.log10(y), "log", "log10 (--metric-scale log)"
     if metric_scale == "rank":
         return _rank(y), "rank", "ranks scaled to (0, 1] (--metric-scale rank)"
-    med = float(np.median(y))
-    skew = float(stats.skew(y)) if np.ptp(y) > 0 else 0.0
-    q1, q3 = np.percentile(y, [25, 75])
-    iqr = q3 - q1
-    far = int(np.sum((y > q3 + FAR_OUT * iqr) | (y < q1 - FAR_OUT * iqr))) if iqr > 0 else 0
-    if positive and med > 0:
+    heavy, detail = _heavy_tail(y)
+    if not heavy:
+        return y, "raw", f"as logged (no heavy tail: {detail})"
+    if positive and (detail.startswith(("max/median", "median/min")) or stats.skew(_unit(y)) > 0):
+        logged = np.log10(y)
+        still, after = _heavy_tail(logged, ratio=False)
+        if not still:
+            return logged, "log", (f"log10, because the metric is heavy-tailed ({detail}); "
+                                   "the direction still holds")
+        return _rank(y), "rank", (f"ranks scaled to (0, 1], because the metric is heavy-tailed "
+                                  f"({detail}) and still is after log10 ({after}); "
+                                  "the direction still holds")
+    why = "not all positive" if not positive else "left-skewed"
+    return _rank(y), "rank", (f"ranks scaled to (0, 1], because the metric is heavy-tailed "
+                              f"({detail}) and {why}; the direction still holds")
+
+
+def _unit(y: np.ndarray) -> np.ndarray:
+    """``y`` centred and divided by its largest deviation: moments without overflow."""
+    d = y - np.median(y)
+    top = np.max(np.abs(d)) if len(d) else 0.0
+    return d / top if top > 0 and np.isfinite(top) else d
+
+
+def _heavy_tail(y: np.ndarray, *, ratio: bool = True) -> tuple[bool, str]:
+    """Whether ``y`` is heavy-tailed by the rule of :func:`_choose_scale`, and the numbers."""
+    if ratio and len(y) and np.all(y > 0):
+        med = float(np.median(y))
         hi, lo = float(y.max()) / med, med / float(y.min())
         if hi > RATIO_LIMIT or lo > RATIO_LIMIT:
             what = f"max/median = {hi:.2g}" if hi >= lo else f"median/min = {lo:.2g}"
-            return np.log10(y), "log", (f"log10, because the metric is heavy-tailed ({what} > "
-                                        f"{RATIO_LIMIT:g}); the direction still holds")
-    if abs(skew) > SKEW_LIMIT and far > 0:
-        detail = f"skewness {skew:.2g}, {far} value{'s' if far != 1 else ''} beyond 3 IQR"
-        if positive and skew > 0:
-            return np.log10(y), "log", (f"log10, because the metric is heavy-tailed ({detail}); "
-                                        "the direction still holds")
-        return _rank(y), "rank", (f"ranks scaled to (0, 1], because the metric is heavy-tailed "
-                                  f"({detail}) and {'not all positive' if not positive else 'left-skewed'}; "
-                                  "the direction still holds")
-    return y, "raw", f"as logged (no heavy tail: skewness {skew:.2g}, {far} values beyond 3 IQR)"
+            return True, f"{what} > {RATIO_LIMIT:g}"
+    u = _unit(y)
+    skew = float(stats.skew(u)) if np.ptp(u) > 0 else 0.0
+    q1, q3 = np.percentile(u, [25, 75])
+    iqr = q3 - q1
+    far = int(np.sum((u > q3 + FAR_OUT * iqr) | (u < q1 - FAR_OUT * iqr))) if iqr > 0 else 0
+    detail = f"skewness {skew:.2g}, {far} value{'s' if far != 1 else ''} beyond 3 IQR"
+    return abs(skew) > SKEW_LIMIT and far > 0, detail
 
 
 def _rank(y: np.ndarray) -> np.ndarray:

@@ -201,3 +201,15 @@ def test_empty_budget_column_is_a_sweep_error():
     table = table_of({"a": [1.0, 2.0, 3.0], "ep": [None, None, None]}, [1.0, 2.0, 3.0])
     with pytest.raises(SweepError, match="'ep'.*not numeric \\(it is empty\\)"):
         prepare(table, target="loss", budget="ep")
+
+
+def test_diverged_runs_still_heavy_after_log_go_to_ranks():
+    rng = np.random.default_rng(8)
+    y = 10 ** rng.normal(0, 0.3, 200)
+    y[:6] = 1e250  # diverged: outliers even on the log scale
+    prep = prepare(table_of({"a": rng.normal(size=200)}, y), target="loss")
+    assert prep.metric_scale == "rank"
+    assert "still is after log10" in prep.scale_reason and "max/median" in prep.scale_reason
+    y = 10 ** rng.normal(0, 1.2, 200)  # spans decades, but evenly on the log scale
+    prep = prepare(table_of({"a": rng.normal(size=200)}, y), target="loss")
+    assert prep.metric_scale == "log" and "> 100" in prep.scale_reason
