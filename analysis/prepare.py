@@ -570,7 +570,7 @@ def _log_scale(present: np.ndarray) -> bool:
     distinct = np.unique(present)
     if len(distinct) < 3:
         return True
-    return abs(stats.skew(np.log10(distinct))) < abs(stats.skew(distinct))
+    return abs(stats.skew(_unit(np.log10(distinct)))) < abs(stats.skew(_unit(distinct)))
 
 
 def _encode(values: dict[str, pd.Series], numeric: list[str], categorical: list[str]
