@@ -265,10 +265,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--wandb-dir", default="wandb-offline", help="wandb sink: local directory")
     parser.add_argument("--project", default="digits-sweep", help="wandb sink: project name")
     parser.add_argument("--seeds", type=int, default=5, help="seeds per configuration (0..N-1)")
-    parser.add_argument("--jobs", type=int, default=2, help="worker processes")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="worker processes (default 2; 1 with --quick, where starting "
+                             "workers costs more than the training)")
     parser.add_argument("--quick", action="store_true", help="a tiny grid (4 configurations)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
+    if args.jobs is None:
+        args.jobs = 1 if args.quick else 2
     if args.seeds < 1 or args.jobs < 1:
         parser.error("--seeds and --jobs must be at least 1")
     return args

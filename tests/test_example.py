@@ -43,7 +43,7 @@ def committed():
 @pytest.fixture(scope="module")
 def quick_csv(tmp_path_factory):
     out = tmp_path_factory.mktemp("quick") / "quick.csv"
-    done = _run("--sink", "csv", "--out", str(out), "--seeds", "2")  # default --jobs 2
+    done = _run("--sink", "csv", "--out", str(out), "--seeds", "2")
     return out, done
 
 
@@ -93,11 +93,7 @@ def test_quick_mode_writes_a_loadable_csv(quick_csv):
 
 
 def test_a_run_is_deterministic_and_its_loss_is_sklearns_log_loss(quick_csv):
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        import digits_sweep
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
+    digits_sweep = _script()
     from sklearn.metrics import log_loss
 
     config = dict(digits_sweep.QUICK_GRID, learning_rate_init=1e-3)
@@ -116,19 +112,38 @@ def test_a_run_is_deterministic_and_its_loss_is_sklearns_log_loss(quick_csv):
     assert math.isnan(digits_sweep.validation_loss(y, np.full((3, 10), np.nan)))
 
 
-def test_an_unstable_run_fails_for_real():
+def _script():
     sys.path.insert(0, str(SCRIPT.parent))
     try:
         import digits_sweep
     finally:
         sys.path.remove(str(SCRIPT.parent))
-    config = dict(solver="sgd", activation="relu", learning_rate_init=1.0, alpha=1e-5,
-                  batch_size=16, epochs=30)
-    result = digits_sweep.train(config, 0)
+    return digits_sweep
+
+
+UNSTABLE = dict(solver="sgd", activation="relu", learning_rate_init=1.0, alpha=1e-5,
+                batch_size=16, epochs=30)
+
+
+def test_an_unstable_run_fails_for_real():
+    result = _script().train(UNSTABLE, 0)
     assert result["state"] == "failed"
     assert "non-finite" in result["error"]
     assert all(math.isnan(v) for v in result["metrics"].values())
     assert len(result["history"]) < 30  # it stopped at the epoch that broke
+
+
+def test_parallel_runs_equal_serial_runs(monkeypatch):
+    # the worker processes import the script's module by name, so it must be on their path
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))
+    script = _script()
+    serial = script.run_sweep(script.QUICK_GRID, seeds=1, jobs=1, progress=False)
+    parallel = script.run_sweep(script.QUICK_GRID, seeds=1, jobs=2, progress=False)
+    assert [r["name"] for r in parallel] == [r["name"] for r in serial]
+    assert [r["run_id"] for r in parallel] == [f"digits-{i:04d}" for i in range(1, 5)]
+    for a, b in zip(serial, parallel):
+        assert a["metrics"] == b["metrics"]
+        assert a["history"] == b["history"]
 
 
 def test_quick_mode_mlflow_sink_loads_back(quick_csv, tmp_path):
@@ -136,8 +151,7 @@ def test_quick_mode_mlflow_sink_loads_back(quick_csv, tmp_path):
     if not (ROOT / "adapters" / "mlflow_runs.py").exists():
         pytest.skip("adapters/mlflow_runs.py is not written yet")
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    _run("--sink", "mlflow", "--tracking-uri", uri, "--experiment", "quick", "--seeds", "2",
-         "--jobs", "1")
+    _run("--sink", "mlflow", "--tracking-uri", uri, "--experiment", "quick", "--seeds", "2")
     table = adapters.load("mlflow", {"tracking_uri": uri, "experiment": "quick"})
     assert len(table.frame) == 8
     assert table.meta.seed == "seed"
@@ -152,12 +166,22 @@ def test_quick_mode_mlflow_sink_loads_back(quick_csv, tmp_path):
                                     "metric_agg": "max", "metrics": ["val_acc"]})
     assert (_by_name(best, "val_acc") >= _by_name(table, "val_acc") - 1e-12).all()
 
+    # a run that raised is logged as FAILED with NaN at the epoch that broke
+    script = _script()
+    failed = script.train(UNSTABLE, 0)
+    failed.update(run_id="digits-0001", name="unstable")
+    args = script.parse_args(["--tracking-uri", uri, "--experiment", "unstable"])
+    script.to_mlflow([failed], args)
+    unstable = adapters.load("mlflow", {"tracking_uri": uri, "experiment": "unstable"})
+    assert unstable.frame["state"].tolist() == ["failed"]
+    assert unstable.frame[["metrics.val_acc", "metrics.val_loss"]].isna().all(axis=None)
+
 
 def test_quick_mode_wandb_offline_sink_loads_back(quick_csv, tmp_path):
     pytest.importorskip("wandb")
     if not (ROOT / "adapters" / "wandb_runs.py").exists():
         pytest.skip("adapters/wandb_runs.py is not written yet")
-    _run("--sink", "wandb", "--wandb-dir", str(tmp_path), "--seeds", "2", "--jobs", "1")
+    _run("--sink", "wandb", "--wandb-dir", str(tmp_path), "--seeds", "2")
     table = adapters.load("wandb", {"path": str(tmp_path)})
     assert len(table.frame) == 8
     assert set(GRID_PARAMS) <= set(table.params)
