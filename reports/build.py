@@ -249,6 +249,9 @@ def build(
     _prepare_out(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.building-"))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; a site is meant to be read
     timings: dict[str, float] = {}
 
     def stage(name: str, fn: Callable[[], str | None]) -> None:
@@ -280,8 +283,6 @@ def build(
             km = kernels[0]
             stack.callback(stop_kernel, km)  # on failure; on success stopped (and timed) below
             analysis_path = GENERATED / "analysis.pkl"
-            for stale in GENERATED.glob("*.ipynb"):
-                stale.unlink()
             analysis_path.unlink(missing_ok=True)
 
             def analyse_stage() -> str:
