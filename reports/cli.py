@@ -6,6 +6,7 @@ With no arguments it builds the report of the bundled example sweep
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -91,6 +92,9 @@ def run(args: argparse.Namespace) -> dict[str, float]:
 
     if args.alpha is not None and not 0 < args.alpha < 1:
         raise SweepError(f"--alpha {args.alpha} must be between 0 and 1 (e.g. 0.05).")
+    if args.renderer == "quarto" and not shutil.which("quarto"):
+        raise SweepError("--renderer quarto: Quarto was not found on PATH; install it "
+                         "(pip install quarto-cli) or pass --renderer nbconvert.")
     start = time.perf_counter()
     if args.from_snapshot:
         table = snapshot.load(args.from_snapshot)

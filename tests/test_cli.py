@@ -153,3 +153,12 @@ def test_no_arguments_means_the_example_sweep(monkeypatch):
 def test_missing_snapshot(capsys, old_site, tmp_path):
     proc = run_main(capsys, "--from-snapshot", str(tmp_path / "data" / "sweep"), "--out", str(old_site))
     assert_failed_cleanly(proc, old_site, says="sweep.parquet not found")
+
+
+@pytest.mark.skipif(bool(__import__("shutil").which("quarto")), reason="Quarto is installed")
+def test_renderer_quarto_without_quarto_fails_before_building(capsys, old_site, tmp_path):
+    csv = write_sweep(tmp_path / "sweep.csv")
+    proc = run_main(capsys, "--path", str(csv), "--target", "val_acc", "--renderer", "quarto",
+                    "--out", str(old_site))
+    assert_failed_cleanly(proc, old_site, says="pip install quarto-cli")
+    assert proc.stdout == ""  # refused before loading anything
