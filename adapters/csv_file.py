@@ -1,16 +1,32 @@
 """CSV, Parquet and JSON-lines files: exports from any tracker, or ``mlflow.search_runs`` output."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
 
+from adapters.coerce import _as_number, _is_missing
 from adapters.errors import SweepError
 from adapters.schema import METRIC, PARAM, RunTable, build_table
 
 PARAM_PREFIXES = ("params.", "param.", "config.", "hparams.", "hyperparameters.")
 METRIC_PREFIXES = ("metrics.", "metric.", "summary.", "summary_metrics.")
 IGNORED_PREFIXES = ("tags.", "system.", "sys.")
+# Run metadata columns of UI exports (W&B: Name,State,Notes,User,Tags,Created,Runtime,Sweep;
+# MLflow search_runs: end_time, artifact_uri, lifecycle_stage): never hyperparameters.
+METADATA_COLUMNS = {
+    "notes", "user", "username", "tags", "runtime", "end_time", "end time", "artifact_uri",
+    "lifecycle_stage", "job type", "job_type", "hostname", "host", "github", "commit",
+    "duration", "description",
+}
+# Words that, as the last word of a bare numeric column's name (train/loss, val_acc), mark an
+# outcome rather than a hyperparameter (loss_scale, reward_scale stay hyperparameters).
+METRIC_WORDS = {
+    "loss", "error", "err", "mse", "rmse", "mae", "perplexity", "ppl", "nll", "acc", "accuracy",
+    "f1", "auc", "auroc", "score", "reward", "return", "precision", "recall", "r2", "bleu",
+    "rouge", "iou", "miou", "top1", "top5", "wer", "cer", "fid",
+}
 # Fixed columns under the names that common exports use (W&B and MLflow UI downloads, search_runs).
 FIXED_ALIASES = {
     "run_id": ("run_id", "run id", "runid", "id", "run"),
@@ -86,12 +102,27 @@ def load(options: dict) -> RunTable:
             renamed_params[col] = name.split(".", 1)[1]
         elif name.startswith(METRIC_PREFIXES):
             renamed_metrics[col] = name.split(".", 1)[1]
-    # A bare export (no prefixes) with --metric named: every other column is a hyperparameter.
+    # A bare export (no prefixes) with --metric named: every other column is a hyperparameter,
+    # except run metadata and other numeric metrics (a train/loss beside val/loss would leak).
+    notes: list[str] = []
     if explicit_metrics and not renamed_params:
+        skipped, as_metric = [], []
         for col in raw.columns:
             name = str(col)
-            if col not in used and col not in renamed_metrics and not name.startswith(IGNORED_PREFIXES):
+            if col in used or col in renamed_metrics or name.startswith(IGNORED_PREFIXES):
+                continue
+            if name.strip().lower() in METADATA_COLUMNS:
+                skipped.append(name)
+            elif _looks_like_metric(name, raw[col]):
+                as_metric.append(name)
+            else:
                 renamed_params[col] = name
+        if skipped:
+            notes.append(f"Run metadata columns left out of the hyperparameters: {', '.join(skipped)}.")
+        if as_metric:
+            notes.append("Numeric columns named like metrics left out of the hyperparameters "
+                         f"(an outcome, not a choice): {', '.join(as_metric)}; name one with "
+                         "--metric to load it, or with --param to analyse it as a hyperparameter.")
     if not renamed_metrics:
         raise SweepError(
             f"{where} has no metric columns: prefix them (metrics., summary., metric.) or name "
@@ -101,7 +132,7 @@ def load(options: dict) -> RunTable:
         out[PARAM + name] = raw[col].values
     for col, name in renamed_metrics.items():
         out[METRIC + name] = raw[col].values
-    return build_table(
+    table = build_table(
         out.copy(),
         source="csv",
         seed=options.get("seed"),
@@ -109,3 +140,14 @@ def load(options: dict) -> RunTable:
         query={"path": str(path)},
         where=where,
     )
+    table.meta.notes.extend(notes)
+    return table
+
+
+def _looks_like_metric(name: str, values: pd.Series) -> bool:
+    """A bare column whose last word is a metric word and whose cells are all numbers/empty."""
+    words = [w for w in re.split(r"[^a-z0-9]+", name.lower()) if w]
+    if not words or words[-1] not in METRIC_WORDS:
+        return False
+    present = [v for v in values if not _is_missing(v)]
+    return bool(present) and all(_as_number(v) is not None for v in present)

@@ -166,6 +166,7 @@ def group_configs(runs: pd.DataFrame, params: list[str], numeric: set[str], *,
     uniq, n, mean, mean_raw = uniq[order], n[order], mean[order], mean_raw[order]
     run_order = np.argsort(inv, kind="stable")
     y_sorted = y[run_order]
+    y_raw_sorted = y_raw[run_order]
     start = np.concatenate([[0], np.cumsum(n)[:-1]]).astype(np.int64) if n_cfg else n.copy()
 
     grouped = Grouped(params=list(params), codes=uniq, levels=levels, y=y_sorted,
@@ -173,12 +174,15 @@ def group_configs(runs: pd.DataFrame, params: list[str], numeric: set[str], *,
     width = max(4, len(str(n_cfg)))
     values = [v.tolist() for v in np.split(y_sorted, start[1:])] if n_cfg else []
     std, median = np.full(n_cfg, np.nan), np.full(n_cfg, np.nan)
+    std_raw = np.full(n_cfg, np.nan)
     for k in np.unique(n):
         idx = np.flatnonzero(n == k)
         mat = grouped.matrix(idx, int(k))
         median[idx] = np.median(mat, axis=1)
         if k > 1:
             std[idx] = mat.std(axis=1, ddof=1)
+            raw = y_raw_sorted[start[idx][:, None] + np.arange(int(k))[None, :]]
+            std_raw[idx] = raw.std(axis=1, ddof=1)
     cols = {}
     labels = np.full(n_cfg, "", dtype=object)
     for j, p in enumerate(params):
@@ -200,6 +204,7 @@ def group_configs(runs: pd.DataFrame, params: list[str], numeric: set[str], *,
     table["values"] = values
     table["rank"] = rank
     table["mean_raw"] = mean_raw
+    table["std_raw"] = std_raw  # as logged, to go with mean_raw (std is on the analysis scale)
     grouped.table = table
     return grouped
 

@@ -31,7 +31,8 @@ _MIN_NEIGHBOUR_SHARE = 0.10
 class SignificanceResult:
     """Configurations, their neighbour comparisons, and whether the comparison could be made.
 
-    ``configs``: ``config_id, label, <params...>, n, mean, std, median, values, rank, mean_raw``
+    ``configs``: ``config_id, label, <params...>, n, mean, std, median, values, rank, mean_raw,
+    std_raw``
     (best first). ``pairs``: one row per ordered (configuration, neighbour) pair, columns
     :data:`PAIR_COLUMNS`; ``from_value``/``to_value`` are display text; ``diff`` is neighbour
     minus configuration on the analysis scale and ``verdict`` is the neighbour's: "better" / "worse" / "not significant" / "not testable".
@@ -72,18 +73,24 @@ def compare_neighbours(prep: Prepared, *, alpha: float = 0.05, n_boot: int = 200
     runs = prep.runs[~prep.runs["y"].isna()]
     notes: list[str] = []
 
-    grouped = group_configs(runs, params, numeric, maximize=maximize)
-    ordered = [p in numeric for p in params]
-    cond = [p in prep.conditional for p in params]
-    links = find_neighbours(grouped.codes, ordered, cond)
+    # Runs at different budgets (successive halving keeps each configuration at the highest
+    # it reached) are never repeats of one another, nor neighbours: the budget is part of the
+    # configuration, and no step is taken along it.
+    budget = prep.budget if prep.budget is not None and prep.budget in runs.columns else None
+    keys = params + ([budget] if budget is not None and budget not in params else [])
+    key_numeric = numeric | ({budget} if budget is not None else set())
+    grouped = group_configs(runs, keys, key_numeric, maximize=maximize)
+    ordered = [p in key_numeric for p in keys]
+    cond = [p in prep.conditional for p in keys]
+    links = _steps(find_neighbours(grouped.codes, ordered, cond), len(params))
     approximate, edges = False, {}
     if _testable_share(grouped.n, links) < _MIN_NEIGHBOUR_SHARE and len(grouped.n):
         binned, edges, labels = coarsen(runs, [p for p in params if p in numeric],
                                         list(prep.log_scaled), bins=bins)
         if edges:
-            grouped = group_configs(binned, params, numeric, maximize=maximize,
+            grouped = group_configs(binned, keys, key_numeric, maximize=maximize,
                                     ordered_labels=labels)
-            links = find_neighbours(grouped.codes, ordered, cond)
+            links = _steps(find_neighbours(grouped.codes, ordered, cond), len(params))
             approximate = True
             notes.append(
                 "No two configurations differ in exactly one value often enough to compare "
@@ -94,6 +101,10 @@ def compare_neighbours(prep: Prepared, *, alpha: float = 0.05, n_boot: int = 200
     configs = grouped.table
     n = grouped.n
     notes.insert(0, _config_sentence(configs, len(runs)))
+    if budget is not None:
+        notes.append(f"{budget} (the training budget) is part of each configuration: runs at "
+                     f"different {budget} are never counted as repeats, and neighbours share "
+                     f"their {budget}.")
     for p, why in prep.conditional.items():
         if p in params:
             notes.append(f"{p} is compared only between configurations where it is active "
@@ -110,8 +121,8 @@ def compare_neighbours(prep: Prepared, *, alpha: float = 0.05, n_boot: int = 200
     if n.max() < 2:
         reason = (
             "each configuration was run once, so there is no spread to test against; rerun "
-            f"with \u22653 seeds per configuration ({_seeds_needed(alpha)} or more for the KS "
-            f"test to be able to reach p < {alpha:g})."
+            f"with {_seeds_needed(alpha)} or more seeds per configuration (the fewest with which "
+            f"the KS test can reach p < {alpha:g})."
         )
         notes.append("Significance between neighbours was not tested: " + reason)
         return SignificanceResult(configs, empty, False, reason[0].upper() + reason[1:],
@@ -131,7 +142,7 @@ def compare_neighbours(prep: Prepared, *, alpha: float = 0.05, n_boot: int = 200
     testable = pairs["verdict"] != "not testable"
     if not testable.any():
         reason = ("No neighbouring configurations both have 2 or more runs, so none can be "
-                  "tested; rerun the neighbours with \u22653 seeds.")
+                  f"tested; rerun the neighbours with {_seeds_needed(alpha)} or more seeds.")
         return SignificanceResult(configs, pairs, False, reason, approximate, edges, notes)
     return SignificanceResult(configs, pairs, True, "", approximate, edges, notes)
 
@@ -262,6 +273,11 @@ def _config_sentence(configs: pd.DataFrame, n_runs: int) -> str:
     return (f"{len(configs)} configurations from {n_runs} runs (runs with identical "
             f"hyperparameters, seed aside, are repeats); seeds (runs) per configuration: min "
             f"{n.min()}, median {n.median():g}, max {n.max()}.")
+
+
+def _steps(links: pd.DataFrame, n_params: int) -> pd.DataFrame:
+    """Neighbour links along the analysed hyperparameters only (not along the budget)."""
+    return links[links["param_idx"] < n_params].reset_index(drop=True)
 
 
 def _testable_share(n: np.ndarray, links: pd.DataFrame) -> float:

@@ -181,8 +181,10 @@ def findings(analysis) -> str:
     lines = []
     if len(sig.configs):
         best = sig.configs.sort_values("rank").iloc[0]
+        # mean and spread as logged (std is on the analysis scale: log10 or ranks)
         mean = best["mean_raw"] if "mean_raw" in best else best["mean"]
-        spread = "" if math.isnan(best["std"]) else f" ± {best['std']:.2g}"
+        std = best["std_raw"] if "std_raw" in best else best["std"]
+        spread = "" if math.isnan(std) else f" ± {std:.2g}"
         lines.append(f"Best configuration: **{_esc(best['label'])}** with {_esc(prep.target)} "
                      f"{mean:.4g}{spread} over {int(best['n'])} run(s).")
     verdict = importance_verdict(analysis)

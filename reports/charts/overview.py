@@ -57,10 +57,11 @@ def _top_configs_data(analysis, *, k: int = 10) -> pd.DataFrame:
     """The ``k`` best configurations: ``rank, configuration, mean, std, n`` (means as logged)."""
     c = analysis.significance.configs.sort_values("rank", kind="stable").head(k)
     mean = c["mean_raw"] if "mean_raw" in c else c["mean"]
+    std = c["std_raw"] if "std_raw" in c else c["std"]  # as logged, like the mean
     return pd.DataFrame({"rank": c["rank"].to_numpy(dtype=int),
                          "configuration": c["label"].astype(str).to_numpy(),
                          "mean": mean.to_numpy(dtype=float),
-                         "std": c["std"].to_numpy(dtype=float),
+                         "std": std.to_numpy(dtype=float),
                          "n": c["n"].to_numpy(dtype=int)})
 
 
@@ -126,10 +127,22 @@ def _parallel_data(analysis, *, max_rows: int = MAX_ROWS, random_state: int = 0)
         title = f"log10 {p}" if log else p
         axes.append((title, p, f, log, "numeric" if p in prep.numeric else "categorical"))
         ticks += [(title, a, b) for a, b in t]
-    pos, t = _positions(rows["y_raw"], numeric=True, log=False)
+    # The metric axis on the analysis scale: on a linear axis a heavy tail (a few 1e3 among
+    # 1e-3) squeezes every other run into one end and one colour.
+    scale = getattr(prep, "metric_scale", "raw")
+    out["y"] = rows["y"].to_numpy(dtype=float)
+    if scale == "log":
+        pos, t = _positions(rows["y_raw"], numeric=True, log=True)
+    elif scale == "rank":  # ranks are monotone in the metric: label the ends as logged
+        pos, _ = _positions(rows["y"], numeric=True, log=False)
+        raw = rows["y_raw"].to_numpy(dtype=float)
+        t = [(0.0, show_value(float(raw.min()))), (1.0, show_value(float(raw.max())))]
+    else:
+        pos, t = _positions(rows["y_raw"], numeric=True, log=False)
     out["pos_metric"] = pos
-    axes.append((prep.target, prep.target, "metric", False, "metric"))
-    ticks += [(prep.target, a, b) for a, b in t]
+    title = prep.target if scale == "raw" else f"{prep.target} ({scale} scale)"
+    axes.append((title, prep.target, "metric", scale == "log", "metric"))
+    ticks += [(title, a, b) for a, b in t]
     return ParallelData(out, pd.DataFrame(axes, columns=["axis", "title", "field", "log", "kind"]),
                         pd.DataFrame(ticks, columns=["axis", "pos", "label"]), field_of,
                         sample.caption)
@@ -148,8 +161,13 @@ def parallel_coordinates(analysis, *, max_rows: int = MAX_ROWS):
     brush = alt.selection_interval(name="brush", encodings=["x"])
     tips = param_tooltips(prep, data.field_of) + [
         alt.Tooltip("y_raw:Q", title=prep.target, format=".4g")]
-    metric_color = alt.Color("y_raw:Q", title=prep.target,
-                             scale=alt.Scale(scheme="viridis", reverse=not prep.maximize))
+    # colour and filter strip on the analysis scale (log10 axis, or ranks), see _parallel_data
+    scale = getattr(prep, "metric_scale", "raw")
+    field = "y:Q" if scale == "rank" else "y_raw:Q"
+    kind = {"log": {"type": "log"}}.get(scale, {})
+    color_title = prep.target + (" (rank)" if scale == "rank" else "")
+    metric_color = alt.Color(field, title=color_title,
+                             scale=alt.Scale(scheme="viridis", reverse=not prep.maximize, **kind))
     lines = alt.Chart(data.runs).transform_window(index="count()").transform_fold(
         pos_fields, as_=["key", "pos"]
     ).transform_calculate(
@@ -169,8 +187,9 @@ def parallel_coordinates(analysis, *, max_rows: int = MAX_ROWS):
     width = max(400, 110 * len(axis_order))
     top = alt.layer(lines, rules, labels).properties(width=width, height=320)
     strip = alt.Chart(data.runs).mark_tick(opacity=0.6).encode(
-        x=alt.X("y_raw:Q", title=metric_title(prep) + " — drag here to filter",
-                scale=alt.Scale(zero=False)),
+        x=alt.X(field, title=metric_title(prep) + {"log": ", log scale", "rank": ", rank"}.get(
+                    scale, "") + " — drag here to filter",
+                scale=alt.Scale(zero=False, **kind)),
         color=alt.condition(brush, metric_color, alt.value("#cccccc")),
         tooltip=tips,
     ).add_params(brush).properties(width=width, height=40)
