@@ -92,6 +92,16 @@ def test_parallel_coordinates_metric_axis_on_log_scale(heavy_analysis):
     assert "'type': 'log'" in spec
 
 
+def test_metric_against_params_on_the_analysis_scale(heavy_analysis):
+    from reports.charts import importance
+
+    spec = importance.metric_vs_params_chart(heavy_analysis).to_dict()
+    y_scales = [str(layer) for layer in spec["concat"]]
+    # every panel's y axis is logarithmic; box plots carry no (possibly empty) outlier layer
+    assert all("'type': 'log'" in panel for panel in y_scales)
+    assert "min-max" in str(spec)
+
+
 # --- budgets: a configuration at 1 epoch is no repeat of one at 27 ---------------------------
 
 def test_budget_levels_are_never_repeats_or_neighbours(tmp_path):

@@ -63,6 +63,18 @@ def metric_title(prep) -> str:
     return f"{prep.target} ({arrow})"
 
 
+def metric_encoding(prep) -> tuple[str, dict, str]:
+    """``(field, scale options, title suffix)`` to plot the target on the analysis scale: as
+    logged on a log axis when analysed as log10, as ranks when analysed as ranks; on a linear
+    axis a heavy tail (a few 1e3 among 1e-3) squeezes every other run into one pixel row."""
+    scale = getattr(prep, "metric_scale", "raw")
+    if scale == "log":
+        return "y_raw", {"type": "log"}, ", log scale"
+    if scale == "rank":
+        return "y", {}, ", rank"
+    return "y_raw", {}, ""
+
+
 def param_tooltips(prep, field_of: dict[str, str]) -> list:
     """Tooltip entries: run name then every varying hyperparameter (as text)."""
     import altair as alt
@@ -73,9 +85,12 @@ def param_tooltips(prep, field_of: dict[str, str]) -> list:
 
 
 def runs_with_text_params(prep, field_of: dict[str, str], rows: pd.DataFrame) -> pd.DataFrame:
-    """``name``, ``y_raw`` and each param as display text under its safe field name."""
+    """``name``, ``y_raw``, ``y`` (analysis scale) and each param as display text under its
+    safe field name."""
     out = pd.DataFrame({"name": rows["name"].astype(str).to_numpy(),
-                        "y_raw": rows["y_raw"].to_numpy(dtype=float)})
+                        "y_raw": rows["y_raw"].to_numpy(dtype=float),
+                        "y": rows["y"].to_numpy(dtype=float) if "y" in rows
+                        else rows["y_raw"].to_numpy(dtype=float)})
     for p in prep.params:
         out[field_of[p]] = [show_value(v) for v in rows[p].to_numpy(dtype=object)]
     return out

@@ -7,8 +7,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from reports.charts._common import (MAX_ROWS, fields, metric_title, param_tooltips,
-                                    runs_with_text_params, sample_rows)
+from reports.charts._common import (MAX_ROWS, fields, metric_encoding, metric_title,
+                                    param_tooltips, runs_with_text_params, sample_rows)
 
 
 def _importance_data(analysis) -> pd.DataFrame:
@@ -130,7 +130,9 @@ def metric_vs_params_chart(analysis, *, top: int = 4, max_rows: int = MAX_ROWS):
     data = _metric_vs_params_data(analysis, top=top, max_rows=max_rows)
     tips = param_tooltips(prep, data.field_of) + [
         alt.Tooltip("y_raw:Q", title=prep.target, format=".4g")]
-    yenc = alt.Y("y_raw:Q", title=metric_title(prep), scale=alt.Scale(zero=False))
+    field, kind, suffix = metric_encoding(prep)
+    yenc = alt.Y(f"{field}:Q", title=metric_title(prep) + suffix,
+                 scale=alt.Scale(zero=False, **kind))
     panels = []
     for p in data.params:
         f = data.field_of[p]
@@ -144,7 +146,9 @@ def metric_vs_params_chart(analysis, *, top: int = 4, max_rows: int = MAX_ROWS):
                 y=yenc, tooltip=tips).properties(width=220, height=200))
         else:
             panels.append(alt.layer(
-                base.mark_boxplot(extent=1.5, opacity=0.5).encode(
+                # min-max whiskers: the runs are drawn as dots anyway, and an empty outlier
+                # layer makes Vega warn "Infinite extent"
+                base.mark_boxplot(extent="min-max", opacity=0.5).encode(
                     x=alt.X(f"{f}:N", title=p), y=yenc),
                 base.mark_circle(size=18, opacity=0.4, color="#333").encode(
                     x=alt.X(f"{f}:N", title=p), y=yenc, tooltip=tips),

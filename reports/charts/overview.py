@@ -6,8 +6,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from reports.charts._common import (MAX_ROWS, fields, metric_title, param_tooltips,
-                                    runs_with_text_params, sample_rows, show_value)
+from reports.charts._common import (MAX_ROWS, fields, metric_encoding, metric_title,
+                                    param_tooltips, runs_with_text_params, sample_rows, show_value)
 
 
 def _sweep_summary_data(analysis) -> pd.DataFrame:
@@ -130,7 +130,6 @@ def _parallel_data(analysis, *, max_rows: int = MAX_ROWS, random_state: int = 0)
     # The metric axis on the analysis scale: on a linear axis a heavy tail (a few 1e3 among
     # 1e-3) squeezes every other run into one end and one colour.
     scale = getattr(prep, "metric_scale", "raw")
-    out["y"] = rows["y"].to_numpy(dtype=float)
     if scale == "log":
         pos, t = _positions(rows["y_raw"], numeric=True, log=True)
     elif scale == "rank":  # ranks are monotone in the metric: label the ends as logged
@@ -162,11 +161,9 @@ def parallel_coordinates(analysis, *, max_rows: int = MAX_ROWS):
     tips = param_tooltips(prep, data.field_of) + [
         alt.Tooltip("y_raw:Q", title=prep.target, format=".4g")]
     # colour and filter strip on the analysis scale (log10 axis, or ranks), see _parallel_data
-    scale = getattr(prep, "metric_scale", "raw")
-    field = "y:Q" if scale == "rank" else "y_raw:Q"
-    kind = {"log": {"type": "log"}}.get(scale, {})
-    color_title = prep.target + (" (rank)" if scale == "rank" else "")
-    metric_color = alt.Color(field, title=color_title,
+    field, kind, suffix = metric_encoding(prep)
+    field += ":Q"
+    metric_color = alt.Color(field, title=prep.target + (" (rank)" if field == "y:Q" else ""),
                              scale=alt.Scale(scheme="viridis", reverse=not prep.maximize, **kind))
     lines = alt.Chart(data.runs).transform_window(index="count()").transform_fold(
         pos_fields, as_=["key", "pos"]
@@ -187,8 +184,7 @@ def parallel_coordinates(analysis, *, max_rows: int = MAX_ROWS):
     width = max(400, 110 * len(axis_order))
     top = alt.layer(lines, rules, labels).properties(width=width, height=320)
     strip = alt.Chart(data.runs).mark_tick(opacity=0.6).encode(
-        x=alt.X(field, title=metric_title(prep) + {"log": ", log scale", "rank": ", rank"}.get(
-                    scale, "") + " — drag here to filter",
+        x=alt.X(field, title=metric_title(prep) + suffix + " — drag here to filter",
                 scale=alt.Scale(zero=False, **kind)),
         color=alt.condition(brush, metric_color, alt.value("#cccccc")),
         tooltip=tips,
