@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 REPORTS = REPO / "reports"
 TEMPLATES = REPORTS / "pages"
 ANALYSIS_NOTEBOOK = REPORTS / "analysis.ipynb"
-GENERATED = REPORTS / "_generated"  # git-ignored: the executed notebooks that Quarto renders
+GENERATED = REPORTS / "generated"  # git-ignored: the executed notebooks that Quarto renders
 SNAPSHOT = Path("data") / "sweep"  # inside the site: data/sweep.parquet + data/sweep.json
 SITE_MARKER = ".sweepsight-site"
 # What the CLI passes to the notebooks (tests check them against papermill.inspect_notebook).
@@ -35,7 +35,7 @@ PAGE_PARAMETERS = ("analysis_path",)
 @dataclasses.dataclass(frozen=True)
 class Page:
     template: str  # reports/pages/<template>.ipynb
-    stem: str  # <stem>.ipynb in reports/_generated, <stem>.html in the site
+    stem: str  # <stem>.ipynb in reports/generated, <stem>.html in the site
     label: str  # navbar text
 
 
@@ -95,7 +95,7 @@ def _repo_on_pythonpath() -> Iterator[None]:
 
 @contextlib.contextmanager
 def _generated_lock() -> Iterator[None]:
-    """One build at a time writes reports/_generated (Quarto renders from that fixed folder)."""
+    """One build at a time writes reports/generated (Quarto renders from that fixed folder)."""
     GENERATED.mkdir(parents=True, exist_ok=True)
     with open(GENERATED / ".lock", "w") as fh:
         try:

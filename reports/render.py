@@ -109,7 +109,7 @@ def bundle_js() -> str:
     import vl_convert
 
     version = getattr(vl_convert, "__version__", "unknown")
-    cache = Path(__file__).resolve().parent / "_generated" / f"vega-bundle-{version}.js"
+    cache = Path(__file__).resolve().parent / "generated" / f"vega-bundle-{version}.js"
     if cache.exists():
         return cache.read_text(encoding="utf-8")
     body = vl_convert.javascript_bundle()
