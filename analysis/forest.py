@@ -17,12 +17,19 @@ from sklearn.model_selection import GroupKFold, KFold
 
 from analysis.prepared import Prepared
 
-#: Above this many runs each tree sees a bootstrap sample of this size (``max_samples``) and
-#: permutation importance is computed on at most this many held-out rows in total.
+#: Up to this many runs the forest is the reference one (every tree on all runs, fully grown,
+#: 5-fold CV with as many trees). Above it the large-sweep approximations apply (see
+#: :func:`forest_importance`), each stated in ``notes``.
 MAX_ROWS = 20_000
-#: cross-validated R² below which importances are not to be trusted / only rough.
+#: Large sweeps: each tree is grown on a bootstrap sample of this many rows (runs, or
+#: configuration means when runs repeat configurations).
+TREE_ROWS = 5_000
+#: Large sweeps: folds and trees per fold forest (CV only estimates R² and permutation drops).
+LARGE_SPLITS = 3
+LARGE_CV_TREES = 100
 #: row-predictions spent on permutation importance per fold set (params x repeats x rows)
 PERM_BUDGET = 2_000_000
+#: cross-validated R² below which importances are not to be trusted / only rough.
 R2_UNTRUSTED = 0.1
 R2_ROUGH = 0.5
 
@@ -52,25 +59,59 @@ def param_columns(prep: Prepared, params: list[str] | None = None) -> dict[str, 
 def config_ids(prep: Prepared, params: list[str] | None = None) -> np.ndarray:
     """Integer id of each run's configuration (its values of ``params``; NaN is a value)."""
     params = list(prep.params if params is None else params)
-    if not params:
-        return np.zeros(len(prep.runs), dtype=int)
-    keys = prep.runs[params].astype(object).where(prep.runs[params].notna(), "<NA>").astype(str)
-    return keys.groupby(params, sort=False, dropna=False).ngroup().to_numpy()
+    key = np.zeros(len(prep.runs), dtype=np.int64)
+    for p in params:
+        # numbered in order of first appearance, as groupby(sort=False).ngroup() would; the key
+        # is re-factorized after each column so it never exceeds the number of runs
+        codes, levels = pd.factorize(prep.runs[p], use_na_sentinel=False)
+        key = pd.factorize(key * max(len(levels), 1) + codes)[0]
+    return key
 
 
 def make_forest(n: int, *, n_estimators: int, random_state: int, n_jobs: int | None,
-                max_rows: int = MAX_ROWS, min_samples_leaf: int | None = None) -> ExtraTreesRegressor:
-    """The ExtraTrees used throughout: reference settings up to ``max_rows`` runs; beyond that
-    each tree sees a bootstrap sample of ``max_rows`` runs and leaves hold >= 3 runs (speed)."""
-    big = n > max_rows
+                big: bool = False, tree_rows: int = TREE_ROWS,
+                min_samples_leaf: int | None = None) -> ExtraTreesRegressor:
+    """The ExtraTrees used throughout, for ``n`` training rows: the reference settings unless
+    ``big``; then each tree sees a bootstrap sample of ``tree_rows`` rows (when there are more)
+    and leaves hold >= 3 rows (speed)."""
+    sample = big and n > tree_rows
     return ExtraTreesRegressor(
         n_estimators=n_estimators,
         random_state=random_state,
         n_jobs=n_jobs,
-        bootstrap=big,
-        max_samples=max_rows if big else None,
+        bootstrap=sample,
+        max_samples=tree_rows if sample else None,
         min_samples_leaf=min_samples_leaf or (3 if big else 1),
     )
+
+
+def config_means(X: np.ndarray, y: np.ndarray, cfg: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One row per configuration: its encoded values, mean metric and number of runs.
+
+    A tree can never separate runs of one configuration (their encoded rows are identical), so
+    a forest grown on the means weighted by run counts makes the same kind of splits, with the
+    same impurity decreases, as one grown on the runs, at a fraction of the cost.
+    """
+    codes, first = np.unique(cfg, return_index=True)
+    inverse = np.searchsorted(codes, cfg)
+    counts = np.bincount(inverse, minlength=len(codes)).astype(float)
+    means = np.bincount(inverse, weights=y, minlength=len(codes)) / counts
+    return X[first], means, counts
+
+
+def fit_forest(X: np.ndarray, y: np.ndarray, cfg: np.ndarray, *, n_estimators: int,
+               random_state: int, n_jobs: int | None, big: bool,
+               tree_rows: int = TREE_ROWS) -> ExtraTreesRegressor:
+    """Fit :func:`make_forest` on the runs, or on configuration means when ``big`` and runs
+    repeat configurations."""
+    if big and len(np.unique(cfg)) < len(cfg):
+        Xm, ym, w = config_means(X, y, cfg)
+        return make_forest(len(ym), n_estimators=n_estimators, random_state=random_state,
+                           n_jobs=n_jobs, big=True, tree_rows=tree_rows).fit(Xm, ym,
+                                                                             sample_weight=w)
+    return make_forest(len(y), n_estimators=n_estimators, random_state=random_state,
+                       n_jobs=n_jobs, big=big, tree_rows=tree_rows).fit(X, y)
 
 
 def cv_splits(groups: np.ndarray, *, n_splits: int, random_state: int) -> tuple[list, bool]:
@@ -100,23 +141,28 @@ def grouped_permutation_importance(model, X: np.ndarray, y: np.ndarray,
     rng = np.random.RandomState(random_state)
     seed = rng.randint(np.iinfo(np.int32).max + 1)
     baseline = r2_score(y, model.predict(X))
+    n = X.shape[0]
     out = {}
     for name, idx in groups.items():
         rs = np.random.RandomState(seed)
         Xp = X.copy()
-        order = np.arange(X.shape[0])
-        drops = []
-        for _ in range(n_repeats):
+        order = np.arange(n)
+        # all shuffles of one group go through one predict call (a forest's per-call overhead
+        # dominates on small held-out sets); rows are predicted independently, so the numbers
+        # are the same as one call per shuffle
+        batch = np.empty((n_repeats * n, X.shape[1]))
+        for r in range(n_repeats):
             rs.shuffle(order)
             Xp[:, idx] = Xp[np.ix_(order, idx)]  # cumulative, as sklearn does
-            drops.append(baseline - r2_score(y, model.predict(Xp)))
-        out[name] = np.asarray(drops)
+            batch[r * n:(r + 1) * n] = Xp
+        pred = model.predict(batch).reshape(n_repeats, n)
+        out[name] = np.asarray([baseline - r2_score(y, p) for p in pred])
     return out
 
 
 def forest_importance(prep: Prepared, *, n_estimators: int = 250, random_state: int = 0,
                       n_splits: int = 5, n_jobs: int | None = None, n_repeats: int = 5,
-                      max_rows: int = MAX_ROWS) -> ForestResult:
+                      max_rows: int = MAX_ROWS, tree_rows: int = TREE_ROWS) -> ForestResult:
     """ExtraTrees importances per hyperparameter and the surrogate's cross-validated R².
 
     Parameters
@@ -125,10 +171,14 @@ def forest_importance(prep: Prepared, *, n_estimators: int = 250, random_state: 
         configuration ids that keep repeated seeds of one configuration in one fold).
     n_estimators, random_state : the forest; every random step is seeded from ``random_state``.
     n_splits : folds (fewer when there are fewer configurations).
-    n_jobs : passed to the forest (fit and predict run trees in parallel).
+    n_jobs : passed to the forest (fit and predict run trees in parallel; -1: all cores).
     n_repeats : permutations per hyperparameter and fold.
-    max_rows : above this many runs trees use bootstrap samples of this size and permutation
-        importance uses at most this many held-out rows.
+    max_rows : up to this many runs, the reference practice: every tree on all runs, fully
+        grown, ``n_splits`` folds of ``n_estimators`` trees. Above it (a large sweep): forests
+        are grown on configuration means (weighted by runs) when runs repeat configurations;
+        each tree sees a bootstrap sample of ``min(tree_rows, max_rows)`` rows and leaves hold
+        >= 3 rows; cross-validation uses at most 3 folds of at most 100 trees. Every
+        approximation is stated in ``notes``.
     """
     groups_cols = param_columns(prep)
     X = prep.X.to_numpy(dtype=float)
@@ -136,25 +186,50 @@ def forest_importance(prep: Prepared, *, n_estimators: int = 250, random_state: 
     n = len(y)
     notes: list[str] = []
     warnings: list[str] = []
-
-    if n > max_rows:
-        notes.append(
-            f"{n} runs: each tree is grown on a bootstrap sample of {max_rows} runs "
-            f"(max_samples) with at least 3 runs per leaf, and permutation importance is "
-            f"measured on at most {max_rows} held-out runs in total, to keep the forest fast.")
+    cfg = config_ids(prep)
+    n_cfg = len(np.unique(cfg))
+    big = n > max_rows
+    tree_rows = min(tree_rows, max_rows)
+    cv_trees = n_estimators
+    if big:
+        means = n_cfg < n
+        unit = "configuration means" if means else "runs"
+        n_splits, cv_trees = min(n_splits, LARGE_SPLITS), min(n_estimators, LARGE_CV_TREES)
+    splits, grouped = cv_splits(cfg, n_splits=n_splits, random_state=random_state)
+    if big:
+        if means:
+            notes.append(
+                f"{n} runs (more than {max_rows}): the forests are grown on the {n_cfg} "
+                "configuration means, each weighted by its number of runs (a tree cannot "
+                "separate runs of one configuration, so this changes cost, not the splits "
+                "available); R² and permutation importance are still measured on held-out runs.")
+        if (n_cfg if means else n) > tree_rows:
+            notes.append(
+                f"{n} runs: each tree is grown on a bootstrap sample of {tree_rows} {unit} "
+                f"(max_samples) with at least 3 {unit} per leaf, to keep the forest fast.")
+        else:
+            notes.append(f"{n} runs: trees hold at least 3 {unit} per leaf, to keep the "
+                         "forest fast.")
+        if splits:
+            notes.append(
+                f"Cross-validation (which only estimates R² and permutation importance) uses "
+                f"{len(splits)} folds of {cv_trees} trees; impurity importance is the mean over "
+                f"these fold forests ({len(splits) * cv_trees} trees, each grown outside its "
+                "held-out fold) rather than a separate forest on every run.")
     else:
         notes.append(f"ExtraTrees with {n_estimators} fully grown trees on all {n} runs "
                      f"(random_state={random_state}).")
 
-    full = make_forest(n, n_estimators=n_estimators, random_state=random_state,
-                       n_jobs=n_jobs, max_rows=max_rows).fit(X, y)
-    impurity = {p: float(full.feature_importances_[idx].sum()) for p, idx in groups_cols.items()}
-
-    cfg = config_ids(prep)
-    splits, grouped = cv_splits(cfg, n_splits=n_splits, random_state=random_state)
+    impurity = None
+    if not (big and splits):
+        full = fit_forest(X, y, cfg, n_estimators=n_estimators, random_state=random_state,
+                          n_jobs=n_jobs, big=big, tree_rows=tree_rows)
+        impurity = {p: float(full.feature_importances_[idx].sum())
+                    for p, idx in groups_cols.items()}
+        del full
     if grouped:
         notes.append(
-            f"Runs repeat configurations ({len(np.unique(cfg))} configurations for {n} runs): "
+            f"Runs repeat configurations ({n_cfg} configurations for {n} runs): "
             "folds keep all runs of one configuration together (GroupKFold), so the forest "
             "cannot score by remembering configuration means.")
     rng = np.random.RandomState(random_state)
@@ -165,8 +240,9 @@ def forest_importance(prep: Prepared, *, n_estimators: int = 250, random_state: 
     perm_rows = min(max_rows, max(PERM_BUDGET // max(len(groups_cols) * n_repeats, 1), 1000))
     per_fold_rows = int(np.ceil(perm_rows / max(len(splits), 1)))
     for k, (train, test) in enumerate(splits):
-        model = make_forest(len(train), n_estimators=n_estimators, random_state=random_state + k,
-                            n_jobs=n_jobs, max_rows=max_rows).fit(X[train], y[train])
+        model = fit_forest(X[train], y[train], cfg[train], n_estimators=cv_trees,
+                           random_state=random_state + k, n_jobs=n_jobs, big=big,
+                           tree_rows=tree_rows)
         oof[test] = model.predict(X[test])
         fold_r2.append(r2_score(y[test], oof[test]) if len(test) > 1 else np.nan)
         fold_imp.append([model.feature_importances_[idx].sum() for idx in groups_cols.values()])
@@ -183,6 +259,8 @@ def forest_importance(prep: Prepared, *, n_estimators: int = 250, random_state: 
         cv_r2, cv_r2_std = float(np.nanmean(fold_r2)), float(np.nanstd(fold_r2))
         perm_mean, perm_std = fold_perm_a.mean(axis=0), fold_perm_a.std(axis=0)
         imp_std = fold_imp_a.std(axis=0)
+        if impurity is None:
+            impurity = dict(zip(names, fold_imp_a.mean(axis=0).tolist()))
         notes.append(
             f"Cross-validated R² of the forest: {cv_r2:.3f} ± {cv_r2_std:.3f} over {len(splits)} "
             f"folds (pooled out-of-fold R² {r2_score(y, oof):.3f}); permutation importance is the "

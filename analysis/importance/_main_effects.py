@@ -30,7 +30,7 @@ import pandas as pd
 from scipy import stats
 from sklearn.ensemble import ExtraTreesRegressor
 
-from analysis.forest import config_ids, param_columns
+from analysis.forest import config_ids, config_means, param_columns
 from analysis.importance._base import BaseImportanceEvaluator, ImportanceResult
 from analysis.prepared import Prepared
 
@@ -185,20 +185,39 @@ def _forest(n_estimators: int, seed: int, n_jobs: int | None) -> ExtraTreesRegre
 
 
 def _marginals(model, bg: np.ndarray, groups: dict[str, list[int]],
-               grids: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, np.ndarray]:
-    """Mean prediction over ``bg`` with each parameter set to each of its grid values."""
+               grids: dict[str, tuple[np.ndarray, np.ndarray]], *,
+               plans: dict[str, dict] | None = None, bg_rows: np.ndarray | None = None,
+               X: np.ndarray | None = None, seed: int = 0) -> dict[str, np.ndarray]:
+    """Mean prediction over ``bg`` with each parameter set to each of its grid values.
+
+    ``plans`` (see :func:`conditional_plans`) handle conditional parameters: a child is varied
+    only over the background rows where it is active; a parent at level v takes, in each
+    background row, its whole block (its columns and its children's) from a random run of
+    ``X`` with the parent at v, so the children move with it.
+    """
+    plans = plans or {}
+    rng = np.random.RandomState(seed)
     blocks, spans = [], {}
     start = 0
     for p, idx in groups.items():
         vals = grids[p][0]
-        block = np.repeat(bg[None, :, :], len(vals), axis=0)
-        block[:, :, idx] = vals[:, None, :]
+        plan = plans.get(p, {})
+        rows = bg
+        if plan.get("active") is not None:
+            on = plan["active"][bg_rows]
+            rows = bg[on] if on.any() else bg
+        block = np.repeat(rows[None, :, :], len(vals), axis=0)
+        if plan.get("pools") is not None:
+            fam = plan["fam"]
+            for j, pool in enumerate(plan["pools"]):
+                block[j][:, fam] = X[rng.choice(pool, len(rows))][:, fam]
+        else:
+            block[:, :, idx] = vals[:, None, :]
         blocks.append(block.reshape(-1, bg.shape[1]))
-        spans[p] = (start, len(vals))
-        start += len(vals) * len(bg)
+        spans[p] = (start, len(vals), len(rows))
+        start += len(vals) * len(rows)
     pred = model.predict(np.vstack(blocks))
-    return {p: pred[s:s + k * len(bg)].reshape(k, len(bg)).mean(axis=1)
-            for p, (s, k) in spans.items()}
+    return {p: pred[s:s + k * m].reshape(k, m).mean(axis=1) for p, (s, k, m) in spans.items()}
 
 
 def _cross_cov(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> float:
@@ -206,18 +225,30 @@ def _cross_cov(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> float:
 
 
 def _main_shares(X, y, halves, groups, grids, *, n_estimators, n_background, seed, n_jobs,
-                 with_models=False):
-    """Cross-fitted main-effect variances (absolute) for every parameter."""
+                 with_models=False, cfg=None, plans=None, only=None):
+    """Cross-fitted main-effect variances (absolute) for every parameter.
+
+    With ``cfg`` (configuration ids), the forests are grown on configuration means weighted by
+    their runs instead of on the runs (large sweeps).
+    """
     rng = np.random.RandomState(seed)
     models, curves, bgs = [], [], []
     for h in (0, 1):
         train, other = np.flatnonzero(halves == h), np.flatnonzero(halves != h)
-        model = _forest(n_estimators, seed + h, n_jobs).fit(X[train], y[train])
-        bg = X[rng.choice(other, min(n_background, len(other)), replace=False)]
-        curves.append(_marginals(model, bg, groups, grids))
+        if cfg is None:
+            model = _forest(n_estimators, seed + h, n_jobs).fit(X[train], y[train])
+        else:
+            Xm, ym, w = config_means(X[train], y[train], cfg[train])
+            model = _forest(n_estimators, seed + h, n_jobs).fit(Xm, ym, sample_weight=w)
+        bg_rows = rng.choice(other, min(n_background, len(other)), replace=False)
+        bg = X[bg_rows]
+        curves.append(_marginals(model, bg, only or groups, grids, plans=plans,
+                                 bg_rows=bg_rows, X=X, seed=seed + 7 + h))
         models.append(model)
         bgs.append(bg)
-    v = {p: _cross_cov(curves[0][p], curves[1][p], grids[p][1]) for p in groups}
+    scale = {p: (plans or {}).get(p, {}).get("scale", 1.0) for p in (only or groups)}
+    v = {p: scale[p] * _cross_cov(curves[0][p], curves[1][p], grids[p][1])
+         for p in (only or groups)}
     return (v, models, bgs) if with_models else v
 
 
@@ -228,7 +259,8 @@ def surrogate_main_effects(prep: Prepared, *, random_state: int = 0, alpha: floa
                            notes: list[str] | None = None) -> ImportanceResult:
     """Cross-fitted fANOVA-style main effects of a forest surrogate, with a permutation null."""
     notes = list(notes or [])
-    if len(prep.runs) > max_rows:
+    big = len(prep.runs) > max_rows
+    if big:
         prep = _subsample_configs(prep, max_rows, random_state)
         notes.append(f"The surrogate uses a random {len(prep.runs)} runs (whole configurations) "
                      f"of the sweep, to stay fast.")
@@ -243,6 +275,11 @@ def surrogate_main_effects(prep: Prepared, *, random_state: int = 0, alpha: floa
     halves = (rng.permutation(n_cfg) % 2)[cfg]
     grids = {p: value_grid(X[:, idx], n_values) for p, idx in groups.items()}
     kw = dict(n_estimators=n_estimators, n_background=n_background, n_jobs=n_jobs)
+    if big and cfg.max() + 1 < len(cfg):
+        kw["cfg"] = cfg
+        notes.append("Its forests are grown on the configuration means, each weighted by its "
+                     "number of runs (a tree cannot separate runs of one configuration), with "
+                     "at least 3 configurations per leaf, to stay fast.")
     if var_y == 0 or len(np.unique(halves)) < 2:
         table = pd.DataFrame({"param": params, "share": 0.0, "null_mean": 0.0,
                               "noise_floor": 0.0, "importance": 0.0, "above_floor": False})
