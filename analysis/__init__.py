@@ -35,8 +35,13 @@ def analyse(
     budget: str | None = None,
     alpha: float = 0.05,
     random_state: int = 0,
+    n_jobs: int | None = -1,
 ) -> Analysis:
-    """Prepare the sweep and run the four analyses plus the main-effect importance."""
+    """Prepare the sweep and run the four analyses plus the main-effect importance.
+
+    ``n_jobs`` is passed to the forests (forest importance and the main-effect surrogate);
+    -1 uses every core. Results do not depend on it.
+    """
     from analysis.correlation import correlations
     from analysis.forest import forest_importance
     from analysis.importance import get_param_importances
@@ -59,8 +64,10 @@ def analyse(
         prep=prep,
         correlation=timed("correlation", correlations, prep),
         linear=timed("linear", fit_linear, prep),
-        forest=timed("forest", forest_importance, prep, random_state=random_state),
-        importance=timed("importance", get_param_importances, prep, random_state=random_state),
+        forest=timed("forest", forest_importance, prep, random_state=random_state,
+                     n_jobs=n_jobs),
+        importance=timed("importance", get_param_importances, prep, random_state=random_state,
+                         n_jobs=n_jobs),
         significance=timed("significance", compare_neighbours, prep, alpha=alpha,
                            random_state=random_state),
         options={"target": target, "direction": direction, "metric_scale": metric_scale,
