@@ -34,6 +34,7 @@ def analyse(
     metric_scale: str = "auto",
     budget: str | None = None,
     alpha: float = 0.05,
+    test: str = "ks",
     random_state: int = 0,
     n_jobs: int | None = -1,
 ) -> Analysis:
@@ -69,8 +70,8 @@ def analyse(
         importance=timed("importance", get_param_importances, prep, random_state=random_state,
                          n_jobs=n_jobs),
         significance=timed("significance", compare_neighbours, prep, alpha=alpha,
-                           random_state=random_state),
+                           test=test, random_state=random_state),
         options={"target": target, "direction": direction, "metric_scale": metric_scale,
-                 "budget": budget, "alpha": alpha, "random_state": random_state},
+                 "budget": budget, "alpha": alpha, "test": test, "random_state": random_state},
         timings=timings,
     )

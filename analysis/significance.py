@@ -48,8 +48,15 @@ class SignificanceResult:
     notes: list[str]
 
 
+TESTS = {
+    "ks": ("ks_p", "two-sample Kolmogorov-Smirnov"),
+    "welch": ("t_p", "Welch's t-test"),
+    "mannwhitney": ("mw_p", "Mann-Whitney U"),
+}
+
+
 def compare_neighbours(prep: Prepared, *, alpha: float = 0.05, n_boot: int = 2000,
-                       random_state: int = 0, bins: int = 4) -> SignificanceResult:
+                       random_state: int = 0, bins: int = 4, test: str = "ks") -> SignificanceResult:
     """Compare every configuration with its neighbours (configurations one step away).
 
     Parameters
@@ -60,6 +67,10 @@ def compare_neighbours(prep: Prepared, *, alpha: float = 0.05, n_boot: int = 200
         bootstrap interval.
     n_boot : bootstrap resamples per configuration.
     random_state : seed of the bootstrap.
+    test : the test behind the verdict: ``"ks"`` (the classic choice; distribution-free but
+        weak with few seeds), ``"welch"`` (difference of means, the most power with few seeds,
+        assumes roughly normal per-seed values) or ``"mannwhitney"``. All three p-values are
+        always reported.
     bins : quantile bins per continuous param when exact neighbours are too rare
         (random/Bayesian search); the result is then flagged ``approximate``.
     """
@@ -67,6 +78,8 @@ def compare_neighbours(prep: Prepared, *, alpha: float = 0.05, n_boot: int = 200
         raise SweepError(f"significance: alpha={alpha!r} must be between 0 and 1 (e.g. 0.05)")
     if bins < 2:
         raise SweepError(f"significance: bins={bins!r} must be at least 2 (e.g. 4)")
+    if test not in TESTS:
+        raise SweepError(f"significance: unknown test {test!r}; valid tests: {', '.join(TESTS)}.")
     maximize = prep.direction == "maximize"
     params = [p for p in prep.params if p in prep.runs.columns]
     numeric = set(prep.numeric)
@@ -134,8 +147,9 @@ def compare_neighbours(prep: Prepared, *, alpha: float = 0.05, n_boot: int = 200
         return SignificanceResult(configs, empty, False, reason, approximate, edges, notes)
 
     pairs = _pairs_table(grouped, links, alpha=alpha, n_boot=n_boot,
-                         random_state=random_state, maximize=maximize)
-    notes.extend(_pair_sentences(pairs, alpha=alpha, n_boot=n_boot, random_state=random_state))
+                         random_state=random_state, maximize=maximize, test=test)
+    notes.extend(_pair_sentences(pairs, alpha=alpha, n_boot=n_boot, random_state=random_state,
+                                 test=test))
     if prep.metric_scale != "raw":
         notes.append(f"Tests and differences use {prep.target} on the {prep.metric_scale} scale "
                      "(the analysis scale); mean_raw is the mean as logged.")
@@ -161,12 +175,14 @@ def neighbourhood(result: SignificanceResult, config_id: str) -> pd.DataFrame:
 
 
 def _pairs_table(grouped, links: pd.DataFrame, *, alpha: float, n_boot: int,
-                 random_state: int, maximize: bool) -> pd.DataFrame:
+                 random_state: int, maximize: bool, test: str = "ks") -> pd.DataFrame:
     a, b = links["a"].to_numpy(), links["b"].to_numpy()
     pidx = links["param_idx"].to_numpy()
     st = pair_tests(grouped.y, grouped.start, grouped.n, a, b, n_boot=n_boot,
                     confidence=1 - alpha, random_state=random_state)
-    st["p_bh"] = benjamini_hochberg(st["ks_p"].to_numpy())
+    p_col = TESTS[test][0]
+    st["min_attainable_p"] = _min_attainable(st, grouped.n[a], grouped.n[b], test)
+    st["p_bh"] = benjamini_hochberg(st[p_col].to_numpy())
     params = grouped.params
     levels = [grouped.levels[p] for p in params]
     # display text: values of different params have different types (0.001, "adam", True)
@@ -195,22 +211,33 @@ def _pairs_table(grouped, links: pd.DataFrame, *, alpha: float, n_boot: int,
     out = pd.concat([side(a, b, val_a, val_b, 1), side(b, a, val_b, val_a, -1)],
                     ignore_index=True)
     out = out.sort_values(["cfg", "pidx", "nbr"], kind="stable").reset_index(drop=True)
-    out["p_holm"] = holm(out["ks_p"].to_numpy(), out["cfg"].to_numpy())
-    testable = ~out["ks_p"].isna()
+    out["p_holm"] = holm(out[p_col].to_numpy(), out["cfg"].to_numpy())
+    testable = ~out[p_col].isna()
     good = out["diff"] > 0 if maximize else out["diff"] < 0
     bad = out["diff"] < 0 if maximize else out["diff"] > 0
     sig = out["p_holm"] < alpha
     out["verdict"] = np.select([~testable, sig & good, sig & bad],
                                ["not testable", "better", "worse"], "not significant")
-    out["power_note"] = _power_notes(out, alpha)
+    out["power_note"] = _power_notes(out, alpha, p_col)
     return out[PAIR_COLUMNS]
 
 
-def _power_notes(out: pd.DataFrame, alpha: float) -> np.ndarray:
+def _min_attainable(st: pd.DataFrame, n_a: np.ndarray, n_b: np.ndarray, test: str) -> np.ndarray:
+    """The smallest p-value the verdict's test can give for these sample sizes."""
+    if test == "ks":
+        return st["min_attainable_p"].to_numpy()
+    if test == "mannwhitney":  # exact two-sided, fully separated samples: 2 / C(n_a + n_b, n_a)
+        from scipy.special import comb
+
+        return np.minimum(1.0, 2.0 / comb(n_a + n_b, n_a))
+    return np.zeros(len(st))  # Welch's t has no floor: its p shrinks as the variances do
+
+
+def _power_notes(out: pd.DataFrame, alpha: float, p_col: str = "ks_p") -> np.ndarray:
     notes = np.full(len(out), "", dtype=object)
     minp = out["min_attainable_p"].to_numpy()
     na, nb = out["n_a"].to_numpy(), out["n_b"].to_numpy()
-    m = out.groupby("cfg")["ks_p"].transform("count").to_numpy()
+    m = out.groupby("cfg")[p_col].transform("count").to_numpy()
     holm_min = np.minimum(1.0, m * out.groupby("cfg")["min_attainable_p"].transform("min"))
     few = minp > alpha
     after_holm = ~few & (holm_min.to_numpy() > alpha)
@@ -236,7 +263,7 @@ def _first_of_each(keys: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def _pair_sentences(pairs: pd.DataFrame, *, alpha: float, n_boot: int,
-                    random_state: int) -> list[str]:
+                    random_state: int, test: str = "ks") -> list[str]:
     n_pairs = len(pairs) // 2
     testable = pairs[pairs["verdict"] != "not testable"]
     n_test = len(testable) // 2
@@ -244,10 +271,10 @@ def _pair_sentences(pairs: pd.DataFrame, *, alpha: float, n_boot: int,
         f"{n_pairs} neighbour pairs (configurations that differ in exactly one hyperparameter, "
         f"by one step for numeric ones); {n_test} of them have at least 2 runs on each side "
         "and were tested.",
-        "The verdict uses the two-sample Kolmogorov-Smirnov p-value, Holm-adjusted within each "
+        f"The verdict uses the {TESTS[test][1]} p-value, Holm-adjusted within each "
         f"configuration's neighbourhood (family-wise error), at alpha = {alpha:g}; p_bh is the "
         f"Benjamini-Hochberg adjustment across all {n_test} tested pairs (false discovery "
-        "rate). Welch's t and Mann-Whitney U p-values are shown for comparison.",
+        "rate). The Kolmogorov-Smirnov, Welch's t and Mann-Whitney U p-values are all shown.",
         f"diff is the neighbour's mean minus the configuration's, with a {100 * (1 - alpha):g}% "
         f"percentile bootstrap interval ({n_boot} resamples of each side, seed {random_state}).",
     ]
@@ -259,7 +286,9 @@ def _pair_sentences(pairs: pd.DataFrame, *, alpha: float, n_boot: int,
             "the data: with so few seeds (e.g. 3 vs 3 the smallest possible KS p is "
             f"{min_attainable_ks_p(3, 3):.2g}) \"not significant\" means \"cannot tell\", not "
             f"\"no difference\"; {_seeds_needed(alpha)} or more seeds per configuration are "
-            "needed."
+            "needed"
+            + (", or --test welch, which compares means and has no such floor." if test != "welch"
+               else ".")
         )
     n_sig = int((testable["verdict"] != "not significant").sum()) // 2
     out.append(f"{n_sig} pair(s) differ significantly in at least one direction of comparison.")

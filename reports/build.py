@@ -28,7 +28,7 @@ SNAPSHOT = Path("data") / "sweep"  # inside the site: data/sweep.parquet + data/
 SITE_MARKER = ".sweepsight-site"
 # What the CLI passes to the notebooks (tests check them against papermill.inspect_notebook).
 ANALYSIS_PARAMETERS = ("snapshot_path", "target", "direction", "metric_scale", "budget", "alpha",
-                       "analysis_path")
+                       "test", "analysis_path")
 PAGE_PARAMETERS = ("analysis_path",)
 
 
@@ -54,7 +54,7 @@ class BuildError(RuntimeError):
 
 def run_analysis(snapshot_path: str, *, target: str, direction: str | None = None,
                  metric_scale: str = "auto", budget: str | None = None, alpha: float = 0.05,
-                 analysis_path: str) -> dict[str, float]:
+                 test: str = "ks", analysis_path: str) -> dict[str, float]:
     """Load the snapshot, run :func:`analysis.analyse` and pickle the result to ``analysis_path``.
 
     Called by ``reports/analysis.ipynb``; returns the per-analysis timings in seconds.
@@ -63,7 +63,8 @@ def run_analysis(snapshot_path: str, *, target: str, direction: str | None = Non
 
     table = snapshot.load(snapshot_path)
     result = analyse(table, target=target, direction=direction or None,
-                     metric_scale=metric_scale or "auto", budget=budget or None, alpha=alpha)
+                     metric_scale=metric_scale or "auto", budget=budget or None, alpha=alpha,
+                     test=test or "ks")
     path = Path(analysis_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
@@ -232,6 +233,7 @@ def build(
     metric_scale: str = "auto",
     budget: str | None = None,
     alpha: float = 0.05,
+    test: str = "ks",
     title: str | None = None,
     renderer: str = "auto",
     log: Callable[[str], None] = print,
@@ -289,7 +291,7 @@ def build(
                 parameters = {
                     "snapshot_path": str(snap), "target": target, "direction": direction,
                     "metric_scale": metric_scale, "budget": budget, "alpha": float(alpha),
-                    "analysis_path": str(analysis_path),
+                    "test": test, "analysis_path": str(analysis_path),
                 }
                 assert tuple(parameters) == ANALYSIS_PARAMETERS
                 execute(ANALYSIS_NOTEBOOK, GENERATED / "_analysis.ipynb", parameters, km=km)

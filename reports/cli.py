@@ -6,6 +6,7 @@ With no arguments it builds the report of the bundled example sweep
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import time
@@ -38,7 +39,11 @@ def parser() -> argparse.ArgumentParser:
     src.add_argument("--tracking-uri", help="mlflow: tracking URI (default: $MLFLOW_TRACKING_URI)")
     src.add_argument("--experiment", action="append", default=[], metavar="NAME",
                      help="mlflow: experiment name or id (repeatable)")
-    src.add_argument("--filter", help="mlflow: search filter string")
+    src.add_argument("--filter",
+                     help="mlflow: search filter string; wandb: a JSON filter, e.g. "
+                          "'{\"state\": \"finished\"}'")
+    src.add_argument("--max-results", type=int, metavar="N",
+                     help="mlflow: fetch at most this many runs (newest first)")
     src.add_argument("--project", help="wandb: entity/project")
     src.add_argument("--sweep", help="wandb: sweep id")
     src.add_argument("--metric-agg", choices=["last", "min", "max"], default="last",
@@ -49,6 +54,9 @@ def parser() -> argparse.ArgumentParser:
                      help="default: guessed from the metric's name")
     ana.add_argument("--metric-scale", choices=["auto", "raw", "log", "rank"], default="auto")
     ana.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    ana.add_argument("--test", choices=["ks", "welch", "mannwhitney"], default="ks",
+                     help="the two-sample test behind the significance verdicts (default: ks, the "
+                          "classic choice; welch has more power with few seeds)")
     out = p.add_argument_group("output")
     out.add_argument("--out", default="site", help="the site folder (default: site)")
     out.add_argument("--title", help="the site title")
@@ -63,16 +71,24 @@ def adapter_options(args: argparse.Namespace) -> dict:
         "path": args.path, "param": args.param, "metric": args.metric, "seed": args.seed,
         "budget": args.budget, "metric_agg": args.metric_agg, "tracking_uri": args.tracking_uri,
         "experiment": args.experiment, "filter": args.filter, "project": args.project,
-        "sweep": args.sweep,
+        "sweep": args.sweep, "max_results": args.max_results,
     }
+    if args.source == "wandb" and args.filter:
+        try:
+            options["filters"] = json.loads(args.filter)
+        except json.JSONDecodeError as exc:
+            raise SweepError(f"--filter for wandb must be a JSON object ({exc.msg}), e.g. "
+                             "'{\"state\": \"finished\"}'.") from None
+        del options["filter"]
     metrics = list(args.metric) or ([args.target] if args.target else [])
     if metrics:
         options["metrics"] = metrics
     return {k: v for k, v in options.items() if v not in (None, [], "")}
 
 
-def resolve_target(target: str | None, metrics: list[str]) -> str:
-    """``target`` if the sweep has it, else the only metric; otherwise a clear error."""
+def resolve_target(target: str | None, metrics: list[str], named: list[str] = ()) -> str:
+    """``target`` if the sweep has it, else the only metric (or the only ``--metric`` named);
+    otherwise a clear error."""
     if target:
         if target not in metrics:
             raise SweepError(f"target metric {target!r} is not in this sweep; metrics found: "
@@ -80,6 +96,8 @@ def resolve_target(target: str | None, metrics: list[str]) -> str:
         return target
     if len(metrics) == 1:
         return metrics[0]
+    if len(named) == 1 and named[0] in metrics:
+        return named[0]
     raise SweepError(f"this sweep has {len(metrics)} metrics ({', '.join(sorted(metrics)) or 'none'}); "
                      "choose the one to explain with --target NAME.")
 
@@ -109,13 +127,14 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         adapters.get_adapter(source)  # an unknown source fails here, listing the valid ones
         table = adapters.load(source, adapter_options(args))
         what = f"{source}"
-    target = resolve_target(args.target, table.metrics)
+    target = resolve_target(args.target, table.metrics, args.metric)
     print(f"[{time.perf_counter() - start:7.2f} s] load: {len(table.frame):,} runs from {what}, "
           f"{len(table.params)} hyperparameters, target {target}", flush=True)
     timings = {"load": time.perf_counter() - start}
     timings.update(build(
         out=args.out, target=target, table=table, direction=args.direction,
-        metric_scale=args.metric_scale, budget=args.budget, alpha=args.alpha, title=args.title,
+        metric_scale=args.metric_scale, budget=args.budget, alpha=args.alpha, test=args.test,
+        title=args.title,
         renderer=args.renderer, log=lambda line: print(line, flush=True),
     ))
     return timings

@@ -86,7 +86,7 @@ def _numbers(result) -> list[str]:
         top = configs.iloc[0]
         mean = top.get("mean_raw", top.get("mean"))
         rows.append(["best configuration", f"{text(top.get('label'), limit=2 * CELL_CHARS)}: mean "
-                                           f"{num(mean)} over {num(top.get('n'), 3)} runs"])
+                                           f"{num(mean)} over {num(top.get('n'), 3)} run{'' if top.get('n') == 1 else 's'}"])
     lin = result.linear
     if lin is not None and getattr(lin, "r2", None) is not None:
         rows.append(["linear model R²", f"{num(lin.r2, 3)} (adjusted {num(getattr(lin, 'r2_adj', None), 3)})"])
@@ -171,7 +171,9 @@ def _neighbours(result, *, limit: int) -> list[str]:
 def _notes(result, *, limit: int) -> list[str]:
     prep = result.prep
     items: list[str] = []
-    for source in (prep.notes, getattr(result.linear, "warnings", []),
+    from reports.text import source_notes
+
+    for source in (source_notes(result.table.meta), prep.notes, getattr(result.linear, "warnings", []),
                    getattr(result.forest, "warnings", []), getattr(result.importance, "notes", []),
                    getattr(result.significance, "notes", [])):
         items += [str(s) for s in (source or [])]

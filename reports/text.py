@@ -225,4 +225,16 @@ def notes(analysis, *, which: str = "prep") -> str:
     """The notes of ``which`` (``prep``, ``significance``, ``importance``, ``forest``,
     ``linear``) as a bullet list."""
     obj = analysis.prep if which == "prep" else getattr(analysis, which)
-    return _bullets([_esc(n) for n in getattr(obj, "notes", [])])
+    items = list(getattr(obj, "notes", []))
+    if which == "prep":  # what the adapter did comes first: where the runs came from
+        items = source_notes(analysis.table.meta) + items
+    return _bullets([_esc(n) for n in items])
+
+
+def source_notes(meta) -> list[str]:
+    """Where the runs came from (query, fetch time, metric aggregation) and the adapter's notes."""
+    query = ", ".join(f"{k}={v}" for k, v in sorted(meta.query.items()) if v not in (None, "", []))
+    agg = {"last": "the last logged value", "min": "the minimum over the run's history",
+           "max": "the maximum over the run's history"}.get(meta.metric_agg, meta.metric_agg)
+    return [f"Runs loaded from {meta.source} ({query or 'no query'}) at {meta.fetched_at}; each "
+            f"metric is {agg} (--metric-agg {meta.metric_agg})."] + list(meta.notes)

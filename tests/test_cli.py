@@ -162,3 +162,29 @@ def test_renderer_quarto_without_quarto_fails_before_building(capsys, old_site, 
                     "--out", str(old_site))
     assert_failed_cleanly(proc, old_site, says="pip install quarto-cli")
     assert proc.stdout == ""  # refused before loading anything
+
+
+def test_one_named_metric_is_the_target_and_an_unknown_target_lists_metrics():
+    from reports.cli import resolve_target
+
+    assert resolve_target(None, ["val/loss", "train/loss"], ["val/loss"]) == "val/loss"
+    with pytest.raises(SweepError, match="choose the one to explain with --target"):
+        resolve_target(None, ["a", "b"], [])
+    with pytest.raises(SweepError, match="metrics found: a, b"):
+        resolve_target("c", ["a", "b"], [])
+
+
+def test_cli_options_reach_the_adapter_and_analysis():
+    from reports.cli import adapter_options, parser
+
+    args = parser().parse_args(["--source", "wandb", "--project", "e/p",
+                                "--filter", '{"state": "finished"}', "--test", "welch"])
+    assert adapter_options(args)["filters"] == {"state": "finished"}
+    assert "filter" not in adapter_options(args) and args.test == "welch"
+    bad = parser().parse_args(["--source", "wandb", "--project", "e/p", "--filter", "state=1"])
+    with pytest.raises(SweepError, match="--filter for wandb must be a JSON object"):
+        adapter_options(bad)
+    mlflow = parser().parse_args(["--source", "mlflow", "--filter", "metrics.acc > 0.5",
+                                  "--max-results", "10"])
+    assert adapter_options(mlflow)["filter"] == "metrics.acc > 0.5"
+    assert adapter_options(mlflow)["max_results"] == 10

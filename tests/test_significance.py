@@ -129,6 +129,26 @@ def test_min_attainable_p_three_vs_three_and_power_note():
     assert any("cannot tell" in n for n in res.notes)
 
 
+def test_welch_verdict_calls_what_ks_cannot_with_three_seeds():
+    prep = _grid_prep(seeds=3)
+    res = compare_neighbours(prep, n_boot=200, test="welch")
+    pairs = res.pairs
+    # Holm within each configuration's neighbourhood, on Welch's p, equals statsmodels
+    for _, rows in pairs.groupby("config_id"):
+        expected = multipletests(rows["t_p"], method="holm")[1]
+        assert_allclose(rows["p_holm"], expected, rtol=1e-12)
+    assert_allclose(pairs["min_attainable_p"], 0.0)
+    assert (pairs["power_note"] == "").all()
+    big = pairs[(pairs["param"] == "lr") & (pairs["from_value"] == "0.001")
+                & (pairs["to_value"] == "0.01")]
+    assert len(big) == 6 and (big["verdict"] == "better").all()
+    assert any("Welch's t-test" in n for n in res.notes)
+    mw = compare_neighbours(prep, n_boot=200, test="mannwhitney").pairs
+    assert_allclose(mw["min_attainable_p"], 0.1)  # 2 / C(6, 3)
+    with pytest.raises(SweepError, match="valid tests: ks, welch, mannwhitney"):
+        compare_neighbours(prep, test="anova")
+
+
 def test_holm_power_note_when_raw_p_could_pass():
     # 4 vs 4: smallest p 0.029 < 0.05, but Holm over 4 neighbours needs 4 x 0.029 > 0.05
     res = compare_neighbours(_grid_prep(seeds=4), n_boot=200)
