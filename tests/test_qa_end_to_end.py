@@ -142,6 +142,15 @@ def _site_text(site) -> str:
     return re.sub(r"\s+", " ", " ".join(out))
 
 
+def _aliases_and_failures(path):
+    """The same knob logged twice, plus failed, NaN and inf runs."""
+    from analysis.synthetic import make_frame, standard_sweep
+
+    frame = make_frame(**standard_sweep(n_configs=30, failed=4, nan_target=3, inf_target=2,
+                                        aliases={"training.learning_rate": ("lr", None)}))
+    frame.to_csv(path, index=False)
+
+
 CLI_CASES = {
     # case -> (writer, CLI arguments, sentences the site must say)
     "heavytail": (lambda p: qa_sweeps.heavy_tail(p, n_configs=12, seeds=10, tail=0.04),
@@ -153,6 +162,17 @@ CLI_CASES = {
     "onerun": (lambda p: qa_sweeps.one_run_per_config(p, grid_points=3), ["--target", "val_loss"],
                ["Each configuration was run once, so there is no spread to test against",
                 "rerun with 4 or more seeds per configuration"]),
+    "hyperband": (qa_sweeps.hyperband, ["--target", "val_loss", "--budget", "epochs"],
+                  ["epochs is the training budget: each of the",
+                   "analysed at the highest epochs it reached"]),
+    "conditional": (qa_sweeps.conditional, ["--target", "loss"],
+                    ["momentum is conditional: inactive when",
+                     "is compared only between configurations where it is active"]),
+    "wide": (qa_sweeps.wandb_export, ["--metric", "val/loss"],
+             ["Set aside (not analysed as hyperparameters):", "identifier/path/timestamp"]),
+    "aliases_failed": (_aliases_and_failures, ["--target", "loss"],
+                       ["take the same value (up to relabelling) in every run",
+                        "Excluded 9 of", "infinite target"]),
 }
 
 

@@ -77,3 +77,16 @@ def test_run_names_are_escaped(main_effect):
         assert "<script>" not in text.notes(main_effect)
     finally:
         main_effect.prep.notes.pop()
+
+
+def test_source_notes_say_where_runs_came_from_and_how_metrics_were_aggregated():
+    from adapters.schema import RunMeta
+    from reports.text import source_notes
+
+    meta = RunMeta(source="mlflow", metric_agg="max", notes=["2 parent runs left out"],
+                   query={"tracking_uri": "http://127.0.0.1:5000", "experiment": ["sweep"]})
+    first, second = source_notes(meta)
+    assert first.startswith("Runs loaded from mlflow (experiment=['sweep'], "
+                            "tracking_uri=http://127.0.0.1:5000) at ")
+    assert "each metric is the maximum over the run's history (--metric-agg max)" in first
+    assert second == "2 parent runs left out"
