@@ -49,9 +49,9 @@ class SignificanceResult:
 
 
 TESTS = {
-    "ks": ("ks_p", "two-sample Kolmogorov-Smirnov"),
+    "ks": ("ks_p", "the two-sample Kolmogorov-Smirnov test"),
     "welch": ("t_p", "Welch's t-test"),
-    "mannwhitney": ("mw_p", "Mann-Whitney U"),
+    "mannwhitney": ("mw_p", "the Mann-Whitney U test"),
 }
 
 
@@ -271,7 +271,7 @@ def _pair_sentences(pairs: pd.DataFrame, *, alpha: float, n_boot: int,
         f"{n_pairs} neighbour pairs (configurations that differ in exactly one hyperparameter, "
         f"by one step for numeric ones); {n_test} of them have at least 2 runs on each side "
         "and were tested.",
-        f"The verdict uses the {TESTS[test][1]} p-value, Holm-adjusted within each "
+        f"The verdict uses the p-value of {TESTS[test][1]}, Holm-adjusted within each "
         f"configuration's neighbourhood (family-wise error), at alpha = {alpha:g}; p_bh is the "
         f"Benjamini-Hochberg adjustment across all {n_test} tested pairs (false discovery "
         "rate). The Kolmogorov-Smirnov, Welch's t and Mann-Whitney U p-values are all shown.",

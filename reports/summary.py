@@ -149,6 +149,8 @@ def _neighbours(result, *, limit: int) -> list[str]:
     best = configs.iloc[0]
     mine = pairs[pairs["config_id"] == best["config_id"]]
     alpha = result.options.get("alpha", 0.05)
+    test = {"ks": "KS test", "welch": "Welch's t-test", "mannwhitney": "Mann-Whitney U test"}.get(
+        result.options.get("test", "ks"), "KS test")
     lines += [f"Best configuration: {text(best.get('label'), limit=2 * CELL_CHARS)}.", ""]
     if sig.approximate:
         lines += ["Configurations were formed on a coarsened grid (continuous hyperparameters "
@@ -156,13 +158,13 @@ def _neighbours(result, *, limit: int) -> list[str]:
     significant = mine[mine["verdict"].isin(["better", "worse"])]
     if not len(significant):
         return lines + [f"None of its {len(mine):,} neighbours differs significantly "
-                        f"(Holm-adjusted KS test, α = {num(alpha, 2)})."]
+                        f"(Holm-adjusted {test}, α = {num(alpha, 2)})."]
     rows = [[text(r["param"]), f"{text(r['from_value'])} → {text(r['to_value'])}", num(r["diff"], 3),
              f"[{num(r['diff_ci_low'], 3)}, {num(r['diff_ci_high'], 3)}]", num(r["p_holm"], 2),
              text(r["verdict"])] for _, r in significant.sort_values("p_holm").iterrows()]
     shown, more = capped(rows, limit)
     lines += [f"{len(significant):,} of its {len(mine):,} neighbours differ significantly "
-              f"(Holm-adjusted KS test, α = {num(alpha, 2)}); the verdict is the neighbour's.", ""]
+              f"(Holm-adjusted {test}, α = {num(alpha, 2)}); the verdict is the neighbour's.", ""]
     lines += table(["hyperparameter", "change", "difference of means", "interval", "p (Holm)",
                     "neighbour is"], shown)
     return lines + (["", more] if more else [])

@@ -171,6 +171,10 @@ def power_caveat(analysis) -> str:
                 f"p-value some comparisons can reach is {worst:.2g} (> {alpha:g}): for them "
                 "\"not significant\" means \"cannot tell\", not \"no difference\". More seeds "
                 "per configuration would settle them.")
+    if worst == 0:  # a test without a floor (Welch's t): power depends on the spread alone
+        return (f"Power: the chosen test has no smallest attainable p, but with {int(n.min())} "
+                "runs per configuration only large, consistent differences reach significance; "
+                "a \"not significant\" verdict can still hide a small difference.")
     return (f"Power: every comparison can reach p < {alpha:g} (smallest attainable p at most "
             f"{worst:.2g}); a \"not significant\" verdict can still hide a small difference.")
 
