@@ -14,12 +14,15 @@ Two paths, chosen from the design:
   the parameter set to each of up to ``n_values`` (quantile) values gives a marginal curve. The
   main-effect variance is the *covariance* of the two halves' curves (cross-fitting: noise each
   forest learnt is independent between halves, so it cancels in expectation instead of being
-  counted as effect), divided by the variance of the metric across runs. The null: the same
-  computation ``n_null`` times with configurations shuffled against the metric (runs of one
-  configuration stay together); the per-parameter floor is the upper prediction bound of the
-  null shares at level alpha / n_params (t with n_null − 1 df; a 95th percentile of 5 draws
-  would let one noise parameter in 10 through by chance). ``importance`` = share − floor,
-  clipped at 0.
+  counted as effect), divided by the variance of the metric across runs. The null: ``n_null``
+  more fits with a *shadow* of each parameter appended (its values shuffled across
+  configurations, runs of one configuration together), so the real parameters are still learnt
+  and a shadow sees only the noise they leave. Covariances of a real half-curve with the other
+  half's shadow curves give the null sd of the statistic (linear in noise given the real curve,
+  so close to normal); ``noise_floor`` = t(1 − alpha/n_params, n_null) · sd / var(metric)
+  (Bonferroni), ``importance`` = share − floor, clipped at 0. Conditional parameters
+  (``prep.conditional``): a parent's curve moves its children with it (blocks taken from runs
+  with the parent at that level); a child varies only where it is active.
 """
 from __future__ import annotations
 
@@ -225,7 +228,7 @@ def _cross_cov(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> float:
 
 
 def _main_shares(X, y, halves, groups, grids, *, n_estimators, n_background, seed, n_jobs,
-                 with_models=False, cfg=None, plans=None, only=None):
+                 with_models=False, cfg=None, plans=None, curves_out=None):
     """Cross-fitted main-effect variances (absolute) for every parameter.
 
     With ``cfg`` (configuration ids), the forests are grown on configuration means weighted by
@@ -242,13 +245,15 @@ def _main_shares(X, y, halves, groups, grids, *, n_estimators, n_background, see
             model = _forest(n_estimators, seed + h, n_jobs).fit(Xm, ym, sample_weight=w)
         bg_rows = rng.choice(other, min(n_background, len(other)), replace=False)
         bg = X[bg_rows]
-        curves.append(_marginals(model, bg, only or groups, grids, plans=plans,
+        curves.append(_marginals(model, bg, groups, grids, plans=plans,
                                  bg_rows=bg_rows, X=X, seed=seed + 7 + h))
         models.append(model)
         bgs.append(bg)
-    scale = {p: (plans or {}).get(p, {}).get("scale", 1.0) for p in (only or groups)}
+    if curves_out is not None:
+        curves_out.extend(curves)
+    scale = {p: (plans or {}).get(p, {}).get("scale", 1.0) for p in groups}
     v = {p: scale[p] * _cross_cov(curves[0][p], curves[1][p], grids[p][1])
-         for p in (only or groups)}
+         for p in groups}
     return (v, models, bgs) if with_models else v
 
 
@@ -274,6 +279,10 @@ def surrogate_main_effects(prep: Prepared, *, random_state: int = 0, alpha: floa
     n_cfg = cfg.max() + 1
     halves = (rng.permutation(n_cfg) % 2)[cfg]
     grids = {p: value_grid(X[:, idx], n_values) for p, idx in groups.items()}
+    plans = conditional_plans(prep, groups, X, grids)
+    for p, plan in plans.items():
+        if plan.get("active") is not None:  # a child's values: where it is set
+            grids[p] = value_grid(X[plan["active"]][:, groups[p]], n_values)
     kw = dict(n_estimators=n_estimators, n_background=n_background, n_jobs=n_jobs)
     if big and cfg.max() + 1 < len(cfg):
         kw["cfg"] = cfg
@@ -288,8 +297,9 @@ def surrogate_main_effects(prep: Prepared, *, random_state: int = 0, alpha: floa
                                 notes=notes + ["The metric does not vary, or there are too few "
                                                "configurations to split: no effects measured."])
 
+    real_curves: list[dict] = []
     v, models, bgs = _main_shares(X, y, halves, groups, grids, seed=random_state,
-                                  with_models=True, **kw)
+                                  with_models=True, plans=plans, curves_out=real_curves, **kw)
     share = {p: max(v[p], 0.0) / var_y for p in params}
 
     # explained variance: covariance of out-of-half predictions with the metric
@@ -299,24 +309,27 @@ def surrogate_main_effects(prep: Prepared, *, random_state: int = 0, alpha: floa
         oof[other] = models[h].predict(X[other])
     v_f = max(float(np.cov(oof, y, bias=True)[0, 1]), 0.0)
 
-    # permutation null: configurations shuffled against the metric, runs of one config together
-    first = pd.Series(np.arange(len(cfg))).groupby(cfg).first().to_numpy()
+    # permutation null: each parameter's shadow (its values shuffled across configurations,
+    # runs of one configuration together) beside the real parameters
     null = np.empty((n_null, len(params)))
+    null_curves: list[list[dict]] = []
     for r in range(n_null):
-        perm = np.random.RandomState(random_state + 1000 + r).permutation(n_cfg)
-        Xn = X[first[perm[cfg]]]
+        Xn, sgroups, splans = _shadows(X, cfg, groups, grids, plans, random_state + 1000 + r)
         # half the trees: the null curves come out a little noisier, so the floor errs high
-        vn = _main_shares(Xn, y, halves, groups, grids, seed=random_state + 1000 + r,
-                          **{**kw, "n_estimators": max(n_estimators // 2, 8)})
+        vn = _main_shares(Xn, y, halves, sgroups, grids, seed=random_state + 1000 + r,
+                          plans=splans, curves_out=null_curves.append([]) or null_curves[-1],
+                          **{**kw, "n_estimators": max(n_estimators // 2, 8),
+                             "n_background": max(n_background // 2, 64)})
         null[r] = [vn[p] / var_y for p in params]
     k = len(params)
-    if n_null >= 2:
-        floor = np.clip(null_bound(null, alpha / k), 0, None)
-    else:
-        floor = np.clip(null.max(axis=0), 0, None)
+    scale = np.array([plans.get(p, {}).get("scale", 1.0) for p in params])
+    sd = np.array([null_sd(real_curves, null_curves, p, grids[p][1]) for p in params])
+    t_stat = np.divide([v[p] for p in params], sd, out=np.zeros(k), where=sd > 0)
+    floor = scale * stats.t.ppf(1 - alpha / k, n_null) * sd / var_y
 
     table = pd.DataFrame({"param": params, "share": [share[p] for p in params],
-                          "null_mean": null.mean(axis=0), "noise_floor": floor})
+                          "null_mean": null.mean(axis=0), "noise_floor": floor,
+                          "t_stat": t_stat, "p_value": stats.t.sf(t_stat, n_null)})
     table["importance"] = (table["share"] - table["noise_floor"]).clip(lower=0)
     table["above_floor"] = (table["share"] > table["noise_floor"]).astype("boolean")
 
@@ -328,10 +341,22 @@ def surrogate_main_effects(prep: Prepared, *, random_state: int = 0, alpha: floa
         f"configurations; marginal curves over up to {n_values} values per parameter and "
         f"{n_background} background runs; share = covariance of the two halves' curves / "
         "variance of the metric across runs (so seed noise counts in the denominator). "
-        f"Noise floor: shares of {n_null} fits (half the trees) with the metric shuffled across "
-        "configurations, "
-        f"upper prediction bound at level {alpha}/{k} (Bonferroni over parameters; the larger of each parameter's own and the pooled spread); importance = share - floor, "
-        "clipped at 0.")
+        f"Noise floor: {n_null} more fits (half the trees, half the background) with a shadow "
+        "of every parameter beside the real ones (its values shuffled across configurations, "
+        "runs of one configuration together: no effect by construction, the same noise left "
+        "over once the real parameters are learnt). The covariance of one half's real curve "
+        "with the other half's shadow curve is a draw of the null; their root mean square is "
+        f"the null sd; noise_floor = t(1 - {alpha}/{k}, {n_null} df) x sd / variance of the "
+        f"metric (Bonferroni over the {k} parameters); p_value is that one-sided t test; "
+        "importance = share - floor, clipped at 0.")
+    if plans:
+        kids = sorted(p for p, pl in plans.items() if pl.get("active") is not None)
+        notes.append(
+            "Conditional parameters: a parent's curve moves its children with it (each "
+            "background run takes the parent's and its children's values from a random run "
+            "with the parent at that level, so the curve is 'switching it, with its conditional "
+            f"settings as they were used'); {', '.join(kids)} vary only over the runs where "
+            "they are set, their share scaled by the fraction of those runs.")
     notes.append(f"Pairwise interactions: cross-fitted, among the top {n_pair_params} "
                  f"parameters on {n_pair_values} values each; they have no noise floor.")
     notes.append(f"The surrogate explains {v_f / var_y:.0%} of the metric's variance out of "
@@ -340,6 +365,82 @@ def surrogate_main_effects(prep: Prepared, *, random_state: int = 0, alpha: floa
     return ImportanceResult(table=table, method="main_effects (surrogate)",
                             interaction_share=float(interaction), top_interactions=top_df,
                             noise_floor=float(floor.max()) if len(floor) else 0.0, notes=notes)
+
+
+def conditional_plans(prep: Prepared, groups: dict[str, list[int]], X: np.ndarray,
+                      grids: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, dict]:
+    """How to vary each conditional parameter (``prep.conditional``) in a marginal curve.
+
+    A child gets ``active`` (runs where it is set) and ``scale`` (their fraction: its main effect
+    acts on those runs only); a parent gets ``fam`` (its columns and its children's) and
+    ``pools`` (for each grid value, the runs with the parent at that value).
+    """
+    plans: dict[str, dict] = {}
+    for child in prep.conditional:
+        parent = _parent(prep, child)
+        if child not in groups or parent is None or parent not in groups:
+            continue
+        active = prep.runs[child].notna().to_numpy()
+        plans[child] = {"active": active, "scale": float(active.mean())}
+        fam = plans.setdefault(parent, {"fam": list(groups[parent])})["fam"]
+        fam.extend(i for i in groups[child] if i not in fam)
+    for p, plan in plans.items():
+        if "fam" in plan:
+            plan["pools"] = _pools(X[:, groups[p]], grids[p][0])
+    return plans
+
+
+def _parent(prep: Prepared, child: str) -> str | None:
+    """The parameter whose level decides whether ``child`` is set (named in the note)."""
+    text = prep.conditional[child]
+    miss = prep.runs[child].isna()
+    for q in sorted((q for q in prep.params if q != child), key=len, reverse=True):
+        if text.startswith(f"inactive when {q} "):
+            levels = prep.runs[q].astype(object).fillna("\0missing")
+            if miss.groupby(levels).nunique().max() == 1:  # verify: it does decide
+                return q
+    return None
+
+
+def _pools(sub: np.ndarray, vals: np.ndarray) -> list[np.ndarray]:
+    return [np.flatnonzero((sub == v).all(axis=1)) for v in vals]
+
+
+def _shadows(X: np.ndarray, cfg: np.ndarray, groups: dict[str, list[int]],
+             grids: dict[str, tuple[np.ndarray, np.ndarray]], plans: dict[str, dict],
+             seed: int) -> tuple[np.ndarray, dict[str, list[int]], dict[str, dict]]:
+    """``X`` with a shadow of every parameter appended: its block shuffled across configurations.
+
+    A shadow has the parameter's distribution but, by construction, no effect; the real
+    parameters stay, so the forest still learns them and the shadow sees only the noise left.
+    A parent's shadow carries its children's columns along (shuffled together); a child's
+    shadow is shuffled among the configurations where it is active. Returns the widened
+    matrix, the shadows' columns and their plans.
+    """
+    rng = np.random.RandomState(seed)
+    n_cfg = cfg.max() + 1
+    first = pd.Series(np.arange(len(cfg))).groupby(cfg).first().to_numpy()
+    parts, sgroups, splans = [X], {}, {}
+    width = X.shape[1]
+    for p, idx in groups.items():
+        plan = plans.get(p, {})
+        src = plan.get("fam", idx)
+        mapping = np.arange(n_cfg)
+        if plan.get("active") is not None:
+            on = np.unique(cfg[plan["active"]])
+            mapping[on] = on[rng.permutation(len(on))]
+        else:
+            mapping = rng.permutation(n_cfg)
+        parts.append(X[first[mapping[cfg]]][:, src])
+        pos = {c: width + j for j, c in enumerate(src)}
+        sgroups[p] = [pos[c] for c in idx]
+        splan = {k: v for k, v in plan.items() if k in ("active", "scale")}
+        if "fam" in plan:
+            splan["fam"] = [pos[c] for c in src]
+            splan["pools"] = _pools(parts[-1][:, :len(idx)], grids[p][0])
+        splans[p] = splan
+        width += len(src)
+    return np.hstack(parts), sgroups, splans
 
 
 def _subsample_configs(prep: Prepared, max_rows: int, seed: int) -> Prepared:
@@ -352,6 +453,20 @@ def _subsample_configs(prep: Prepared, max_rows: int, seed: int) -> Prepared:
     keep = np.isin(cfg, keep_cfg)
     return dataclasses.replace(prep, runs=prep.runs[keep].reset_index(drop=True),
                                X=prep.X[keep].reset_index(drop=True))
+
+
+def null_sd(real: list[dict], null: list[list[dict]], p: str, w: np.ndarray) -> float:
+    """Standard deviation of the cross-fitted covariance of ``p`` if it had no effect.
+
+    With no effect, the two halves' curves are independent noise, so the covariance of the real
+    half-0 curve with a shadow's half-1 curve (and the other way round) is a draw of the same
+    null given the real curve; the root mean square of those draws (null mean 0) is the sd.
+    Conditioning on a real curve makes the statistic linear in the other half's noise, so it
+    is close to normal (a product of two noise curves has heavy tails).
+    """
+    terms = [_cross_cov(real[0][p], d[1][p], w) for d in null]
+    terms += [_cross_cov(d[0][p], real[1][p], w) for d in null]
+    return float(np.sqrt(np.mean(np.square(terms)))) if terms else 0.0
 
 
 def null_bound(null: np.ndarray, level: float) -> np.ndarray:
