@@ -11,6 +11,7 @@ from sklearn.inspection import permutation_importance
 from analysis.forest import (
     config_ids,
     cv_splits,
+    fit_forest,
     forest_importance,
     grouped_permutation_importance,
 )
@@ -153,3 +154,35 @@ def test_through_prepare_on_the_standard_synthetic_sweep():
     assert res.table["param"].iloc[0] == "lr"
     assert res.table["param"].iloc[-1] == "noise_param"
     assert res.grouped_cv and res.cv_r2 > 0.5
+
+
+def test_forest_on_configuration_means_is_the_forest_on_runs():
+    """Repeated seeds: growing on weighted configuration means gives the reference forest."""
+    prep = make_prep(lr_sweep(n_seeds=4, noise=0.3), categorical=["optimizer"],
+                     log_scaled=["lr"], seed="seed")
+    X, y, cfg = prep.X.to_numpy(float), prep.y.to_numpy(float), config_ids(prep)
+    means = fit_forest(X, y, cfg, n_estimators=200, random_state=0, n_jobs=None, big=False)
+    runs = ExtraTreesRegressor(n_estimators=200, random_state=0).fit(X, y)
+    assert means.min_samples_leaf == 1
+    assert means.estimators_[0].tree_.n_node_samples[0] == len(y) // 4  # grown on the means
+    # fully grown trees predict each configuration's mean either way
+    assert_allclose(means.predict(X), runs.predict(X), atol=1e-9)
+    # impurity importances agree within the forest's own seed-to-seed spread
+    assert_allclose(means.feature_importances_, runs.feature_importances_, atol=0.01)
+    res = forest_importance(prep, n_estimators=50)
+    assert any("configuration means" in s for s in res.notes)
+
+
+def test_large_sweep_notes_every_approximation():
+    rng = np.random.default_rng(4)
+    cfgs = pd.DataFrame({"a": rng.uniform(size=1500), "b": rng.uniform(size=1500)})
+    runs = cfgs.loc[np.repeat(np.arange(1500), 2)].reset_index(drop=True)
+    runs["seed"] = np.tile([0, 1], 1500)
+    runs["y"] = runs["a"] + rng.normal(0, 0.1, len(runs))
+    res = forest_importance(make_prep(runs, seed="seed"), n_estimators=120, max_rows=2000,
+                            tree_rows=500)
+    text = " ".join(res.notes)
+    assert "bootstrap sample of 500 configuration means" in text
+    assert "3 folds of 100 trees" in text and res.n_folds == 3
+    assert "mean over these fold forests" in text
+    assert res.table["param"].iloc[0] == "a" and res.cv_r2 > 0.5
