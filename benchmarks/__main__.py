@@ -1,6 +1,12 @@
 """Run the benchmarks and write ``benchmarks/results/bench.json`` and ``bench.md``.
 
-``python -m benchmarks [--quick] [--out DIR]``: --quick runs only the 1k-run sweeps.
+``python -m benchmarks [--quick] [--no-report] [--out DIR]``: --quick runs only the 1k-run
+sweeps (and logs 1k runs into MLflow instead of 10k); --no-report skips the notebook+render
+stage (``python -m reports``).
+
+Every analysis stage runs in a fresh process (:mod:`benchmarks.stages`), so its peak memory is
+its own. The machine's load average is recorded before and after each sweep: other jobs on the
+machine inflate wall times (CPU seconds are less affected).
 """
 from __future__ import annotations
 
@@ -8,39 +14,115 @@ import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.compare import mlflow_overhead, optuna_importances, rank_agreement
+from benchmarks.compare import (OPTUNA_EVALUATORS, mlflow_overhead, optuna_in_subprocess,
+                                rank_agreement)
+from benchmarks.stages import ANALYSES
 from benchmarks.sweeps import make_sweep
 
 SIZES = [(1_000, 10), (1_000, 50), (10_000, 10), (10_000, 50), (100_000, 10), (100_000, 50)]
-STAGES = ["load", "prepare", "correlation", "linear", "forest", "main_effects", "significance",
-          "analyses_total"]
+STAGES = ["load", *ANALYSES, "analyses_total"]
+#: Optuna's importances are compared on these sweeps only (fANOVA grows with runs: > 5 min at
+#: 10k runs), each stopped after OPTUNA_TIMEOUT seconds and reported as timed out.
+OPTUNA_SIZES = [(1_000, 10), (10_000, 10)]
+OPTUNA_TIMEOUT = 300.0
+#: CLI progress lines: ``[   6.60 s] pages: 5 pages``
+CLI_LINE = re.compile(r"^\[\s*([0-9.]+) s\] ([A-Za-z][\w ]*?)(?::|$)")
 
 
 def machine() -> str:
-    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+        mem_s = f", {mem:.0f} GiB RAM"
+    except (ValueError, OSError, AttributeError):
+        mem_s = ""
+    return (f"{cpu}, {len(os.sched_getaffinity(0))} cores usable{mem_s}, "
+            f"{platform.system()} {platform.release()}, Python {platform.python_version()}")
 
 
 def dir_size_mb(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
 
 
+def parse_cli_stages(stdout: str) -> dict[str, float]:
+    """Seconds per stage from the report CLI's progress lines (``analysis`` details included
+    as ``analysis.<name>``)."""
+    out: dict[str, float] = {}
+    for line in stdout.splitlines():
+        m = CLI_LINE.match(line.strip())
+        if not m:
+            continue
+        name = m.group(2).strip()
+        out[name] = out.get(name, 0.0) + float(m.group(1))
+        if name == "analysis":
+            for sub, secs in re.findall(r"(\w+) ([0-9.]+) s", line.split(":", 1)[1]):
+                out[f"analysis.{sub}"] = float(secs)
+    return out
+
+
+#: runs the report CLI as a child and prints the peak RSS of the largest process it started
+#: (the CLI itself or the notebook kernel; ru_maxrss of children is a maximum, not a sum)
+_RSS_WRAPPER = (
+    "import resource, subprocess, sys\n"
+    "r = subprocess.run(sys.argv[1:])\n"
+    "print(f'[bench] peak_rss_mb {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.1f}')\n"
+    "sys.exit(r.returncode)\n")
+
+
 def run_report(csv: Path, out: Path) -> dict:
     """Build the whole site (notebooks + render) for one sweep; time it and measure its size."""
     start = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "reports", "--source", "csv", "--path", str(csv),
-         "--target", "val_loss", "--out", str(out)],
+        [sys.executable, "-c", _RSS_WRAPPER, sys.executable, "-m", "reports", "--source", "csv",
+         "--path", str(csv), "--target", "val_loss", "--out", str(out)],
         capture_output=True, text=True)
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
-        return {"error": (proc.stderr or proc.stdout).strip().splitlines()[-1:]}
-    return {"seconds": seconds, "site_mb": dir_size_mb(out), "log": proc.stdout[-2000:]}
+        return {"error": (proc.stderr or proc.stdout).strip().splitlines()[-1:],
+                "seconds": seconds}
+    rss = re.search(r"\[bench\] peak_rss_mb ([0-9.]+)", proc.stdout)
+    return {"seconds": seconds, "site_mb": dir_size_mb(out),
+            "largest_file_mb": max(f.stat().st_size for f in out.rglob("*") if f.is_file()) / 1e6,
+            "peak_rss_mb": float(rss.group(1)) if rss else None,
+            "stages": parse_cli_stages(proc.stdout), "log": proc.stdout[-3000:]}
+
+
+def run_stages(csv: Path) -> dict:
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.stages", str(csv)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        print(proc.stderr[-2000:], file=sys.stderr)
+        return {"error": proc.stderr[-2000:]}
+    return json.loads(proc.stdout.splitlines()[-1])
+
+
+def compare_optuna(csv: Path, entry: dict, *, timeout: float) -> list[dict]:
+    rows = []
+    for evaluator in OPTUNA_EVALUATORS:
+        print(f"[bench]   Optuna {evaluator} (timeout {timeout:.0f} s) ...", flush=True)
+        res = optuna_in_subprocess(csv, evaluator=evaluator, timeout=timeout)
+        row = {"runs": entry["runs"], "params": entry["params"], "evaluator": evaluator, **res}
+        if "importances" in res and "rankings" in entry:
+            row["spearman_vs_main_effects"] = rank_agreement(
+                res["importances"], entry["rankings"]["main_effects"])
+            row["spearman_vs_forest"] = rank_agreement(
+                res["importances"], entry["rankings"]["forest_permutation"])
+        rows.append(row)
+    return rows
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -48,11 +130,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="only the 1k-run sweeps")
     parser.add_argument("--out", default="benchmarks/results")
     parser.add_argument("--no-report", action="store_true", help="skip the notebook+render stage")
+    parser.add_argument("--optuna-timeout", type=float, default=OPTUNA_TIMEOUT)
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     sizes = [s for s in SIZES if s[0] == 1_000] if args.quick else SIZES
-    results: dict = {"machine": machine(), "sweeps": [], "optuna": [], "mlflow": None}
+    started = time.time()
+    results: dict = {"machine": machine(), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+                     "load_average_start": os.getloadavg(), "sweeps": [], "optuna": [],
+                     "mlflow": None}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for n_runs, n_params in sizes:
@@ -60,57 +146,85 @@ def main(argv: list[str] | None = None) -> None:
             csv = tmp / f"sweep_{n_runs}x{n_params}.csv"
             frame.to_csv(csv, index=False)
             print(f"[bench] {n_runs} runs x {n_params} hyperparameters ...", flush=True)
-            proc = subprocess.run([sys.executable, "-m", "benchmarks.stages", str(csv)],
-                                  capture_output=True, text=True)
-            if proc.returncode != 0:
-                entry = {"runs": n_runs, "params": n_params, "error": proc.stderr[-2000:]}
-                print(proc.stderr[-2000:], file=sys.stderr)
-            else:
-                entry = {"runs": n_runs, "params": n_params, **json.loads(proc.stdout.splitlines()[-1])}
-            if not args.no_report and n_runs <= 100_000:
+            entry = {"runs": n_runs, "params": n_params, "csv_mb": csv.stat().st_size / 1e6,
+                     **run_stages(csv)}
+            if not args.no_report:
+                print("[bench]   report (python -m reports) ...", flush=True)
                 entry["report"] = run_report(csv, tmp / f"site_{n_runs}x{n_params}")
+                entry["load_average_after_report"] = os.getloadavg()
             results["sweeps"].append(entry)
-            if n_runs <= 10_000 and n_params == 10 and "rankings" in entry:
-                for evaluator in ("default", "fanova"):
-                    imp, seconds = optuna_importances(frame, evaluator=evaluator)
-                    results["optuna"].append({
-                        "runs": n_runs, "params": n_params, "evaluator": evaluator,
-                        "seconds": seconds,
-                        "spearman_vs_main_effects": rank_agreement(imp, entry["rankings"]["main_effects"]),
-                        "spearman_vs_forest": rank_agreement(imp, entry["rankings"]["forest_permutation"]),
-                    })
+            if (n_runs, n_params) in OPTUNA_SIZES and "error" not in entry:
+                results["optuna"] += compare_optuna(csv, entry, timeout=args.optuna_timeout)
+            # write as we go: a long run that dies later still leaves its numbers
+            (out / "bench.json").write_text(json.dumps(results, indent=2))
         mlflow_runs = 1_000 if args.quick else 10_000
         print(f"[bench] MLflow: logging {mlflow_runs} runs into sqlite ...", flush=True)
         results["mlflow"] = mlflow_overhead(make_sweep(mlflow_runs, 10), tmp)
+    results["load_average_end"] = os.getloadavg()
+    results["total_minutes"] = (time.time() - started) / 60
     (out / "bench.json").write_text(json.dumps(results, indent=2))
     (out / "bench.md").write_text(to_markdown(results))
     print(to_markdown(results))
 
 
+def _load(avg) -> str:
+    return "/".join(f"{x:.1f}" for x in avg) if avg else "?"
+
+
 def to_markdown(results: dict) -> str:
-    lines = [f"Machine: {results['machine']}", "",
-             "| runs | params | " + " | ".join(STAGES) + " | peak RSS MB | report s | site MB |",
-             "|---:|---:|" + "---:|" * (len(STAGES) + 3)]
+    lines = [f"Machine: {results['machine']}. Started {results.get('started', '?')}; "
+             f"load average (1/5/15 min) at start {_load(results.get('load_average_start'))}, "
+             f"at end {_load(results.get('load_average_end'))}.", "",
+             "Wall seconds per stage (CPU seconds of all threads in brackets for the totals); "
+             "peak RSS of the analysis process; the report column is the whole "
+             "`python -m reports` build (load, notebooks, render) and its site size.", "",
+             "| runs | params | " + " | ".join(STAGES)
+             + " | peak RSS MB | load avg | report s | report peak RSS MB | site MB |",
+             "|---:|---:|" + "---:|" * (len(STAGES) + 5)]
     for e in results["sweeps"]:
         if "error" in e:
-            lines.append(f"| {e['runs']} | {e['params']} | error |" + " |" * (len(STAGES) + 2))
+            lines.append(f"| {e['runs']} | {e['params']} | error |" + " |" * (len(STAGES) + 4))
             continue
         rep = e.get("report", {})
         cells = [f"{e[s]['seconds']:.2f}" for s in STAGES]
+        cells[-1] += f" ({e['analyses_total']['cpu_seconds']:.0f} CPU)"
+        rep_s = ("error" if "error" in rep else f"{rep['seconds']:.1f}") if rep else "–"
         lines.append(
             f"| {e['runs']} | {e['params']} | " + " | ".join(cells)
-            + f" | {max(v['peak_mb'] for k, v in e.items() if isinstance(v, dict) and 'peak_mb' in v):.0f}"
-            + f" | {rep.get('seconds', float('nan')):.1f} | {rep.get('site_mb', float('nan')):.2f} |")
+            + f" | {e['analyses_total']['peak_mb']:.0f}"
+            + f" | {e.get('load_average_before', [float('nan')])[0]:.1f}"
+            + f" | {rep_s} | {rep.get('peak_rss_mb') or float('nan'):.0f}"
+            + f" | {rep.get('site_mb', float('nan')):.2f} |")
+    reps = [e for e in results["sweeps"] if e.get("report", {}).get("stages")]
+    if reps:
+        names = [k for k in reps[0]["report"]["stages"] if not k.startswith("analysis.")]
+        lines += ["", "Report build, seconds per CLI stage:", "",
+                  "| runs | params | " + " | ".join(names) + " |",
+                  "|---:|---:|" + "---:|" * len(names)]
+        for e in reps:
+            st = e["report"]["stages"]
+            lines.append(f"| {e['runs']} | {e['params']} | "
+                         + " | ".join(f"{st.get(k, float('nan')):.2f}" for k in names) + " |")
     if results["optuna"]:
-        lines += ["", "| runs | params | Optuna evaluator | seconds | Spearman vs our main effects | vs our forest |",
-                  "|---:|---:|---|---:|---:|---:|"]
+        lines += ["", "| runs | params | Optuna evaluator | seconds | Spearman vs our main effects "
+                  "| vs our forest |", "|---:|---:|---|---:|---:|---:|"]
         for o in results["optuna"]:
-            lines.append(f"| {o['runs']} | {o['params']} | {o['evaluator']} | {o['seconds']:.2f} | "
-                         f"{o['spearman_vs_main_effects']:.2f} | {o['spearman_vs_forest']:.2f} |")
+            if "timed_out" in o:
+                secs, a, b = f"timed out after {o['timed_out']:.0f} s", "–", "–"
+            elif "error" in o:
+                secs, a, b = f"error: {o['error']}", "–", "–"
+            else:
+                secs = f"{o['seconds']:.2f}"
+                a = f"{o.get('spearman_vs_main_effects', float('nan')):.2f}"
+                b = f"{o.get('spearman_vs_forest', float('nan')):.2f}"
+            lines.append(f"| {o['runs']} | {o['params']} | {OPTUNA_EVALUATORS[o['evaluator']]} | "
+                         f"{secs} | {a} | {b} |")
     m = results.get("mlflow")
     if m:
-        lines += ["", f"MLflow ({m['runs']} runs, sqlite): mlflow.search_runs {m['search_runs_seconds']:.2f} s, "
-                      f"our adapter {m['adapter_seconds']:.2f} s (overhead ratio {m['overhead_ratio']:.2f})."]
+        lines += ["", f"MLflow ({m['runs']} runs, sqlite): mlflow.search_runs "
+                      f"{m['search_runs_seconds']:.2f} s, our adapter {m['adapter_seconds']:.2f} s "
+                      f"(overhead ratio {m['overhead_ratio']:.2f}); logging them took "
+                      f"{m['log_seconds']:.0f} s."]
     return "\n".join(lines) + "\n"
 
 

@@ -20,7 +20,7 @@ def optuna_importances(frame: pd.DataFrame, *, evaluator: str) -> tuple[dict[str
     dists = {}
     for col in params:
         values = frame[col]
-        if values.dtype == object:
+        if not pd.api.types.is_numeric_dtype(values):
             dists[col[7:]] = CategoricalDistribution(sorted(values.unique().tolist()))
         else:
             low, high = float(values.min()), float(values.max())
@@ -34,10 +34,33 @@ def optuna_importances(frame: pd.DataFrame, *, evaluator: str) -> tuple[dict[str
     ]
     study = optuna.create_study()
     study.add_trials(trials)
-    ev = None if evaluator == "default" else optuna.importance.FanovaImportanceEvaluator(seed=0)
+    if evaluator not in OPTUNA_EVALUATORS:
+        raise ValueError(f"unknown Optuna evaluator {evaluator!r}; valid: {', '.join(OPTUNA_EVALUATORS)}")
+    ev = (optuna.importance.PedAnovaImportanceEvaluator() if evaluator == "ped_anova"
+          else optuna.importance.FanovaImportanceEvaluator(seed=0))
     start = time.perf_counter()
     result = optuna.importance.get_param_importances(study, evaluator=ev)
     return dict(result), time.perf_counter() - start
+
+
+OPTUNA_EVALUATORS = {"ped_anova": "Optuna's default (PED-ANOVA)", "fanova": "fANOVA (seed 0)"}
+
+
+def optuna_in_subprocess(csv, *, evaluator: str, timeout: float) -> dict:
+    """:func:`optuna_importances` on the sweep in ``csv`` in a child process, stopped after
+    ``timeout`` seconds: ``{"importances", "seconds"}`` or ``{"timed_out": timeout}``."""
+    import json
+    import subprocess
+    import sys
+
+    try:
+        proc = subprocess.run([sys.executable, "-m", "benchmarks.compare", str(csv), evaluator],
+                              capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"timed_out": timeout}
+    if proc.returncode != 0:
+        return {"error": (proc.stderr.strip().splitlines() or ["?"])[-1]}
+    return json.loads(proc.stdout.splitlines()[-1])
 
 
 def rank_agreement(a: dict[str, float], b: dict[str, float]) -> float:
@@ -84,3 +107,11 @@ def mlflow_overhead(frame: pd.DataFrame, workdir) -> dict[str, float]:
     assert len(raw) == len(table.frame) == len(frame)
     return {"runs": len(frame), "log_seconds": logged, "search_runs_seconds": raw_seconds,
             "adapter_seconds": ours, "overhead_ratio": ours / raw_seconds}
+
+
+if __name__ == "__main__":  # python -m benchmarks.compare SWEEP.csv EVALUATOR
+    import json
+    import sys
+
+    imp, seconds = optuna_importances(pd.read_csv(sys.argv[1]), evaluator=sys.argv[2])
+    print(json.dumps({"importances": imp, "seconds": seconds}))
