@@ -186,3 +186,18 @@ def test_large_sweep_notes_every_approximation():
     assert "3 folds of 100 trees" in text and res.n_folds == 3
     assert "mean over these fold forests" in text
     assert res.table["param"].iloc[0] == "a" and res.cv_r2 > 0.5
+
+
+def test_grouped_permutation_same_in_one_call_or_many():
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(150, 4))
+    y = X[:, 0] + 0.5 * X[:, 1] * X[:, 2] + rng.normal(0, 0.1, 150)
+    model = ExtraTreesRegressor(n_estimators=20, random_state=0).fit(X, y)
+    groups = {"a": [0], "bc": [1, 2], "d": [3]}
+    one = grouped_permutation_importance(model, X, y, groups, n_repeats=3, random_state=1)
+    many = grouped_permutation_importance(model, X, y, groups, n_repeats=3, random_state=1,
+                                          chunk_rows=1)
+    assert list(one) == list(many) == list(groups)
+    for g in groups:
+        assert_allclose(one[g], many[g])
+    assert one["a"].mean() > one["d"].mean()
