@@ -244,8 +244,8 @@ def forest_importance(prep: Prepared, *, n_estimators: int = 250, random_state: 
     if not (big and splits):
         full = fit_forest(X, y, cfg, n_estimators=n_estimators, random_state=random_state,
                           n_jobs=n_jobs, big=big, tree_rows=tree_rows)
-        impurity = {p: float(full.feature_importances_[idx].sum())
-                    for p, idx in groups_cols.items()}
+        fi = full.feature_importances_  # a property that walks every tree: read it once
+        impurity = {p: float(fi[idx].sum()) for p, idx in groups_cols.items()}
         del full
     if grouped:
         notes.append(
@@ -265,7 +265,8 @@ def forest_importance(prep: Prepared, *, n_estimators: int = 250, random_state: 
                            tree_rows=tree_rows)
         oof[test] = model.predict(X[test])
         fold_r2.append(r2_score(y[test], oof[test]) if len(test) > 1 else np.nan)
-        fold_imp.append([model.feature_importances_[idx].sum() for idx in groups_cols.values()])
+        fi = model.feature_importances_
+        fold_imp.append([fi[idx].sum() for idx in groups_cols.values()])
         rows = test
         if len(test) > per_fold_rows:
             rows = np.sort(rng.choice(test, per_fold_rows, replace=False))
