@@ -71,6 +71,13 @@ def rank_agreement(a: dict[str, float], b: dict[str, float]) -> float:
     return float(stats.spearmanr([a[k] for k in keys], [b[k] for k in keys]).statistic)
 
 
+def top_overlap(a: dict[str, float], b: dict[str, float], k: int = 3) -> int:
+    """How many of ``a``'s top ``k`` are among ``b``'s top ``k`` (the rest of a ranking is
+    mostly the order of noise parameters, which Spearman over all keys mixes in)."""
+    top = lambda d: set(sorted(d, key=d.get, reverse=True)[:k])  # noqa: E731
+    return len(top(a) & top(b))
+
+
 def mlflow_overhead(frame: pd.DataFrame, workdir) -> dict[str, float]:
     """Log ``frame`` into a sqlite store, then time raw ``mlflow.search_runs`` and our adapter."""
     import mlflow
