@@ -143,10 +143,12 @@ def grouped_permutation_importance(model, X: np.ndarray, y: np.ndarray,
     rows): a forest's per-call overhead (one task per tree) dominates on small held-out sets,
     and rows are predicted independently, so the numbers are the same as one call per shuffle.
     """
+    n = X.shape[0]
+    if n < 2:  # R² is undefined on one row
+        return {name: np.full(n_repeats, np.nan) for name in groups}
     rng = np.random.RandomState(random_state)
     seed = rng.randint(np.iinfo(np.int32).max + 1)
     baseline = r2_score(y, model.predict(X))
-    n = X.shape[0]
     out: dict[str, np.ndarray] = {}
     pending: list[tuple[str, np.ndarray]] = []
 
