@@ -1,8 +1,9 @@
 """Run the benchmarks and write ``benchmarks/results/bench.json`` and ``bench.md``.
 
-``python -m benchmarks [--quick] [--no-report] [--out DIR]``: --quick runs only the 1k-run
-sweeps (and logs 1k runs into MLflow instead of 10k); --no-report skips the notebook+render
-stage (``python -m reports``).
+``python -m benchmarks [--quick] [--sizes 10000x20,...] [--no-report] [--out DIR]``: --quick
+runs only the 1k-run sweeps (and logs 1k runs into MLflow instead of 10k); --sizes runs only
+the named sweeps (and skips MLflow); --no-report skips the notebook+render stage
+(``python -m reports``).
 
 Every analysis stage runs in a fresh process (:mod:`benchmarks.stages`), so its peak memory is
 its own. The machine's load average is recorded before and after each sweep: other jobs on the
@@ -26,7 +27,9 @@ from benchmarks.compare import (OPTUNA_EVALUATORS, mlflow_overhead, optuna_in_su
 from benchmarks.stages import ANALYSES
 from benchmarks.sweeps import make_sweep
 
-SIZES = [(1_000, 10), (1_000, 50), (10_000, 10), (10_000, 50), (100_000, 10), (100_000, 50)]
+#: (runs, hyperparameters); 10k x 20 is the analyses issue's reference size
+SIZES = [(1_000, 10), (1_000, 50), (10_000, 10), (10_000, 20), (10_000, 50), (100_000, 10),
+         (100_000, 50)]
 STAGES = ["load", *ANALYSES, "analyses_total"]
 #: Optuna's importances are compared on these sweeps only (fANOVA grows with runs: > 5 min at
 #: 10k runs), each stopped after OPTUNA_TIMEOUT seconds and reported as timed out.
@@ -131,10 +134,19 @@ def compare_optuna(csv: Path, entry: dict, *, timeout: float) -> list[dict]:
     return rows
 
 
+def _sizes(text: str) -> list[tuple[int, int]]:
+    try:
+        return [tuple(int(x) for x in part.lower().split("x", 1)) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected RUNSxPARAMS[,...], e.g. 10000x20")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--quick", action="store_true", help="only the 1k-run sweeps")
     parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--sizes", type=_sizes, default=None, metavar="RUNSxPARAMS,...",
+                        help="only these sweeps, e.g. 10000x20,1000x50")
     parser.add_argument("--no-report", action="store_true", help="skip the notebook+render stage")
     parser.add_argument("--optuna-timeout", type=float, default=OPTUNA_TIMEOUT)
     parser.add_argument("--markdown-only", action="store_true",
@@ -145,7 +157,7 @@ def main(argv: list[str] | None = None) -> None:
         (out / "bench.md").write_text(to_markdown(json.loads((out / "bench.json").read_text())))
         return
     out.mkdir(parents=True, exist_ok=True)
-    sizes = [s for s in SIZES if s[0] == 1_000] if args.quick else SIZES
+    sizes = args.sizes or ([s for s in SIZES if s[0] == 1_000] if args.quick else SIZES)
     started = time.time()
     results: dict = {"machine": machine(), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
                      "load_average_start": os.getloadavg(), "sweeps": [], "optuna": [],
@@ -168,9 +180,10 @@ def main(argv: list[str] | None = None) -> None:
                 results["optuna"] += compare_optuna(csv, entry, timeout=args.optuna_timeout)
             # write as we go: a long run that dies later still leaves its numbers
             (out / "bench.json").write_text(json.dumps(results, indent=2))
-        mlflow_runs = 1_000 if args.quick else 10_000
-        print(f"[bench] MLflow: logging {mlflow_runs} runs into sqlite ...", flush=True)
-        results["mlflow"] = mlflow_overhead(make_sweep(mlflow_runs, 10), tmp)
+        if not args.sizes:  # a partial run (--sizes) leaves MLflow out
+            mlflow_runs = 1_000 if args.quick else 10_000
+            print(f"[bench] MLflow: logging {mlflow_runs} runs into sqlite ...", flush=True)
+            results["mlflow"] = mlflow_overhead(make_sweep(mlflow_runs, 10), tmp)
     results["load_average_end"] = os.getloadavg()
     results["total_minutes"] = (time.time() - started) / 60
     (out / "bench.json").write_text(json.dumps(results, indent=2))
