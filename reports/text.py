@@ -58,7 +58,7 @@ def importance_verdict(analysis) -> str:
 def importance_summary(analysis) -> str:
     """Sentences for the importance page: what rises above the noise floor, whether
     interactions dominate (with the top pairs), and how far to trust the forest."""
-    imp, forest = analysis.importance, analysis.forest
+    imp = analysis.importance
     verdict = importance_verdict(analysis)
     lines = []
     floor = imp.noise_floor

@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 from scipy import stats
 
 from analysis.correlation import COLUMNS, correlations
 from analysis.prepare import prepare
-from analysis.synthetic import Choice, LogUniform, Uniform, make_table, standard_sweep
+from analysis.synthetic import Choice, Uniform, make_table, standard_sweep
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from numpy.testing import assert_allclose
 
 from analysis.linear import COLUMNS, fit_linear
 from analysis.prepare import prepare
-from analysis.synthetic import Choice, LogUniform, Uniform, make_frame, make_table, standard_sweep
+from analysis.synthetic import make_table, standard_sweep
 from adapters.schema import build_table
 
 

@@ -10,7 +10,7 @@ import pytest
 from adapters.errors import SweepError
 from adapters.schema import build_table
 from analysis.prepare import infer_direction, prepare
-from analysis.synthetic import Choice, LogUniform, Uniform, make_frame, make_table, standard_sweep
+from analysis.synthetic import make_table, standard_sweep
 
 
 def table_of(columns: dict, y, **kw):

@@ -469,22 +469,6 @@ def null_sd(real: list[dict], null: list[list[dict]], p: str, w: np.ndarray) -> 
     return float(np.sqrt(np.mean(np.square(terms)))) if terms else 0.0
 
 
-def null_bound(null: np.ndarray, level: float) -> np.ndarray:
-    """Upper prediction bound of one more null draw, per parameter (columns of ``null``).
-
-    The larger of the parameter's own t bound (n_null - 1 df) and the bound with the spread
-    pooled over parameters (k (n_null - 1) df): a handful of draws gives a noisy spread, and a
-    spread that happens to come out small would let noise through.
-    """
-    r, k = null.shape
-    mean = null.mean(axis=0)
-    inflate = np.sqrt(1 + 1 / r)
-    own = mean + stats.t.ppf(1 - level, r - 1) * null.std(axis=0, ddof=1) * inflate
-    pooled_sd = np.sqrt(((null - mean) ** 2).sum() / (k * (r - 1)))
-    pooled = mean + stats.t.ppf(1 - level, k * (r - 1)) * pooled_sd * inflate
-    return np.maximum(own, pooled)
-
-
 def _pair_shares(models, bgs, groups, X, table, n_params, n_vals) -> pd.DataFrame:
     """Cross-fitted pure interaction variance for pairs of the top parameters (absolute)."""
     top = table.sort_values("share", ascending=False)["param"].head(n_params).tolist()
