@@ -6,6 +6,7 @@ skipped with the reason when either is missing. Screenshots go to ``/tmp/shots/`
 """
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from urllib.parse import urlparse
@@ -131,11 +132,33 @@ def test_choosing_another_target_changes_the_highlighted_neighbours(browser, bui
     options = select.locator("option").all_inner_texts()
     assert len(options) > 1
     chart = watched.page.locator(".vega-embed").filter(has=watched.page.locator(".vega-bindings")).first
-    before = chart.locator("svg").first.inner_html()
+    spec = json.loads(watched.page.locator(f"#{chart.get_attribute('id')}-spec").text_content())
+    pairs = next(rows for rows in spec["datasets"].values() if rows and "t_diff" in rows[0])
+    labels = select.evaluate("s => Array.from(s.options).map(o => o.value)")
+
+    def shown(label: str) -> dict:
+        """What the drawn chart shows against what the data say ``label``'s neighbours are."""
+        mine = [r for r in pairs if r["config_label"] == label]
+        svg = chart.locator("svg").first
+        texts = svg.evaluate("s => Array.from(s.querySelectorAll('text')).map(e => e.textContent)")
+        fills = svg.evaluate(
+            "s => Array.from(s.querySelectorAll('path, rect')).map(e => e.getAttribute('fill'))")
+        return {"changes": {r["change"] for r in mine},
+                "significant": sum(r["verdict"] in ("better", "worse") for r in mine),
+                "texts": texts, "green": fills.count("#cdeccd"), "yellow": fills.count("#fff3b0")}
+
+    def check(label: str, other: str) -> None:
+        now, then = shown(label), shown(other)
+        # each neighbour's change is drawn twice (neighbour row label, table cell), the other
+        # target's changes not at all; the table marks one target and the significant rows
+        assert now["changes"] and all(now["texts"].count(c) == 2 for c in now["changes"]), label
+        assert not (then["changes"] - now["changes"]) & set(now["texts"]), label
+        assert now["green"] == 1 and now["yellow"] == now["significant"], (label, now)
+
+    check(labels[0], labels[-1])  # the default target: the best configuration
     select.select_option(index=len(options) - 1)
     watched.page.wait_for_timeout(500)
-    after = chart.locator("svg").first.inner_html()
-    assert after != before, "choosing another configuration did not change the view"
+    check(labels[-1], labels[0])
     SHOTS.mkdir(parents=True, exist_ok=True)
     watched.page.screenshot(path=str(SHOTS / "significance-other-target.png"), full_page=True)
     assert watched.errors == [] and watched.remote == []

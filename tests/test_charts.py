@@ -90,6 +90,22 @@ def test_significance_table_marks_target_and_significant(analysis):
     assert n_sig > 0 and html.count("background:#fff3b0") == n_sig
 
 
+def test_interactive_table_rows_follow_the_static_table(analysis):
+    """The chart's table (one row set per target) holds, for the best configuration, the same
+    neighbours in the same order and colours as the static table."""
+    data = significance._significance_data(analysis)
+    static = significance._significance_table_data(analysis).frame.iloc[1:]
+    mine = data.pairs[data.pairs["config_label"] == data.default].sort_values("row")
+    assert mine["row"].tolist() == list(range(1, len(mine) + 1))
+    assert mine["change"].tolist() == static["changes"].tolist()
+    significant = mine["verdict"].isin(["better", "worse"])
+    assert significant.any()
+    assert (mine["bg"][significant] == significance.ROW_STYLE["better"]).all()
+    assert (mine["bg"][~significant] == "transparent").all()
+    for rows in data.pairs.groupby("config_label")["row"]:
+        assert sorted(rows[1]) == list(range(1, len(rows[1]) + 1))
+
+
 def test_parallel_data_only_varying_params_and_log_axes(analysis):
     data = overview._parallel_data(analysis)
     prep = analysis.prep

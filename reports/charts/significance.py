@@ -14,10 +14,18 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from reports.charts._common import MAX_ROWS, VERDICT_COLORS, VERDICTS
+from reports.charts._common import MAX_ROWS, VERDICT_COLORS, VERDICTS, show_value
 
 #: Configurations shown in the ranking (and offered in the dropdown) at most.
 TOP = 60
+#: Row backgrounds of the classic table: the target green, significant neighbours yellow.
+ROW_STYLE = {"target": "#cdeccd", "better": "#fff3b0", "worse": "#fff3b0"}
+
+
+def _fmt(v, spec: str) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return ""
+    return format(v, spec)
 
 
 class SignificanceData(NamedTuple):
@@ -68,6 +76,10 @@ def _significance_data(analysis, *, top: int = TOP, max_rows: int = MAX_ROWS) ->
     cfg["high"] = cfg["mean"] + spread
     cfg["values"] = [list(np.round(np.asarray(v, dtype=float), 6)) for v in shown["values"]]
     cfg["values_text"] = [_values_text(v) for v in shown["values"]]
+    params = config_params(configs)
+    cfg["short"] = [f"#{r}  " + " \u00b7 ".join(show_value(row[q]) for q in params)
+                    for r, (_, row) in zip(cfg["rank"], shown.iterrows())]
+    cfg["t_mean"] = [_mean_text(m, sd) for m, sd in zip(cfg["mean"], cfg["std"])]
 
     p = pairs[pairs["config_id"].isin(ids)] if len(pairs) else pairs
     pr = pd.DataFrame({
@@ -91,6 +103,16 @@ def _significance_data(analysis, *, top: int = TOP, max_rows: int = MAX_ROWS) ->
     pr["values_b"] = [list(np.round(np.asarray(values[i], dtype=float), 6))
                       for i in p["neighbour_id"]]
     pr["values_text"] = [_values_text(v) for v in pr["values_b"]]
+    # the classic table's cells; rows ordered within each target by adjusted p, then change
+    std_b = p["neighbour_id"].map(configs.set_index("config_id")["std"]).to_numpy(dtype=float)
+    pr["t_mean"] = [_mean_text(m, sd) for m, sd in zip(pr["mean_b"], std_b)]
+    pr["t_diff"] = [_diff_text(d, lo, hi) for d, lo, hi in
+                    zip(pr["diff"], pr["diff_ci_low"], pr["diff_ci_high"])]
+    pr["t_p"] = [_fmt(v, ".3g") for v in pr["p_holm"]]
+    pr["t_delta"] = [_fmt(v, "+.2f") for v in pr["cliffs_delta"]]
+    pr["row"] = (pr.sort_values(["p_holm", "change"], na_position="last", kind="stable")
+                 .groupby("config_label", sort=False).cumcount() + 1).astype(int)
+    pr["bg"] = pr["verdict"].map(ROW_STYLE).fillna("transparent")
 
     caption = ""
     if keep < total:
@@ -98,6 +120,24 @@ def _significance_data(analysis, *, top: int = TOP, max_rows: int = MAX_ROWS) ->
                    "the dropdown lists those. The tables below cover every configuration.")
     default = cfg["label"].iat[0] if len(cfg) else ""
     return SignificanceData(cfg, pr, default, caption, scale)
+
+
+def config_params(configs: pd.DataFrame) -> list[str]:
+    """The hyperparameters that define the configurations (the columns between ``label`` and
+    ``n`` of :attr:`SignificanceResult.configs`), in label order."""
+    cols = list(configs.columns)
+    return cols[cols.index("label") + 1: cols.index("n")]
+
+
+def _mean_text(mean: float, std: float) -> str:
+    return f"{mean:.4g} \u00b1 {_fmt(std, '.2g') or 'n/a'}"
+
+
+def _diff_text(diff: float, low: float, high: float) -> str:
+    """``+0.012 [+0.004, +0.02]``: difference of means and its interval ("" when untested)."""
+    if np.isnan(diff):
+        return ""
+    return f"{diff:+.4g} [{_fmt(low, '+.3g')}, {_fmt(high, '+.3g')}]"
 
 
 def caption(analysis, *, top: int = TOP, max_rows: int = MAX_ROWS) -> str:
@@ -131,7 +171,7 @@ def significance_view(analysis, *, top: int = TOP, max_rows: int = MAX_ROWS):
     cfg = data.configs.drop(columns=["values"])
     cfg_values = data.configs[["label", "values", "n"]]
     pairs = data.pairs.drop(columns=["values_b"])
-    pair_values = data.pairs[["config_label", "label", "change", "verdict", "values_b"]]
+    pair_values = data.pairs[["config_label", "label", "change", "verdict", "diff", "values_b"]]
 
     target = alt.selection_point(
         name="target", fields=["label"], value=data.default, toggle=False, clear=False,
@@ -142,13 +182,14 @@ def significance_view(analysis, *, top: int = TOP, max_rows: int = MAX_ROWS):
                  ": target.label == datum.config_label")
     verdict_color = alt.Color(
         "verdict:N", title="neighbour is",
-        scale=alt.Scale(domain=VERDICTS, range=[VERDICT_COLORS[v] for v in VERDICTS]))
+        scale=alt.Scale(domain=VERDICTS, range=[VERDICT_COLORS[v] for v in VERDICTS]),
+        legend=alt.Legend(orient="top", direction="horizontal"))
     metric = _metric_axis(analysis)
     height_rank = max(120, 14 * len(cfg))
 
     rank_base = alt.Chart(cfg).encode(
-        y=alt.Y("label:N", sort=alt.EncodingSortField("rank", order="ascending"),
-                title=None, axis=alt.Axis(labelLimit=260)),
+        y=alt.Y("short:N", sort=alt.EncodingSortField("rank", order="ascending"),
+                title=None, axis=alt.Axis(labelLimit=220, labelFontSize=10)),
         tooltip=[alt.Tooltip("label:N", title="configuration"), alt.Tooltip("rank:Q"),
                  alt.Tooltip("n:Q", title="runs"), alt.Tooltip("mean:Q", format=".4g"),
                  alt.Tooltip("std:Q", format=".3g"),
@@ -163,19 +204,26 @@ def significance_view(analysis, *, top: int = TOP, max_rows: int = MAX_ROWS):
             x="mean:Q",
             color=alt.condition(target, alt.value(VERDICT_COLORS["target"]), alt.value("#777777")),
         ).add_params(target),
-    ).properties(width=260, height=height_rank,
-                 title="Configurations ranked by mean (±1 std); click one")
+    ).properties(width=180, height=height_rank, title=alt.TitleParams(
+        "Configurations ranked by mean (±1 std); click one",
+        subtitle=_wrap("rank  " + " \u00b7 ".join(config_params(analysis.significance.configs)),
+                       50)))
 
     header = alt.Chart(cfg).transform_filter(target).transform_calculate(
         text="'Target: ' + datum.label + '  (mean ' + format(datum.mean, '.4g') + ', n = ' "
              "+ datum.n + ')'"
-    ).mark_text(align="left", fontWeight="bold", fontSize=13).encode(
-        x=alt.value(0), y=alt.value(8), text="text:N").properties(width=520, height=16,
-                                                                   view=alt.ViewConfig(strokeWidth=0))
+    ).mark_text(align="left", fontWeight="bold", fontSize=13, limit=TABLE_WIDTH).encode(
+        x=alt.value(0), y=alt.value(8), text="text:N").properties(
+        width=TABLE_WIDTH, height=16, view=alt.ViewConfig(strokeWidth=0))
+
+    # neighbours and per-seed values share their rows: the same rows (the target's included,
+    # at difference 0) in the same order, so the per-seed panel needs no labels of its own
+    rows = alt.Y("change:N", title=None, sort=alt.EncodingSortField("diff", order="descending"))
+    target_row = alt.Chart(cfg).transform_filter(target).transform_calculate(
+        change="'(target)'", verdict="'target'", diff="0")
 
     nb_base = alt.Chart(pairs).transform_filter(in_target).encode(
-        y=alt.Y("change:N", title=None, axis=alt.Axis(labelLimit=260),
-                sort=alt.EncodingSortField("diff", order="descending")),
+        y=rows.axis(labelLimit=220),
         tooltip=[alt.Tooltip("label:N", title="neighbour"), alt.Tooltip("change:N", title="changes"),
                  alt.Tooltip("verdict:N"), alt.Tooltip("p_holm:Q", title="p (Holm)", format=".3g"),
                  alt.Tooltip("p_bh:Q", title="p (BH)", format=".3g"),
@@ -195,31 +243,95 @@ def significance_view(analysis, *, top: int = TOP, max_rows: int = MAX_ROWS):
             x2="diff_ci_high:Q", color=verdict_color),
         nb_base.mark_point(filled=True, size=90, cursor="pointer").encode(
             x="diff:Q", color=verdict_color).add_params(target),
-    ).properties(width=260, title="Its neighbours (one hyperparameter changed); click to move")
+        target_row.mark_point(filled=True, size=90, shape="diamond").encode(
+            x="diff:Q", y=rows, color=verdict_color),
+    ).properties(width=200, title=alt.TitleParams(
+        "Its neighbours (one hyperparameter changed)", subtitle="click one to move there"))
 
     seeds = alt.layer(
         alt.Chart(cfg_values).transform_filter(target).transform_flatten(["values"])
-        .transform_calculate(change="'(target)'", verdict="'target'")
+        .transform_calculate(change="'(target)'", verdict="'target'", diff="0")
         .mark_tick(thickness=2, size=12).encode(
             x=alt.X("values:Q", title=f"per-seed {analysis.prep.target} (analysis scale)",
                     scale=alt.Scale(zero=False)),
-            y=alt.Y("change:N", title=None, axis=alt.Axis(labelLimit=200)),
+            y=rows.axis(None),
             color=verdict_color, tooltip=[alt.Tooltip("values:Q", format=".4g", title="value")]),
         alt.Chart(pair_values).transform_filter(in_target).transform_flatten(["values_b"])
         .mark_tick(thickness=2, size=12).encode(
-            x="values_b:Q", y="change:N", color=verdict_color,
+            x="values_b:Q", y=rows.axis(None), color=verdict_color,
             tooltip=[alt.Tooltip("label:N", title="neighbour"),
                      alt.Tooltip("values_b:Q", format=".4g", title="value")]),
-    ).properties(width=240, title="Per-seed values")
+    ).properties(width=200, title=alt.TitleParams("Per-seed values", subtitle="same rows"))
+
+    table = _table_view(cfg, pairs, target, in_target)
 
     with warnings.catch_warnings():
         # the same selection on two views is intended: clicking either moves the target
         warnings.simplefilter("ignore", UserWarning)
         chart = alt.hconcat(
-            ranking, alt.vconcat(header, alt.hconcat(neighbours, seeds)),
+            ranking, alt.vconcat(header, alt.hconcat(neighbours, seeds), table),
         ).resolve_scale(color="shared", y="independent")
         chart.to_dict()
     return chart
+
+
+#: The classic table's columns: (title, field in the target row, field in neighbour rows,
+#: pixel x of the column's left edge, pixel width).
+TABLE_COLUMNS = (
+    ("", "role", "verdict", 0, 95),
+    ("changes", None, "change", 95, 200),
+    ("runs", "n", "n_b", 295, 40),
+    ("mean \u00b1 std", "t_mean", "t_mean", 335, 105),
+    ("difference [interval]", None, "t_diff", 440, 165),
+    ("p (Holm)", None, "t_p", 605, 60),
+    ("Cliff's \u03b4", None, "t_delta", 665, 55),
+)
+TABLE_WIDTH = 720
+ROW_HEIGHT = 20
+
+
+def _table_view(cfg: pd.DataFrame, pairs: pd.DataFrame, target, in_target: str):
+    """The classic table for the selected target (it follows the selection): the target's row
+    green, significantly different neighbours yellow, most significant first."""
+    import altair as alt
+
+    y = alt.Y("row:O", axis=None)
+    head = alt.Chart(pd.DataFrame({"title": [c[0] for c in TABLE_COLUMNS],
+                                   "x": [c[3] for c in TABLE_COLUMNS]})).mark_text(
+        align="left", baseline="middle", fontWeight="bold", dx=4).encode(
+        x=alt.X("x:Q", scale=None), y=alt.value(ROW_HEIGHT / 2), text="title:N",
+    ).properties(width=TABLE_WIDTH, height=ROW_HEIGHT, view=alt.ViewConfig(strokeWidth=0))
+
+    target_row = alt.Chart(cfg).transform_filter(target).transform_calculate(
+        row="0", role="'target'", bg=f"'{ROW_STYLE['target']}'")
+    neighbour_rows = alt.Chart(pairs).transform_filter(in_target)
+    tooltip = [alt.Tooltip("label:N", title="neighbour"), alt.Tooltip("values_text:N",
+               title="per-seed values"), alt.Tooltip("power_note:N", title="note")]
+    layers = [
+        target_row.mark_rect().encode(y=y, x=alt.value(0), x2=alt.value(TABLE_WIDTH),
+                                      fill=alt.Fill("bg:N", scale=None)),
+        neighbour_rows.mark_rect().encode(y=y, x=alt.value(0), x2=alt.value(TABLE_WIDTH),
+                                          fill=alt.Fill("bg:N", scale=None), tooltip=tooltip),
+    ]
+    for _, target_field, pair_field, x, width in TABLE_COLUMNS:
+        cell = dict(align="left", baseline="middle", dx=4, limit=width - 8)
+        if target_field:
+            layers.append(target_row.mark_text(**cell).encode(
+                y=y, x=alt.value(x), text=f"{target_field}:N"))
+        layers.append(neighbour_rows.mark_text(**cell).encode(
+            y=y, x=alt.value(x), text=f"{pair_field}:N", tooltip=tooltip))
+    body = alt.layer(*layers).properties(width=TABLE_WIDTH, height=alt.Step(ROW_HEIGHT))
+    return alt.vconcat(head, body, spacing=0, title=alt.TitleParams(
+        "The classic table: the target green, significantly different neighbours yellow",
+        subtitle="hover a row for its per-seed values and what the test could reach",
+        anchor="start"))
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """``text`` split at spaces into lines of at most about ``width`` characters."""
+    import textwrap
+
+    return textwrap.wrap(text, width) or [""]
 
 
 class TableData(NamedTuple):
@@ -265,16 +377,6 @@ def _significance_table_data(analysis, *, target: str | None = None) -> TableDat
     return TableData(pd.concat([first, rest], ignore_index=True), target)
 
 
-ROW_STYLE = {"target": "background:#cdeccd", "better": "background:#fff3b0",
-             "worse": "background:#fff3b0"}
-
-
-def _fmt(v, spec: str) -> str:
-    if v is None or (isinstance(v, float) and np.isnan(v)):
-        return ""
-    return format(v, spec)
-
-
 def significance_table_html(analysis, *, target: str | None = None) -> str:
     """The classic table as HTML: target row green, significantly different neighbours yellow.
     Every run-derived text is escaped."""
@@ -287,11 +389,9 @@ def significance_table_html(analysis, *, target: str | None = None) -> str:
            "<thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr></thead>",
            "<tbody>"]
     for r in data.frame.itertuples(index=False):
-        style = ROW_STYLE.get(r.role, "")
-        diff = "" if np.isnan(r.diff) else (
-            f"{r.diff:+.4g} [{_fmt(r.diff_ci_low, '+.3g')}, {_fmt(r.diff_ci_high, '+.3g')}]")
-        cells = [r.role, r.configuration, r.changes, str(r.n),
-                 f"{r.mean:.4g} ± {_fmt(r.std, '.2g') or 'n/a'}", diff,
+        style = f"background:{ROW_STYLE[r.role]}" if r.role in ROW_STYLE else ""
+        cells = [r.role, r.configuration, r.changes, str(r.n), _mean_text(r.mean, r.std),
+                 _diff_text(r.diff, r.diff_ci_low, r.diff_ci_high),
                  _fmt(r.p_holm, ".3g"), _fmt(r.cliffs_delta, "+.2f"), r.note]
         out.append(f'<tr style="{style}">' + "".join(
             f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
