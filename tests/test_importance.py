@@ -91,8 +91,12 @@ def test_two_levels_beat_forty_levels_of_nothing():
     assert t.loc["optimizer", "above_floor"] and not t.loc["weight_decay", "above_floor"]
     assert t.loc["weight_decay", "omega2"] < 0.02
     assert t.loc["weight_decay", "p_value"] > 0.05
-    # its raw share is about what 39 df of pure noise give: the floor, df / (configs - 1)
-    assert_allclose(t.loc["weight_decay", "noise_floor"], 39 / 79)
+    # the floor is where the F test passes: share above it exactly when p clears its Holm step
+    # (balanced grid), so a bar below its tick is never called above the floor
+    step = t["p_value"].rank(method="first") - 1
+    clears = t["p_value"] < 0.05 / (len(t) - step)
+    assert ((t["share"] > t["noise_floor"]) == clears).all()
+    assert t.loc["weight_decay", "share"] < t.loc["weight_decay", "noise_floor"]
     # the surrogate path agrees
     sur = get_param_importances(prep, method="surrogate").table.set_index("param")
     assert sur.loc["optimizer", "importance"] > 0 and not sur.loc["weight_decay", "above_floor"]

@@ -8,7 +8,9 @@ Two paths, chosen from the design:
   (statsmodels ``ols`` + ``anova_lm(typ=2)``) for F tests and the bias-corrected share
   ω² = (SS_effect − df·MS_error) / (SS_total + MS_error), clipped at 0.
   ``importance`` = ω²; a parameter is above the floor when its Holm-adjusted p < alpha;
-  ``noise_floor`` = df / (n_configurations − 1), the raw share expected with no effect at all.
+  ``noise_floor`` = the share at which its F test would reach its Holm level (alpha / (k − i)
+  for the i-th smallest p), F_crit · df · MS_error / (runs per configuration · n_configurations
+  · variance of the configuration means): the most that seed noise alone plausibly gives it.
 * **surrogate** (random / Bayesian search, incomplete grids): two ExtraTrees fitted on the two
   halves of the configurations; for each parameter the mean prediction over background runs with
   the parameter set to each of up to ``n_values`` (quantile) values gives a marginal curve. The
@@ -124,14 +126,24 @@ def grid_main_effects(prep: Prepared, codes: pd.DataFrame, *, alpha: float = 0.0
         else:
             df, f, pv, omega2 = 0.0, np.nan, np.nan, 0.0
         rows.append({"param": p, "share": share[p], "omega2": omega2, "f_stat": f,
-                     "p_value": pv, "df": df,
-                     "noise_floor": df / (n_configs - 1) if n_configs > 1 else np.nan})
+                     "p_value": pv, "df": df})
     table = pd.DataFrame(rows)
     finite = table["p_value"].notna()
     table["p_holm"] = np.nan
+    table["noise_floor"] = np.nan
     if finite.any():
         table.loc[finite, "p_holm"] = multipletests(table.loc[finite, "p_value"],
                                                     method="holm")[1]
+        # the share each parameter needs to pass its Holm step: F_crit x df x MS_error is the
+        # SS it needs on the runs; over (runs per configuration x configurations) that is a
+        # variance of configuration means (exact on a balanced grid)
+        step = table.loc[finite, "p_value"].rank(method="first").to_numpy() - 1
+        level = alpha / (int(finite.sum()) - step)
+        df_p = table.loc[finite, "df"].to_numpy()
+        f_crit = stats.f.isf(level, df_p, float(aov.loc["Residual", "df"]))
+        per_config = len(y) / n_configs
+        table.loc[finite, "noise_floor"] = (
+            f_crit * df_p * ms_error / (per_config * n_configs * v_total) if v_total > 0 else 0.0)
     table["above_floor"] = (table["p_holm"] < alpha).astype("boolean")
     table["importance"] = table["omega2"]
 
@@ -153,14 +165,16 @@ def grid_main_effects(prep: Prepared, codes: pd.DataFrame, *, alpha: float = 0.0
         "means (seed noise averaged out; exact on a complete grid); omega2: the bias-corrected "
         "share of the run-to-run variance from the ANOVA (about 0 for a parameter without "
         "effect, however many levels it has); importance = omega2. A parameter is above the "
-        f"noise floor when its Holm-adjusted ANOVA p < {alpha}; noise_floor is the raw share "
-        "expected with no effect at all, df / (configurations - 1).")
+        f"noise floor when its Holm-adjusted ANOVA p < {alpha}; noise_floor is the share at "
+        "which it would (the F test's critical value at its Holm step, as a share of the "
+        "configuration means' variance; exact on a balanced grid).")
     if n_configs < float(np.prod(codes.max().to_numpy() + 1.0)):
         notes.append("The grid is incomplete: marginal means average over the configurations "
                      "present, so the shares are approximate.")
     return ImportanceResult(table=table, method="main_effects (grid ANOVA)",
                             interaction_share=float(interaction), top_interactions=top,
-                            noise_floor=float(table["noise_floor"].max()), notes=notes)
+                            noise_floor=float(table["noise_floor"].max())
+                            if table["noise_floor"].notna().any() else None, notes=notes)
 
 
 # --------------------------------------------------------------------------- surrogate path
