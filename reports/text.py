@@ -16,6 +16,13 @@ CV_R2_ROUGH = 0.5
 INTERACTIONS_DOMINATE = 0.5
 
 
+def percent(share: float) -> str:
+    """``47%``, or two significant digits below 1% (``0.39%``) so a real small share does not
+    read as nothing."""
+    pct = 100 * share
+    return f"{pct:.0f}%" if abs(pct) >= 1 or pct == 0 else f"{pct:.2g}%"
+
+
 def _esc(text) -> str:
     from reports.render import esc
 
@@ -73,10 +80,10 @@ def importance_summary(analysis) -> str:
                                           t["above_floor"].fillna(False)) if bool(a)]
         if above:
             lines.append("Above the noise floor" + floor_text + ": " + ", ".join(
-                f"**{_esc(p)}** ({100 * s:.0f}% of the variance)" for p, s in above) + ".")
+                f"**{_esc(p)}** ({percent(s)} of the variance)" for p, s in above) + ".")
     if verdict == "interactions":
         pairs = imp.top_interactions.head(3)
-        top = ", ".join(f"{_esc(a)} × {_esc(b)} ({100 * s:.0f}%)"
+        top = ", ".join(f"{_esc(a)} × {_esc(b)} ({percent(s)})"
                         for a, b, s in zip(pairs["param_a"], pairs["param_b"], pairs["share"]))
         lines.append(f"**Interactions dominate**: main effects together explain only "
                      f"{100 * (1 - imp.interaction_share):.0f}% of the variance between "
@@ -201,7 +208,7 @@ def findings(analysis) -> str:
                                         t["above_floor"].fillna(False)) if bool(a)][:3]
         if top:
             lines.append("Most of the variation comes from " + ", ".join(
-                f"**{_esc(p)}** ({100 * s:.0f}%)" for p, s in top) + ".")
+                f"**{_esc(p)}** ({percent(s)})" for p, s in top) + ".")
         if verdict == "interactions":
             lines.append("Interactions dominate: main effects explain less than half of the "
                          "differences between configurations (see the importance page).")

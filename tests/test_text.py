@@ -90,3 +90,9 @@ def test_source_notes_say_where_runs_came_from_and_how_metrics_were_aggregated()
                             "tracking_uri=http://127.0.0.1:5000) at ")
     assert "each metric is the maximum over the run's history (--metric-agg max)" in first
     assert second == "2 parent runs left out"
+
+
+def test_small_shares_do_not_read_as_zero():
+    assert text.percent(0.4714) == "47%"
+    assert text.percent(0.00385) == "0.39%"
+    assert text.percent(0.0) == "0%"
