@@ -52,6 +52,50 @@ def coerce_column(values: pd.Series) -> tuple[pd.Series, str]:
     ``"categorical"`` (strings; lists and dicts become JSON text). "None", "null", "" and NaN
     are missing.
     """
+    if _all_text(values):
+        return _coerce_text(values)
+    return _coerce_objects(values)
+
+
+def _all_text(values: pd.Series) -> bool:
+    """Every present value is a string (a CSV read as text): the vectorised path applies."""
+    return pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")
+
+
+def _text_missing(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """The stripped text and where it is missing (NA, or one of :data:`MISSING`)."""
+    stripped = values.astype(object).where(values.notna(), "").str.strip()
+    return stripped, stripped.str.lower().isin(MISSING)
+
+
+def _floats(text: pd.Series) -> np.ndarray | None:
+    """``float()`` of every string (numpy applies Python's own parsing), or None if one fails."""
+    try:
+        return np.asarray(text.to_numpy(dtype=object), dtype=float)
+    except ValueError:
+        return None
+
+
+def _coerce_text(values: pd.Series) -> tuple[pd.Series, str]:
+    """:func:`_coerce_objects` for all-string columns, column at a time (~30x faster)."""
+    stripped, missing = _text_missing(values)
+    present = ~missing
+    if present.any():
+        low = stripped[present].str.lower()
+        if low.isin(_TRUE | _FALSE).all():
+            out = pd.Series(pd.NA, index=values.index, dtype="boolean")
+            out[present] = (low == "true").to_numpy()
+            return out, "boolean"
+        numbers = _floats(stripped[present])
+        if numbers is not None:
+            out = np.full(len(values), np.nan)
+            out[present.to_numpy()] = numbers
+            return pd.Series(out, index=values.index, dtype="float64"), "numeric"
+    return pd.Series(stripped.where(present, None), index=values.index, dtype=object), "categorical"
+
+
+def _coerce_objects(values: pd.Series) -> tuple[pd.Series, str]:
+    """:func:`coerce_column` value by value, for columns of mixed Python objects (JSON, APIs)."""
     present = [v for v in values if not _is_missing(v)]
     if present and all(isinstance(v, (bool, np.bool_)) or (
         isinstance(v, str) and v.strip().lower() in _TRUE | _FALSE) for v in present):
@@ -68,6 +112,13 @@ def coerce_column(values: pd.Series) -> tuple[pd.Series, str]:
 
 def to_metric(values: pd.Series, *, where: str) -> pd.Series:
     """Metric values as float64: NaN and +/-inf stay as logged; text that is no number fails."""
+    if _all_text(values):
+        stripped, missing = _text_missing(values)
+        numbers = _floats(stripped[~missing])
+        if numbers is not None:
+            out = np.full(len(values), np.nan)
+            out[(~missing).to_numpy()] = numbers
+            return pd.Series(out, index=values.index, dtype="float64")
     out = []
     bad = []
     for i, v in zip(values.index, values):
