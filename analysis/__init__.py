@@ -33,6 +33,7 @@ def analyse(
     direction: str | None = None,
     metric_scale: str = "auto",
     budget: str | None = None,
+    at_budget: float | str | None = None,
     alpha: float = 0.05,
     test: str = "ks",
     random_state: int = 0,
@@ -59,7 +60,7 @@ def analyse(
         return out
 
     prep = timed("prepare", prepare, table, target=target, direction=direction,
-                 metric_scale=metric_scale, budget=budget)
+                 metric_scale=metric_scale, budget=budget, at_budget=at_budget)
     return Analysis(
         table=table,
         prep=prep,
@@ -72,6 +73,6 @@ def analyse(
         significance=timed("significance", compare_neighbours, prep, alpha=alpha,
                            test=test, random_state=random_state),
         options={"target": target, "direction": direction, "metric_scale": metric_scale,
-                 "budget": budget, "alpha": alpha, "test": test, "random_state": random_state},
+                 "budget": budget, "at_budget": at_budget, "alpha": alpha, "test": test, "random_state": random_state},
         timings=timings,
     )

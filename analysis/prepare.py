@@ -69,6 +69,7 @@ def prepare(
     direction: str | None = None,
     metric_scale: str = "auto",
     budget: str | None = None,
+    at_budget: float | str | None = None,
     max_levels: int = 50,
 ) -> Prepared:
     """Prepare ``table`` for analysis of the metric ``target``.
@@ -85,6 +86,10 @@ def prepare(
         ``"auto"`` (log10 or ranks when the metric is heavy-tailed), ``"raw"``, ``"log"``, ``"rank"``.
     budget
         Hyperparameter holding the training budget (epochs, steps); defaults to ``table.meta.budget``.
+    at_budget
+        ``None``: each configuration at the highest budget it reached (the default). A budget
+        value, or ``"max"`` for the sweep's largest: only the runs at that budget, so that like
+        is compared with like (configurations stopped before it are left out).
     max_levels
         Categoricals with more distinct values are set aside.
 
@@ -146,9 +151,13 @@ def prepare(
     budget_counts = None
     if budget is not None:
         keep, budget_counts, note = _budget_filter(frame, keep, budget, [
-            p for p in all_params if p not in set_aside])
-        reason[(reason == "") & ~keep] = "lower budget"
+            p for p in all_params if p not in set_aside], at_budget=at_budget, where=where)
+        reason[(reason == "") & ~keep] = ("lower budget" if at_budget is None
+                                          else "other budget level")
         notes.append(note)
+    elif at_budget is not None:
+        raise SweepError(f"--at-budget {at_budget} needs --budget NAME: the hyperparameter "
+                         "holding the budget (epochs, steps).")
 
     excluded = pd.DataFrame({
         "run_id": frame.loc[~keep, "run_id"].to_numpy(),
@@ -531,27 +540,56 @@ def _rank(y: np.ndarray) -> np.ndarray:
     return stats.rankdata(y) / len(y)
 
 
-def _budget_filter(frame: pd.DataFrame, keep: pd.Series, budget: str,
-                   config_params: list[str]) -> tuple[pd.Series, pd.Series, str]:
-    """Keep each configuration's runs at its highest budget; count configurations per level."""
+def _budget_filter(frame: pd.DataFrame, keep: pd.Series, budget: str, config_params: list[str],
+                   *, at_budget: float | str | None = None,
+                   where: str = "the runs") -> tuple[pd.Series, pd.Series, str]:
+    """Keep each configuration's runs at its highest budget (or only the runs at budget
+    ``at_budget``); count configurations per level."""
     sub = frame.loc[keep]
     b = sub[PARAM + budget].astype(float)
     codes = [_codes(sub[PARAM + p]) for p in config_params]
     key = pd.Series(_combine(codes) if codes else np.zeros(len(sub), dtype=np.int64), index=sub.index)
-    top = b.groupby(key).transform("max")
-    at_top = b == top
-    new_keep = keep.copy()
-    new_keep.loc[sub.index] = at_top.to_numpy()
     config_max = b.groupby(key).max()
     levels = np.sort(b.unique())
     counts = pd.Series([int((config_max >= lv).sum()) for lv in levels],
                        index=pd.Index(levels, name=budget), name="configurations")
-    dropped = int((~at_top).sum())
-    note = (f"{budget} is the training budget: each of the {len(config_max)} configurations is "
-            f"analysed at the highest {budget} it reached ({dropped} runs at lower budgets left "
-            "out); configurations reaching each level: "
-            + ", ".join(f"{_show(float(lv))}: {n}" for lv, n in counts.items()) + ".")
+    reach = ", ".join(f"{_show(float(lv))}: {n}" for lv, n in counts.items())
+    if at_budget is None:
+        chosen = b == b.groupby(key).transform("max")
+        note = (f"{budget} is the training budget: each of the {len(config_max)} configurations "
+                f"is analysed at the highest {budget} it reached ({int((~chosen).sum())} runs at "
+                f"lower budgets left out); configurations reaching each level: {reach}.")
+        stopped = int((config_max < levels[-1]).sum()) if len(levels) else 0
+        if stopped:
+            note += (f" {stopped} configurations stopped before {budget} {_show(levels[-1])} are "
+                     f"compared at a smaller {budget}: their metric mixes the hyperparameters' "
+                     "effect with shorter training, which flatters whatever the scheduler let "
+                     f"run longer. --at-budget max compares only runs at {budget} "
+                     f"{_show(levels[-1])}, like with like.")
+    else:
+        level = levels[-1] if str(at_budget).lower() == "max" else _budget_value(at_budget)
+        if not np.isclose(levels, level).any():
+            raise SweepError(f"--at-budget {at_budget}: no run of {where} has {budget} = "
+                             f"{_show(level)}; levels present: "
+                             f"{', '.join(_show(float(v)) for v in levels)}.")
+        chosen = pd.Series(np.isclose(b.to_numpy(), level), index=b.index)
+        n_cfg = int(key[chosen].nunique())
+        note = (f"{budget} is the training budget: only the runs at {budget} = {_show(level)} "
+                f"are analysed ({n_cfg} of {len(config_max)} configurations reached it; "
+                f"{int((~chosen).sum())} runs at other budgets left out). Like is compared with "
+                "like, but only configurations the scheduler let through are in, so whatever "
+                "decided who was stopped early cannot show here. Configurations reaching each "
+                f"level: {reach}.")
+    new_keep = keep.copy()
+    new_keep.loc[sub.index] = chosen.to_numpy()
     return new_keep, counts, note
+
+
+def _budget_value(text: float | str) -> float:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        raise SweepError(f"--at-budget {text!r}: pass a budget value (e.g. 81) or max.") from None
 
 
 def _combine(code_arrays: list[np.ndarray]) -> np.ndarray:

@@ -27,8 +27,8 @@ GENERATED = REPORTS / "generated"  # git-ignored: the executed notebooks that Qu
 SNAPSHOT = Path("data") / "sweep"  # inside the site: data/sweep.parquet + data/sweep.json
 SITE_MARKER = ".sweepsight-site"
 # What the CLI passes to the notebooks (tests check them against papermill.inspect_notebook).
-ANALYSIS_PARAMETERS = ("snapshot_path", "target", "direction", "metric_scale", "budget", "alpha",
-                       "test", "analysis_path")
+ANALYSIS_PARAMETERS = ("snapshot_path", "target", "direction", "metric_scale", "budget",
+                       "at_budget", "alpha", "test", "analysis_path")
 PAGE_PARAMETERS = ("analysis_path",)
 
 
@@ -53,8 +53,9 @@ class BuildError(RuntimeError):
 
 
 def run_analysis(snapshot_path: str, *, target: str, direction: str | None = None,
-                 metric_scale: str = "auto", budget: str | None = None, alpha: float = 0.05,
-                 test: str = "ks", analysis_path: str) -> dict[str, float]:
+                 metric_scale: str = "auto", budget: str | None = None,
+                 at_budget: str | None = None, alpha: float = 0.05, test: str = "ks",
+                 analysis_path: str) -> dict[str, float]:
     """Load the snapshot, run :func:`analysis.analyse` and pickle the result to ``analysis_path``.
 
     Called by ``reports/analysis.ipynb``; returns the per-analysis timings in seconds.
@@ -63,7 +64,8 @@ def run_analysis(snapshot_path: str, *, target: str, direction: str | None = Non
 
     table = snapshot.load(snapshot_path)
     result = analyse(table, target=target, direction=direction or None,
-                     metric_scale=metric_scale or "auto", budget=budget or None, alpha=alpha,
+                     metric_scale=metric_scale or "auto", budget=budget or None,
+                     at_budget=at_budget or None, alpha=alpha,
                      test=test or "ks")
     path = Path(analysis_path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -232,6 +234,7 @@ def build(
     direction: str | None = None,
     metric_scale: str = "auto",
     budget: str | None = None,
+    at_budget: str | None = None,
     alpha: float = 0.05,
     test: str = "ks",
     title: str | None = None,
@@ -290,7 +293,8 @@ def build(
             def analyse_stage() -> str:
                 parameters = {
                     "snapshot_path": str(snap), "target": target, "direction": direction,
-                    "metric_scale": metric_scale, "budget": budget, "alpha": float(alpha),
+                    "metric_scale": metric_scale, "budget": budget, "at_budget": at_budget,
+                    "alpha": float(alpha),
                     "test": test, "analysis_path": str(analysis_path),
                 }
                 assert tuple(parameters) == ANALYSIS_PARAMETERS

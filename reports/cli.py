@@ -35,7 +35,10 @@ def parser() -> argparse.ArgumentParser:
                      help="a bare metric column (csv) or a metric whose history to aggregate (repeatable)")
     src.add_argument("--seed", metavar="NAME", help="the hyperparameter holding the random seed")
     src.add_argument("--budget", metavar="NAME",
-                     help="the hyperparameter holding the budget (epochs, steps); the largest is analysed")
+                     help="the hyperparameter holding the budget (epochs, steps); each configuration "
+                          "is analysed at the largest it reached")
+    src.add_argument("--at-budget", metavar="VALUE",
+                     help="with --budget: analyse only the runs at this budget ('max': the largest)")
     src.add_argument("--tracking-uri", help="mlflow: tracking URI (default: $MLFLOW_TRACKING_URI)")
     src.add_argument("--experiment", action="append", default=[], metavar="NAME",
                      help="mlflow: experiment name or id (repeatable)")
@@ -133,7 +136,8 @@ def run(args: argparse.Namespace) -> dict[str, float]:
     timings = {"load": time.perf_counter() - start}
     timings.update(build(
         out=args.out, target=target, table=table, direction=args.direction,
-        metric_scale=args.metric_scale, budget=args.budget, alpha=args.alpha, test=args.test,
+        metric_scale=args.metric_scale, budget=args.budget, at_budget=args.at_budget,
+        alpha=args.alpha, test=args.test,
         title=args.title,
         renderer=args.renderer, log=lambda line: print(line, flush=True),
     ))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -86,6 +87,28 @@ def test_budgets_keep_each_configuration_at_its_highest_budget(tmp_path):
     assert "epochs" not in prep.params and not any(c.startswith("epochs") for c in prep.X)
     assert any("highest epochs" in n for n in prep.notes)
     assert top_ols_term(fit_linear(prep)) == "lr"
+
+
+def test_early_stopped_configurations_are_flagged_and_at_budget_compares_like_with_like(tmp_path):
+    frame = make_frame(**standard_sweep(n_configs=54, seeds=2, budgets=[1, 3, 9, 27]))
+    table = load_via_csv(frame, tmp_path / "sweep.csv", budget="epochs")
+    default = prepare(table, target="loss")
+    assert any("52 configurations stopped before epochs 27" in n and "--at-budget max" in n
+               for n in default.notes)
+    top = prepare(table, target="loss", at_budget="max")
+    assert set(top.runs["epochs"]) == {27.0} and len(top.runs) == 4  # 2 configurations x 2 seeds
+    assert (top.excluded["reason"] == "other budget level").sum() == 156
+    assert any("only the runs at epochs = 27" in n and "2 of 54 configurations" in n
+               for n in top.notes)
+    nine = prepare(table, target="loss", at_budget="9")
+    assert set(nine.runs["epochs"]) == {9.0} and len(nine.runs) == 12
+    with pytest.raises(SweepError, match=r"no run .* has epochs = 5; levels present: 1, 3, 9, 27"):
+        prepare(table, target="loss", at_budget="5")
+    with pytest.raises(SweepError, match="pass a budget value"):
+        prepare(table, target="loss", at_budget="most")
+    plain = load_via_csv(frame, tmp_path / "plain.csv")
+    with pytest.raises(SweepError, match="needs --budget NAME"):
+        prepare(plain, target="loss", at_budget="max")
 
 
 def test_budget_from_table_meta_and_argument_agree(tmp_path):
