@@ -8,6 +8,7 @@ pairs only (never runs), capped at :data:`~reports.charts._common.MAX_ROWS` rows
 from __future__ import annotations
 
 import html
+import textwrap
 import warnings
 from typing import NamedTuple
 
@@ -329,8 +330,6 @@ def _table_view(cfg: pd.DataFrame, pairs: pd.DataFrame, target, in_target: str):
 
 def _wrap(text: str, width: int) -> list[str]:
     """``text`` split at spaces into lines of at most about ``width`` characters."""
-    import textwrap
-
     return textwrap.wrap(text, width) or [""]
 
 
