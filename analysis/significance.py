@@ -278,21 +278,29 @@ def _pair_sentences(pairs: pd.DataFrame, *, alpha: float, n_boot: int,
         f"diff is the neighbour's mean minus the configuration's, with a {100 * (1 - alpha):g}% "
         f"percentile bootstrap interval ({n_boot} resamples of each side, seed {random_state}).",
     ]
-    cannot = testable["min_attainable_p"] > alpha
+    # a power note marks a comparison that cannot be significant whatever the data: too few
+    # seeds, or Holm over the neighbourhood lifting the smallest attainable p above alpha
+    cannot = testable["power_note"] != ""
     if cannot.any():
-        share = cannot.mean()
+        few = cannot & (testable["min_attainable_p"] > alpha)
+        why = [f"{_pct(part.mean())} {what} (e.g. {testable.loc[part, 'power_note'].iloc[0]})"
+               for part, what in ((few, "have too few seeds"),
+                                  (cannot & ~few, "have enough for one test but not after the "
+                                                  "Holm adjustment over their neighbours"))
+               if part.any()]
         out.append(
-            f"{100 * share:.0f}% of the tested comparisons cannot reach p < {alpha:g} whatever "
-            "the data: with so few seeds (e.g. 3 vs 3 the smallest possible KS p is "
-            f"{min_attainable_ks_p(3, 3):.2g}) \"not significant\" means \"cannot tell\", not "
-            f"\"no difference\"; {_seeds_needed(alpha)} or more seeds per configuration are "
-            "needed"
-            + (", or --test welch, which compares means and has no such floor." if test != "welch"
-               else ".")
-        )
+            f"{_pct(cannot.mean())} of the tested comparisons cannot reach p < {alpha:g} "
+            "whatever the data, so for them \"not significant\" means \"cannot tell\", not "
+            "\"no difference\": " + "; ".join(why) + ". More seeds per configuration"
+            + (", or --test welch (which compares means and has no such floor), would settle "
+               "them." if test != "welch" else " would settle them."))
     n_sig = int((testable["verdict"] != "not significant").sum()) // 2
     out.append(f"{n_sig} pair(s) differ significantly in at least one direction of comparison.")
     return out
+
+
+def _pct(share: float) -> str:
+    return f"{100 * share:.0f}%" if share >= 0.01 or share == 0 else "under 1%"
 
 
 def _config_sentence(configs: pd.DataFrame, n_runs: int) -> str:

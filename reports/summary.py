@@ -157,8 +157,15 @@ def _neighbours(result, *, limit: int) -> list[str]:
                   "binned), so neighbours are approximate.", ""]
     significant = mine[mine["verdict"].isin(["better", "worse"])]
     if not len(significant):
-        return lines + [f"None of its {len(mine):,} neighbours differs significantly "
-                        f"(Holm-adjusted {test}, α = {num(alpha, 2)})."]
+        line = (f"None of its {len(mine):,} neighbours differs significantly "
+                f"(Holm-adjusted {test}, α = {num(alpha, 2)}).")
+        tested = mine[mine["verdict"] != "not testable"]
+        if len(tested) and (tested["power_note"] != "").all():
+            line += (f" **None could**: {text(tested['power_note'].iloc[0], limit=NOTE_CHARS)}. "
+                     "Rerun with more "
+                     "seeds" + (" or with `--test welch`." if result.options.get("test", "ks")
+                                != "welch" else "."))
+        return lines + [line]
     rows = [[text(r["param"]), f"{text(r['from_value'])} → {text(r['to_value'])}", num(r["diff"], 3),
              f"[{num(r['diff_ci_low'], 3)}, {num(r['diff_ci_high'], 3)}]", num(r["p_holm"], 2),
              text(r["verdict"])] for _, r in significant.sort_values("p_holm").iterrows()]

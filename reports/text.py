@@ -37,6 +37,10 @@ def _alpha(analysis) -> float:
     return float(analysis.options.get("alpha", 0.05))
 
 
+def _test(analysis) -> str:
+    return str(analysis.options.get("test", "ks"))
+
+
 def _above_floor(analysis) -> list[str]:
     t = analysis.importance.table
     return [str(p) for p, a in zip(t["param"], t["above_floor"].fillna(False)) if bool(a)]
@@ -173,11 +177,15 @@ def power_caveat(analysis) -> str:
         return ""
     worst = float(np.nanmax(minp))
     n = sig.configs["n"]
-    if worst > alpha:
-        return (f"**Power:** with as few as {int(n.min())} runs per configuration the smallest "
-                f"p-value some comparisons can reach is {worst:.2g} (> {alpha:g}): for them "
-                "\"not significant\" means \"cannot tell\", not \"no difference\". More seeds "
-                "per configuration would settle them.")
+    tested = sig.pairs[sig.pairs["verdict"] != "not testable"]
+    cannot = tested["power_note"] != ""
+    if cannot.any():
+        return (f"**Power:** {percent(cannot.mean())} of the comparisons cannot reach "
+                f"significance whatever the data (too few seeds, or Holm over many neighbours; "
+                f"e.g. {_esc(tested.loc[cannot, 'power_note'].iat[0])}): for them \"not "
+                "significant\" means \"cannot tell\", not \"no difference\". More seeds per "
+                "configuration" + (", or --test welch," if _test(analysis) != "welch" else "")
+                + " would settle them.")
     if worst == 0:  # a test without a floor (Welch's t): power depends on the spread alone
         return (f"Power: the chosen test has no smallest attainable p, but with {int(n.min())} "
                 "runs per configuration only large, consistent differences reach significance; "
@@ -222,8 +230,12 @@ def findings(analysis) -> str:
     if sig.applicable:
         nb = sig.pairs[sig.pairs["config_id"] == sig.configs.sort_values("rank")["config_id"].iat[0]]
         worse = int((nb["verdict"] == "worse").sum())
+        tested = nb[nb["verdict"] != "not testable"]
+        hopeless = len(tested) > 0 and bool((tested["power_note"] != "").all())
         lines.append(f"{worse} of the best configuration's {len(nb)} neighbours are significantly "
-                     "worse; the others cannot be told apart from it with these seeds."
+                     "worse; the others cannot be told apart from it with these seeds"
+                     + (f" (with this test none could be: {_esc(tested['power_note'].iat[0])})."
+                        if hopeless else ".")
                      if worse < len(nb) else
                      f"All {len(nb)} neighbours of the best configuration are significantly worse.")
     else:

@@ -170,6 +170,9 @@ def test_summary_md_is_valid_gfm_and_names_the_known_effects(built_site):
     assert "| runs | 73 (72 analysed, 1 left out) |" in text
     assert "| configurations | 24 " in text
     assert "depth=8" in text and "optimizer=adam" in text  # the best configuration
+    # 3 vs 3 seeds: KS cannot reach 0.05 for any neighbour, and the summary says so
+    assert ("**None could**: cannot tell: with 3 vs 3 seeds the smallest possible p is 0.1. "
+            "Rerun with more seeds or with `--test welch`.") in text
     assert SCRIPT_NAME not in text and "<b>" not in text
 
 

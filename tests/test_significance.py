@@ -156,6 +156,10 @@ def test_holm_power_note_when_raw_p_could_pass():
     assert (pairs["min_attainable_p"] < 0.05).all()
     notes = pairs.set_index("config_id")["power_note"]
     assert notes.str.startswith("cannot tell after Holm over").all()
+    # the notes count them as hopeless, not only the comparisons with too few seeds
+    assert any(n.startswith("100% of the tested comparisons cannot reach p < 0.05") and
+               "100% have enough for one test but not after the Holm adjustment" in n
+               for n in res.notes)
 
 
 # ---------------------------------------------------------------- known truth
