@@ -37,7 +37,11 @@ R2_ROUGH = 0.5
 @dataclasses.dataclass
 class ForestResult:
     """``table``: ``param, impurity, impurity_std, permutation, permutation_std`` sorted by
-    permutation (desc); ``cv_r2``/``cv_r2_std``: mean/std over folds of the out-of-fold R²."""
+    permutation (desc). ``cv_r2``: the pooled out-of-fold R² (every run's held-out prediction
+    against every run's metric, one R² over all runs); ``cv_r2_std``: the spread (std) of the
+    per-fold R² values. With few configurations a fold holds one or two of them, so a single
+    fold's R² is measured against little more than seed noise: per-fold values say how stable
+    the forest is, not how well it predicts."""
 
     table: pd.DataFrame
     cv_r2: float
@@ -279,14 +283,22 @@ def forest_importance(prep: Prepared, *, n_estimators: int = 250, random_state: 
     names = list(groups_cols)
     if splits:
         fold_imp_a, fold_perm_a = np.asarray(fold_imp), np.asarray(fold_perm)
-        cv_r2, cv_r2_std = float(np.nanmean(fold_r2)), float(np.nanstd(fold_r2))
+        # pooled, not the mean of per-fold R²: a fold of one or two configurations has almost
+        # no between-configuration variance, so its own R² is seed noise over seed noise
+        finite_r2 = [r for r in fold_r2 if np.isfinite(r)]
+        cv_r2 = float(r2_score(y, oof))
+        fold_mean = float(np.mean(finite_r2)) if finite_r2 else float("nan")
+        cv_r2_std = float(np.std(finite_r2)) if finite_r2 else float("nan")
         perm_mean, perm_std = fold_perm_a.mean(axis=0), fold_perm_a.std(axis=0)
         imp_std = fold_imp_a.std(axis=0)
         if impurity is None:
             impurity = dict(zip(names, fold_imp_a.mean(axis=0).tolist()))
         notes.append(
-            f"Cross-validated R² of the forest: {cv_r2:.3f} ± {cv_r2_std:.3f} over {len(splits)} "
-            f"folds (pooled out-of-fold R² {r2_score(y, oof):.3f}); permutation importance is the "
+            f"Cross-validated R² of the forest: {cv_r2:.3f}, pooled over the held-out predictions "
+            f"of all {len(splits)} folds (per-fold R² {fold_mean:.3f} ± "
+            f"{cv_r2_std:.3f}: a fold of few configurations measures its R² against little more "
+            "than seed noise, so the per-fold values only show the spread); permutation "
+            "importance is the "
             "drop in held-out R² when all encoded columns of a hyperparameter are shuffled "
             f"together ({n_repeats} shuffles per fold); the ± columns are the spread across folds.")
         if any(len(test) > per_fold_rows for _, test in splits):

@@ -201,3 +201,29 @@ def test_grouped_permutation_same_in_one_call_or_many():
     for g in groups:
         assert_allclose(one[g], many[g])
     assert one["a"].mean() > one["d"].mean()
+
+
+def few_configs(effect, rng_seed=0) -> Prepared:
+    """6 configurations x 16 seeds; y = effect * log10(lr) + N(0, 0.01)."""
+    rng = np.random.default_rng(rng_seed)
+    g = pd.MultiIndex.from_product([[1e-4, 1e-3, 1e-2], ["adam", "sgd"], range(16)],
+                                   names=["lr", "opt", "seed"]).to_frame(index=False)
+    g["y"] = effect * np.log10(g["lr"]) + rng.normal(0, 0.01, len(g))
+    return make_prep(g, categorical=["opt"], log_scaled=["lr"], seed="seed")
+
+
+@pytest.mark.parametrize("rng_seed", [0, 1, 2])
+def test_few_configurations_many_seeds_cv_r2_is_pooled(rng_seed):
+    """A fold holds one or two configurations: its own R² is seed noise over seed noise, so the
+    headline is the pooled out-of-fold R², close to the between-configuration share (true
+    0.0004 x 2/3 / (that + 0.0001) = 0.73)."""
+    res = forest_importance(few_configs(0.02, rng_seed), n_estimators=100)
+    assert res.grouped_cv and res.n_folds == 5
+    assert 0.6 < res.cv_r2 < 0.85
+    assert res.cv_r2_std >= 0
+    assert not any("not to be trusted" in w for w in res.warnings)
+    assert any("pooled over the held-out predictions" in s for s in res.notes)
+    # pure noise on the same design stays near or below 0, and is warned about
+    null = forest_importance(few_configs(0.0, rng_seed), n_estimators=100)
+    assert null.cv_r2 < 0.1
+    assert any("not to be trusted" in w for w in null.warnings)
