@@ -15,7 +15,8 @@ import math
 import numpy as np
 import pandas as pd
 
-INACTIVE = "inactive"
+INACTIVE = "inactive"  # a conditional hyperparameter switched off by another
+MISSING = "missing"  # a value absent from a run for no stated reason
 
 
 @dataclasses.dataclass
@@ -120,11 +121,13 @@ def _bin_labels(edges: np.ndarray) -> list[str]:
 
 
 def group_configs(runs: pd.DataFrame, params: list[str], numeric: set[str], *,
-                  maximize: bool, ordered_labels: dict[str, list] | None = None) -> Grouped:
+                  maximize: bool, ordered_labels: dict[str, list] | None = None,
+                  conditional: frozenset[str] | set[str] = frozenset()) -> Grouped:
     """Group runs by all ``params`` (NaN is its own value) and rank configurations best first.
 
     ``ordered_labels`` gives, for coarsened params, the bin labels in ascending order (they are
-    then treated as ordered, numeric-like levels).
+    then treated as ordered, numeric-like levels). In labels a NaN reads "inactive" for the
+    ``conditional`` params and "missing" for the others.
     """
     ordered_labels = ordered_labels or {}
     y = runs["y"].to_numpy(dtype=float)
@@ -189,7 +192,8 @@ def group_configs(runs: pd.DataFrame, params: list[str], numeric: set[str], *,
         lev = levels[p]
         # index -1 (inactive) picks the last entry
         cols[p] = np.array(list(lev) + [np.nan], dtype=object)[uniq[:, j]]
-        text = np.array([format_value(v) for v in lev] + [INACTIVE], dtype=object)
+        absent = INACTIVE if p in conditional else MISSING
+        text = np.array([format_value(v) for v in lev] + [absent], dtype=object)
         labels = labels + (", " if j else "") + p + "=" + text[uniq[:, j]]
     rank = pd.Series(key[order] if n_cfg else []).rank(method="min").astype(int).to_numpy()
     table = pd.DataFrame({"config_id": [f"c{i + 1:0{width}d}" for i in range(n_cfg)],
@@ -255,3 +259,16 @@ def find_neighbours(codes: np.ndarray, ordered: list[bool],
                              "param_idx": np.zeros(0, np.int64)})
     return pd.DataFrame({"a": np.concatenate(out_a), "b": np.concatenate(out_b),
                          "param_idx": np.concatenate(out_p)})
+
+
+def replicated_best(configs: pd.DataFrame) -> pd.Series | None:
+    """The best configuration among those with the typical number of runs (at least the median,
+    and at least 2), when the overall best (``configs`` best first) has fewer: a mean over one
+    or two runs wins a ranking by luck more often than a mean over many. None otherwise."""
+    if len(configs) == 0:
+        return None
+    need = max(2.0, float(configs["n"].median()))
+    if configs["n"].iat[0] >= need:
+        return None
+    enough = configs[configs["n"] >= need]
+    return enough.iloc[0] if len(enough) else None

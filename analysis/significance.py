@@ -16,7 +16,8 @@ import pandas as pd
 from adapters.errors import SweepError
 from analysis.configs import coarsen, find_neighbours, format_value, group_configs
 from analysis.prepared import Prepared
-from analysis.stats_tests import benjamini_hochberg, holm, min_attainable_ks_p, pair_tests
+from analysis.stats_tests import (MIN_BOOT_RUNS, benjamini_hochberg, holm, min_attainable_ks_p,
+                                  pair_tests)
 
 PAIR_COLUMNS = [
     "config_id", "neighbour_id", "param", "from_value", "to_value", "n_a", "n_b", "mean_a",
@@ -36,7 +37,8 @@ class SignificanceResult:
     (best first). ``pairs``: one row per ordered (configuration, neighbour) pair, columns
     :data:`PAIR_COLUMNS`; ``from_value``/``to_value`` are display text; ``diff`` is neighbour
     minus configuration on the analysis scale and ``verdict`` is the neighbour's: "better" / "worse" / "not significant" / "not testable".
-    ``bins``: param -> bin edges when ``approximate`` (configurations on a coarsened grid).
+    ``bins``: param -> bin edges when ``approximate`` (configurations on a coarsened grid);
+    ``exact_configs`` then holds the configurations as the runs define them.
     """
 
     configs: pd.DataFrame
@@ -46,6 +48,13 @@ class SignificanceResult:
     approximate: bool
     bins: dict[str, list[float]]
     notes: list[str]
+    exact_configs: pd.DataFrame | None = None
+
+    @property
+    def run_configs(self) -> pd.DataFrame:
+        """The configurations as the runs define them (exact values, best first): ``configs``,
+        or when ``approximate`` the exact grouping that the coarsened grid replaced."""
+        return self.configs if self.exact_configs is None else self.exact_configs
 
 
 TESTS = {
@@ -92,7 +101,9 @@ def compare_neighbours(prep: Prepared, *, alpha: float = 0.05, n_boot: int = 200
     budget = prep.budget if prep.budget is not None and prep.budget in runs.columns else None
     keys = params + ([budget] if budget is not None and budget not in params else [])
     key_numeric = numeric | ({budget} if budget is not None else set())
-    grouped = group_configs(runs, keys, key_numeric, maximize=maximize)
+    cond_params = frozenset(prep.conditional)
+    grouped = group_configs(runs, keys, key_numeric, maximize=maximize, conditional=cond_params)
+    exact = grouped.table
     ordered = [p in key_numeric for p in keys]
     cond = [p in prep.conditional for p in keys]
     links = _steps(find_neighbours(grouped.codes, ordered, cond), len(params))
@@ -102,7 +113,7 @@ def compare_neighbours(prep: Prepared, *, alpha: float = 0.05, n_boot: int = 200
                                         list(prep.log_scaled), bins=bins)
         if edges:
             grouped = group_configs(binned, keys, key_numeric, maximize=maximize,
-                                    ordered_labels=labels)
+                                    ordered_labels=labels, conditional=cond_params)
             links = _steps(find_neighbours(grouped.codes, ordered, cond), len(params))
             approximate = True
             notes.append(
@@ -130,7 +141,8 @@ def compare_neighbours(prep: Prepared, *, alpha: float = 0.05, n_boot: int = 200
                           for c in PAIR_COLUMNS})
     if len(n) == 0:
         return SignificanceResult(configs, empty, False, "there are no runs to compare.",
-                                  approximate, edges, notes)
+                                  approximate, edges, notes,
+                                  exact if approximate else None)
     if n.max() < 2:
         reason = (
             "each configuration was run once, so there is no spread to test against; rerun "
@@ -139,12 +151,14 @@ def compare_neighbours(prep: Prepared, *, alpha: float = 0.05, n_boot: int = 200
         )
         notes.append("Significance between neighbours was not tested: " + reason)
         return SignificanceResult(configs, empty, False, reason[0].upper() + reason[1:],
-                                  approximate, edges, notes)
+                                  approximate, edges, notes,
+                                  exact if approximate else None)
     if len(links) == 0:
         reason = ("No two configurations differ in exactly one hyperparameter, so there are no "
                   "neighbours to compare.")
         notes.append(reason)
-        return SignificanceResult(configs, empty, False, reason, approximate, edges, notes)
+        return SignificanceResult(configs, empty, False, reason, approximate, edges, notes,
+                                  exact if approximate else None)
 
     pairs = _pairs_table(grouped, links, alpha=alpha, n_boot=n_boot,
                          random_state=random_state, maximize=maximize, test=test)
@@ -157,8 +171,10 @@ def compare_neighbours(prep: Prepared, *, alpha: float = 0.05, n_boot: int = 200
     if not testable.any():
         reason = ("No neighbouring configurations both have 2 or more runs, so none can be "
                   f"tested; rerun the neighbours with {_seeds_needed(alpha)} or more seeds.")
-        return SignificanceResult(configs, pairs, False, reason, approximate, edges, notes)
-    return SignificanceResult(configs, pairs, True, "", approximate, edges, notes)
+        return SignificanceResult(configs, pairs, False, reason, approximate, edges, notes,
+                                  exact if approximate else None)
+    return SignificanceResult(configs, pairs, True, "", approximate, edges, notes,
+                                  exact if approximate else None)
 
 
 def neighbourhood(result: SignificanceResult, config_id: str) -> pd.DataFrame:
@@ -276,7 +292,8 @@ def _pair_sentences(pairs: pd.DataFrame, *, alpha: float, n_boot: int,
         f"Benjamini-Hochberg adjustment across all {n_test} tested pairs (false discovery "
         "rate). The Kolmogorov-Smirnov, Welch's t and Mann-Whitney U p-values are all shown.",
         f"diff is the neighbour's mean minus the configuration's, with a {100 * (1 - alpha):g}% "
-        f"percentile bootstrap interval ({n_boot} resamples of each side, seed {random_state}).",
+        f"percentile bootstrap interval ({n_boot} resamples of each side, seed {random_state}; "
+        f"none where a side has fewer than {MIN_BOOT_RUNS} runs).",
     ]
     # a power note marks a comparison that cannot be significant whatever the data: too few
     # seeds, or Holm over the neighbourhood lifting the smallest attainable p above alpha

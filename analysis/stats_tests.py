@@ -61,6 +61,10 @@ def _mannwhitney_p(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return p
 
 
+#: The fewest runs on each side for a bootstrap interval of the difference of means.
+MIN_BOOT_RUNS = 3
+
+
 def pair_tests(y: np.ndarray, start: np.ndarray, n: np.ndarray, a: np.ndarray, b: np.ndarray,
                *, n_boot: int, confidence: float, random_state: int) -> pd.DataFrame:
     """Test every pair (config ``a[i]`` vs neighbour ``b[i]``) of per-seed samples.
@@ -69,7 +73,9 @@ def pair_tests(y: np.ndarray, start: np.ndarray, n: np.ndarray, a: np.ndarray, b
     ``diff`` (mean b - mean a) with a percentile bootstrap CI at ``confidence`` (each sample
     resampled independently, ``n_boot`` times, seeded), ``cliffs_delta`` (b vs a), ``ks_stat``,
     ``ks_p``, ``t_p`` (Welch), ``mw_p``, ``min_attainable_p`` (KS). Tests are NaN where either
-    side has fewer than 2 values.
+    side has fewer than 2 values, the interval where either has fewer than
+    :data:`MIN_BOOT_RUNS` (resampling 2 values gives at most 3 distinct means: an interval from
+    that looks precise and is not).
     """
     m = len(a)
     cols = {c: np.full(m, np.nan) for c in
@@ -86,8 +92,9 @@ def pair_tests(y: np.ndarray, start: np.ndarray, n: np.ndarray, a: np.ndarray, b
     boot = _bootstrap_means(y, start, n, n_boot=n_boot, random_state=random_state)
     idx = np.flatnonzero(testable)
     lo_q, hi_q = (1 - confidence) / 2, 1 - (1 - confidence) / 2
-    for sl in _chunks(idx.size, n_boot):
-        rows = idx[sl]
+    boot_idx = np.flatnonzero(testable & (n_a >= MIN_BOOT_RUNS) & (n_b >= MIN_BOOT_RUNS))
+    for sl in _chunks(boot_idx.size, n_boot):
+        rows = boot_idx[sl]
         d = boot[b[rows]] - boot[a[rows]]
         q = np.quantile(d, [lo_q, hi_q], axis=1)
         cols["diff_ci_low"][rows], cols["diff_ci_high"][rows] = q[0], q[1]

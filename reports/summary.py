@@ -10,6 +10,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 
+from analysis.configs import replicated_best
 from reports.render import esc
 
 MAX_CHARS = 65_536
@@ -67,7 +68,7 @@ def _numbers(result) -> list[str]:
             rows.append([key, text(value)])
     n_excluded = 0 if prep.excluded is None else len(prep.excluded)
     rows.append(["runs", f"{len(table_.frame):,} ({len(prep.runs):,} analysed, {n_excluded:,} left out)"])
-    configs = getattr(sig, "configs", None)
+    configs = getattr(sig, "run_configs", None)
     if configs is not None and len(configs):
         n = pd.to_numeric(configs["n"], errors="coerce")
         rows.append(["configurations", f"{len(configs):,} (runs per configuration: median "
@@ -85,8 +86,15 @@ def _numbers(result) -> list[str]:
     if configs is not None and len(configs):
         top = configs.iloc[0]
         mean = top.get("mean_raw", top.get("mean"))
+        ranked = "" if prep.metric_scale == "raw" else f"; ranked on the {prep.metric_scale} scale"
         rows.append(["best configuration", f"{text(top.get('label'), limit=2 * CELL_CHARS)}: mean "
-                                           f"{num(mean)} over {num(top.get('n'), 3)} run{'' if top.get('n') == 1 else 's'}"])
+                                           f"{num(mean)} over {_runs(top.get('n'))}{ranked}"])
+        steady = replicated_best(configs)
+        if steady is not None:
+            rows.append(["best with typical runs",
+                         f"{text(steady.get('label'), limit=2 * CELL_CHARS)}: mean "
+                         f"{num(steady.get('mean_raw', steady.get('mean')))} over "
+                         f"{_runs(steady.get('n'))} (the best above has fewer runs than most)"])
     lin = result.linear
     if lin is not None and getattr(lin, "r2", None) is not None:
         rows.append(["linear model R²", f"{num(lin.r2, 3)} (adjusted {num(getattr(lin, 'r2_adj', None), 3)})"])
@@ -94,6 +102,10 @@ def _numbers(result) -> list[str]:
     if forest is not None and getattr(forest, "cv_r2", None) is not None:
         rows.append(["forest held-out R²", f"{num(forest.cv_r2, 3)} ± {num(getattr(forest, 'cv_r2_std', None), 2)}"])
     return ["## The sweep in numbers", ""] + table(["", ""], rows)
+
+
+def _runs(n) -> str:
+    return f"{num(n, 3)} run{'' if n == 1 else 's'}"
 
 
 def _importance_column(frame: pd.DataFrame) -> str | None:
@@ -151,10 +163,11 @@ def _neighbours(result, *, limit: int) -> list[str]:
     alpha = result.options.get("alpha", 0.05)
     test = {"ks": "KS test", "welch": "Welch's t-test", "mannwhitney": "Mann-Whitney U test"}.get(
         result.options.get("test", "ks"), "KS test")
-    lines += [f"Best configuration: {text(best.get('label'), limit=2 * CELL_CHARS)}.", ""]
+    where = " on the coarsened grid" if sig.approximate else ""
+    lines += [f"Best configuration{where}: {text(best.get('label'), limit=2 * CELL_CHARS)}.", ""]
     if sig.approximate:
         lines += ["Configurations were formed on a coarsened grid (continuous hyperparameters "
-                  "binned), so neighbours are approximate.", ""]
+                  "binned into the ranges shown), so neighbours are approximate.", ""]
     significant = mine[mine["verdict"].isin(["better", "worse"])]
     if not len(significant):
         line = (f"None of its {len(mine):,} neighbours differs significantly "

@@ -168,3 +168,18 @@ def test_row_caps_on_100k_runs(big):
         d = significance._significance_data(big)
         assert len(d.pairs) + len(d.configs) <= MAX_ROWS
         assert _rows(charts.significance_view(big)) <= MAX_ROWS
+
+
+def test_overview_counts_exact_configurations_and_names_the_ranking_scale():
+    table = S.make_table({"lr": S.LogUniform(1e-4, 1e-1), "wd": S.LogUniform(1e-6, 1e-2)},
+                         effects={"lr": 1.0}, n_configs=40, seeds=2, noise=0.1,
+                         heavy_tail=(0.05, 1e3), target="loss", random_state=2)
+    a = analyse(table, target="loss", metric_scale="rank")
+    assert a.significance.approximate
+    summary = overview._sweep_summary_data(a).set_index("item")["value"]
+    assert summary["configurations"] == "40"
+    top = overview._top_configs_data(a)
+    assert not top["configuration"].str.contains(r"\[").any()
+    assert "mean (rank scale)" in top and top["mean (rank scale)"].is_monotonic_increasing
+    caption = overview.top_configs_caption(a)
+    assert "rank scale" in caption and "groups them into ranges" in caption

@@ -397,3 +397,44 @@ def test_welch_edge_cases_equal_scipy():
     with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
         want = [stats.ttest_ind(b, a, equal_var=False).pvalue for a, b in cases]
     assert_allclose(got, want, rtol=1e-12, equal_nan=True)
+
+
+def test_no_bootstrap_interval_from_two_runs():
+    from analysis.stats_tests import pair_tests
+
+    y = np.array([0.1, 0.2, 0.5, 0.6, 0.1, 0.2, 0.3, 0.5, 0.6, 0.7])
+    start, n = np.array([0, 2, 4, 7]), np.array([2, 2, 3, 3])
+    out = pair_tests(y, start, n, np.array([0, 2]), np.array([1, 3]), n_boot=200,
+                     confidence=0.95, random_state=0)
+    assert np.isnan(out.loc[0, "diff_ci_low"]) and np.isnan(out.loc[0, "diff_ci_high"])
+    assert out.loc[0, "diff"] == pytest.approx(0.4) and not np.isnan(out.loc[0, "ks_p"])
+    assert out.loc[1, "diff_ci_low"] <= out.loc[1, "diff"] <= out.loc[1, "diff_ci_high"]
+
+
+def test_labels_say_inactive_only_for_conditional_params():
+    runs = pd.DataFrame({"momentum": [0.9, np.nan, 0.9, np.nan], "dropout": [0.1, 0.1, np.nan, np.nan],
+                         "opt": ["sgd", "adam", "sgd", "adam"], "y": [1.0, 2.0, 3.0, 4.0]})
+    prep = _prep(runs, ["momentum", "dropout"], ["opt"],
+                 conditional={"momentum": "inactive when opt = adam"})
+    labels = set(compare_neighbours(prep, n_boot=10).configs["label"])
+    assert "momentum=inactive, dropout=missing, opt=adam" in labels
+    assert "momentum=0.9, dropout=0.1, opt=sgd" in labels
+
+
+def test_random_search_keeps_exact_configurations_beside_the_coarsened_grid():
+    table = make_table({"lr": LogUniform(1e-4, 1e-1), "wd": LogUniform(1e-6, 1e-2)},
+                       effects={"lr": 1.0}, n_configs=60, seeds=2, noise=0.1, random_state=5)
+    res = compare_neighbours(prepare(table, target="loss"), n_boot=50)
+    assert res.approximate and res.exact_configs is not None
+    assert len(res.run_configs) == 60 and len(res.configs) < 60
+    assert not res.run_configs["label"].str.contains(r"\[").any()
+    assert res.configs["label"].str.contains(r"\[").any()  # bins on the significance page
+
+
+def test_replicated_best_flags_a_lucky_single_run():
+    from analysis.configs import replicated_best
+
+    configs = pd.DataFrame({"label": ["a", "b", "c", "d"], "n": [1, 5, 5, 4],
+                            "mean": [0.99, 0.95, 0.94, 0.96]})
+    assert replicated_best(configs)["label"] == "b"
+    assert replicated_best(configs.iloc[1:]) is None  # the best already has typical runs

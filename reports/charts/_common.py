@@ -7,6 +7,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+#: How charts show a value a run does not have (missing, or a conditional one switched off).
+NA = "n/a"
 #: No chart embeds more rows than this; larger inputs are sampled or aggregated (and say so).
 MAX_ROWS = 5_000
 
@@ -27,12 +29,13 @@ def fields(names: list[str], prefix: str = "f") -> dict[str, str]:
 
 
 def show_value(value) -> str:
-    """Short text for one hyperparameter value ("inactive" for NaN/None)."""
+    """Short text for one hyperparameter value (:data:`NA` for NaN/None: missing, or inactive
+    for a conditional hyperparameter)."""
     if value is None or value is pd.NA:
-        return "inactive"
+        return NA
     if isinstance(value, (float, np.floating)):
         if math.isnan(value):
-            return "inactive"
+            return NA
         return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else f"{value:.4g}"
     if isinstance(value, (bool, np.bool_)):
         return str(bool(value))

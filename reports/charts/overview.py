@@ -6,14 +6,14 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from reports.charts._common import (MAX_ROWS, fields, metric_encoding, metric_title,
+from reports.charts._common import (MAX_ROWS, NA, fields, metric_encoding, metric_title,
                                     param_tooltips, runs_with_text_params, sample_rows, show_value)
 
 
 def _sweep_summary_data(analysis) -> pd.DataFrame:
     """``item, value`` rows: runs, configurations, seeds per configuration, exclusions, target."""
     prep, table = analysis.prep, analysis.table
-    configs = analysis.significance.configs
+    configs = analysis.significance.run_configs
     n = configs["n"] if len(configs) else pd.Series([0])
     states = table.frame["state"].value_counts()
     rows = [
@@ -55,14 +55,33 @@ def _set_aside_data(analysis) -> pd.DataFrame:
 
 def _top_configs_data(analysis, *, k: int = 10) -> pd.DataFrame:
     """The ``k`` best configurations: ``rank, configuration, mean, std, n`` (means as logged)."""
-    c = analysis.significance.configs.sort_values("rank", kind="stable").head(k)
+    c = analysis.significance.run_configs.sort_values("rank", kind="stable").head(k)
     mean = c["mean_raw"] if "mean_raw" in c else c["mean"]
     std = c["std_raw"] if "std_raw" in c else c["std"]  # as logged, like the mean
-    return pd.DataFrame({"rank": c["rank"].to_numpy(dtype=int),
-                         "configuration": c["label"].astype(str).to_numpy(),
-                         "mean": mean.to_numpy(dtype=float),
-                         "std": std.to_numpy(dtype=float),
-                         "n": c["n"].to_numpy(dtype=int)})
+    out = pd.DataFrame({"rank": c["rank"].to_numpy(dtype=int),
+                        "configuration": c["label"].astype(str).to_numpy(),
+                        "mean": mean.to_numpy(dtype=float),
+                        "std": std.to_numpy(dtype=float),
+                        "n": c["n"].to_numpy(dtype=int)})
+    scale = analysis.prep.metric_scale
+    if scale != "raw":  # the ranking's own numbers, so that the order can be read
+        out[f"mean ({scale} scale)"] = c["mean"].to_numpy(dtype=float)
+    return out
+
+
+def top_configs_caption(analysis) -> str:
+    """How the best-configurations table is ranked (and what its numbers are)."""
+    scale = analysis.prep.metric_scale
+    text = ("Mean ± standard deviation of the target as logged, over the runs (seeds) of each "
+            "configuration; n is the number of runs.")
+    if scale != "raw":
+        text += (f" Ranked by the mean on the {scale} scale that the analysis uses (the metric "
+                 "is heavy-tailed), so a few extreme runs can make the logged mean and spread "
+                 "look out of order.")
+    if analysis.significance.approximate:
+        text += (" Configurations here are the exact hyperparameter values of the runs; the "
+                 "significance page groups them into ranges.")
+    return text
 
 
 class ParallelData(NamedTuple):
@@ -78,7 +97,7 @@ class ParallelData(NamedTuple):
 
 
 def _positions(values: pd.Series, *, numeric: bool, log: bool) -> tuple[np.ndarray, list]:
-    """Positions in [0, 1] (inactive at -0.08) and ``(pos, label)`` ticks for one axis."""
+    """Positions in [0, 1] (n/a at -0.08) and ``(pos, label)`` ticks for one axis."""
     if numeric:
         v = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
         ok = ~np.isnan(v)
@@ -92,7 +111,7 @@ def _positions(values: pd.Series, *, numeric: bool, log: bool) -> tuple[np.ndarr
             ticks.append((1.0, show_value(10 ** hi if log else hi)))
     else:
         text = np.array([show_value(x) for x in values.to_numpy(dtype=object)], dtype=object)
-        ok = text != "inactive"
+        ok = text != NA
         levels = sorted(set(text[ok]))
         k = len(levels)
         where = {lev: (i / (k - 1) if k > 1 else 0.5) for i, lev in enumerate(levels)}
@@ -100,7 +119,7 @@ def _positions(values: pd.Series, *, numeric: bool, log: bool) -> tuple[np.ndarr
         step = max(1, k // 12)  # at most ~12 labels per axis
         ticks = [(where[lev], lev) for lev in levels[::step]]
     if (~ok).any():
-        ticks.append((-0.08, "inactive"))
+        ticks.append((-0.08, NA))
     pos = np.where(np.isnan(pos), -0.08, pos)
     return pos, ticks
 
