@@ -183,3 +183,6 @@ def test_overview_counts_exact_configurations_and_names_the_ranking_scale():
     assert "mean (rank scale)" in top and top["mean (rank scale)"].is_monotonic_increasing
     caption = overview.top_configs_caption(a)
     assert "rank scale" in caption and "groups them into ranges" in caption
+    # the significance view's header gives the logged mean and the rank-scale one it tests
+    header = significance._significance_data(a).configs["header"]
+    assert header.str.contains(r"\(mean [-0-9.e]+; [-0-9.e]+ on the rank scale, n = \d+\)$").all()

@@ -81,6 +81,12 @@ def _significance_data(analysis, *, top: int = TOP, max_rows: int = MAX_ROWS) ->
     cfg["short"] = [f"#{r}  " + " \u00b7 ".join(show_value(row[q]) for q in params)
                     for r, (_, row) in zip(cfg["rank"], shown.iterrows())]
     cfg["t_mean"] = [_mean_text(m, sd) for m, sd in zip(cfg["mean"], cfg["std"])]
+    # the header: the mean as logged, and the analysis-scale mean the tests use if it differs
+    raw = shown["mean_raw"] if "mean_raw" in shown else shown["mean"]
+    cfg["header"] = [
+        f"Target: {lab}  (mean {r:.4g}" + ("" if scale == "raw" else f"; {m:.4g} on the {scale} "
+                                             "scale") + f", n = {n})"
+        for lab, r, m, n in zip(cfg["label"], raw.to_numpy(dtype=float), cfg["mean"], cfg["n"])]
 
     p = pairs[pairs["config_id"].isin(ids)] if len(pairs) else pairs
     pr = pd.DataFrame({
@@ -210,11 +216,9 @@ def significance_view(analysis, *, top: int = TOP, max_rows: int = MAX_ROWS):
         subtitle=_wrap("rank  " + " \u00b7 ".join(config_params(analysis.significance.configs)),
                        50)))
 
-    header = alt.Chart(cfg).transform_filter(target).transform_calculate(
-        text="'Target: ' + datum.label + '  (mean ' + format(datum.mean, '.4g') + ', n = ' "
-             "+ datum.n + ')'"
-    ).mark_text(align="left", fontWeight="bold", fontSize=13, limit=TABLE_WIDTH).encode(
-        x=alt.value(0), y=alt.value(8), text="text:N").properties(
+    header = alt.Chart(cfg).transform_filter(target).mark_text(
+        align="left", fontWeight="bold", fontSize=13, limit=TABLE_WIDTH).encode(
+        x=alt.value(0), y=alt.value(8), text="header:N").properties(
         width=TABLE_WIDTH, height=16, view=alt.ViewConfig(strokeWidth=0))
 
     # neighbours and per-seed values share their rows: the same rows (the target's included,
