@@ -9,6 +9,8 @@ import math
 
 import numpy as np
 
+from analysis.configs import replicated_best
+
 #: The forest's cross-validated R² below which it is no evidence at all / only rough.
 CV_R2_LOW = 0.1
 CV_R2_ROUGH = 0.5
@@ -194,18 +196,39 @@ def power_caveat(analysis) -> str:
             f"{worst:.2g}); a \"not significant\" verdict can still hide a small difference.")
 
 
+def _config_text(row, target: str) -> str:
+    """``**label** with <target> mean ± std over n run(s)``, as logged."""
+    mean = row["mean_raw"] if "mean_raw" in row else row["mean"]
+    std = row["std_raw"] if "std_raw" in row else row["std"]
+    spread = "" if math.isnan(std) else f" ± {std:.2g}"
+    return (f"**{_esc(row['label'])}** with {_esc(target)} {mean:.4g}{spread} over "
+            f"{int(row['n'])} run(s)")
+
+
+def _feature_subject(prep, feature: str) -> str:
+    """How a correlation's encoded column reads as the subject of "goes with higher y"."""
+    param = prep.feature_param.get(feature, feature)
+    if feature.endswith("__missing"):
+        return f"runs without {_esc(param)} go with"
+    if param in prep.categorical and feature != param:
+        return f"{_esc(feature)} (against its other levels) goes with"
+    return f"higher {_esc(feature)} goes with"
+
+
 def findings(analysis) -> str:
     """The main findings for the overview page, in plain words."""
     prep, sig = analysis.prep, analysis.significance
     lines = []
-    if len(sig.configs):
-        best = sig.configs.sort_values("rank").iloc[0]
-        # mean and spread as logged (std is on the analysis scale: log10 or ranks)
-        mean = best["mean_raw"] if "mean_raw" in best else best["mean"]
-        std = best["std_raw"] if "std_raw" in best else best["std"]
-        spread = "" if math.isnan(std) else f" ± {std:.2g}"
-        lines.append(f"Best configuration: **{_esc(best['label'])}** with {_esc(prep.target)} "
-                     f"{mean:.4g}{spread} over {int(best['n'])} run(s).")
+    configs = sig.run_configs.sort_values("rank", kind="stable")
+    if len(configs):
+        best = configs.iloc[0]
+        ranked = "" if prep.metric_scale == "raw" else f", ranked on the {prep.metric_scale} scale"
+        lines.append(f"Best configuration: {_config_text(best, prep.target)}{ranked}.")
+        steady = replicated_best(configs)
+        if steady is not None:
+            lines.append(f"That is fewer runs than most configurations have, and a mean over few "
+                         f"runs tops a ranking by luck more often: the best with at least "
+                         f"{int(steady['n'])} runs is {_config_text(steady, prep.target)}.")
     verdict = importance_verdict(analysis)
     if verdict == "noise":
         lines.append("No hyperparameter rises above the noise floor: the configurations differ "
@@ -225,19 +248,26 @@ def findings(analysis) -> str:
         c = corr.loc[corr["spearman_r"].abs().idxmax()]
         if c["spearman_p"] < _alpha(analysis):
             word = "higher" if c["spearman_r"] > 0 else "lower"
-            lines.append(f"Strongest monotone link: higher {_esc(c['feature'])} goes with {word} "
-                         f"{_esc(prep.target)} (Spearman r = {c['spearman_r']:+.2f}).")
+            lines.append(f"Strongest monotone link: {_feature_subject(prep, c['feature'])} "
+                         f"{word} {_esc(prep.target)} (Spearman r = {c['spearman_r']:+.2f}).")
     if sig.applicable:
         nb = sig.pairs[sig.pairs["config_id"] == sig.configs.sort_values("rank")["config_id"].iat[0]]
+        whose = ("the best configuration's" if not sig.approximate else
+                 "the best configuration's (on the coarsened grid of the significance page)")
         worse = int((nb["verdict"] == "worse").sum())
         tested = nb[nb["verdict"] != "not testable"]
         hopeless = len(tested) > 0 and bool((tested["power_note"] != "").all())
-        lines.append(f"{worse} of the best configuration's {len(nb)} neighbours are significantly "
-                     "worse; the others cannot be told apart from it with these seeds"
-                     + (f" (with this test none could be: {_esc(tested['power_note'].iat[0])})."
-                        if hopeless else ".")
-                     if worse < len(nb) else
-                     f"All {len(nb)} neighbours of the best configuration are significantly worse.")
+        if len(nb) == 0:
+            lines.append("The best configuration has no neighbours (no configuration differs "
+                         "from it in one hyperparameter by one step), so nothing was tested "
+                         "around it.")
+        elif worse == len(nb):
+            lines.append(f"All {len(nb)} of {whose} neighbours are significantly worse.")
+        else:
+            lines.append(f"{worse} of {whose} {len(nb)} neighbours are significantly worse; the "
+                         "others cannot be told apart from it with these seeds"
+                         + (f" (with this test none could be: "
+                            f"{_esc(tested['power_note'].iat[0])})." if hopeless else "."))
     else:
         lines.append(f"Significance was not tested: {_esc(sig.reason)}")
     lines.append(forest_trust(analysis))

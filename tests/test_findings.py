@@ -1,0 +1,49 @@
+"""The overview's main findings on small hand-made sweeps whose answer is known."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from adapters.schema import build_table
+from analysis import analyse
+from reports import text
+
+
+def _table(rows: list[tuple[dict, list[float]]]):
+    """One run per value: ``rows`` are (params, per-seed val_acc values)."""
+    out = []
+    for i, (params, values) in enumerate(rows):
+        for s, v in enumerate(values):
+            out.append({"run_id": f"r{i}-{s}", "name": f"r{i}-{s}", "state": "finished",
+                        **{f"params.{k}": val for k, val in params.items()},
+                        "params.seed": s, "metrics.val_acc": v})
+    return build_table(pd.DataFrame(out), source="csv", seed="seed")
+
+
+def test_best_configuration_without_neighbours_is_not_called_all_worse():
+    rng = np.random.default_rng(0)
+    table = _table([({"lr": 1, "opt": "a"}, list(0.5 + rng.normal(0, 0.01, 3))),
+                    ({"lr": 2, "opt": "a"}, list(0.6 + rng.normal(0, 0.01, 3))),
+                    ({"lr": 3, "opt": "b"}, list(0.9 + rng.normal(0, 0.01, 3)))])
+    out = text.findings(analyse(table, target="val_acc", n_jobs=1))
+    assert "The best configuration has no neighbours" in out
+    assert "All 0" not in out
+
+
+def test_a_lucky_single_run_is_paired_with_the_best_replicated_configuration():
+    rng = np.random.default_rng(1)
+    rows = [({"lr": lr}, list(0.5 + 0.1 * lr + rng.normal(0, 0.01, 4))) for lr in (1, 2, 3)]
+    rows.append(({"lr": 4}, [0.99]))  # one run, best by luck
+    out = text.findings(analyse(_table(rows), target="val_acc", n_jobs=1))
+    assert "Best configuration: **lr=4** with val\\_acc 0.99 over 1 run(s)" in out
+    assert "the best with at least 4 runs is **lr=3**" in out
+
+
+def test_a_categorical_level_reads_as_against_its_other_levels():
+    rng = np.random.default_rng(2)
+    rows = [({"opt": o, "lr": lr}, list((0.8 if o == "adam" else 0.6) + rng.normal(0, 0.01, 3)))
+            for o in ("adam", "sgd") for lr in (1, 2, 3)]
+    out = text.findings(analyse(_table(rows), target="val_acc", n_jobs=1))
+    assert "Strongest monotone link: opt=adam (against its other levels) goes with higher val\\_acc" in out \
+        or "Strongest monotone link: opt=sgd (against its other levels) goes with lower val\\_acc" in out
+    assert "higher opt=" not in out
