@@ -51,26 +51,115 @@ def _above_floor(analysis) -> list[str]:
 def importance_verdict(analysis) -> str:
     """One of ``"noise"``, ``"interactions"``, ``"main_effects"``: what explains the metric.
 
-    Interactions dominate when main effects leave more than :data:`INTERACTIONS_DOMINATE` of
-    the variance between configurations unexplained and the configurations really differ."""
+    Interactions dominate when they rise above seed noise and make up more than
+    :data:`INTERACTIONS_DOMINATE` of what is explained: on a grid (shares of the configuration
+    means), when the leftover's F test against the within-configuration error passes and its
+    noise-corrected share exceeds it (or no main effect rises above its floor); on the surrogate path (shares of the runs' variance, no
+    noise test for the leftover), when the interactions exceed that part of what the
+    surrogate explains out of sample and the configurations really differ."""
+    imp = analysis.importance
     above = _above_floor(analysis)
+    if _share_of(imp) == "configuration means":
+        # the only thing above noise, or more than half of the variance even net of noise
+        if _interactions_above_noise(imp) and (not above or (
+                imp.interaction_share_corrected or 0.0) > INTERACTIONS_DOMINATE):
+            return "interactions"
+        return "main_effects" if above else "noise"
     cv = analysis.forest.cv_r2
     sig = analysis.significance
     # configurations really differ when the forest predicts held-out runs or some neighbours
     # differ significantly (the forest's grouped CV cannot extrapolate on a small grid)
     differ = bool(sig.applicable and sig.pairs["verdict"].isin(["better", "worse"]).any())
     predictive = differ or (cv is not None and not math.isnan(cv) and cv >= CV_R2_LOW)
-    share = analysis.importance.interaction_share
-    if share is not None and share > INTERACTIONS_DOMINATE and (above or predictive):
+    share = imp.interaction_share
+    explained = getattr(imp, "explained_share", None)
+    if share is not None and explained is not None and explained > 0 and predictive and \
+            share > INTERACTIONS_DOMINATE * explained:
         return "interactions"
     if not above:
         return "noise"
     return "main_effects"
 
 
+def _share_of(imp) -> str | None:
+    """The denominator of the importance shares (results pickled before it was recorded:
+    told apart by the method)."""
+    share_of = getattr(imp, "share_of", None)
+    if share_of is None and str(imp.method).startswith("main_effects (grid"):
+        return "configuration means"
+    if share_of is None and str(imp.method).startswith("main_effects (surrogate"):
+        return "runs"
+    return share_of
+
+
+def _interactions_above_noise(imp) -> bool:
+    return bool(getattr(imp, "interaction_above_noise", None))
+
+
+def _variance_words(imp) -> str:
+    return {"configuration means": "of the variance between configurations",
+            "runs": "of the run-to-run variance"}.get(_share_of(imp), "of the variance")
+
+
+def _pairs_above_noise(imp, k: int = 3) -> str:
+    t = imp.top_interactions
+    if "above_floor" not in t:
+        return ""
+    t = t[t["above_floor"].fillna(False).astype(bool)].head(k)
+    return ", ".join(f"{_esc(a)} × {_esc(b)} ({percent(s)}, p = {p:.2g})"
+                     for a, b, s, p in zip(t["param_a"], t["param_b"], t["share"], t["p_value"]))
+
+
+def _interaction_sentence(imp, verdict: str) -> str:
+    """What the variance left by main effects is, in the words of the shares' denominator."""
+    share = imp.interaction_share
+    if share is None:
+        return ""
+    if _share_of(imp) == "runs":
+        explained = getattr(imp, "explained_share", None)
+        mains = float(imp.table["share"].sum()) if "share" in imp.table else float("nan")
+        text = (f"These shares are of the run-to-run variance (seed noise included), not of "
+                f"the variance between configurations: main effects together explain "
+                f"{percent(mains)} of it")
+        if explained is not None:
+            text += (f", the surrogate {percent(explained)} out of sample, so interactions add "
+                     f"about {percent(share)}; the remaining {percent(max(1 - explained, 0.0))} "
+                     "is seed noise and what the surrogate misses")
+        if verdict == "interactions":
+            return ("**Interactions dominate**: " + text + "; a hyperparameter's best value "
+                    "depends on the others (pairwise interactions have no noise floor on this "
+                    "path).")
+        return text + "."
+    between = "of the variance between configurations"
+    p = getattr(imp, "interaction_p", None)
+    if p is None:
+        return (f"Main effects leave {percent(max(share, 0.0))} {between} unexplained; with no "
+                "repeated runs to measure seed noise, interactions cannot be told from it.")
+    noise = imp.interaction_noise_share
+    corrected = imp.interaction_share_corrected
+    pairs = _pairs_above_noise(imp)
+    if verdict == "interactions":
+        return (f"**Interactions dominate**: main effects together explain only "
+                f"{percent(1 - share)} {between}; the rest is more than seed noise would leave "
+                f"(interactions beyond noise: {percent(corrected)}, F test p = {p:.2g}), so a "
+                "hyperparameter's best value depends on the others"
+                + (f". Strongest pairs above noise: {pairs}." if pairs else "."))
+    if _interactions_above_noise(imp):
+        return (f"Main effects leave {percent(max(share, 0.0))} {between} unexplained, more than "
+                f"seed noise alone would (about {percent(noise)}; F test p = {p:.2g}): "
+                f"interactions beyond noise account for about {percent(corrected)}"
+                + (f"; pairs above noise: {pairs}." if pairs else
+                   ", but no single pair of hyperparameters rises above noise (weak evidence: "
+                   "spread over many pairs, higher-order, or chance)."))
+    return (f"The {percent(max(share, 0.0))} {between} that main effects leave is consistent "
+            f"with seed noise (F test p = {p:.2g}; noise alone would leave about "
+            f"{percent(noise)}): no interaction is claimed.")
+
+
 def importance_summary(analysis) -> str:
-    """Sentences for the importance page: what rises above the noise floor, whether
-    interactions dominate (with the top pairs), and how far to trust the forest."""
+    """Sentences for the importance page: what rises above the noise floor, what the variance
+    left by main effects is (interactions only when they rise above noise; the right
+    denominator for each path), and how far to trust the forest."""
     imp = analysis.importance
     verdict = importance_verdict(analysis)
     lines = []
@@ -85,19 +174,11 @@ def importance_summary(analysis) -> str:
         above = [(p, s) for p, s, a in zip(t["param"], t.get("share", t["importance"]),
                                           t["above_floor"].fillna(False)) if bool(a)]
         if above:
+            words = _variance_words(imp)
             lines.append("Above the noise floor" + floor_text + ": " + ", ".join(
-                f"**{_esc(p)}** ({percent(s)} of the variance)" for p, s in above) + ".")
-    if verdict == "interactions":
-        pairs = imp.top_interactions.head(3)
-        top = ", ".join(f"{_esc(a)} × {_esc(b)} ({percent(s)})"
-                        for a, b, s in zip(pairs["param_a"], pairs["param_b"], pairs["share"]))
-        lines.append(f"**Interactions dominate**: main effects together explain only "
-                     f"{100 * (1 - imp.interaction_share):.0f}% of the variance between "
-                     "configurations; a hyperparameter's best value depends on the others"
-                     + (f". Strongest pairs: {top}." if top else "."))
-    elif imp.interaction_share is not None and verdict == "main_effects":
-        lines.append(f"Interactions and leftovers account for {100 * imp.interaction_share:.0f}% "
-                     "of the variance between configurations.")
+                f"**{_esc(p)}** ({percent(s)} {words})" for p, s in above) + ".")
+    if verdict != "noise":
+        lines.append(_interaction_sentence(imp, verdict))
     lines.append(forest_trust(analysis))
     return _bullets(lines)
 

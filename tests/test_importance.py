@@ -254,3 +254,86 @@ def test_weak_but_real_effect_above_the_floor(tmp_path):
     assert t.loc["use_bn", "above_floor"] and t.loc["use_bn", "importance"] > 0
     assert t.loc["use_bn", "p_value"] < 1e-3
     assert not t.loc["units", "above_floor"] and t.loc["units", "importance"] == 0
+
+
+# --------------------------------------------------------------------------- interactions vs noise
+def _three_factor(rng, *, inter=0.0, n_seeds=3, noise=0.02):
+    """lr (3) x wd (3) x batch (4) grid: additive lr effect, optional lr x batch interaction."""
+    g = grid({"lr": [1e-4, 1e-3, 1e-2], "wd": [0.0, 1e-4, 1e-3], "batch": [32, 64, 128, 256]},
+             n_seeds)
+    loglr = np.log10(g["lr"])
+    g["y"] = (0.006 * loglr + inter * (loglr + 3) * (np.log2(g["batch"]) - 6.75)
+              + rng.normal(0, noise, len(g)))
+    return g
+
+
+def test_interaction_f_tests_equal_statsmodels_on_a_balanced_grid():
+    g = _three_factor(np.random.default_rng(11), inter=0.01)
+    res = get_param_importances(make_prep(g, seed="seed"), normalize=False)
+    main = smf.ols("y ~ C(lr) + C(wd) + C(batch)", data=g).fit()
+    full = smf.ols("y ~ C(lr) * C(wd) * C(batch)", data=g).fit()
+    leftover = anova_lm(main, full)  # all interactions at once, against the pure error
+    assert_allclose(res.interaction_p, leftover["Pr(>F)"].iloc[1], rtol=1e-8)
+    ref = anova_lm(full, typ=2)
+    pairs = res.top_interactions.set_index(["param_a", "param_b"])
+    for (a, b), row in pairs.iterrows():
+        key = f"C({a}):C({b})" if f"C({a}):C({b})" in ref.index else f"C({b}):C({a})"
+        assert_allclose(row["p_value"], ref.loc[key, "PR(>F)"], rtol=1e-8)
+    ms_pe = ref.loc["Residual", "sum_sq"] / ref.loc["Residual", "df"]
+    # noise share: df_leftover x MS_pure over the SS of the configuration means
+    ss_between = smf.ols("y ~ C(lr):C(wd):C(batch)", data=g).fit().ess
+    assert_allclose(res.interaction_noise_share, 28 * ms_pe / ss_between, rtol=1e-8)
+    assert_allclose(res.interaction_share_corrected,
+                    max(res.interaction_share - res.interaction_noise_share, 0), rtol=1e-12)
+    assert res.share_of == "configuration means"
+
+
+def test_additive_truth_claims_no_interaction():
+    """Additive lr effect + Gaussian seed noise: the leftover between configurations is noise.
+    Over 60 such sweeps the F test rejects at about its level, and no pair rises above noise."""
+    rng = np.random.default_rng(12)
+    rejected, pairs_above = 0, 0
+    for _ in range(60):
+        res = get_param_importances(make_prep(_three_factor(rng), seed="seed"))
+        assert res.interaction_share > 0.2  # raw leftover: seed noise of 3-run means lands here
+        rejected += bool(res.interaction_above_noise)
+        pairs_above += bool(res.top_interactions["above_floor"].fillna(False).any())
+        assert res.interaction_share_corrected < res.interaction_share
+    assert rejected <= 8 and pairs_above <= 6  # alpha = 0.05: ~3 expected of 60
+
+
+def test_true_interaction_is_claimed_with_its_pair_first():
+    from analysis.prepare import prepare
+    from analysis.synthetic import make_table, standard_sweep
+
+    prep = prepare(make_table(**standard_sweep(grid=True, grid_points=4)), target="loss")
+    res = get_param_importances(prep)
+    assert res.interaction_above_noise and res.interaction_p < 1e-10
+    top = res.top_interactions
+    assert {top["param_a"].iloc[0], top["param_b"].iloc[0]} == {"lr", "optimizer"}
+    assert top["above_floor"].iloc[0] and not top["above_floor"].iloc[1:].any()
+    assert top["share"].iloc[0] > top["noise_floor"].iloc[0]
+    assert 0.05 < res.interaction_share_corrected < res.interaction_share
+
+
+def test_single_seed_grid_cannot_test_interactions():
+    g = grid({"a": [0.0, 1.0, 3.0], "b": [0.0, 2.0]}, 1)
+    g["y"] = g["a"] + g["b"] + 0.5 * g["a"] * g["b"]
+    res = get_param_importances(make_prep(g, seed="seed"))
+    assert res.interaction_share > 0 and res.interaction_p is None
+    assert res.interaction_above_noise is None and res.top_interactions["p_value"].isna().all()
+    assert any("cannot be tested against seed noise" in s for s in res.notes)
+
+
+def test_surrogate_shares_are_of_the_runs_variance():
+    rng = np.random.default_rng(0)
+    n = 600
+    runs = pd.DataFrame({"a": rng.uniform(size=n), "b": rng.uniform(size=n)})
+    runs["y"] = 2 * runs["a"] + rng.normal(0, 0.3, n)  # var 1/3 of 0.42: a's share ~0.79
+    res = get_param_importances(make_prep(runs), normalize=False)
+    assert res.share_of == "runs" and res.interaction_p is None
+    assert 0.65 < res.explained_share < 0.85
+    assert abs(res.table.set_index("param").loc["a", "share"] - 0.79) < 0.07
+    assert list(res.top_interactions.columns[:6]) == ["param_a", "param_b", "share", "p_value",
+                                                       "noise_floor", "above_floor"]
+    assert res.top_interactions["p_value"].isna().all()

@@ -96,3 +96,22 @@ def test_small_shares_do_not_read_as_zero():
     assert text.percent(0.4714) == "47%"
     assert text.percent(0.00385) == "0.39%"
     assert text.percent(0.0) == "0%"
+
+
+def test_interaction_claims_follow_the_noise_test_and_the_denominator(main_effect, interaction):
+    """Additive truth on a grid: the leftover is called seed noise, no pair is listed; a true
+    lr x optimizer interaction is claimed with its pair; random search speaks of the runs'
+    variance and never of 'the variance between configurations'."""
+    summary = text.importance_summary(main_effect)
+    assert main_effect.importance.share_of == "configuration means"
+    assert "consistent with seed noise" in summary and "×" not in summary
+    assert "of the variance between configurations" in summary
+    inter = text.importance_summary(interaction)
+    assert "Strongest pairs above noise: lr × optimizer" in inter
+    table = S.make_table(PARAMS, effects={"lr": 2.0}, n_configs=40, seeds=3, noise=0.1,
+                         target="loss", random_state=1)
+    rand = analyse(table, target="loss")
+    assert rand.importance.share_of == "runs"
+    s = text.importance_summary(rand)
+    assert "% of the run-to-run variance)" in s and "% of the variance between" not in s
+    assert "Interactions and leftovers account for" not in s

@@ -8,6 +8,8 @@ import pandas as pd
 
 from analysis.prepared import Prepared
 
+PAIR_COLUMNS = ["param_a", "param_b", "share", "p_value", "noise_floor", "above_floor"]
+
 
 @dataclasses.dataclass
 class ImportanceResult:
@@ -15,8 +17,17 @@ class ImportanceResult:
 
     ``table``: one row per hyperparameter with at least ``param, importance, noise_floor,
     above_floor`` (plus the evaluator's own columns), sorted by ``importance`` (desc).
-    ``interaction_share``: share of the variance not explained by main effects (None when the
-    evaluator does not separate them). ``top_interactions``: ``param_a, param_b, share``.
+    ``share_of``: the denominator of every share: ``"configuration means"`` (the variance
+    between configurations, seed noise averaged out: grid path), ``"runs"`` (the run-to-run
+    variance, seed noise included: surrogate path), None when there are no shares.
+    ``interaction_share``: share of that variance not explained by main effects (None when the
+    evaluator does not separate them). ``top_interactions``: ``param_a, param_b, share,
+    p_value, noise_floor, above_floor`` (the last three NaN/NA where pairs are not tested).
+    ``interaction_p``: F test of the leftover against the within-configuration (seed) error
+    (grid with repeated runs; else None); ``interaction_noise_share``: the share seed noise alone
+    is expected to leave there; ``interaction_share_corrected``: ``interaction_share`` minus
+    it, clipped at 0; ``interaction_above_noise``: ``interaction_p < alpha`` (None: untested).
+    ``explained_share``: surrogate path, the share the surrogate explains out of sample.
     ``noise_floor``: the largest per-parameter floor (one line for a chart), None when the
     evaluator has none.
     """
@@ -25,9 +36,15 @@ class ImportanceResult:
     method: str
     interaction_share: float | None = None
     top_interactions: pd.DataFrame = dataclasses.field(
-        default_factory=lambda: pd.DataFrame(columns=["param_a", "param_b", "share"]))
+        default_factory=lambda: pd.DataFrame(columns=PAIR_COLUMNS))
     noise_floor: float | None = None
     notes: list[str] = dataclasses.field(default_factory=list)
+    share_of: str | None = None
+    interaction_p: float | None = None
+    interaction_noise_share: float | None = None
+    interaction_share_corrected: float | None = None
+    interaction_above_noise: bool | None = None
+    explained_share: float | None = None
 
 
 class BaseImportanceEvaluator(abc.ABC):

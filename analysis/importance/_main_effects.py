@@ -11,12 +11,19 @@ Two paths, chosen from the design:
   ``noise_floor`` = the share at which its F test would reach its Holm level (alpha / (k − i)
   for the i-th smallest p), F_crit · df · MS_error / (runs per configuration · n_configurations
   · variance of the configuration means): the most that seed noise alone plausibly gives it.
+  Shares are of the configuration means' variance (``share_of``). The leftover (interactions)
+  and each pair are F-tested against the pure error (runs around their configuration's mean):
+  SS = runs per configuration · n_configurations · leftover variance on
+  n_configurations − 1 − Σ df_p (a pair: (l_a − 1)(l_b − 1), Holm over pairs); the share noise
+  is expected to leave there (df · MS_pure / SS of the means) is subtracted for
+  ``interaction_share_corrected``.
 * **surrogate** (random / Bayesian search, incomplete grids): two ExtraTrees fitted on the two
   halves of the configurations; for each parameter the mean prediction over background runs with
   the parameter set to each of up to ``n_values`` (quantile) values gives a marginal curve. The
   main-effect variance is the *covariance* of the two halves' curves (cross-fitting: noise each
   forest learnt is independent between halves, so it cancels in expectation instead of being
-  counted as effect), divided by the variance of the metric across runs. The null: ``n_null``
+  counted as effect), divided by the variance of the metric across runs (``share_of`` =
+  "runs": seed noise stays in the denominator). The null: ``n_null``
   more fits with a *shadow* of each parameter appended (its values shuffled across
   configurations, runs of one configuration together), so the real parameters are still learnt
   and a shadow sees only the noise they leave. Covariances of a real half-curve with the other
@@ -147,17 +154,38 @@ def grid_main_effects(prep: Prepared, codes: pd.DataFrame, *, alpha: float = 0.0
     table["above_floor"] = (table["p_holm"] < alpha).astype("boolean")
     table["importance"] = table["omega2"]
 
-    # pairwise interactions of the configuration means
+    # the leftover (interactions) and pairs, tested against the pure within-configuration
+    # error: runs around their own configuration's mean, which no model of the means can explain
+    per_config = len(y) / n_configs
+    pe = _pure_error(y, codes, params)
+    scale = per_config * n_configs * v_total  # SS on the runs of a unit share (balanced: exact)
+    df_main = int(sum(codes[p].nunique() - 1 for p in params))
+    interaction = 1.0 - sum(share.values()) if v_total > 0 else 0.0
+    inter = _f_test(max(interaction, 0.0) * scale, n_configs - 1 - df_main, pe, scale, alpha)
+
     order = sorted(params, key=lambda p: -share[p])
     cand = order if len(params) <= 12 else order[:8]
     pairs = []
     for a, b in itertools.combinations(cand, 2):
         v_ab = marginal_var([a, b]) - v_main[a] - v_main[b]
+        df_ab = (codes[a].nunique() - 1) * (codes[b].nunique() - 1)
+        test = _f_test(per_config * n_configs * max(v_ab, 0.0), df_ab, pe, scale, alpha)
         pairs.append({"param_a": a, "param_b": b,
-                      "share": v_ab / v_total if v_total > 0 else 0.0})
-    top = pd.DataFrame(pairs, columns=["param_a", "param_b", "share"])
+                      "share": v_ab / v_total if v_total > 0 else 0.0, "p_value": test["p"],
+                      "df": df_ab})
+    top = pd.DataFrame(pairs, columns=["param_a", "param_b", "share", "p_value", "df"])
+    top["noise_floor"], top["above_floor"] = np.nan, pd.array([pd.NA] * len(top), "boolean")
+    tested = top["p_value"].notna()
+    if tested.any():  # Holm over the pairs tested, the floor at each pair's Holm step
+        top.loc[tested, "p_holm"] = multipletests(top.loc[tested, "p_value"], method="holm")[1]
+        step = top.loc[tested, "p_value"].rank(method="first").to_numpy() - 1
+        level = alpha / (int(tested.sum()) - step)
+        df_ab = top.loc[tested, "df"].to_numpy(dtype=float)
+        top.loc[tested, "noise_floor"] = (stats.f.isf(level, df_ab, pe["df"]) * df_ab
+                                          * pe["ms"] / scale) if scale > 0 else 0.0
+        top.loc[tested, "above_floor"] = (top.loc[tested, "p_holm"] < alpha).to_numpy()
+    top = top.drop(columns=["df", "p_holm"], errors="ignore")
     top = top.sort_values("share", ascending=False, kind="mergesort").head(max_pairs)
-    interaction = 1.0 - sum(share.values()) if v_total > 0 else 0.0
     if v_total == 0:
         notes.append("The configuration means are all equal: no hyperparameter has any effect.")
     notes.append(
@@ -168,13 +196,65 @@ def grid_main_effects(prep: Prepared, codes: pd.DataFrame, *, alpha: float = 0.0
         f"noise floor when its Holm-adjusted ANOVA p < {alpha}; noise_floor is the share at "
         "which it would (the F test's critical value at its Holm step, as a share of the "
         "configuration means' variance; exact on a balanced grid).")
+    notes.append(_interaction_note(interaction, inter, pe, n_configs, df_main, alpha))
     if n_configs < float(np.prod(codes.max().to_numpy() + 1.0)):
         notes.append("The grid is incomplete: marginal means average over the configurations "
                      "present, so the shares are approximate.")
     return ImportanceResult(table=table, method="main_effects (grid ANOVA)",
-                            interaction_share=float(interaction), top_interactions=top,
+                            interaction_share=float(interaction),
+                            top_interactions=top.reset_index(drop=True),
                             noise_floor=float(table["noise_floor"].max())
-                            if table["noise_floor"].notna().any() else None, notes=notes)
+                            if table["noise_floor"].notna().any() else None, notes=notes,
+                            share_of="configuration means", interaction_p=inter["p"],
+                            interaction_noise_share=inter["noise_share"],
+                            interaction_share_corrected=inter["corrected"],
+                            interaction_above_noise=inter["above"])
+
+
+def _pure_error(y: np.ndarray, codes: pd.DataFrame, params: list[str]) -> dict:
+    """Sum of squares, df and mean square of the runs around their configuration's mean."""
+    dev = y - pd.Series(y).groupby([codes[p].to_numpy() for p in params]).transform("mean")
+    ss, df = float((dev.to_numpy() ** 2).sum()), len(y) - len(codes.drop_duplicates())
+    return {"ss": ss, "df": df, "ms": ss / df if df > 0 else float("nan")}
+
+
+def _f_test(ss: float, df: int, pe: dict, scale: float, alpha: float) -> dict:
+    """F test of a between-configuration sum of squares ``ss`` on ``df`` against the pure error;
+    ``noise_share``: the share (of ``scale``) that noise alone puts there on average."""
+    out = {"df": df, "f": float("nan"), "p": None, "noise_share": None,
+           "corrected": None, "above": None}
+    if df <= 0 or pe["df"] <= 0 or not np.isfinite(pe["ms"]):
+        return out
+    share = ss / scale if scale > 0 else 0.0
+    if pe["ss"] <= 1e-12 * (scale + pe["ss"]):  # no seed noise: any leftover is real
+        f, p = (float("inf"), 0.0) if share > 1e-9 else (float("nan"), 1.0)
+    else:
+        f = ss / df / pe["ms"]
+        p = float(stats.f.sf(f, df, pe["df"]))
+    noise = df * pe["ms"] / scale if scale > 0 else 0.0
+    out.update(f=f, p=p, noise_share=float(noise), corrected=float(max(share - noise, 0.0)),
+               above=bool(p < alpha))
+    return out
+
+
+def _interaction_note(share: float, t: dict, pe: dict, n_configs: int, df_main: int,
+                      alpha: float) -> str:
+    if t["p"] is None:
+        why = ("no configuration was run more than once" if pe["df"] <= 0 else
+               "the main effects use every degree of freedom")
+        return (f"Interactions: main effects leave {share:.1%} of the configuration means' "
+                f"variance unexplained; it cannot be tested against seed noise ({why}).")
+    return (
+        f"Interactions: main effects leave {share:.1%} of the configuration means' variance; "
+        f"F test of that leftover (SS = runs per configuration x {n_configs} configurations x "
+        f"its variance, df = {n_configs} - 1 - {df_main} = {t['df']}) against the runs' spread "
+        f"around their configuration means (pure error, df = {pe['df']}): F = {t['f']:.3g}, "
+        f"p = {t['p']:.3g}. Seed noise alone would leave about {t['noise_share']:.1%} there; "
+        f"beyond it: {t['corrected']:.1%} ("
+        + ("above noise" if t["above"] else "consistent with seed noise") + f" at {alpha}). "
+        "Pairs: the same F test on df (levels_a - 1)(levels_b - 1), Holm-adjusted over the "
+        "pairs; above_floor when p_holm < alpha; noise_floor is the share at which a pair "
+        "would be.")
 
 
 # --------------------------------------------------------------------------- surrogate path
@@ -307,7 +387,8 @@ def surrogate_main_effects(prep: Prepared, *, random_state: int = 0, alpha: floa
         table = pd.DataFrame({"param": params, "share": 0.0, "null_mean": 0.0,
                               "noise_floor": 0.0, "importance": 0.0, "above_floor": False})
         return ImportanceResult(table=table, method="main_effects (surrogate)",
-                                interaction_share=0.0, noise_floor=0.0,
+                                interaction_share=0.0, noise_floor=0.0, share_of="runs",
+                                explained_share=0.0,
                                 notes=notes + ["The metric does not vary, or there are too few "
                                                "configurations to split: no effects measured."])
 
@@ -373,12 +454,15 @@ def surrogate_main_effects(prep: Prepared, *, random_state: int = 0, alpha: floa
             "they are set, their share scaled by the fraction of those runs.")
     notes.append(f"Pairwise interactions: cross-fitted, among the top {n_pair_params} "
                  f"parameters on {n_pair_values} values each; they have no noise floor.")
-    notes.append(f"The surrogate explains {v_f / var_y:.0%} of the metric's variance out of "
-                 f"sample; main effects {sum(share.values()):.0%}, interactions "
-                 f"{interaction:.0%}.")
+    notes.append(f"The surrogate explains {v_f / var_y:.0%} of the metric's run-to-run "
+                 f"variance out of sample (seed noise included in the denominator); main "
+                 f"effects {sum(share.values()):.0%}, interactions {interaction:.0%} (what the "
+                 "surrogate explains beyond its main effects, clipped at 0). These are shares "
+                 "of the runs' variance, not of the variance between configurations.")
     return ImportanceResult(table=table, method="main_effects (surrogate)",
                             interaction_share=float(interaction), top_interactions=top_df,
-                            noise_floor=float(floor.max()) if len(floor) else 0.0, notes=notes)
+                            noise_floor=float(floor.max()) if len(floor) else 0.0, notes=notes,
+                            share_of="runs", explained_share=float(v_f / var_y))
 
 
 def conditional_plans(prep: Prepared, groups: dict[str, list[int]], X: np.ndarray,
@@ -504,5 +588,7 @@ def _pair_shares(models, bgs, groups, X, table, n_params, n_vals) -> pd.DataFram
         out.append({"param_a": a, "param_b": b,
                     "share": max(float((w * inter[0] * inter[1]).sum()), 0.0)})
     top = pd.DataFrame(out, columns=["param_a", "param_b", "share"])
+    top["p_value"], top["noise_floor"] = np.nan, np.nan  # no noise floor on this path
+    top["above_floor"] = pd.array([pd.NA] * len(top), dtype="boolean")
     return top.sort_values("share", ascending=False, kind="mergesort").reset_index(drop=True)
 
