@@ -100,7 +100,8 @@ def _numbers(result) -> list[str]:
         rows.append(["linear model R²", f"{num(lin.r2, 3)} (adjusted {num(getattr(lin, 'r2_adj', None), 3)})"])
     forest = result.forest
     if forest is not None and getattr(forest, "cv_r2", None) is not None:
-        rows.append(["forest held-out R²", f"{num(forest.cv_r2, 3)} ± {num(getattr(forest, 'cv_r2_std', None), 2)}"])
+        rows.append(["forest held-out R²", f"{num(forest.cv_r2, 3)} (pooled out-of-fold; spread "
+                                           f"over folds {num(getattr(forest, 'cv_r2_std', None), 2)})"])
     return ["## The sweep in numbers", ""] + table(["", ""], rows)
 
 

@@ -319,8 +319,9 @@ def findings(analysis) -> str:
         top = [(p, s) for p, s, a in zip(t["param"], t.get("share", t["importance"]),
                                         t["above_floor"].fillna(False)) if bool(a)][:3]
         if top:
-            lines.append("Most of the variation comes from " + ", ".join(
-                f"**{_esc(p)}** ({percent(s)})" for p, s in top) + ".")
+            lines.append(f"Largest main effects above the noise floor (share "
+                         f"{_variance_words(analysis.importance)}): " + ", ".join(
+                             f"**{_esc(p)}** ({percent(s)})" for p, s in top) + ".")
         if verdict == "interactions":
             lines.append("Interactions dominate: main effects explain less than half of the "
                          "differences between configurations (see the importance page).")
