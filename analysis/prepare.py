@@ -20,17 +20,23 @@ from analysis.prepared import Prepared
 MIN_RUNS = 3
 SCALES = ("auto", "raw", "log", "rank")
 
-# Tokens of a metric name that say which way is better (matched from the last token back).
+# Words of a metric name that say which way is better (matched from the last word back; a
+# phrase is its singular words run together: bits_per_dim -> "bitperdim", top1 -> "top1").
 MINIMIZE = {
     "loss", "error", "err", "mse", "rmse", "mae", "mape", "smape", "perplexity", "ppl", "nll",
     "regret", "time", "latency", "cost", "runtime", "duration", "logloss", "crossentropy",
-    "wer", "cer", "fid", "energy", "memory",
+    "wer", "cer", "fid", "energy", "memory", "kl", "kld", "bpd", "bpc", "bpb", "bitperdim",
+    "bitperchar", "bitperbyte", "xent", "distance", "dist",
 }
 MAXIMIZE = {
-    "acc", "accuracy", "f1", "auc", "auroc", "auprc", "score", "reward", "return", "returns",
+    "acc", "accuracy", "f1", "auc", "auroc", "auprc", "score", "reward", "return",
     "precision", "recall", "r2", "bleu", "rouge", "map", "iou", "miou", "ndcg", "mrr", "top1",
-    "top5", "hit", "hits", "throughput", "likelihood", "elbo",
+    "top5", "hit", "throughput", "likelihood", "elbo", "psnr", "ssim", "dice",
 }
+# Words that, before a metric word, turn its direction round (neg_log_likelihood).
+NEGATED = {"neg", "negative", "minus"}
+# Words of a name: camelCase humps, runs of digits; "/", ".", "_", "-" and spaces separate.
+_WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 
 # Heavy-tail rule (metric_scale="auto"); see _choose_scale.
 RATIO_LIMIT = 100.0
@@ -60,6 +66,7 @@ _PATTERNS = {
 }
 _PATH = re.compile(r"[/\\]")
 MISSING_LEVEL = "(missing)"
+RUNNING = "run still running (its metric is partial)"
 
 
 def prepare(
@@ -96,7 +103,14 @@ def prepare(
     Returns
     -------
     Prepared
-        See :class:`analysis.prepared.Prepared`; ``notes`` lists every step taken.
+        See :class:`analysis.prepared.Prepared`; ``notes`` lists every step taken. Failed,
+        crashed and still running runs, and NaN/inf targets, are left out (``excluded``).
+
+    Raises
+    ------
+    SweepError
+        An unknown target, fewer than 3 usable runs, a target with one value in every
+        analysed run, no varying hyperparameter, a bad budget or scale.
     """
     notes: list[str] = []
     y_all = table.metric(target)
@@ -120,6 +134,7 @@ def prepare(
     state = frame["state"].astype(str)
     reason = pd.Series("", index=frame.index, dtype=object)
     reason[state.isin(["failed", "crashed"])] = "run " + state + " (state)"
+    reason[state == "running"] = RUNNING
     reason[(reason == "") & y_all.isna()] = "missing target"
     reason[(reason == "") & np.isinf(y_all.to_numpy(dtype=float))] = "infinite target"
     if budget is not None:
@@ -181,6 +196,8 @@ def prepare(
 
     kept = frame.loc[keep].reset_index(drop=True)
     y_raw = kept[f"metrics.{target}"].astype(float)
+    if y_raw.nunique() == 1:
+        raise SweepError(_constant_target(table, target, float(y_raw.iloc[0]), n_kept, where))
 
     # 4. Hyperparameters: constant, too many levels etc. on the analysed runs.
     candidates: list[str] = []
@@ -193,6 +210,11 @@ def prepare(
         else:
             candidates.append(p)
     values = {p: kept[PARAM + p] for p in candidates}
+    infinite = [p for p, v in values.items() if _is_number(v) and np.isinf(v.to_numpy(float)).any()]
+    for p in infinite:  # no place on a numeric axis: each value (inf included) is a level
+        values[p] = values[p].map(_show).where(values[p].notna(), None).astype(object)
+    if infinite:
+        notes.append(f"Analysed as categorical, since some values are infinite: {', '.join(infinite)}.")
 
     # 5. Aliases: identical partitions of the runs.
     aliases: dict[str, list[str]] = {}
@@ -295,14 +317,49 @@ def infer_direction(target: str, direction: str | None = None) -> tuple[str, str
         if d not in ("maximize", "minimize"):
             raise SweepError(f"unknown direction {direction!r}; pass --direction maximize or minimize.")
         return d, f"{d} (given)"
-    tokens = [t for t in re.split(r"[^a-z0-9]+", target.lower()) if t]
-    for token in reversed(tokens):
-        if token in MINIMIZE:
-            return "minimize", f"minimize (the name contains {token!r})"
-        if token in MAXIMIZE:
-            return "maximize", f"maximize (the name contains {token!r})"
+    spans = [m.span() for m in _WORD.finditer(target)]
+    words = metric_words(target)
+    for end in range(len(words), 0, -1):
+        for start in range(max(0, end - 3), end):  # the longest phrase ending here first
+            phrase = "".join(words[start:end])
+            if phrase not in MINIMIZE and phrase not in MAXIMIZE:
+                continue
+            d = "minimize" if phrase in MINIMIZE else "maximize"
+            said = target[spans[start][0]:spans[end - 1][1]]
+            negated = NEGATED & set(words[:start])
+            if negated:  # neg_log_likelihood, sklearn's neg_mean_squared_error
+                d = "maximize" if d == "minimize" else "minimize"
+                return d, f"{d} (the name contains {said!r}, negated by {min(negated)!r})"
+            return d, f"{d} (the name contains {said!r})"
     return "maximize", ("maximize (assumed: the name says neither; pass --direction minimize "
                         "if lower is better)")
+
+
+def metric_words(name: str) -> list[str]:
+    """The lower-case, singular words of a metric name: ``valLosses/top1`` -> val, loss, top, 1."""
+    return [_singular(w.lower()) for w in _WORD.findall(name)]
+
+
+def _singular(word: str) -> str:
+    if word.endswith("sses"):
+        return word[:-2]  # losses
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > 3:
+        return word[:-1]  # errors, rewards, bits, returns
+    return word
+
+
+def _constant_target(table: RunTable, target: str, value: float, n: int, where: str) -> str:
+    """The message for a target with one value in every analysed run, naming the metrics that vary."""
+    usable = table.frame["state"].astype(str).isin(["finished", "other"])
+    varying = [m for m in sorted(table.metrics) if m != target
+               and table.metric(m)[usable].replace([np.inf, -np.inf], np.nan).nunique() > 1]
+    fix = (f"pick another metric with --target ({', '.join(varying)} "
+           f"{'varies' if len(varying) == 1 else 'vary'})" if varying
+           else "no other metric of this sweep varies either; check what was logged")
+    return (f"metric {target!r} is {value:.6g} in all {n} analysed runs of {where}, so no "
+            f"hyperparameter can explain it; {fix}.")
 
 
 def _levels(s: pd.Series) -> pd.Series:
@@ -498,7 +555,7 @@ def _choose_scale(y: np.ndarray, metric_scale: str) -> tuple[np.ndarray, str, st
     heavy, detail = _heavy_tail(y)
     if not heavy:
         return y, "raw", f"as logged (no heavy tail: {detail})"
-    if positive and (detail.startswith(("max/median", "median/min")) or stats.skew(_unit(y)) > 0):
+    if positive and (detail.startswith(("max/median", "median/min")) or _skew(y) > 0):
         logged = np.log10(y)
         still, after = _heavy_tail(logged, ratio=False)
         if not still:
@@ -514,9 +571,24 @@ def _choose_scale(y: np.ndarray, metric_scale: str) -> tuple[np.ndarray, str, st
 
 def _unit(y: np.ndarray) -> np.ndarray:
     """``y`` centred and divided by its largest deviation: moments without overflow."""
+    y = np.asarray(y, dtype=float)
+    if not len(y):
+        return y
+    big = np.max(np.abs(y))
+    if big > 0 and np.isfinite(big):
+        y = y / big  # first, so that y - median cannot overflow (1e308 and -1e308)
     d = y - np.median(y)
-    top = np.max(np.abs(d)) if len(d) else 0.0
+    top = np.max(np.abs(d))
     return d / top if top > 0 and np.isfinite(top) else d
+
+
+def _skew(y: np.ndarray) -> float:
+    """Sample skewness (biased, as ``scipy.stats.skew``) computed on :func:`_unit` values, so
+    that neither 1e308 nor a mean near zero overflows; 0 for a constant."""
+    c = _unit(y)
+    c = c - c.mean()
+    m2 = float(np.mean(c * c)) if len(c) else 0.0
+    return float(np.mean(c ** 3) / m2 ** 1.5) if m2 > 0 else 0.0
 
 
 def _heavy_tail(y: np.ndarray, *, ratio: bool = True) -> tuple[bool, str]:
@@ -528,7 +600,7 @@ def _heavy_tail(y: np.ndarray, *, ratio: bool = True) -> tuple[bool, str]:
             what = f"max/median = {hi:.2g}" if hi >= lo else f"median/min = {lo:.2g}"
             return True, f"{what} > {RATIO_LIMIT:g}"
     u = _unit(y)
-    skew = float(stats.skew(u)) if np.ptp(u) > 0 else 0.0
+    skew = _skew(u)
     q1, q3 = np.percentile(u, [25, 75])
     iqr = q3 - q1
     far = int(np.sum((u > q3 + FAR_OUT * iqr) | (u < q1 - FAR_OUT * iqr))) if iqr > 0 else 0
@@ -608,7 +680,7 @@ def _log_scale(present: np.ndarray) -> bool:
     distinct = np.unique(present)
     if len(distinct) < 3:
         return True
-    return abs(stats.skew(_unit(np.log10(distinct)))) < abs(stats.skew(_unit(distinct)))
+    return abs(_skew(np.log10(distinct))) < abs(_skew(distinct))
 
 
 def _encode(values: dict[str, pd.Series], numeric: list[str], categorical: list[str]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -23,14 +24,42 @@ def table_of(columns: dict, y, **kw):
     return build_table(frame, source="csv")
 
 
-@pytest.mark.parametrize("name, direction", [
-    ("val_loss", "minimize"), ("eval/accuracy", "maximize"), ("test_err", "minimize"),
-    ("perplexity", "minimize"), ("episode_reward", "maximize"), ("val.mAP", "maximize"),
-    ("train_time_s", "minimize"), ("word_error_rate", "minimize"), ("top1_acc", "maximize"),
-])
+MINIMIZE_NAMES = [
+    "val_loss", "valLoss", "val_losses", "ValLoss", "train/loss", "NLLLoss", "test_err",
+    "word_error_rate", "errors", "nll", "neg_log_likelihood", "NegLogLikelihood",
+    "negative_log_likelihood", "perplexity", "val_ppl", "mse", "val_rmse", "mae", "mape",
+    "wer", "cer", "bpd", "bits_per_dim", "test.bitsPerDim", "eval/kl", "kl_divergence",
+    "regret", "cost", "latency_ms", "train_time_s", "runtime", "epoch_duration",
+    "distance", "fid", "valFID", "top5_err",
+]
+MAXIMIZE_NAMES = [
+    "val_acc", "eval/accuracy", "valAccuracy", "auc", "val_f1", "F1Score", "precision",
+    "recall", "val.mAP", "map50", "iou", "dice", "bleu", "rouge", "episode_reward",
+    "rewards", "eval/episode_returns", "score", "r2", "val-r2", "psnr", "ssim", "top1",
+    "top5", "top1_acc", "acc1", "log_likelihood", "neg_mean_squared_error",
+]
+
+
+@pytest.mark.parametrize("name, direction", [(n, "minimize") for n in MINIMIZE_NAMES]
+                         + [(n, "maximize") for n in MAXIMIZE_NAMES])
 def test_direction_from_name(name, direction):
     d, reason = infer_direction(name)
-    assert d == direction and "name contains" in reason
+    assert (d, "name contains" in reason) == (direction, True), reason
+
+
+@pytest.mark.parametrize("name, said", [
+    ("valLoss", "'Loss'"), ("bits_per_dim", "'bits_per_dim'"), ("val.mAP", "'mAP'"),
+    ("neg_log_likelihood", "'likelihood', negated by 'neg'"), ("top1_acc", "'acc'"),
+])
+def test_direction_reason_quotes_the_words_of_the_name(name, said):
+    assert infer_direction(name)[1].endswith(f"(the name contains {said})")
+
+
+@pytest.mark.parametrize("name", ["goodness", "val_metric", "x", "lossy_compression_ratio"])
+def test_direction_of_a_name_that_says_neither_is_assumed(name):
+    d, reason = infer_direction(name)
+    assert d == "maximize" and reason.startswith("maximize (assumed: the name says neither; "
+                                                 "pass --direction")
 
 
 def test_direction_unknown_name_and_override():
@@ -213,3 +242,77 @@ def test_diverged_runs_still_heavy_after_log_go_to_ranks():
     y = 10 ** rng.normal(0, 1.2, 200)  # spans decades, but evenly on the log scale
     prep = prepare(table_of({"a": rng.normal(size=200)}, y), target="loss")
     assert prep.metric_scale == "log" and "> 100" in prep.scale_reason
+
+
+def test_constant_target_is_a_sweep_error_naming_the_metrics_that_vary():
+    rng = np.random.default_rng(11)
+    n = 18
+    table = table_of({"lr": np.repeat([1e-3, 1e-2, 1e-1], 6), "seed": np.tile(range(6), 3)},
+                     [0.5] * (n - 1) + [np.nan], state=["finished"] * (n - 2) + ["failed", "finished"],
+                     **{"metrics.val_acc": rng.normal(size=n), "metrics.flat": [2.0] * n})
+    with pytest.raises(SweepError) as info:
+        prepare(table, target="loss")
+    message = str(info.value)
+    assert "\n" not in message
+    assert "metric 'loss' is 0.5 in all 16 analysed runs" in message
+    assert "pick another metric with --target (val_acc varies)" in message  # not flat
+    alone = table_of({"lr": [1e-3, 1e-2, 1e-1, 1.0]}, [3.0] * 4)
+    with pytest.raises(SweepError, match=r"'loss' is 3 in all 4 analysed runs.*no other metric"):
+        prepare(alone, target="loss")
+    # One differing run is enough to analyse (whatever it says).
+    varies = table_of({"lr": [1e-3, 1e-2, 1e-1, 1.0]}, [3.0, 3.0, 3.0, 3.5])
+    assert prepare(varies, target="loss").runs["y_raw"].nunique() == 2
+
+
+def test_running_runs_are_left_out_and_counted():
+    rng = np.random.default_rng(12)
+    n = 24
+    state = ["finished"] * 18 + ["running"] * 3 + ["crashed"] * 2 + ["failed"]
+    table = table_of({"lr": np.tile([1e-3, 1e-2, 1e-1], 8), "act": np.repeat(["relu", "tanh"], 12)},
+                     rng.normal(size=n), state=state)
+    prep = prepare(table, target="loss")
+    running = prep.excluded[prep.excluded["reason"] == "run still running (its metric is partial)"]
+    assert sorted(running["run_id"]) == ["r18", "r19", "r20"]
+    assert len(prep.runs) == 18 and not set(prep.excluded["run_id"]) & set(prep.runs["run_id"])
+    note = next(n for n in prep.notes if n.startswith("Excluded"))
+    assert note == ("Excluded 6 of 24 runs: 3 run still running (its metric is partial), "
+                    "2 run crashed (state), 1 run failed (state).")
+    table.frame.loc[table.frame["state"] == "finished", "state"] = "running"
+    with pytest.raises(SweepError, match=r"only 0 of 24 runs.*21 run still running"):
+        prepare(table, target="loss")
+
+
+def test_infinite_values_give_no_warning_and_stay_out_of_the_numbers():
+    """inf in the target is left out; inf in a numeric param makes it categorical (no axis
+    holds it); huge finite targets do not overflow the heavy-tail check."""
+    rng = np.random.default_rng(13)
+    n = 40
+    y = rng.normal(size=n)
+    y[:3] = [np.inf, -np.inf, np.inf]
+    y[3:5] = [1e308, -1e308]
+    table = table_of({"clip": rng.choice([1.0, 10.0, np.inf], n),
+                      "wd": rng.choice([0.0, 1e-4, -np.inf, np.nan], n),
+                      "lr": 10 ** rng.uniform(-4, -1, n)}, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        prep = prepare(table, target="loss")
+    assert (prep.excluded["reason"] == "infinite target").sum() == 3
+    assert prep.numeric == ["lr"] and prep.categorical == ["clip", "wd"]
+    assert {"clip=inf", "clip=10", "wd=-inf", "wd=(missing)"} <= set(prep.X.columns)
+    assert np.isfinite(prep.X.to_numpy(float)).all()
+    assert any(n.startswith("Analysed as categorical, since some values are infinite: clip, wd")
+               for n in prep.notes)
+
+
+def test_skew_agrees_with_scipy():
+    from scipy import stats
+
+    from analysis.prepare import _skew
+
+    rng = np.random.default_rng(14)
+    for _ in range(50):
+        y = rng.standard_t(2, size=int(rng.integers(3, 200))) * 10 ** rng.uniform(-8, 8)
+        assert _skew(y) == pytest.approx(stats.skew(y), rel=1e-9, abs=1e-12)
+    assert _skew(np.full(5, 2.0)) == 0.0
+    assert _skew(np.array([1e308, -1e308, 0.0, 1.0])) == pytest.approx(
+        stats.skew(np.array([1.0, -1.0, 0.0, 0.0])))
