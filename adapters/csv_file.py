@@ -58,7 +58,9 @@ def load(options: dict) -> RunTable:
     """Load a file.
 
     Options: ``path`` (required), ``param``/``metric`` (lists of bare column names),
-    ``seed``, ``budget``, ``metric_agg`` (only ``last``: a file has no history).
+    ``seed``, ``budget`` (columns that are hyperparameters, bare or prefixed), ``metric_agg``
+    (only ``last``: a file has no history), ``metrics`` (the target: in a file with no
+    prefixed metric columns and no ``metric``, the bare column holding it).
     """
     if not options.get("path"):
         raise SweepError("the csv source needs a file: pass --path FILE.")
@@ -72,6 +74,19 @@ def load(options: dict) -> RunTable:
     for col in explicit_params + explicit_metrics:
         if col not in raw.columns:
             raise SweepError(f"column {col!r} is not in {where}; columns: {', '.join(map(str, raw.columns))}.")
+    notes: list[str] = []
+    has_metrics = any(str(c).startswith(METRIC_PREFIXES) for c in raw.columns)
+    if not explicit_metrics and not has_metrics:
+        # A bare export and --target NAME (it reaches here as ``metrics``): NAME is the metric.
+        explicit_metrics = [m for m in options.get("metrics") or [] if m in raw.columns
+                            and m not in explicit_params]
+        if explicit_metrics:
+            notes.append(f"Bare column{'s' if len(explicit_metrics) > 1 else ''} "
+                         f"{', '.join(explicit_metrics)} read as the metric named by --target.")
+    # The columns named by --seed/--budget are hyperparameters even when --param lists others.
+    prefixed = {str(c).split(".", 1)[1] for c in raw.columns if str(c).startswith(PARAM_PREFIXES)}
+    implied = [c for c in (options.get("seed"), options.get("budget")) if c in raw.columns
+               and c not in explicit_params + explicit_metrics and c not in prefixed]
 
     out = pd.DataFrame(index=raw.index)
     used: set[str] = set()
@@ -79,7 +94,7 @@ def load(options: dict) -> RunTable:
     for fixed, aliases in FIXED_ALIASES.items():
         for alias in aliases:
             col = lower.get(alias)
-            if col is not None and col not in used and col not in explicit_params + explicit_metrics:
+            if col is not None and col not in used and col not in explicit_params + explicit_metrics + implied:
                 out[fixed] = raw[col].values
                 used.add(col)
                 break
@@ -94,7 +109,7 @@ def load(options: dict) -> RunTable:
         name = str(col)
         if col in used:
             continue
-        if col in explicit_params:
+        if col in explicit_params or col in implied:
             renamed_params[col] = name
         elif col in explicit_metrics:
             renamed_metrics[col] = name
@@ -104,12 +119,12 @@ def load(options: dict) -> RunTable:
             renamed_metrics[col] = name.split(".", 1)[1]
     # A bare export (no prefixes) with --metric named: every other column is a hyperparameter,
     # except run metadata and other numeric metrics (a train/loss beside val/loss would leak).
-    notes: list[str] = []
-    if explicit_metrics and not renamed_params:
+    if explicit_metrics and not set(renamed_params) - set(implied):
         skipped, as_metric = [], []
         for col in raw.columns:
             name = str(col)
-            if col in used or col in renamed_metrics or name.startswith(IGNORED_PREFIXES):
+            if (col in used or col in renamed_metrics or col in renamed_params
+                    or name.startswith(IGNORED_PREFIXES)):
                 continue
             if name.strip().lower() in METADATA_COLUMNS:
                 skipped.append(name)
