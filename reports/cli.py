@@ -134,6 +134,7 @@ def run(args: argparse.Namespace) -> dict[str, float]:
     print(f"[{time.perf_counter() - start:7.2f} s] load: {len(table.frame):,} runs from {what}, "
           f"{len(table.params)} hyperparameters, target {target}", flush=True)
     timings = {"load": time.perf_counter() - start}
+    timings["check"] = check(table, target, args)
     timings.update(build(
         out=args.out, target=target, table=table, direction=args.direction,
         metric_scale=args.metric_scale, budget=args.budget, at_budget=args.at_budget,
@@ -142,6 +143,22 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         renderer=args.renderer, log=lambda line: print(line, flush=True),
     ))
     return timings
+
+
+def check(table, target: str, args: argparse.Namespace) -> float:
+    """Prepare the runs once with the build's options, so that a problem with them (too few
+    runs, a constant target, an unknown budget) is reported before the notebook kernel starts;
+    the analysis notebook prepares them again. Returns the seconds taken."""
+    from analysis.prepare import prepare
+
+    start = time.perf_counter()
+    prep = prepare(table, target=target, direction=args.direction,
+                   metric_scale=args.metric_scale, budget=args.budget or None,
+                   at_budget=args.at_budget or None)
+    took = time.perf_counter() - start
+    print(f"[{took:7.2f} s] check: {len(prep.runs):,} of {len(table.frame):,} runs and "
+          f"{len(prep.params)} hyperparameters to analyse", flush=True)
+    return took
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,10 +2,14 @@
 stderr, exit code 2, no traceback, and the existing site is left untouched."""
 from __future__ import annotations
 
+import itertools
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import papermill
 import pytest
 
@@ -107,11 +111,112 @@ def test_out_that_is_not_a_site_is_refused(capsys, tmp_path):
 
 def test_error_raised_inside_the_analysis_notebook(old_site, tmp_path):
     """prepare() refuses a log scale for a metric with negative values: the SweepError comes
-    out of papermill's PapermillExecutionError as the same one line."""
-    csv = write_sweep(tmp_path / "sweep.csv")
-    proc = run_cli("--path", str(csv), "--target", "delta", "--metric-scale", "log",
-                   "--out", str(old_site), "--renderer", "nbconvert")
-    assert_failed_cleanly(proc, old_site, says="--metric-scale log needs a positive metric")
+    out of papermill's PapermillExecutionError as the same one line (the build called directly,
+    since the CLI finds this before the kernel starts)."""
+    import adapters
+
+    table = adapters.load("csv", {"path": str(write_sweep(tmp_path / "sweep.csv"))})
+    with pytest.raises(SweepError, match="--metric-scale log needs a positive metric") as info:
+        build.build(out=old_site, target="delta", table=table, metric_scale="log",
+                    renderer="nbconvert", log=lambda line: None)
+    assert "\n" not in str(info.value) and "Papermill" not in str(info.value)
+    assert (old_site / "index.html").read_text() == "<p>the old report</p>"
+
+
+def _few_runs(path: Path) -> list[str]:
+    path.write_text("run_id,state,params.lr,metrics.val_acc\na,finished,0.1,0.5\n"
+                    "b,finished,0.01,0.6\nc,failed,0.001,\n")
+    return ["--target", "val_acc"]
+
+
+def _constant_target(path: Path) -> list[str]:
+    write_sweep(path)
+    frame = pd.read_csv(path)
+    frame["metrics.val_acc"] = 0.5
+    frame.to_csv(path, index=False)
+    return ["--target", "val_acc"]
+
+
+def _log_of_negative(path: Path) -> list[str]:
+    write_sweep(path)
+    return ["--target", "delta", "--metric-scale", "log"]
+
+
+@pytest.mark.parametrize("write, says", [
+    (_few_runs, "only 2 of 3 runs"),
+    (_constant_target, "metric 'val_acc' is 0.5 in all 72 analysed runs"),
+    (_log_of_negative, "--metric-scale log needs a positive metric"),
+], ids=["few_runs", "constant_target", "log_of_negative"])
+def test_preparation_problems_fail_before_the_kernel_starts(capsys, old_site, tmp_path, write, says):
+    args = write(tmp_path / "sweep.csv")
+    proc = run_main(capsys, "--path", str(tmp_path / "sweep.csv"), *args, "--out", str(old_site),
+                    "--renderer", "nbconvert")
+    assert_failed_cleanly(proc, old_site, says=says)
+    assert "] load: " in proc.stdout  # it got as far as loading ...
+    assert "] kernel" not in proc.stdout and "] snapshot" not in proc.stdout  # ... and no further
+
+
+def write_wandb_ui_export(path: Path) -> Path:
+    """A W&B UI "Export CSV": bare columns, run metadata, tracker internals, a crashed run
+    without a metric and a running one; val_loss is lowest at lr 1e-3 with adam."""
+    rng = np.random.default_rng(21)
+    rows = []
+    grid = itertools.product([1e-4, 1e-3, 1e-2], [32, 128], ["adam", "sgd"])
+    for i, (lr, bs, opt) in enumerate(grid):
+        for seed in range(3):
+            k = len(rows)
+            state = "crashed" if k == 4 else "running" if k == 9 else "finished"
+            loss = (0.3 + 0.1 * (np.log10(lr) + 3) ** 2 + 0.05 * (opt == "sgd")
+                    + rng.normal(0, 0.01))
+            rows.append({
+                "Name": f"brisk-fox-{k + 1}", "State": state,
+                "Created": f"2024-03-01T08:{k:02d}:00.000Z", "Runtime": int(rng.integers(100, 900)),
+                "lr": lr, "batch_size": bs, "optimizer": opt, "seed": seed,
+                "val_loss": "" if state == "crashed" else loss, "_step": int(rng.integers(90, 100)),
+                "_runtime": float(rng.uniform(100, 900)), "_timestamp": 1.7e9 + 600 * k,
+            })
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def test_bare_export_with_params_seed_and_metric_named(capsys, tmp_path, monkeypatch):
+    """--seed names a hyperparameter column even when --param lists the others."""
+    seen = {}
+
+    def fake_build(**kwargs):
+        seen.update(kwargs)
+        return {}
+
+    monkeypatch.setattr(build, "build", fake_build)
+    csv = write_wandb_ui_export(tmp_path / "export.csv")
+    proc = run_main(capsys, "--path", str(csv), "--param", "lr", "--param", "batch_size",
+                    "--param", "optimizer", "--seed", "seed", "--metric", "val_loss",
+                    "--out", str(tmp_path / "site"))
+    assert proc.returncode == 0, proc.stderr
+    table = seen["table"]
+    assert table.params == ["batch_size", "lr", "optimizer", "seed"] and table.meta.seed == "seed"
+    assert seen["target"] == "val_loss"
+    # the check before the build: a crashed and a running run left out, seed set aside
+    assert "] check: 34 of 36 runs and 3 hyperparameters to analyse" in proc.stdout
+
+
+def test_bare_export_with_only_the_target_builds(capsys, tmp_path):
+    """--target names the bare metric column: no --metric, no --param needed."""
+    csv = write_wandb_ui_export(tmp_path / "export.csv")
+    site = tmp_path / "site"
+    proc = run_main(capsys, "--path", str(csv), "--target", "val_loss", "--seed", "seed",
+                    "--out", str(site), "--renderer", "nbconvert")
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr and "Warning" not in proc.stderr
+    assert "] check: 34 of 36 runs and 3 hyperparameters to analyse" in proc.stdout
+    summary = (site / "summary.md").read_text()
+    assert "| target | val\\_loss (minimize;" in summary
+    assert "hyperparameters analysed | 3 (2 numeric, 1 categorical)" in summary
+    assert re.search(r"best configuration \| batch\\_size=\d+, lr=0.001, optimizer=adam:", summary)
+    assert "Bare column val\\_loss read as the metric named by --target." in summary
+    assert ("Excluded 2 of 36 runs: 1 run crashed (state), 1 run still running (its metric is "
+            "partial).") in summary
+    assert "\\_runtime, \\_step, \\_timestamp: tracker internals" in summary
 
 
 def test_resolve_target():
