@@ -96,6 +96,11 @@ def _interactions_above_noise(imp) -> bool:
     return bool(getattr(imp, "interaction_above_noise", None))
 
 
+def _p(p: float) -> str:
+    """``p = 0.034``; a p-value that underflowed to 0 reads ``p < 1e-300``."""
+    return "p < 1e-300" if p == 0 else f"p = {p:.2g}"
+
+
 def _variance_words(imp) -> str:
     return {"configuration means": "of the variance between configurations",
             "runs": "of the run-to-run variance"}.get(_share_of(imp), "of the variance")
@@ -106,7 +111,7 @@ def _pairs_above_noise(imp, k: int = 3) -> str:
     if "above_floor" not in t:
         return ""
     t = t[t["above_floor"].fillna(False).astype(bool)].head(k)
-    return ", ".join(f"{_esc(a)} × {_esc(b)} ({percent(s)}, p = {p:.2g})"
+    return ", ".join(f"{_esc(a)} × {_esc(b)} ({percent(s)}, {_p(p)})"
                      for a, b, s, p in zip(t["param_a"], t["param_b"], t["share"], t["p_value"]))
 
 
@@ -141,18 +146,18 @@ def _interaction_sentence(imp, verdict: str) -> str:
     if verdict == "interactions":
         return (f"**Interactions dominate**: main effects together explain only "
                 f"{percent(1 - share)} {between}; the rest is more than seed noise would leave "
-                f"(interactions beyond noise: {percent(corrected)}, F test p = {p:.2g}), so a "
+                f"(interactions beyond noise: {percent(corrected)}, F test {_p(p)}), so a "
                 "hyperparameter's best value depends on the others"
                 + (f". Strongest pairs above noise: {pairs}." if pairs else "."))
     if _interactions_above_noise(imp):
         return (f"Main effects leave {percent(max(share, 0.0))} {between} unexplained, more than "
-                f"seed noise alone would (about {percent(noise)}; F test p = {p:.2g}): "
+                f"seed noise alone would (about {percent(noise)}; F test {_p(p)}): "
                 f"interactions beyond noise account for about {percent(corrected)}"
                 + (f"; pairs above noise: {pairs}." if pairs else
                    ", but no single pair of hyperparameters rises above noise (weak evidence: "
                    "spread over many pairs, higher-order, or chance)."))
     return (f"The {percent(max(share, 0.0))} {between} that main effects leave is consistent "
-            f"with seed noise (F test p = {p:.2g}; noise alone would leave about "
+            f"with seed noise (F test {_p(p)}; noise alone would leave about "
             f"{percent(noise)}): no interaction is claimed.")
 
 
@@ -174,9 +179,9 @@ def importance_summary(analysis) -> str:
         above = [(p, s) for p, s, a in zip(t["param"], t.get("share", t["importance"]),
                                           t["above_floor"].fillna(False)) if bool(a)]
         if above:
-            words = _variance_words(imp)
-            lines.append("Above the noise floor" + floor_text + ": " + ", ".join(
-                f"**{_esc(p)}** ({percent(s)} {words})" for p, s in above) + ".")
+            lines.append(f"Above the noise floor{floor_text}, as shares "
+                         f"{_variance_words(imp)}: " + ", ".join(
+                             f"**{_esc(p)}** ({percent(s)})" for p, s in above) + ".")
     if verdict != "noise":
         lines.append(_interaction_sentence(imp, verdict))
     lines.append(forest_trust(analysis))
