@@ -113,5 +113,5 @@ def test_interaction_claims_follow_the_noise_test_and_the_denominator(main_effec
     rand = analyse(table, target="loss")
     assert rand.importance.share_of == "runs"
     s = text.importance_summary(rand)
-    assert "as shares of the run-to-run variance: **lr** (" in s and "variance between" not in s
+    assert "as shares of the run-to-run variance: **lr** (" in s and "% of the variance between" not in s
     assert "Interactions and leftovers account for" not in s
