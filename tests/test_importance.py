@@ -337,3 +337,28 @@ def test_surrogate_shares_are_of_the_runs_variance():
     assert list(res.top_interactions.columns[:6]) == ["param_a", "param_b", "share", "p_value",
                                                        "noise_floor", "above_floor"]
     assert res.top_interactions["p_value"].isna().all()
+
+
+def test_a_strong_interaction_does_not_hide_a_real_main_effect():
+    """lr x optimizer interaction far above noise, and a small real wd effect: the main effects
+    are then tested against the pure error (equal to statsmodels' full factorial ANOVA on a
+    balanced grid), and wd rises above its floor; against the main-effects residual, which
+    holds the interaction, it would not."""
+    rng = np.random.default_rng(21)
+    g = grid({"lr": [1e-4, 3e-4, 1e-3, 3e-3], "wd": [0.0, 1e-4, 1e-3],
+              "opt": ["adam", "sgd"]}, 5)
+    loglr = np.log10(g["lr"]) + 2.75
+    g["y"] = (0.05 * loglr * np.where(g["opt"] == "adam", 1.0, -1.0) - 0.01 * (g["wd"] == 1e-3)
+              + rng.normal(0, 0.01, len(g)))
+    res = get_param_importances(make_prep(g, categorical=["opt"], seed="seed"), normalize=False)
+    assert res.interaction_above_noise
+    t = res.table.set_index("param")
+    full = anova_lm(smf.ols("y ~ C(lr) * C(wd) * C(opt)", data=g).fit(), typ=2)
+    for p in ("lr", "wd", "opt"):
+        assert_allclose(t.loc[p, "f_stat"], full.loc[f"C({p})", "F"], rtol=1e-8)
+        assert_allclose(t.loc[p, "p_value"], full.loc[f"C({p})", "PR(>F)"], rtol=1e-8)
+    assert t.loc["wd", "p_value"] < 0.01 and t.loc["wd", "above_floor"]
+    assert t.loc["wd", "share"] > t.loc["wd", "noise_floor"]
+    pooled = anova_lm(smf.ols("y ~ C(lr) + C(wd) + C(opt)", data=g).fit(), typ=2)
+    assert pooled.loc["C(wd)", "PR(>F)"] > 0.05  # what the old error term said
+    assert any("against the pure error" in n for n in res.notes)

@@ -6,7 +6,10 @@ Two paths, chosen from the design:
   configurations, or the grid is complete): exact variance decomposition of the configuration
   means (each configuration weighs the same), plus a main-effects factorial ANOVA on the runs
   (statsmodels ``ols`` + ``anova_lm(typ=2)``) for F tests and the bias-corrected share
-  ω² = (SS_effect − df·MS_error) / (SS_total + MS_error), clipped at 0.
+  ω² = (SS_effect − df·MS_error) / (SS_total + MS_error), clipped at 0. MS_error is the
+  main-effects residual (interactions pooled with seed noise) unless the interactions rise
+  above the pure within-configuration error (their own F test): then the pure error, so that
+  a strong interaction cannot hide a real main effect.
   ``importance`` = ω²; a parameter is above the floor when its Holm-adjusted p < alpha;
   ``noise_floor`` = the share at which its F test would reach its Holm level (alpha / (k − i)
   for the i-th smallest p), F_crit · df · MS_error / (runs per configuration · n_configurations
@@ -93,7 +96,8 @@ def detect_grid(codes: pd.DataFrame) -> tuple[bool, str]:
 # --------------------------------------------------------------------------- grid path
 def grid_main_effects(prep: Prepared, codes: pd.DataFrame, *, alpha: float = 0.05,
                       notes: list[str] | None = None, max_pairs: int = 10) -> ImportanceResult:
-    """Exact decomposition of configuration means plus a main-effects factorial ANOVA."""
+    """Exact decomposition of configuration means plus a main-effects factorial ANOVA (F tests
+    against the pure error when configurations repeat)."""
     import statsmodels.formula.api as smf
     from statsmodels.stats.anova import anova_lm
     from statsmodels.stats.multitest import multipletests
@@ -113,21 +117,39 @@ def grid_main_effects(prep: Prepared, codes: pd.DataFrame, *, alpha: float = 0.0
     v_main = {p: marginal_var([p]) for p in params}
     share = {p: (v_main[p] / v_total if v_total > 0 else 0.0) for p in params}
 
-    # factorial ANOVA on the runs (main effects only: interactions fall into the residual)
+    # the leftover (interactions), tested against the pure within-configuration error: runs
+    # around their own configuration's mean, which no model of the means can explain
+    per_config = len(y) / n_configs
+    pe = _pure_error(y, codes, params)
+    scale = per_config * n_configs * v_total  # SS on the runs of a unit share (balanced: exact)
+    df_main = int(sum(codes[p].nunique() - 1 for p in params))
+    interaction = 1.0 - sum(share.values()) if v_total > 0 else 0.0
+    inter = _f_test(max(interaction, 0.0) * scale, n_configs - 1 - df_main, pe, scale, alpha)
+
+    # factorial ANOVA on the runs: main-effect sums of squares (type II) of the main-effects
+    # model. Its residual pools the interactions with the seed noise, which is right while they
+    # are noise; when they are not (the F test above), it would let a strong interaction hide
+    # a real main effect, so the main effects are tested against the pure error instead.
     safe = {p: f"x{i}" for i, p in enumerate(params)}
     active = [p for p in params if codes[p].nunique() > 1]
     data = codes.rename(columns=safe).assign(y=y)
     rhs = " + ".join(f"C({safe[p]})" for p in active) or "1"
     fit = smf.ols(f"y ~ {rhs}", data=data).fit()
     aov = anova_lm(fit, typ=2)
-    ms_error = float(aov.loc["Residual", "sum_sq"] / aov.loc["Residual", "df"])
+    pure = bool(inter["above"]) and pe["df"] > 0
+    if pure:
+        ms_error, df_error = pe["ms"], float(pe["df"])
+    else:
+        df_error = float(aov.loc["Residual", "df"])
+        ms_error = float(aov.loc["Residual", "sum_sq"]) / df_error
     ss_total = float(((y - y.mean()) ** 2).sum())
     rows = []
     for p in params:
         key = f"C({safe[p]})"
         if key in aov.index:
             ss, df = float(aov.loc[key, "sum_sq"]), float(aov.loc[key, "df"])
-            f, pv = float(aov.loc[key, "F"]), float(aov.loc[key, "PR(>F)"])
+            f = (ss / df) / ms_error if ms_error > 0 else (np.inf if ss > 0 else np.nan)
+            pv = float(stats.f.sf(f, df, df_error)) if not np.isnan(f) else np.nan
             denom = ss_total + ms_error
             omega2 = max((ss - df * ms_error) / denom, 0.0) if denom > 0 else 0.0
         else:
@@ -147,22 +169,14 @@ def grid_main_effects(prep: Prepared, codes: pd.DataFrame, *, alpha: float = 0.0
         step = table.loc[finite, "p_value"].rank(method="first").to_numpy() - 1
         level = alpha / (int(finite.sum()) - step)
         df_p = table.loc[finite, "df"].to_numpy()
-        f_crit = stats.f.isf(level, df_p, float(aov.loc["Residual", "df"]))
+        f_crit = stats.f.isf(level, df_p, df_error)
         per_config = len(y) / n_configs
         table.loc[finite, "noise_floor"] = (
             f_crit * df_p * ms_error / (per_config * n_configs * v_total) if v_total > 0 else 0.0)
     table["above_floor"] = (table["p_holm"] < alpha).astype("boolean")
     table["importance"] = table["omega2"]
 
-    # the leftover (interactions) and pairs, tested against the pure within-configuration
-    # error: runs around their own configuration's mean, which no model of the means can explain
-    per_config = len(y) / n_configs
-    pe = _pure_error(y, codes, params)
-    scale = per_config * n_configs * v_total  # SS on the runs of a unit share (balanced: exact)
-    df_main = int(sum(codes[p].nunique() - 1 for p in params))
-    interaction = 1.0 - sum(share.values()) if v_total > 0 else 0.0
-    inter = _f_test(max(interaction, 0.0) * scale, n_configs - 1 - df_main, pe, scale, alpha)
-
+    # pairs, against the pure error like the leftover
     order = sorted(params, key=lambda p: -share[p])
     cand = order if len(params) <= 12 else order[:8]
     pairs = []
@@ -192,7 +206,13 @@ def grid_main_effects(prep: Prepared, codes: pd.DataFrame, *, alpha: float = 0.0
         "share: a hyperparameter's main-effect variance over the variance of the configuration "
         "means (seed noise averaged out; exact on a complete grid); omega2: the bias-corrected "
         "share of the run-to-run variance from the ANOVA (about 0 for a parameter without "
-        "effect, however many levels it has); importance = omega2. A parameter is above the "
+        "effect, however many levels it has); importance = omega2. F tests are against "
+        + ("the pure error (runs around their configuration's mean), since the interactions "
+           "rise above noise and would otherwise hide main effects. " if pure else
+           "the main-effects model's residual (interactions pooled with seed noise"
+           + (", as they do not rise above it). " if pe["df"] > 0 else
+              "; no configuration repeats, so there is no pure error). "))
+        + f"A parameter is above the "
         f"noise floor when its Holm-adjusted ANOVA p < {alpha}; noise_floor is the share at "
         "which it would (the F test's critical value at its Holm step, as a share of the "
         "configuration means' variance; exact on a balanced grid).")
