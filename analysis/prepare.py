@@ -164,6 +164,7 @@ def prepare(
 
     # 3. Budgets: keep each configuration's runs at the highest budget it reached.
     budget_counts = None
+    usable = keep.copy()  # before the budget filter: the whole sweep's finished runs
     if budget is not None:
         keep, budget_counts, note = _budget_filter(frame, keep, budget, [
             p for p in all_params if p not in set_aside], at_budget=at_budget, where=where)
@@ -211,14 +212,17 @@ def prepare(
             candidates.append(p)
     values = {p: kept[PARAM + p] for p in candidates}
     infinite = [p for p, v in values.items() if _is_number(v) and np.isinf(v.to_numpy(float)).any()]
-    for p in infinite:  # no place on a numeric axis: each value (inf included) is a level
-        values[p] = values[p].map(_show).where(values[p].notna(), None).astype(object)
+    values = {p: _levels_if(v, p in infinite) for p, v in values.items()}
     if infinite:
         notes.append(f"Analysed as categorical, since some values are infinite: {', '.join(infinite)}.")
 
-    # 5. Aliases: identical partitions of the runs.
+    # 5. Aliases: identical partitions of the runs, judged on every usable run of the sweep
+    # (a budget filter can leave so few configurations that independent knobs move together).
     aliases: dict[str, list[str]] = {}
-    groups = _alias_groups(values)
+    pool = values if budget is None else {
+        p: _levels_if(frame.loc[usable, PARAM + p].reset_index(drop=True), p in infinite)
+        for p in values}
+    groups = _alias_groups(pool)
     merged_values: dict[str, pd.Series] = {}
     for group in groups:
         if len(group) == 1:
@@ -360,6 +364,14 @@ def _constant_target(table: RunTable, target: str, value: float, n: int, where: 
            else "no other metric of this sweep varies either; check what was logged")
     return (f"metric {target!r} is {value:.6g} in all {n} analysed runs of {where}, so no "
             f"hyperparameter can explain it; {fix}.")
+
+
+def _levels_if(values: pd.Series, as_levels: bool) -> pd.Series:
+    """``values`` as text levels (inf included, missing as None) when ``as_levels``, else as is:
+    a numeric column holding inf has no place on a numeric axis."""
+    if not as_levels:
+        return values
+    return values.map(_show).where(values.notna(), None).astype(object)
 
 
 def _levels(s: pd.Series) -> pd.Series:

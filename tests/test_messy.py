@@ -211,3 +211,15 @@ def test_random_tables_give_finite_results_or_a_sweep_error(table, scale):
     assert np.isfinite(fit.table[["coef", "std_err", "ci_low", "ci_high", "p_value", "vif"]]
                        .to_numpy(float)).all()
     assert np.isfinite([fit.r2, fit.r2_adj, fit.condition_number, fit.intercept]).all()
+
+
+def test_aliases_are_judged_on_the_whole_sweep_not_the_runs_a_budget_kept(tmp_path):
+    # 54 random (lr, wd) configurations, 2 reach epochs 27: over those 2, lr and wd move
+    # together as aliases would; over the sweep they are independent knobs.
+    frame = make_frame({"lr": LogUniform(1e-4, 1e-1), "wd": LogUniform(1e-6, 1e-2)},
+                       effects={"lr": 1.0}, n_configs=54, seeds=2, budgets=[1, 3, 9, 27],
+                       random_state=0, target="loss")
+    top = prepare(load_via_csv(frame, tmp_path / "hb.csv", budget="epochs"), target="loss",
+                  at_budget="max")
+    assert top.runs["lr"].nunique() == 2 and top.runs["wd"].nunique() == 2
+    assert top.aliases == {} and set(top.params) == {"lr", "wd"}
