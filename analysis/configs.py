@@ -261,14 +261,15 @@ def find_neighbours(codes: np.ndarray, ordered: list[bool],
                          "param_idx": np.concatenate(out_p)})
 
 
-def replicated_best(configs: pd.DataFrame) -> pd.Series | None:
-    """The best configuration among those with the typical number of runs (at least the median,
-    and at least 2), when the overall best (``configs`` best first) has fewer: a mean over one
-    or two runs wins a ranking by luck more often than a mean over many. None otherwise."""
+def replicated_best(configs: pd.DataFrame) -> tuple[pd.Series, int] | None:
+    """``(row, runs)``: the best configuration among those with the typical number of runs (at
+    least the median, ``runs``), when most configurations are repeated (median >= 2) and the
+    overall best (``configs`` best first) has fewer: a mean over one or two runs wins a ranking
+    by luck more often than a mean over many. None otherwise."""
     if len(configs) == 0:
         return None
-    need = max(2.0, float(configs["n"].median()))
-    if configs["n"].iat[0] >= need:
+    need = int(np.ceil(configs["n"].median()))
+    if need < 2 or configs["n"].iat[0] >= need:
         return None
     enough = configs[configs["n"] >= need]
-    return enough.iloc[0] if len(enough) else None
+    return (enough.iloc[0], need) if len(enough) else None

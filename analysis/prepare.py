@@ -285,8 +285,9 @@ def prepare(
     if budget is not None:
         runs[budget] = kept[PARAM + budget].to_numpy()
     notes.append(
-        f"Analysing {n_kept} runs and {len(values)} hyperparameters "
-        f"({len(numeric)} numeric, {len(categorical)} categorical) as {X.shape[1]} encoded columns."
+        f"Analysing {n_kept} runs and {len(values)} hyperparameter{'' if len(values) == 1 else 's'} "
+        f"({len(numeric)} numeric, {len(categorical)} categorical) as {X.shape[1]} encoded "
+        f"column{'' if X.shape[1] == 1 else 's'}."
     )
     return Prepared(
         target=target,

@@ -124,7 +124,8 @@ def compare_neighbours(prep: Prepared, *, alpha: float = 0.05, n_boot: int = 200
             )
     configs = grouped.table
     n = grouped.n
-    notes.insert(0, _config_sentence(configs, len(runs)))
+    notes.insert(0, ("On the coarsened grid: " if approximate else "")
+                 + _config_sentence(configs, len(runs)))
     if budget is not None:
         notes.append(f"{budget} (the training budget) is part of each configuration: runs at "
                      f"different {budget} are never counted as repeats, and neighbours share "
@@ -312,7 +313,9 @@ def _pair_sentences(pairs: pd.DataFrame, *, alpha: float, n_boot: int,
             + (", or --test welch (which compares means and has no such floor), would settle "
                "them." if test != "welch" else " would settle them."))
     n_sig = int((testable["verdict"] != "not significant").sum()) // 2
-    out.append(f"{n_sig} pair(s) differ significantly in at least one direction of comparison.")
+    out.append(f"{n_sig} of the {n_test} tested neighbour pairs differ significantly (seen from "
+               "at least one of the two configurations: Holm adjusts within each one's "
+               "neighbourhood).")
     return out
 
 

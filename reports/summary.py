@@ -91,10 +91,10 @@ def _numbers(result) -> list[str]:
                                            f"{num(mean)} over {_runs(top.get('n'))}{ranked}"])
         steady = replicated_best(configs)
         if steady is not None:
-            rows.append(["best with typical runs",
-                         f"{text(steady.get('label'), limit=2 * CELL_CHARS)}: mean "
-                         f"{num(steady.get('mean_raw', steady.get('mean')))} over "
-                         f"{_runs(steady.get('n'))} (the best above has fewer runs than most)"])
+            row, need = steady
+            rows.append([f"best with at least {need} runs (the median)",
+                         f"{text(row.get('label'), limit=2 * CELL_CHARS)}: mean "
+                         f"{num(row.get('mean_raw', row.get('mean')))} over {_runs(row.get('n'))}"])
     lin = result.linear
     if lin is not None and getattr(lin, "r2", None) is not None:
         rows.append(["linear model R²", f"{num(lin.r2, 3)} (adjusted {num(getattr(lin, 'r2_adj', None), 3)})"])
@@ -171,7 +171,8 @@ def _neighbours(result, *, limit: int) -> list[str]:
                   "binned into the ranges shown), so neighbours are approximate.", ""]
     significant = mine[mine["verdict"].isin(["better", "worse"])]
     if not len(significant):
-        line = (f"None of its {len(mine):,} neighbours differs significantly "
+        line = (f"None of its {len(mine):,} neighbour{'' if len(mine) == 1 else 's'} differs "
+                "significantly "
                 f"(Holm-adjusted {test}, α = {num(alpha, 2)}).")
         tested = mine[mine["verdict"] != "not testable"]
         if len(tested) and (tested["power_note"] != "").all():

@@ -43,6 +43,14 @@ def _test(analysis) -> str:
     return str(analysis.options.get("test", "ks"))
 
 
+_TEST_NAMES = {"ks": "KS test", "welch": "Welch t-test", "mannwhitney": "Mann-Whitney U test"}
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 neighbour``, ``7 neighbours``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _above_floor(analysis) -> list[str]:
     t = analysis.importance.table
     return [str(p) for p, a in zip(t["param"], t["above_floor"].fillna(False)) if bool(a)]
@@ -195,7 +203,8 @@ def forest_trust(analysis) -> str:
         return "The forest could not be cross-validated (too few runs), so its importances are unchecked."
     if cv < CV_R2_LOW:
         return (f"**Warning:** the forest predicts held-out runs poorly (cv R² = {cv:.2f}); its "
-                "importances are no evidence of anything.")
+                "impurity and permutation importances are no evidence on their own (the main "
+                "effects have their own noise test).")
     if cv < CV_R2_ROUGH:
         return (f"The forest predicts held-out runs only roughly (cv R² = {cv:.2f}); read its "
                 "importances as rough.")
@@ -244,8 +253,12 @@ def significance_summary(analysis) -> str:
     best = sig.configs.sort_values("rank").iloc[0]
     nb = sig.pairs[sig.pairs["config_id"] == best["config_id"]]
     counts = nb["verdict"].value_counts()
-    lines.append(f"The best configuration ({_esc(best['label'])}, mean {best['mean']:.4g} over "
-                 f"{int(best['n'])} runs) has {len(nb)} neighbours: "
+    raw = best["mean_raw"] if "mean_raw" in best else best["mean"]
+    scale = analysis.prep.metric_scale
+    mean = f"mean {raw:.4g}" + ("" if scale == "raw" else f", {best['mean']:.4g} on the {scale} scale")
+    what = "The best cell of the coarsened grid" if sig.approximate else "The best configuration"
+    lines.append(f"{what} ({_esc(best['label'])}, {mean} over "
+                 f"{_count(int(best['n']), 'run')}) has {_count(len(nb), 'neighbour')}: "
                  f"{counts.get('worse', 0)} significantly worse, "
                  f"{counts.get('better', 0)} significantly better, "
                  f"{counts.get('not significant', 0)} not significant, "
@@ -312,9 +325,10 @@ def findings(analysis) -> str:
         lines.append(f"Best configuration: {_config_text(best, prep.target)}{ranked}.")
         steady = replicated_best(configs)
         if steady is not None:
+            row, need = steady
             lines.append(f"That is fewer runs than most configurations have, and a mean over few "
-                         f"runs tops a ranking by luck more often: the best with at least "
-                         f"{int(steady['n'])} runs is {_config_text(steady, prep.target)}.")
+                         f"runs tops a ranking by luck more often: the best with at least {need} "
+                         f"runs (the median) is {_config_text(row, prep.target)}.")
     verdict = importance_verdict(analysis)
     if verdict == "noise":
         lines.append("No hyperparameter rises above the noise floor: the configurations differ "
@@ -338,23 +352,26 @@ def findings(analysis) -> str:
             lines.append(f"Strongest monotone link: {_feature_subject(prep, c['feature'])} "
                          f"{word} {_esc(prep.target)} (Spearman r = {c['spearman_r']:+.2f}).")
     if sig.applicable:
-        nb = sig.pairs[sig.pairs["config_id"] == sig.configs.sort_values("rank")["config_id"].iat[0]]
-        whose = ("the best configuration's" if not sig.approximate else
-                 "the best configuration's (on the coarsened grid of the significance page)")
+        top = sig.configs.sort_values("rank").iloc[0]
+        nb = sig.pairs[sig.pairs["config_id"] == top["config_id"]]
+        whose = ("the best configuration" if not sig.approximate else
+                 f"the best cell of the significance page's coarsened grid "
+                 f"({_esc(top['label'])})")
         worse = int((nb["verdict"] == "worse").sum())
         tested = nb[nb["verdict"] != "not testable"]
         hopeless = len(tested) > 0 and bool((tested["power_note"] != "").all())
+        test = _TEST_NAMES.get(_test(analysis), _test(analysis))
         if len(nb) == 0:
-            lines.append("The best configuration has no neighbours (no configuration differs "
-                         "from it in one hyperparameter by one step), so nothing was tested "
-                         "around it.")
+            lines.append(f"{whose[0].upper() + whose[1:]} has no neighbours (nothing differs from "
+                         "it in one hyperparameter by one step), so nothing was tested around it.")
         elif worse == len(nb):
-            lines.append(f"All {len(nb)} of {whose} neighbours are significantly worse.")
+            lines.append(f"All {_count(len(nb), 'neighbour')} of {whose} are significantly worse.")
         else:
-            lines.append(f"{worse} of {whose} {len(nb)} neighbours are significantly worse; the "
-                         "others cannot be told apart from it with these seeds"
-                         + (f" (with this test none could be: "
-                            f"{_esc(tested['power_note'].iat[0])})." if hopeless else "."))
+            lines.append(f"Of the {_count(len(nb), 'neighbour')} of {whose}, {worse} "
+                         f"{'is' if worse == 1 else 'are'} significantly worse by the {test} "
+                         "(Holm-adjusted); that the others are not does not make them as good"
+                         + (f": with this test none could be ({_esc(tested['power_note'].iat[0])})."
+                            if hopeless else " (see their intervals on the significance page)."))
     else:
         lines.append(f"Significance was not tested: {_esc(sig.reason)}")
     lines.append(forest_trust(analysis))

@@ -36,7 +36,7 @@ def test_a_lucky_single_run_is_paired_with_the_best_replicated_configuration():
     rows.append(({"lr": 4}, [0.99]))  # one run, best by luck
     out = text.findings(analyse(_table(rows), target="val_acc", n_jobs=1))
     assert "Best configuration: **lr=4** with val\\_acc 0.99 over 1 run(s)" in out
-    assert "the best with at least 4 runs is **lr=3**" in out
+    assert "the best with at least 4 runs (the median) is **lr=3**" in out
 
 
 def test_a_categorical_level_reads_as_against_its_other_levels():
@@ -47,3 +47,10 @@ def test_a_categorical_level_reads_as_against_its_other_levels():
     assert "Strongest monotone link: opt=adam (against its other levels) goes with higher val\\_acc" in out \
         or "Strongest monotone link: opt=sgd (against its other levels) goes with lower val\\_acc" in out
     assert "higher opt=" not in out
+
+
+def test_no_lucky_winner_claim_when_most_configurations_ran_once():
+    from analysis.configs import replicated_best
+
+    configs = pd.DataFrame({"label": list("abcd"), "n": [1, 1, 1, 9], "mean": [0.9, 0.8, 0.7, 0.6]})
+    assert replicated_best(configs) is None  # the median is 1: the best is not unusual

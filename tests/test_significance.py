@@ -436,5 +436,6 @@ def test_replicated_best_flags_a_lucky_single_run():
 
     configs = pd.DataFrame({"label": ["a", "b", "c", "d"], "n": [1, 5, 5, 4],
                             "mean": [0.99, 0.95, 0.94, 0.96]})
-    assert replicated_best(configs)["label"] == "b"
+    row, need = replicated_best(configs)
+    assert row["label"] == "b" and need == 5
     assert replicated_best(configs.iloc[1:]) is None  # the best already has typical runs

@@ -25,7 +25,7 @@ def _sweep_summary_data(analysis) -> pd.DataFrame:
         ("runs per configuration (min / median / max)",
          f"{int(n.min())} / {float(n.median()):g} / {int(n.max())}"),
         ("hyperparameters analysed", ", ".join(prep.params) or "(none)"),
-        ("target", f"{prep.target}: {prep.direction} ({prep.direction_reason})"),
+        ("target", f"{prep.target}: {prep.direction_reason}"),
         ("metric scale", f"{prep.metric_scale} ({prep.scale_reason})"),
     ]
     if prep.seed:
