@@ -12,6 +12,7 @@ import pandas as pd
 
 from analysis.configs import replicated_best
 from reports.render import esc
+from reports.text import TEST_NAMES
 
 MAX_CHARS = 65_536
 CELL_CHARS = 80
@@ -162,8 +163,7 @@ def _neighbours(result, *, limit: int) -> list[str]:
     best = configs.iloc[0]
     mine = pairs[pairs["config_id"] == best["config_id"]]
     alpha = result.options.get("alpha", 0.05)
-    test = {"ks": "KS test", "welch": "Welch's t-test", "mannwhitney": "Mann-Whitney U test"}.get(
-        result.options.get("test", "ks"), "KS test")
+    test = TEST_NAMES.get(result.options.get("test", "ks"), "KS test")
     where = " on the coarsened grid" if sig.approximate else ""
     lines += [f"Best configuration{where}: {text(best.get('label'), limit=2 * CELL_CHARS)}.", ""]
     if sig.approximate:

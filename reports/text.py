@@ -43,7 +43,8 @@ def _test(analysis) -> str:
     return str(analysis.options.get("test", "ks"))
 
 
-_TEST_NAMES = {"ks": "KS test", "welch": "Welch t-test", "mannwhitney": "Mann-Whitney U test"}
+#: How the report names the test behind the significance verdicts (``--test``).
+TEST_NAMES = {"ks": "KS test", "welch": "Welch's t-test", "mannwhitney": "Mann-Whitney U test"}
 
 
 def _count(n: int, noun: str) -> str:
@@ -62,9 +63,10 @@ def importance_verdict(analysis) -> str:
     Interactions dominate when they rise above seed noise and make up more than
     :data:`INTERACTIONS_DOMINATE` of what is explained: on a grid (shares of the configuration
     means), when the leftover's F test against the within-configuration error passes and its
-    noise-corrected share exceeds it (or no main effect rises above its floor); on the surrogate path (shares of the runs' variance, no
-    noise test for the leftover), when the interactions exceed that part of what the
-    surrogate explains out of sample and the configurations really differ."""
+    noise-corrected share exceeds it (or no main effect rises above its floor); on the
+    surrogate path (shares of the runs' variance, no noise test for the leftover), when the
+    interactions exceed that part of what the surrogate explains out of sample and the
+    configurations really differ."""
     imp = analysis.importance
     above = _above_floor(analysis)
     if _share_of(imp) == "configuration means":
@@ -90,14 +92,8 @@ def importance_verdict(analysis) -> str:
 
 
 def _share_of(imp) -> str | None:
-    """The denominator of the importance shares (results pickled before it was recorded:
-    told apart by the method)."""
-    share_of = getattr(imp, "share_of", None)
-    if share_of is None and str(imp.method).startswith("main_effects (grid"):
-        return "configuration means"
-    if share_of is None and str(imp.method).startswith("main_effects (surrogate"):
-        return "runs"
-    return share_of
+    """The denominator of the importance shares (None for evaluators without shares)."""
+    return getattr(imp, "share_of", None)
 
 
 def _interactions_above_noise(imp) -> bool:
@@ -360,7 +356,7 @@ def findings(analysis) -> str:
         worse = int((nb["verdict"] == "worse").sum())
         tested = nb[nb["verdict"] != "not testable"]
         hopeless = len(tested) > 0 and bool((tested["power_note"] != "").all())
-        test = _TEST_NAMES.get(_test(analysis), _test(analysis))
+        test = TEST_NAMES.get(_test(analysis), _test(analysis))
         if len(nb) == 0:
             lines.append(f"{whose[0].upper() + whose[1:]} has no neighbours (nothing differs from "
                          "it in one hyperparameter by one step), so nothing was tested around it.")
