@@ -163,16 +163,9 @@ def grid_main_effects(prep: Prepared, codes: pd.DataFrame, *, alpha: float = 0.0
     if finite.any():
         table.loc[finite, "p_holm"] = multipletests(table.loc[finite, "p_value"],
                                                     method="holm")[1]
-        # the share each parameter needs to pass its Holm step: F_crit x df x MS_error is the
-        # SS it needs on the runs; over (runs per configuration x configurations) that is a
-        # variance of configuration means (exact on a balanced grid)
-        step = table.loc[finite, "p_value"].rank(method="first").to_numpy() - 1
-        level = alpha / (int(finite.sum()) - step)
-        df_p = table.loc[finite, "df"].to_numpy()
-        f_crit = stats.f.isf(level, df_p, df_error)
-        per_config = len(y) / n_configs
-        table.loc[finite, "noise_floor"] = (
-            f_crit * df_p * ms_error / (per_config * n_configs * v_total) if v_total > 0 else 0.0)
+        table.loc[finite, "noise_floor"] = _holm_floor(
+            table.loc[finite, "p_value"], table.loc[finite, "df"], df_error, ms_error, scale,
+            alpha)
     table["above_floor"] = (table["p_holm"] < alpha).astype("boolean")
     table["importance"] = table["omega2"]
 
@@ -192,11 +185,8 @@ def grid_main_effects(prep: Prepared, codes: pd.DataFrame, *, alpha: float = 0.0
     tested = top["p_value"].notna()
     if tested.any():  # Holm over the pairs tested, the floor at each pair's Holm step
         top.loc[tested, "p_holm"] = multipletests(top.loc[tested, "p_value"], method="holm")[1]
-        step = top.loc[tested, "p_value"].rank(method="first").to_numpy() - 1
-        level = alpha / (int(tested.sum()) - step)
-        df_ab = top.loc[tested, "df"].to_numpy(dtype=float)
-        top.loc[tested, "noise_floor"] = (stats.f.isf(level, df_ab, pe["df"]) * df_ab
-                                          * pe["ms"] / scale) if scale > 0 else 0.0
+        top.loc[tested, "noise_floor"] = _holm_floor(
+            top.loc[tested, "p_value"], top.loc[tested, "df"], pe["df"], pe["ms"], scale, alpha)
         top.loc[tested, "above_floor"] = (top.loc[tested, "p_holm"] < alpha).to_numpy()
     top = top.drop(columns=["df", "p_holm"], errors="ignore")
     top = top.sort_values("share", ascending=False, kind="mergesort").head(max_pairs)
@@ -229,6 +219,19 @@ def grid_main_effects(prep: Prepared, codes: pd.DataFrame, *, alpha: float = 0.0
                             interaction_noise_share=inter["noise_share"],
                             interaction_share_corrected=inter["corrected"],
                             interaction_above_noise=inter["above"])
+
+
+def _holm_floor(p_values: pd.Series, df: pd.Series, df_error: float, ms_error: float,
+                scale: float, alpha: float) -> np.ndarray:
+    """The share each effect needs for its F test to pass its Holm step (alpha / (k - i) for
+    the i-th smallest p): F_crit x df x MS_error is the SS it needs on the runs, over
+    ``scale`` (the SS of a unit share) a share of the configuration means' variance."""
+    if scale <= 0:
+        return np.zeros(len(p_values))
+    step = p_values.rank(method="first").to_numpy() - 1
+    level = alpha / (len(p_values) - step)
+    d = df.to_numpy(dtype=float)
+    return stats.f.isf(level, d, df_error) * d * ms_error / scale
 
 
 def _pure_error(y: np.ndarray, codes: pd.DataFrame, params: list[str]) -> dict:
