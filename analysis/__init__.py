@@ -73,6 +73,7 @@ def analyse(
         significance=timed("significance", compare_neighbours, prep, alpha=alpha,
                            test=test, random_state=random_state),
         options={"target": target, "direction": direction, "metric_scale": metric_scale,
-                 "budget": budget, "at_budget": at_budget, "alpha": alpha, "test": test, "random_state": random_state},
+                 "budget": budget, "at_budget": at_budget, "alpha": alpha, "test": test,
+                 "random_state": random_state},
         timings=timings,
     )
