@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from adapters.errors import SweepError
-from adapters.schema import RunTable
+from sweepsight.adapters.errors import SweepError
+from sweepsight.adapters.schema import RunTable
 
 Loader = Callable[[dict], RunTable]
 _REGISTRY: dict[str, Callable[[], Loader]] = {}
@@ -50,6 +50,6 @@ def _lazy(module: str) -> Callable[[], Loader]:
     return factory
 
 
-register("csv", _lazy("adapters.csv_file"))
-register("mlflow", _lazy("adapters.mlflow_runs"))
-register("wandb", _lazy("adapters.wandb_runs"))
+register("csv", _lazy("sweepsight.adapters.csv_file"))
+register("mlflow", _lazy("sweepsight.adapters.mlflow_runs"))
+register("wandb", _lazy("sweepsight.adapters.wandb_runs"))

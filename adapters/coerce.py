@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from adapters.errors import SweepError
+from sweepsight.adapters.errors import SweepError
 
 MISSING = {"", "none", "null", "nan", "na", "n/a", "<na>", "nat"}
 _TRUE = {"true"}

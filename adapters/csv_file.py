@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from adapters.coerce import _as_number, _is_missing
-from adapters.errors import SweepError
-from adapters.schema import METRIC, PARAM, RunTable, build_table
+from sweepsight.adapters.coerce import _as_number, _is_missing
+from sweepsight.adapters.errors import SweepError
+from sweepsight.adapters.schema import METRIC, PARAM, RunTable, build_table
 
 PARAM_PREFIXES = ("params.", "param.", "config.", "hparams.", "hyperparameters.")
 METRIC_PREFIXES = ("metrics.", "metric.", "summary.", "summary_metrics.")

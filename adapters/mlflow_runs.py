@@ -21,8 +21,8 @@ from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 import pandas as pd
 
-from adapters.errors import SweepError
-from adapters.schema import METRIC, PARAM, RunTable, build_table
+from sweepsight.adapters.errors import SweepError
+from sweepsight.adapters.schema import METRIC, PARAM, RunTable, build_table
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 import pandera.pandas as pa
 
-from adapters.errors import SweepError
+from sweepsight.adapters.errors import SweepError
 
 PARAM = "params."
 METRIC = "metrics."
@@ -144,7 +144,7 @@ def build_table(
     columns holding raw values (strings, numbers, booleans, lists). ``where`` names the input
     in error messages (a file path, an MLflow experiment, a wandb project).
     """
-    from adapters.coerce import coerce_column, to_metric
+    from sweepsight.adapters.coerce import coerce_column, to_metric
 
     if len(frame) == 0:
         raise SweepError(f"{where} has no runs; check the experiment, project, sweep or filter.")

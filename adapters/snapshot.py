@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from adapters.errors import SweepError
-from adapters.schema import PARAM, RunMeta, RunTable, validate
+from sweepsight.adapters.errors import SweepError
+from sweepsight.adapters.schema import PARAM, RunMeta, RunTable, validate
 
 
 def save(table: RunTable, path: str | Path) -> Path:

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from adapters.errors import SweepError
+from sweepsight.adapters.errors import SweepError
 
 _BLOCK = 32768
 _HEADER = 7  # checksum uint32, length uint16, type uint8

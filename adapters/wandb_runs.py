@@ -18,9 +18,9 @@ from typing import Any, Callable, Iterable
 
 import pandas as pd
 
-from adapters.coerce import flatten
-from adapters.errors import SweepError
-from adapters.schema import METRIC, PARAM, RunTable, build_table
+from sweepsight.adapters.coerce import flatten
+from sweepsight.adapters.errors import SweepError
+from sweepsight.adapters.schema import METRIC, PARAM, RunTable, build_table
 
 AGGREGATIONS = ("last", "min", "max")
 HISTORY_WORKERS = 8
@@ -128,7 +128,7 @@ def _finish(rows: list[dict], *, options: dict, how: str, query: dict, where: st
 # offline directories -------------------------------------------------------------------------
 def load_offline(options: dict) -> RunTable:
     """Rows from offline run directories (option ``path``); no network."""
-    from adapters.wandb_offline import read_dir
+    from sweepsight.adapters.wandb_offline import read_dir
 
     path = Path(options["path"]).expanduser()
     where = f"wandb offline dir {path}"

@@ -8,7 +8,7 @@ import dataclasses
 import time
 from typing import Any
 
-from adapters.schema import RunTable
+from sweepsight.adapters.schema import RunTable
 
 
 @dataclasses.dataclass
@@ -44,12 +44,12 @@ def analyse(
     ``n_jobs`` is passed to the forests (forest importance and the main-effect surrogate);
     -1 uses every core. Results do not depend on it.
     """
-    from analysis.correlation import correlations
-    from analysis.forest import forest_importance
-    from analysis.importance import get_param_importances
-    from analysis.linear import fit_linear
-    from analysis.prepare import prepare
-    from analysis.significance import compare_neighbours
+    from sweepsight.analysis.correlation import correlations
+    from sweepsight.analysis.forest import forest_importance
+    from sweepsight.analysis.importance import get_param_importances
+    from sweepsight.analysis.linear import fit_linear
+    from sweepsight.analysis.prepare import prepare
+    from sweepsight.analysis.significance import compare_neighbours
 
     timings: dict[str, float] = {}
 

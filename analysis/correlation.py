@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.prepared import Prepared
+from sweepsight.analysis.prepared import Prepared
 
 COLUMNS = ["feature", "param", "pearson_r", "pearson_p", "spearman_r", "spearman_p", "n"]
 

@@ -15,7 +15,7 @@ from sklearn.ensemble import ExtraTreesRegressor
 from sklearn.metrics import r2_score
 from sklearn.model_selection import GroupKFold, KFold
 
-from analysis.prepared import Prepared
+from sweepsight.analysis.prepared import Prepared
 
 #: Up to this many runs the forest is the reference one (every tree on all runs, fully grown,
 #: 5-fold CV with as many trees). Above it the large-sweep approximations apply (see

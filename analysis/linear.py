@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
-from analysis.prepared import Prepared
+from sweepsight.analysis.prepared import Prepared
 
 COLUMNS = ["term", "param", "coef", "std_err", "ci_low", "ci_high", "p_value", "vif", "reference"]
 CONDITION_LIMIT = 30.0

@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from adapters.errors import SweepError
-from adapters.schema import PARAM, RunTable
-from analysis.prepared import Prepared
+from sweepsight.adapters.errors import SweepError
+from sweepsight.adapters.schema import PARAM, RunTable
+from sweepsight.analysis.prepared import Prepared
 
 MIN_RUNS = 3
 SCALES = ("auto", "raw", "log", "rank")

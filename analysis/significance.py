@@ -13,10 +13,10 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from adapters.errors import SweepError
-from analysis.configs import coarsen, find_neighbours, format_value, group_configs
-from analysis.prepared import Prepared
-from analysis.stats_tests import (MIN_BOOT_RUNS, benjamini_hochberg, holm, min_attainable_ks_p,
+from sweepsight.adapters.errors import SweepError
+from sweepsight.analysis.configs import coarsen, find_neighbours, format_value, group_configs
+from sweepsight.analysis.prepared import Prepared
+from sweepsight.analysis.stats_tests import (MIN_BOOT_RUNS, benjamini_hochberg, holm, min_attainable_ks_p,
                                   pair_tests)
 
 PAIR_COLUMNS = [

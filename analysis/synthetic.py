@@ -23,7 +23,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from adapters.schema import RunTable, build_table
+from sweepsight.adapters.schema import RunTable, build_table
 
 
 @dataclasses.dataclass(frozen=True)
@@ -287,7 +287,7 @@ def make_table(params: dict[str, Dist], **kwargs: Any) -> RunTable:
 
 def load_via_csv(frame: pd.DataFrame, path: str | Path, **options: Any) -> RunTable:
     """Write ``frame`` to ``path`` as CSV and load it through the CSV adapter."""
-    import adapters
+    from sweepsight import adapters
 
     frame.to_csv(path, index=False)
     return adapters.load("csv", {"path": str(path), **options})

@@ -84,7 +84,7 @@ def mlflow_overhead(frame: pd.DataFrame, workdir) -> dict[str, float]:
     from mlflow.entities import Metric, Param
     from mlflow.tracking import MlflowClient
 
-    import adapters
+    from sweepsight import adapters
 
     uri = f"sqlite:///{workdir}/bench.db"
     client = MlflowClient(uri)

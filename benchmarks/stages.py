@@ -21,13 +21,13 @@ def peak_mb() -> float:
 
 
 def main(path: str) -> None:
-    import adapters
-    from analysis.correlation import correlations
-    from analysis.forest import forest_importance
-    from analysis.importance import get_param_importances
-    from analysis.linear import fit_linear
-    from analysis.prepare import prepare
-    from analysis.significance import compare_neighbours
+    from sweepsight import adapters
+    from sweepsight.analysis.correlation import correlations
+    from sweepsight.analysis.forest import forest_importance
+    from sweepsight.analysis.importance import get_param_importances
+    from sweepsight.analysis.linear import fit_linear
+    from sweepsight.analysis.prepare import prepare
+    from sweepsight.analysis.significance import compare_neighbours
 
     out: dict = {"imports": {"seconds": 0.0, "cpu_seconds": time.process_time(),
                              "peak_mb": peak_mb()},

@@ -1,7 +1,7 @@
 """``python -m reports``: see :mod:`reports.cli`."""
 import sys
 
-from reports.cli import main
+from sweepsight.reports.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator
 
-from adapters import snapshot
-from adapters.errors import SweepError
-from adapters.schema import RunTable
+from sweepsight.adapters import snapshot
+from sweepsight.adapters.errors import SweepError
+from sweepsight.adapters.schema import RunTable
 
 REPO = Path(__file__).resolve().parent.parent
 REPORTS = REPO / "reports"
@@ -60,7 +60,7 @@ def run_analysis(snapshot_path: str, *, target: str, direction: str | None = Non
 
     Called by ``reports/analysis.ipynb``; returns the per-analysis timings in seconds.
     """
-    from analysis import analyse
+    from sweepsight.analysis import analyse
 
     table = snapshot.load(snapshot_path)
     result = analyse(table, target=target, direction=direction or None,
@@ -246,7 +246,7 @@ def build(
     ``renderer``: ``"auto"`` (Quarto when on PATH, else nbconvert), ``"quarto"`` or
     ``"nbconvert"``. Returns the wall time of every stage in seconds.
     """
-    from reports import render, summary
+    from sweepsight.reports import render, summary
 
     if (table is None) == (snapshot_path is None):
         raise ValueError("pass exactly one of table and snapshot_path")

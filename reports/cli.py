@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from adapters.errors import SweepError
+from sweepsight.adapters.errors import SweepError
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "digits_sweep.csv"
 EXAMPLE_TARGET = "val_acc"
@@ -107,9 +107,9 @@ def resolve_target(target: str | None, metrics: list[str], named: list[str] = ()
 
 def run(args: argparse.Namespace) -> dict[str, float]:
     """Load (or read the snapshot), then build the site; returns stage timings."""
-    import adapters
-    from adapters import snapshot
-    from reports.build import build
+    from sweepsight import adapters
+    from sweepsight.adapters import snapshot
+    from sweepsight.reports.build import build
 
     if args.alpha is not None and not 0 < args.alpha < 1:
         raise SweepError(f"--alpha {args.alpha} must be between 0 and 1 (e.g. 0.05).")
@@ -149,7 +149,7 @@ def check(table, target: str, args: argparse.Namespace) -> float:
     """Prepare the runs once with the build's options, so that a problem with them (too few
     runs, a constant target, an unknown budget) is reported before the notebook kernel starts;
     the analysis notebook prepares them again. Returns the seconds taken."""
-    from analysis.prepare import prepare
+    from sweepsight.analysis.prepare import prepare
 
     start = time.perf_counter()
     prep = prepare(table, target=target, direction=args.direction,
@@ -163,7 +163,7 @@ def check(table, target: str, args: argparse.Namespace) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     """Build the report; a :class:`SweepError` prints ``error: <message>`` and returns 2."""
-    from reports.build import BuildError
+    from sweepsight.reports.build import BuildError
 
     args = parser().parse_args(argv)
     start = time.perf_counter()

@@ -226,7 +226,7 @@ def render_quarto(quarto: str, generated: Path, site: Path, *, project: Path) ->
         proc = subprocess.run([quarto, "render", str(project), "--output-dir", tmp],
                               cwd=project, capture_output=True, text=True)
         if proc.returncode != 0:
-            from reports.build import BuildError
+            from sweepsight.reports.build import BuildError
 
             raise BuildError(f"quarto render failed ({proc.returncode}): {proc.stderr[-2000:]}")
         for item in Path(tmp).iterdir():
@@ -250,7 +250,7 @@ def render_site(generated: Path, site: Path, *, pages, title: str, renderer: str
     quarto = shutil.which("quarto")
     project = generated.parent.parent
     if renderer == "quarto" and not quarto:
-        from adapters.errors import SweepError
+        from sweepsight.adapters.errors import SweepError
 
         raise SweepError("--renderer quarto: Quarto was not found on PATH; install it "
                          "(pip install quarto-cli) or pass --renderer nbconvert.")

@@ -10,9 +10,9 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from analysis.configs import replicated_best
-from reports.render import esc
-from reports.text import TEST_NAMES
+from sweepsight.analysis.configs import replicated_best
+from sweepsight.reports.render import esc
+from sweepsight.reports.text import TEST_NAMES
 
 MAX_CHARS = 65_536
 CELL_CHARS = 80
@@ -195,7 +195,7 @@ def _neighbours(result, *, limit: int) -> list[str]:
 def _notes(result, *, limit: int) -> list[str]:
     prep = result.prep
     items: list[str] = []
-    from reports.text import source_notes
+    from sweepsight.reports.text import source_notes
 
     for source in (source_notes(result.table.meta), prep.notes, getattr(result.linear, "warnings", []),
                    getattr(result.forest, "warnings", []), getattr(result.importance, "notes", []),

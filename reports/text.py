@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from analysis.configs import replicated_best
+from sweepsight.analysis.configs import replicated_best
 
 #: The forest's cross-validated R² below which it is no evidence at all / only rough.
 CV_R2_LOW = 0.1
@@ -26,7 +26,7 @@ def percent(share: float) -> str:
 
 
 def _esc(text) -> str:
-    from reports.render import esc
+    from sweepsight.reports.render import esc
 
     return esc(text)
 

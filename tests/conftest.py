@@ -59,7 +59,7 @@ class Built:
 
 def build_site(tmp: Path, *, seeds: int, args: list[str] = ()) -> Built:
     """Run the CLI in-process on a fresh synthetic sweep; the site lands in ``tmp/site``."""
-    from reports.cli import main
+    from sweepsight.reports.cli import main
 
     tmp.mkdir(parents=True, exist_ok=True)
     csv = write_sweep(tmp / "sweep.csv", seeds=seeds)

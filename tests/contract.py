@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from adapters.schema import FIXED, STATES, RunTable
+from sweepsight.adapters.schema import FIXED, STATES, RunTable
 
 # (config, seed) -> metrics. Nested config keys flatten with dots.
 CONFIGS = [

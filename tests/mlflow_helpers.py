@@ -14,7 +14,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from adapters.coerce import flatten
+from sweepsight.adapters.coerce import flatten
 from tests import contract
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z in ms: start times are fixed, so tests can check them

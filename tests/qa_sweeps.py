@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from analysis.synthetic import Choice, LogUniform, Uniform, make_frame
+from sweepsight.analysis.synthetic import Choice, LogUniform, Uniform, make_frame
 
 
 @dataclasses.dataclass(frozen=True)

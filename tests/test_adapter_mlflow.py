@@ -6,9 +6,9 @@ import logging
 import pandas as pd
 import pytest
 
-import adapters
-from adapters import mlflow_runs
-from adapters.errors import SweepError
+from sweepsight import adapters
+from sweepsight.adapters import mlflow_runs
+from sweepsight.adapters.errors import SweepError
 from tests import contract
 from tests.mlflow_helpers import (T0, MlflowServer, client_for, fast_dir, free_port, log_contract, log_many,
                                   log_nested)
@@ -167,7 +167,7 @@ def test_pagination_follows_page_tokens(store, monkeypatch):
 
 
 def test_cli_options_reach_the_adapter(store):
-    from reports.cli import adapter_options, parser
+    from sweepsight.reports.cli import adapter_options, parser
 
     args = parser().parse_args(["--source", "mlflow", "--tracking-uri", store["uri"], "--experiment", "contract",
                                 "--metric-agg", "min", "--target", "val_acc"])
@@ -237,7 +237,7 @@ def test_error_unreachable_server_hides_credentials(monkeypatch, caplog, capsys)
     monkeypatch.setattr(mlflow_runs, "PROBE_BACKOFF", 0.01)
     port = free_port()  # nothing listens there
     uri = f"http://alice:s3cr3t-pw@127.0.0.1:{port}/?token=tok-9f8e7d"
-    with caplog.at_level(logging.INFO, logger="adapters.mlflow_runs"):
+    with caplog.at_level(logging.INFO, logger="sweepsight.adapters.mlflow_runs"):
         message = _error(uri, experiment="contract")
     assert f"cannot reach the MLflow tracking server at http://***@127.0.0.1:{port}/?token=***" in message
     assert f"after {mlflow_runs.PROBE_ATTEMPTS} tries" in message

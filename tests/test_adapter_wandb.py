@@ -9,8 +9,8 @@ import socket
 import numpy as np
 import pytest
 
-import adapters
-from adapters.errors import SweepError
+from sweepsight import adapters
+from sweepsight.adapters.errors import SweepError
 from tests import contract
 from tests.fake_wandb_server import FakeRun, FakeWandb
 

@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from reports import build
+from sweepsight.reports import build
 from tests.conftest import SCRIPT_NAME
 
 pytestmark = pytest.mark.browser

@@ -7,12 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import analyse
-from analysis import synthetic as S
-from reports import charts
-from reports.charts import importance as imp_charts
-from reports.charts import models, overview, significance
-from reports.charts._common import MAX_ROWS
+from sweepsight.analysis import analyse
+from sweepsight.analysis import synthetic as S
+from sweepsight.reports import charts
+from sweepsight.reports.charts import importance as imp_charts
+from sweepsight.reports.charts import models, overview, significance
+from sweepsight.reports.charts._common import MAX_ROWS
 
 
 @pytest.fixture(scope="module")
@@ -36,11 +36,11 @@ def big():
                           "state": "finished", "params.lr": lr,
                           "params.opt": rng.choice(["adam", "sgd", "rmsprop"], n),
                           "metrics.loss": np.log10(lr) ** 2 + rng.normal(0, 0.1, n)})
-    from adapters.schema import build_table
-    from analysis import Analysis
-    from analysis.correlation import correlations
-    from analysis.prepare import prepare
-    from analysis.significance import compare_neighbours
+    from sweepsight.adapters.schema import build_table
+    from sweepsight.analysis import Analysis
+    from sweepsight.analysis.correlation import correlations
+    from sweepsight.analysis.prepare import prepare
+    from sweepsight.analysis.significance import compare_neighbours
 
     prep = prepare(build_table(frame, source="csv"), target="loss")
     sig = compare_neighbours(prep, n_boot=50)

@@ -13,8 +13,8 @@ import pandas as pd
 import papermill
 import pytest
 
-from adapters.errors import SweepError
-from reports import build, cli
+from sweepsight.adapters.errors import SweepError
+from sweepsight.reports import build, cli
 from tests.conftest import REPO, write_sweep
 
 
@@ -113,7 +113,7 @@ def test_error_raised_inside_the_analysis_notebook(old_site, tmp_path):
     """prepare() refuses a log scale for a metric with negative values: the SweepError comes
     out of papermill's PapermillExecutionError as the same one line (the build called directly,
     since the CLI finds this before the kernel starts)."""
-    import adapters
+    from sweepsight import adapters
 
     table = adapters.load("csv", {"path": str(write_sweep(tmp_path / "sweep.csv"))})
     with pytest.raises(SweepError, match="--metric-scale log needs a positive metric") as info:
@@ -270,7 +270,7 @@ def test_renderer_quarto_without_quarto_fails_before_building(capsys, old_site, 
 
 
 def test_one_named_metric_is_the_target_and_an_unknown_target_lists_metrics():
-    from reports.cli import resolve_target
+    from sweepsight.reports.cli import resolve_target
 
     assert resolve_target(None, ["val/loss", "train/loss"], ["val/loss"]) == "val/loss"
     with pytest.raises(SweepError, match="choose the one to explain with --target"):
@@ -280,7 +280,7 @@ def test_one_named_metric_is_the_target_and_an_unknown_target_lists_metrics():
 
 
 def test_cli_options_reach_the_adapter_and_analysis():
-    from reports.cli import adapter_options, parser
+    from sweepsight.reports.cli import adapter_options, parser
 
     args = parser().parse_args(["--source", "wandb", "--project", "e/p",
                                 "--filter", '{"state": "finished"}', "--test", "welch"])

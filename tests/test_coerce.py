@@ -6,7 +6,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters import coerce
+from sweepsight.adapters import coerce
 
 TEXT = st.sampled_from(["1e-3", "0.001", " 2 ", "", "None", "null", "NaN", "nan", "n/a", "<NA>",
                         "true", "False", " TRUE", "abc", "inf", "-inf", "Infinity", "1_000",

@@ -2,8 +2,8 @@
 import pandas as pd
 import pytest
 
-import adapters
-from adapters.coerce import flatten
+from sweepsight import adapters
+from sweepsight.adapters.coerce import flatten
 from tests import contract
 
 

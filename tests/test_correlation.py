@@ -6,9 +6,9 @@ import pytest
 from numpy.testing import assert_allclose
 from scipy import stats
 
-from analysis.correlation import COLUMNS, correlations
-from analysis.prepare import prepare
-from analysis.synthetic import Choice, Uniform, make_table, standard_sweep
+from sweepsight.analysis.correlation import COLUMNS, correlations
+from sweepsight.analysis.prepare import prepare
+from sweepsight.analysis.synthetic import Choice, Uniform, make_table, standard_sweep
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-import adapters
-from adapters.errors import SweepError
+from sweepsight import adapters
+from sweepsight.adapters.errors import SweepError
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import adapters
+from sweepsight import adapters
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "examples" / "digits_sweep.py"

@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from adapters.schema import build_table
-from analysis import analyse
-from reports import text
+from sweepsight.adapters.schema import build_table
+from sweepsight.analysis import analyse
+from sweepsight.reports import text
 
 
 def _table(rows: list[tuple[dict, list[float]]]):
@@ -50,7 +50,7 @@ def test_a_categorical_level_reads_as_against_its_other_levels():
 
 
 def test_no_lucky_winner_claim_when_most_configurations_ran_once():
-    from analysis.configs import replicated_best
+    from sweepsight.analysis.configs import replicated_best
 
     configs = pd.DataFrame({"label": list("abcd"), "n": [1, 1, 1, 9], "mean": [0.9, 0.8, 0.7, 0.6]})
     assert replicated_best(configs) is None  # the median is 1: the best is not unusual

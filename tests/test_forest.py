@@ -8,14 +8,14 @@ from numpy.testing import assert_allclose
 from sklearn.ensemble import ExtraTreesRegressor
 from sklearn.inspection import permutation_importance
 
-from analysis.forest import (
+from sweepsight.analysis.forest import (
     config_ids,
     cv_splits,
     fit_forest,
     forest_importance,
     grouped_permutation_importance,
 )
-from analysis.prepared import Prepared
+from sweepsight.analysis.prepared import Prepared
 
 
 def make_prep(runs: pd.DataFrame, *, categorical=(), log_scaled=(), seed=None) -> Prepared:
@@ -146,8 +146,8 @@ def test_cv_r2_std_is_spread_over_folds(n_splits):
 
 
 def test_through_prepare_on_the_standard_synthetic_sweep():
-    from analysis.prepare import prepare
-    from analysis.synthetic import make_table, standard_sweep
+    from sweepsight.analysis.prepare import prepare
+    from sweepsight.analysis.synthetic import make_table, standard_sweep
 
     prep = prepare(make_table(**standard_sweep()), target="loss")
     res = forest_importance(prep, n_estimators=100)

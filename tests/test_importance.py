@@ -9,8 +9,8 @@ from numpy.testing import assert_allclose
 from scipy import stats
 from statsmodels.stats.anova import anova_lm
 
-from adapters.errors import SweepError
-from analysis.importance import (
+from sweepsight.adapters.errors import SweepError
+from sweepsight.analysis.importance import (
     BaseImportanceEvaluator,
     ImportanceResult,
     available,
@@ -197,8 +197,8 @@ def test_register_evaluator():
 
 
 def test_through_prepare_on_the_standard_synthetic_sweep():
-    from analysis.prepare import prepare
-    from analysis.synthetic import make_table, standard_sweep
+    from sweepsight.analysis.prepare import prepare
+    from sweepsight.analysis.synthetic import make_table, standard_sweep
 
     prep = prepare(make_table(**standard_sweep()), target="loss")
     res = get_param_importances(prep)
@@ -209,8 +209,8 @@ def test_through_prepare_on_the_standard_synthetic_sweep():
 
 
 def _qa_prep(writer, target, tmp_path):
-    import adapters
-    from analysis.prepare import prepare
+    from sweepsight import adapters
+    from sweepsight.analysis.prepare import prepare
 
     path = tmp_path / "sweep.csv"
     writer(path)
@@ -303,8 +303,8 @@ def test_additive_truth_claims_no_interaction():
 
 
 def test_true_interaction_is_claimed_with_its_pair_first():
-    from analysis.prepare import prepare
-    from analysis.synthetic import make_table, standard_sweep
+    from sweepsight.analysis.prepare import prepare
+    from sweepsight.analysis.synthetic import make_table, standard_sweep
 
     prep = prepare(make_table(**standard_sweep(grid=True, grid_points=4)), target="loss")
     res = get_param_importances(prep)

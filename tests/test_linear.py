@@ -7,10 +7,10 @@ import pytest
 import statsmodels.formula.api as smf
 from numpy.testing import assert_allclose
 
-from analysis.linear import COLUMNS, fit_linear
-from analysis.prepare import prepare
-from analysis.synthetic import make_table, standard_sweep
-from adapters.schema import build_table
+from sweepsight.analysis.linear import COLUMNS, fit_linear
+from sweepsight.analysis.prepare import prepare
+from sweepsight.analysis.synthetic import make_table, standard_sweep
+from sweepsight.adapters.schema import build_table
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,7 @@ def test_matches_statsmodels_formula_api(prep, robust):
 
 def test_vif_matches_statsmodels(prep):
     from statsmodels.stats.outliers_influence import variance_inflation_factor
-    from analysis.linear import design
+    from sweepsight.analysis.linear import design
     import statsmodels.api as sm
 
     res = fit_linear(prep)

@@ -8,12 +8,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.errors import SweepError
-from adapters.schema import build_table
-from analysis.correlation import correlations
-from analysis.linear import fit_linear
-from analysis.prepare import prepare
-from analysis.synthetic import Choice, LogUniform, Uniform, load_via_csv, make_frame, standard_sweep
+from sweepsight.adapters.errors import SweepError
+from sweepsight.adapters.schema import build_table
+from sweepsight.analysis.correlation import correlations
+from sweepsight.analysis.linear import fit_linear
+from sweepsight.analysis.prepare import prepare
+from sweepsight.analysis.synthetic import Choice, LogUniform, Uniform, load_via_csv, make_frame, standard_sweep
 
 
 def via_csv(tmp_path, **overrides):

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from adapters.errors import SweepError
-from adapters.schema import build_table
-from analysis.prepare import infer_direction, prepare
-from analysis.synthetic import make_table, standard_sweep
+from sweepsight.adapters.errors import SweepError
+from sweepsight.adapters.schema import build_table
+from sweepsight.analysis.prepare import infer_direction, prepare
+from sweepsight.analysis.synthetic import make_table, standard_sweep
 
 
 def table_of(columns: dict, y, **kw):
@@ -307,7 +307,7 @@ def test_infinite_values_give_no_warning_and_stay_out_of_the_numbers():
 def test_skew_agrees_with_scipy():
     from scipy import stats
 
-    from analysis.prepare import _skew
+    from sweepsight.analysis.prepare import _skew
 
     rng = np.random.default_rng(14)
     for _ in range(50):

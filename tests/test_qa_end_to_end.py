@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import adapters
-from analysis.prepare import prepare
-from analysis.significance import compare_neighbours
-from reports import text
-from reports.charts import overview
+from sweepsight import adapters
+from sweepsight.analysis.prepare import prepare
+from sweepsight.analysis.significance import compare_neighbours
+from sweepsight.reports import text
+from sweepsight.reports.charts import overview
 from tests import qa_sweeps
 
 
@@ -57,7 +57,7 @@ def test_bare_numeric_column_named_like_a_setting_stays_a_hyperparameter(tmp_pat
 
 @pytest.fixture(scope="module")
 def heavy_analysis(tmp_path_factory):
-    from analysis import analyse
+    from sweepsight.analysis import analyse
 
     path = tmp_path_factory.mktemp("heavy") / "heavy.csv"
     qa_sweeps.heavy_tail(path, n_configs=12, seeds=10, tail=0.04)
@@ -93,7 +93,7 @@ def test_parallel_coordinates_metric_axis_on_log_scale(heavy_analysis):
 
 
 def test_metric_against_params_on_the_analysis_scale(heavy_analysis):
-    from reports.charts import importance
+    from sweepsight.reports.charts import importance
 
     spec = importance.metric_vs_params_chart(heavy_analysis).to_dict()
     y_scales = [str(layer) for layer in spec["concat"]]
@@ -144,7 +144,7 @@ def _site_text(site) -> str:
 
 def _aliases_and_failures(path):
     """The same knob logged twice, plus failed, NaN and inf runs."""
-    from analysis.synthetic import make_frame, standard_sweep
+    from sweepsight.analysis.synthetic import make_frame, standard_sweep
 
     frame = make_frame(**standard_sweep(n_configs=30, failed=4, nan_target=3, inf_target=2,
                                         aliases={"training.learning_rate": ("lr", None)}))
@@ -182,7 +182,7 @@ CLI_CASES = {
 
 @pytest.mark.parametrize("case", list(CLI_CASES))
 def test_cli_builds_messy_sweep_and_says_why(case, tmp_path, capsys):
-    from reports.cli import main
+    from sweepsight.reports.cli import main
 
     write, args, sentences = CLI_CASES[case]
     data = tmp_path / f"{case}.csv"

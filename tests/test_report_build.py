@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from adapters import snapshot
-from reports import build, render, summary
+from sweepsight.adapters import snapshot
+from sweepsight.reports import build, render, summary
 from tests.conftest import PIPE_NAME, REPO, SCRIPT_NAME
 
 PAGE_FILES = [f"{p.stem}.html" for p in build.PAGES]
@@ -179,7 +179,7 @@ def test_summary_md_is_valid_gfm_and_names_the_known_effects(built_site):
 def test_summary_md_stays_under_github_limit_with_500_hyperparameters(built_site):
     """The real analysis of the built sweep, its tables widened to 500 hyperparameters with
     hostile names: every list is cut ("… and N more") and the page stays < 65,536 chars."""
-    from analysis import analyse
+    from sweepsight.analysis import analyse
 
     result = analyse(snapshot.load(built_site.site / "data" / "sweep"), target="val_acc")
     names = [f"p{i}|<{'x' * 200}>`" for i in range(500)]
@@ -235,8 +235,8 @@ def test_quarto_configuration_matches_the_generated_pages(built_site):
 
 
 def test_one_run_per_configuration_says_why_significance_cannot_apply(single_run_site):
-    from analysis.prepare import prepare
-    from analysis.significance import compare_neighbours
+    from sweepsight.analysis.prepare import prepare
+    from sweepsight.analysis.significance import compare_neighbours
 
     prep = prepare(snapshot.load(single_run_site.site / "data" / "sweep"), target="val_acc")
     sig = compare_neighbours(prep)

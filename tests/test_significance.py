@@ -10,12 +10,12 @@ from numpy.testing import assert_allclose
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from adapters.errors import SweepError
-from analysis.prepare import prepare
-from analysis.prepared import Prepared
-from analysis.significance import PAIR_COLUMNS, compare_neighbours, neighbourhood
-from analysis.stats_tests import benjamini_hochberg, holm, min_attainable_ks_p
-from analysis.synthetic import Choice, LogUniform, make_table
+from sweepsight.adapters.errors import SweepError
+from sweepsight.analysis.prepare import prepare
+from sweepsight.analysis.prepared import Prepared
+from sweepsight.analysis.significance import PAIR_COLUMNS, compare_neighbours, neighbourhood
+from sweepsight.analysis.stats_tests import benjamini_hochberg, holm, min_attainable_ks_p
+from sweepsight.analysis.synthetic import Choice, LogUniform, make_table
 
 
 def _prep(runs: pd.DataFrame, numeric, categorical, *, direction="maximize", log_scaled=(),
@@ -386,7 +386,7 @@ def test_thousands_of_configurations():
 
 
 def test_welch_edge_cases_equal_scipy():
-    from analysis.stats_tests import welch_p
+    from sweepsight.analysis.stats_tests import welch_p
 
     cases = [([1.0, 1.0, 1.0], [1.0, 1.0, 1.0]), ([1.0, 1.0, 1.0], [2.0, 2.0, 2.0]),
              ([1.0, 1.0, 1.0], [2.0, 3.0, 4.0]), ([0.1, 0.5, 0.3, 0.2], [0.7, 0.1])]
@@ -400,7 +400,7 @@ def test_welch_edge_cases_equal_scipy():
 
 
 def test_no_bootstrap_interval_from_two_runs():
-    from analysis.stats_tests import pair_tests
+    from sweepsight.analysis.stats_tests import pair_tests
 
     y = np.array([0.1, 0.2, 0.5, 0.6, 0.1, 0.2, 0.3, 0.5, 0.6, 0.7])
     start, n = np.array([0, 2, 4, 7]), np.array([2, 2, 3, 3])
@@ -432,7 +432,7 @@ def test_random_search_keeps_exact_configurations_beside_the_coarsened_grid():
 
 
 def test_replicated_best_flags_a_lucky_single_run():
-    from analysis.configs import replicated_best
+    from sweepsight.analysis.configs import replicated_best
 
     configs = pd.DataFrame({"label": ["a", "b", "c", "d"], "n": [1, 5, 5, 4],
                             "mean": [0.99, 0.95, 0.94, 0.96]})

@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analysis import analyse
-from analysis import synthetic as S
-from reports import charts, text
+from sweepsight.analysis import analyse
+from sweepsight.analysis import synthetic as S
+from sweepsight.reports import charts, text
 
 PARAMS = {"lr": S.LogUniform(1e-4, 1e-1), "optimizer": S.Choice(["adam", "sgd"])}
 
@@ -80,8 +80,8 @@ def test_run_names_are_escaped(main_effect):
 
 
 def test_source_notes_say_where_runs_came_from_and_how_metrics_were_aggregated():
-    from adapters.schema import RunMeta
-    from reports.text import source_notes
+    from sweepsight.adapters.schema import RunMeta
+    from sweepsight.reports.text import source_notes
 
     meta = RunMeta(source="mlflow", metric_agg="max", notes=["2 parent runs left out"],
                    query={"tracking_uri": "http://127.0.0.1:5000", "experiment": ["sweep"]})

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from adapters.errors import SweepError
-from analysis.importance._base import BaseImportanceEvaluator, ImportanceResult
-from analysis.importance._forest import ForestImpurityEvaluator, PermutationEvaluator
-from analysis.importance._main_effects import MainEffectsEvaluator
-from analysis.prepared import Prepared
+from sweepsight.adapters.errors import SweepError
+from sweepsight.analysis.importance._base import BaseImportanceEvaluator, ImportanceResult
+from sweepsight.analysis.importance._forest import ForestImpurityEvaluator, PermutationEvaluator
+from sweepsight.analysis.importance._main_effects import MainEffectsEvaluator
+from sweepsight.analysis.prepared import Prepared
 
 __all__ = ["BaseImportanceEvaluator", "ImportanceResult", "available", "get_evaluator",
            "get_param_importances", "register_evaluator"]

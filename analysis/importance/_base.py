@@ -6,7 +6,7 @@ import dataclasses
 
 import pandas as pd
 
-from analysis.prepared import Prepared
+from sweepsight.analysis.prepared import Prepared
 
 PAIR_COLUMNS = ["param_a", "param_b", "share", "p_value", "noise_floor", "above_floor"]
 

@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.forest import forest_importance
-from analysis.importance._base import BaseImportanceEvaluator, ImportanceResult
-from analysis.prepared import Prepared
+from sweepsight.analysis.forest import forest_importance
+from sweepsight.analysis.importance._base import BaseImportanceEvaluator, ImportanceResult
+from sweepsight.analysis.prepared import Prepared
 
 
 class ForestImpurityEvaluator(BaseImportanceEvaluator):

@@ -45,9 +45,9 @@ import pandas as pd
 from scipy import stats
 from sklearn.ensemble import ExtraTreesRegressor
 
-from analysis.forest import config_ids, config_means, param_columns
-from analysis.importance._base import BaseImportanceEvaluator, ImportanceResult
-from analysis.prepared import Prepared
+from sweepsight.analysis.forest import config_ids, config_means, param_columns
+from sweepsight.analysis.importance._base import BaseImportanceEvaluator, ImportanceResult
+from sweepsight.analysis.prepared import Prepared
 
 GRID_COVERAGE = 0.8
 

@@ -6,13 +6,13 @@ than :data:`MAX_ROWS` rows. :func:`display` shows any of them in a page notebook
 """
 from __future__ import annotations
 
-from reports.charts._common import MAX_ROWS
-from reports.charts.importance import (importance_chart, interactions_chart,
+from sweepsight.reports.charts._common import MAX_ROWS
+from sweepsight.reports.charts.importance import (importance_chart, interactions_chart,
                                        metric_vs_params_chart)
-from reports.charts.models import coefficient_chart, correlation_chart
-from reports.charts.overview import parallel_coordinates
-from reports.charts.significance import significance_table_html, significance_view
-from reports.charts.tables import display, html_table
+from sweepsight.reports.charts.models import coefficient_chart, correlation_chart
+from sweepsight.reports.charts.overview import parallel_coordinates
+from sweepsight.reports.charts.significance import significance_table_html, significance_view
+from sweepsight.reports.charts.tables import display, html_table
 
 __all__ = ["MAX_ROWS", "coefficient_chart", "correlation_chart", "display", "html_table",
            "importance_chart", "interactions_chart", "metric_vs_params_chart",

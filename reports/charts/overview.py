@@ -6,7 +6,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from reports.charts._common import (MAX_ROWS, NA, fields, metric_encoding, metric_title,
+from sweepsight.reports.charts._common import (MAX_ROWS, NA, fields, metric_encoding, metric_title,
                                     param_tooltips, runs_with_text_params, sample_rows, show_value)
 
 

@@ -15,7 +15,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from reports.charts._common import MAX_ROWS, VERDICT_COLORS, VERDICTS, show_value
+from sweepsight.reports.charts._common import MAX_ROWS, VERDICT_COLORS, VERDICTS, show_value
 
 #: Configurations shown in the ranking (and offered in the dropdown) at most.
 TOP = 60

@@ -48,7 +48,7 @@ def display(obj) -> None:
     elif hasattr(obj, "to_dict"):
         import warnings
 
-        from reports.render import show
+        from sweepsight.reports.render import show
 
         with warnings.catch_warnings():
             # one selection shared by several views is intended (the significance view)
