@@ -1,16 +1,21 @@
 """Forest importance: an ExtraTrees surrogate of the metric, with honest cross-validation.
 
-Impurity importance comes from the forest fitted on every run (the reference practice,
-``ExtraTreesRegressor(n_estimators=250, random_state=0)``); permutation importance and the
-surrogate's R² come from held-out folds. Encoded columns are summed / permuted together per
+The reference practice is one ``ExtraTreesRegressor(n_estimators=250, random_state=0)`` on every
+run for impurity importance. Here its 250 trees are shared out between the cross-validation
+folds: each fold forest is grown outside its held-out fold, all their trees together give the
+impurity importance, and their held-out predictions give the R² and the permutation importance,
+so the stage costs about one forest (``shared_trees=False``: the reference computation, a forest
+on every run plus a full forest per fold). Every approximation is a :class:`ForestApprox` flag. Encoded columns are summed / permuted together per
 original hyperparameter, so a one-hot categorical counts once.
 """
 from __future__ import annotations
 
 import dataclasses
+import enum
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.ensemble import ExtraTreesRegressor
 from sklearn.metrics import r2_score
 from sklearn.model_selection import GroupKFold, KFold
@@ -27,8 +32,10 @@ TREE_ROWS = 5_000
 #: Large sweeps: folds and trees per fold forest (CV only estimates R² and permutation drops).
 LARGE_SPLITS = 3
 LARGE_CV_TREES = 100
-#: row-predictions spent on permutation importance per fold set (params x repeats x rows)
-PERM_BUDGET = 2_000_000
+#: row x tree predictions spent on permutation importance (params x repeats x rows x trees)
+PERM_BUDGET = 5_000_000
+#: permutation importance uses at least this many held-out runs (all when there are fewer)
+PERM_MIN_ROWS = 2_000
 #: cross-validated R² below which importances are not to be trusted / only rough.
 R2_UNTRUSTED = 0.1
 R2_ROUGH = 0.5
@@ -50,6 +57,15 @@ class ForestResult:
     notes: list[str] = dataclasses.field(default_factory=list)
     n_folds: int = 0
     grouped_cv: bool = False
+    #: held-out R² extrapolated to ``n_estimators`` trees per fold forest (= ``cv_r2`` when
+    #: the fold forests have that many); the gap is the error of measuring with fewer trees
+    cv_r2_full: float = float("nan")
+    #: trees per fold forest; trees behind the impurity importance
+    cv_trees: int = 0
+    n_trees: int = 0
+    #: held-out runs per fold used for permutation importance (0: all of them)
+    perm_rows: int = 0
+    approximations: list = dataclasses.field(default_factory=list)  # list[ForestApprox]
 
 
 def param_columns(prep: Prepared, params: list[str] | None = None) -> dict[str, list[int]]:
@@ -152,7 +168,7 @@ def grouped_permutation_importance(model, X: np.ndarray, y: np.ndarray,
         return {name: np.full(n_repeats, np.nan) for name in groups}
     rng = np.random.RandomState(random_state)
     seed = rng.randint(np.iinfo(np.int32).max + 1)
-    baseline = r2_score(y, model.predict(X))
+    baseline = _r2(y, model.predict(X))
     out: dict[str, np.ndarray] = {}
     pending: list[tuple[str, np.ndarray]] = []
 
@@ -164,7 +180,7 @@ def grouped_permutation_importance(model, X: np.ndarray, y: np.ndarray,
         for name, batch in pending:
             block = pred[start:start + len(batch)].reshape(n_repeats, n)
             start += len(batch)
-            out[name] = np.asarray([baseline - r2_score(y, p) for p in block])
+            out[name] = baseline - _r2(y, block)
         pending.clear()
 
     rows = 0
@@ -186,9 +202,41 @@ def grouped_permutation_importance(model, X: np.ndarray, y: np.ndarray,
     return out
 
 
+class ForestApprox(str, enum.Enum):
+    """Where :func:`forest_importance` departs from the reference computation (a separate
+    250-tree forest on every run for impurity, k-fold CV with 250 trees a fold, permutation on
+    every held-out run). Each is also said in ``notes``."""
+
+    #: impurity is the mean over the fold forests' trees (each grown outside its held-out fold,
+    #: on (k-1)/k of the configurations), not a separate forest on every run
+    SHARED_TREES = "shared_trees"
+    #: the held-out R² and permutation importance come from fold forests of ``cv_trees`` <
+    #: ``n_estimators`` trees; ``cv_r2_full`` extrapolates the R² to ``n_estimators`` trees
+    CV_TREES = "cv_trees"
+    #: permutation importance on a random ``perm_rows`` of each fold's held-out runs
+    PERMUTATION_SAMPLE = "permutation_sample"
+    #: large sweep: each tree grown on a bootstrap sample of ``tree_rows`` rows
+    TREE_SAMPLE = "tree_sample"
+    #: large sweep: leaves hold >= 3 rows
+    MIN_LEAF = "min_leaf"
+
+
+def _r2(y: np.ndarray, pred: np.ndarray) -> np.ndarray | float:
+    """``sklearn.metrics.r2_score`` of each row of ``pred`` (1-d: one score), without its
+    input checks (a few ms per call, which add up over params x repeats x folds)."""
+    sst = float(((y - y.mean()) ** 2).sum())
+    sse = ((pred - y) ** 2).sum(axis=-1)
+    if sst > 0:
+        return 1.0 - sse / sst
+    # as sklearn: a constant y scores 1 when predicted exactly, else 0
+    return np.where(sse == 0, 1.0, 0.0) if np.ndim(sse) else float(sse == 0)
+
+
 def forest_importance(prep: Prepared, *, n_estimators: int = 250, random_state: int = 0,
                       n_splits: int = 5, n_jobs: int | None = None, n_repeats: int = 5,
-                      max_rows: int = MAX_ROWS, tree_rows: int = TREE_ROWS) -> ForestResult:
+                      max_rows: int = MAX_ROWS, tree_rows: int = TREE_ROWS,
+                      shared_trees: bool = True, perm_budget: int = PERM_BUDGET
+                      ) -> ForestResult:
     """ExtraTrees importances per hyperparameter and the surrogate's cross-validated R².
 
     Parameters
@@ -199,77 +247,74 @@ def forest_importance(prep: Prepared, *, n_estimators: int = 250, random_state: 
     n_splits : folds (fewer when there are fewer configurations).
     n_jobs : passed to the forest (fit and predict run trees in parallel; -1: all cores).
     n_repeats : permutations per hyperparameter and fold.
-    max_rows : up to this many runs, the reference practice: every tree on all runs, fully
-        grown, ``n_splits`` folds of ``n_estimators`` trees (grown on configuration means
-        weighted by runs when runs repeat configurations: the same forest, faster). Above it (a large sweep): each
-        tree sees a bootstrap sample of ``min(tree_rows, max_rows)`` rows and leaves hold
-        >= 3 rows; cross-validation uses at most 3 folds of at most 100 trees. Every
-        approximation is stated in ``notes``.
+    max_rows : up to this many runs, fully grown trees on every run (on configuration means
+        weighted by runs when runs repeat configurations: the same forest, faster). Above it (a
+        large sweep): each tree sees a bootstrap sample of ``min(tree_rows, max_rows)`` rows,
+        leaves hold >= 3 rows, cross-validation uses at most 3 folds of at most 100 trees.
+    shared_trees : the ``n_estimators`` trees are split between the fold forests
+        (``n_estimators / folds`` trees each): their trees make the impurity importance, their
+        held-out predictions the R² and the permutation importance, so the stage costs about
+        one forest. False: the reference computation (a forest on every run for impurity plus
+        ``n_splits`` forests of ``n_estimators`` trees), about ``n_splits + 1`` forests.
+    perm_budget : row x tree predictions spent on permutation importance (params x repeats x
+        held-out rows x trees per fold forest); held-out rows beyond it are sampled (at least
+        :data:`PERM_MIN_ROWS`).
+
+    Every departure from the reference is listed in ``approximations`` and said in ``notes``.
     """
     groups_cols = param_columns(prep)
+    names = list(groups_cols)
     X = prep.X.to_numpy(dtype=float)
     y = prep.y.to_numpy(dtype=float)
     n = len(y)
     notes: list[str] = []
     warnings: list[str] = []
+    approx: list[ForestApprox] = []
     cfg = config_ids(prep)
     n_cfg = len(np.unique(cfg))
+    means = n_cfg < n
+    unit = "configuration means" if means else "runs"
     big = n > max_rows
     tree_rows = min(tree_rows, max_rows)
-    cv_trees = n_estimators
     if big:
-        means = n_cfg < n
-        unit = "configuration means" if means else "runs"
-        n_splits, cv_trees = min(n_splits, LARGE_SPLITS), min(n_estimators, LARGE_CV_TREES)
+        n_splits = min(n_splits, LARGE_SPLITS)
     splits, grouped = cv_splits(cfg, n_splits=n_splits, random_state=random_state)
+    share = bool(splits) and (big or shared_trees)
     if big:
+        cv_trees = min(n_estimators, LARGE_CV_TREES)
         if (n_cfg if means else n) > tree_rows:
-            notes.append(
-                f"{n} runs: each tree is grown on a bootstrap sample of {tree_rows} {unit} "
-                f"(max_samples) with at least 3 {unit} per leaf, to keep the forest fast.")
-        else:
-            notes.append(f"{n} runs: trees hold at least 3 {unit} per leaf, to keep the "
-                         "forest fast.")
-        if splits:
-            notes.append(
-                f"Cross-validation (which only estimates R² and permutation importance) uses "
-                f"{len(splits)} folds of {cv_trees} trees; impurity importance is the mean over "
-                f"these fold forests ({len(splits) * cv_trees} trees, each grown outside its "
-                "held-out fold) rather than a separate forest on every run.")
+            approx.append(ForestApprox.TREE_SAMPLE)
+        approx.append(ForestApprox.MIN_LEAF)
+    elif share:
+        cv_trees = int(np.ceil(n_estimators / len(splits)))
     else:
-        notes.append(f"ExtraTrees with {n_estimators} fully grown trees on all {n} runs "
-                     f"(random_state={random_state}).")
-    if n_cfg < n:
-        notes.append(
-            f"The forests are grown on the {n_cfg} configuration means, each weighted by its "
-            "number of runs: no tree can split runs of one configuration apart, so this gives "
-            "the same splits and impurity decreases as growing on every run, at a fraction of "
-            "the cost; R² and permutation importance are measured on held-out runs.")
+        cv_trees = n_estimators
+    if share:
+        approx.append(ForestApprox.SHARED_TREES)
+    if splits and cv_trees < n_estimators:
+        approx.append(ForestApprox.CV_TREES)
 
     impurity = None
-    if not (big and splits):
+    if not share:
         full = fit_forest(X, y, cfg, n_estimators=n_estimators, random_state=random_state,
                           n_jobs=n_jobs, big=big, tree_rows=tree_rows)
         fi = full.feature_importances_  # a property that walks every tree: read it once
         impurity = {p: float(fi[idx].sum()) for p, idx in groups_cols.items()}
         del full
-    if grouped:
-        notes.append(
-            f"Runs repeat configurations ({n_cfg} configurations for {n} runs): "
-            "folds keep all runs of one configuration together (GroupKFold), so the forest "
-            "cannot score by remembering configuration means.")
     rng = np.random.RandomState(random_state)
     fold_imp, fold_perm, fold_r2 = [], [], []
     oof = np.full(n, np.nan)
-    # permutation cost is params x repeats x rows x trees: keep it to a fixed budget of
-    # row-predictions (and at most max_rows held-out rows) so 100k runs x 50 params stay feasible
-    perm_rows = min(max_rows, max(PERM_BUDGET // max(len(groups_cols) * n_repeats, 1), 1000))
+    oof_var = np.zeros(n)  # variance of the trees' predictions around their mean, per run
+    # permutation cost is params x repeats x rows x trees: keep it to a fixed budget
+    perm_rows = int(np.clip(perm_budget // max(len(names) * n_repeats * cv_trees, 1),
+                            PERM_MIN_ROWS, max_rows))
     per_fold_rows = int(np.ceil(perm_rows / max(len(splits), 1)))
+    X32 = np.asarray(X, dtype=np.float32)  # what the trees predict on
     for k, (train, test) in enumerate(splits):
         model = fit_forest(X[train], y[train], cfg[train], n_estimators=cv_trees,
                            random_state=random_state + k, n_jobs=n_jobs, big=big,
                            tree_rows=tree_rows)
-        oof[test] = model.predict(X[test])
+        oof[test], oof_var[test] = tree_moments(model, X32[test], n_jobs=n_jobs)
         fold_r2.append(r2_score(y[test], oof[test]) if len(test) > 1 else np.nan)
         fi = model.feature_importances_
         fold_imp.append([fi[idx].sum() for idx in groups_cols.values()])
@@ -279,36 +324,36 @@ def forest_importance(prep: Prepared, *, n_estimators: int = 250, random_state: 
         perm = grouped_permutation_importance(model, X[rows], y[rows], groups_cols,
                                               n_repeats=n_repeats, random_state=random_state + k)
         fold_perm.append([perm[p].mean() for p in groups_cols])
+    sampled = any(len(test) > per_fold_rows for _, test in splits)
+    if sampled:
+        approx.append(ForestApprox.PERMUTATION_SAMPLE)
 
-    names = list(groups_cols)
+    cv_r2_full = float("nan")
     if splits:
         fold_imp_a, fold_perm_a = np.asarray(fold_imp), np.asarray(fold_perm)
         # pooled, not the mean of per-fold R²: a fold of one or two configurations has almost
         # no between-configuration variance, so its own R² is seed noise over seed noise
         finite_r2 = [r for r in fold_r2 if np.isfinite(r)]
         cv_r2 = float(r2_score(y, oof))
+        cv_r2_full = r2_more_trees(y, oof, oof_var, trees=cv_trees, more=n_estimators)
         fold_mean = float(np.mean(finite_r2)) if finite_r2 else float("nan")
         cv_r2_std = float(np.std(finite_r2)) if finite_r2 else float("nan")
         perm_mean, perm_std = fold_perm_a.mean(axis=0), fold_perm_a.std(axis=0)
         imp_std = fold_imp_a.std(axis=0)
         if impurity is None:
             impurity = dict(zip(names, fold_imp_a.mean(axis=0).tolist()))
-        notes.append(
-            f"Cross-validated R² of the forest: {cv_r2:.3f}, pooled over the held-out predictions "
-            f"of all {len(splits)} folds (per-fold R² {fold_mean:.3f} ± "
-            f"{cv_r2_std:.3f}: a fold of few configurations measures its R² against little more "
-            "than seed noise, so the per-fold values only show the spread); permutation "
-            "importance is the "
-            "drop in held-out R² when all encoded columns of a hyperparameter are shuffled "
-            f"together ({n_repeats} shuffles per fold); the ± columns are the spread across folds.")
-        if any(len(test) > per_fold_rows for _, test in splits):
-            notes.append(f"Permutation importance used a random {per_fold_rows} of the "
-                         "held-out runs of each fold (to bound its cost).")
     else:
-        cv_r2 = cv_r2_std = float("nan")
+        cv_r2 = cv_r2_std = fold_mean = float("nan")
         perm_mean = perm_std = imp_std = np.full(len(names), np.nan)
+        if impurity is None:  # not reached: share needs splits
+            impurity = dict.fromkeys(names, float("nan"))
         warnings.append("Fewer than two configurations: the forest cannot be cross-validated.")
 
+    notes += _notes(approx, n=n, n_cfg=n_cfg, unit=unit, n_estimators=n_estimators,
+                    random_state=random_state, tree_rows=tree_rows, n_folds=len(splits),
+                    cv_trees=cv_trees, per_fold_rows=per_fold_rows, grouped=grouped,
+                    cv_r2=cv_r2, cv_r2_full=cv_r2_full, fold_mean=fold_mean,
+                    cv_r2_std=cv_r2_std, n_repeats=n_repeats)
     if np.isfinite(cv_r2):
         if cv_r2 < R2_UNTRUSTED:
             warnings.append(
@@ -331,7 +376,106 @@ def forest_importance(prep: Prepared, *, n_estimators: int = 250, random_state: 
         "permutation_std": perm_std,
     }).sort_values(["permutation", "impurity"], ascending=False, kind="mergesort")
     return ForestResult(table=table.reset_index(drop=True), cv_r2=cv_r2, cv_r2_std=cv_r2_std,
-                        warnings=warnings, notes=notes, n_folds=len(splits), grouped_cv=grouped)
+                        warnings=warnings, notes=notes, n_folds=len(splits), grouped_cv=grouped,
+                        cv_r2_full=cv_r2_full, cv_trees=cv_trees if splits else 0,
+                        n_trees=cv_trees * len(splits) if share else n_estimators,
+                        perm_rows=per_fold_rows if sampled else 0,
+                        approximations=approx)
+
+
+def tree_moments(model: ExtraTreesRegressor, X32: np.ndarray, *, n_jobs: int | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Mean (the forest's prediction) and variance (ddof=1) of the trees' predictions per row.
+
+    ``X32``: float32 rows, as the trees take them. Trees are split over ``n_jobs`` threads.
+    """
+    trees = model.estimators_
+    m = len(trees)
+    parts = np.array_split(np.arange(m), max(min(effective_n_jobs(n_jobs), m), 1))
+
+    def moments(idx):
+        s, ss = np.zeros(len(X32)), np.zeros(len(X32))
+        for i in idx:
+            p = trees[i].predict(X32, check_input=False)
+            s += p
+            ss += p * p
+        return s, ss
+
+    out = Parallel(n_jobs=len(parts), prefer="threads")(delayed(moments)(i) for i in parts)
+    s = sum(o[0] for o in out)
+    ss = sum(o[1] for o in out)
+    mean = s / m
+    var = np.maximum(ss - s * mean, 0.0) / (m - 1) if m > 1 else np.zeros(len(X32))
+    return mean, var
+
+
+def r2_more_trees(y: np.ndarray, pred: np.ndarray, tree_var: np.ndarray, *, trees: int,
+                  more: int) -> float:
+    """The R² that forests of ``more`` trees would reach, from forests of ``trees`` trees.
+
+    A forest's prediction is the mean of ``trees`` trees drawn independently given the training
+    data, so its expected squared error is the infinite forest's plus the trees' variance over
+    the number of trees: SSE(more) = SSE(trees) − Σ var / trees + Σ var / more, with each run's
+    tree variance (``tree_var``, ddof=1) estimated from the trees themselves.
+    """
+    sst = float(((y - y.mean()) ** 2).sum())
+    if not sst > 0:
+        return float("nan")
+    sse = float(((pred - y) ** 2).sum())
+    v = float(tree_var.sum())
+    return 1.0 - (sse - v / trees + v / more) / sst
+
+
+def _notes(approx: list[ForestApprox], *, n, n_cfg, unit, n_estimators, random_state,
+           tree_rows, n_folds, cv_trees, per_fold_rows, grouped, cv_r2, cv_r2_full, fold_mean,
+           cv_r2_std, n_repeats) -> list[str]:
+    """The notes for a forest run, one sentence per fact (the flags are the facts)."""
+    notes = []
+    if ForestApprox.TREE_SAMPLE in approx:
+        notes.append(f"{n} runs: each tree is grown on a bootstrap sample of {tree_rows} {unit} "
+                     f"(max_samples) with at least 3 {unit} per leaf, to keep the forest fast.")
+    elif ForestApprox.MIN_LEAF in approx:
+        notes.append(f"{n} runs: trees hold at least 3 {unit} per leaf, to keep the forest fast.")
+    if ForestApprox.SHARED_TREES in approx:
+        notes.append(
+            f"ExtraTrees (random_state={random_state}): {n_folds} folds of {cv_trees} trees; "
+            f"impurity importance is the mean over these fold forests ({n_folds * cv_trees} "
+            "trees, each grown outside its held-out fold) rather than a separate forest on "
+            "every run, and the same trees give the held-out R² and permutation importance.")
+    else:
+        notes.append(f"ExtraTrees with {n_estimators} fully grown trees on all {n} runs "
+                     f"(random_state={random_state}); cross-validation with {n_folds} folds "
+                     f"of {cv_trees} trees.")
+    if n_cfg < n:
+        notes.append(
+            f"The forests are grown on the {n_cfg} configuration means, each weighted by its "
+            "number of runs: no tree can split runs of one configuration apart, so this gives "
+            "the same splits and impurity decreases as growing on every run, at a fraction of "
+            "the cost; R² and permutation importance are measured on held-out runs.")
+    if grouped:
+        notes.append(
+            f"Runs repeat configurations ({n_cfg} configurations for {n} runs): "
+            "folds keep all runs of one configuration together (GroupKFold), so the forest "
+            "cannot score by remembering configuration means.")
+    if n_folds:
+        notes.append(
+            f"Cross-validated R² of the forest: {cv_r2:.3f}, pooled over the held-out "
+            f"predictions of all {n_folds} folds (per-fold R² {fold_mean:.3f} ± "
+            f"{cv_r2_std:.3f}: a fold of few configurations measures its R² against little "
+            "more than seed noise, so the per-fold values only show the spread); permutation "
+            "importance is the drop in held-out R² when all encoded columns of a "
+            f"hyperparameter are shuffled together ({n_repeats} shuffles per fold); the ± "
+            "columns are the spread across folds.")
+    if ForestApprox.CV_TREES in approx:
+        notes.append(
+            f"The held-out R² is that of fold forests of {cv_trees} trees; with "
+            f"{n_estimators} trees a fold it would be about {cv_r2_full:.3f} (estimated from "
+            "the spread of the trees' own predictions; more trees only average that spread "
+            f"away), a difference of {cv_r2_full - cv_r2:+.3f}.")
+    if ForestApprox.PERMUTATION_SAMPLE in approx:
+        notes.append(f"Permutation importance used a random {per_fold_rows} of the "
+                     "held-out runs of each fold (to bound its cost).")
+    return notes
 
 
 def _between_config_share(y: np.ndarray, cfg: np.ndarray) -> float:

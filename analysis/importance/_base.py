@@ -45,6 +45,9 @@ class ImportanceResult:
     interaction_share_corrected: float | None = None
     interaction_above_noise: bool | None = None
     explained_share: float | None = None
+    #: how the evaluator departed from its full computation (its own enum values, e.g.
+    #: ``SurrogateApprox``); empty when it did not
+    approximations: list = dataclasses.field(default_factory=list)
 
 
 class BaseImportanceEvaluator(abc.ABC):

@@ -38,6 +38,7 @@ Two paths, chosen from the design:
 """
 from __future__ import annotations
 
+import enum
 import itertools
 
 import numpy as np
@@ -50,6 +51,21 @@ from sweepsight.analysis.importance._base import BaseImportanceEvaluator, Import
 from sweepsight.analysis.prepared import Prepared
 
 GRID_COVERAGE = 0.8
+#: surrogate: rows predicted per marginal pass (params x grid values x background rows); the
+#: background shrinks (to no fewer than MIN_BACKGROUND runs) when there are many parameters
+MARGINAL_BUDGET = 400_000
+MIN_BACKGROUND = 32
+#: matrix cells (rows x columns) per predict call of the marginal curves (~64 MB of float64)
+MAX_CELLS = 8_000_000
+
+
+class SurrogateApprox(str, enum.Enum):
+    """Where the surrogate path departs from its full computation (each also said in notes)."""
+
+    #: more than ``max_rows`` runs: a random subset of whole configurations
+    SUBSAMPLED_RUNS = "subsampled_runs"
+    #: many parameters: fewer background runs per marginal curve than ``n_background``
+    FEWER_BACKGROUND = "fewer_background"
 
 
 class MainEffectsEvaluator(BaseImportanceEvaluator):
@@ -297,47 +313,72 @@ def value_grid(sub: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return uniq, counts / counts.sum()
 
 
-def _forest(n_estimators: int, seed: int, n_jobs: int | None) -> ExtraTreesRegressor:
+def _forest(n_estimators: int, seed: int, n_jobs: int | None, *,
+            leaf_weight: float | None = None) -> ExtraTreesRegressor:
     # leaves of >= 3 runs: smoother marginal curves and faster trees; all features per split
-    # (the ExtraTrees default) keeps the curves from being flattened by splits on noise params
-    return ExtraTreesRegressor(n_estimators=n_estimators, min_samples_leaf=3, max_features=1.0,
-                               random_state=seed, n_jobs=n_jobs)
+    # (the ExtraTrees default) keeps the curves from being flattened by splits on noise params.
+    # Grown on configuration means (``leaf_weight``: total runs), a leaf holds >= 3 runs' weight.
+    if leaf_weight is None:
+        return ExtraTreesRegressor(n_estimators=n_estimators, min_samples_leaf=3,
+                                   max_features=1.0, random_state=seed, n_jobs=n_jobs)
+    return ExtraTreesRegressor(n_estimators=n_estimators, min_samples_leaf=1,
+                               min_weight_fraction_leaf=min(3.0 / leaf_weight, 0.5),
+                               max_features=1.0, random_state=seed, n_jobs=n_jobs)
 
 
 def _marginals(model, bg: np.ndarray, groups: dict[str, list[int]],
                grids: dict[str, tuple[np.ndarray, np.ndarray]], *,
                plans: dict[str, dict] | None = None, bg_rows: np.ndarray | None = None,
-               X: np.ndarray | None = None, seed: int = 0) -> dict[str, np.ndarray]:
+               X: np.ndarray | None = None, seed: int = 0,
+               max_cells: int = MAX_CELLS) -> dict[str, np.ndarray]:
     """Mean prediction over ``bg`` with each parameter set to each of its grid values.
 
     ``plans`` (see :func:`conditional_plans`) handle conditional parameters: a child is varied
     only over the background rows where it is active; a parent at level v takes, in each
     background row, its whole block (its columns and its children's) from a random run of
-    ``X`` with the parent at v, so the children move with it.
+    ``X`` with the parent at v, so the children move with it. Parameters are predicted in
+    batches of about ``max_cells`` matrix cells (rows x columns), so memory does not grow with
+    the number of parameters.
     """
     plans = plans or {}
     rng = np.random.RandomState(seed)
-    blocks, spans = [], {}
-    start = 0
+    out: dict[str, np.ndarray] = {}
+    pending: list[tuple[str, np.ndarray, int, int]] = []
+    limit = max(max_cells // max(bg.shape[1], 1), 1)
+
+    def flush():
+        if not pending:
+            return
+        pred = model.predict(np.vstack([b for _, b, _, _ in pending]))
+        start = 0
+        for p, _, k, m in pending:
+            out[p] = pred[start:start + k * m].reshape(k, m).mean(axis=1)
+            start += k * m
+        pending.clear()
+
+    rows = 0
     for p, idx in groups.items():
         vals = grids[p][0]
         plan = plans.get(p, {})
-        rows = bg
+        sub = bg
         if plan.get("active") is not None:
             on = plan["active"][bg_rows]
-            rows = bg[on] if on.any() else bg
-        block = np.repeat(rows[None, :, :], len(vals), axis=0)
+            sub = bg[on] if on.any() else bg
+        block = np.repeat(sub[None, :, :], len(vals), axis=0)
         if plan.get("pools") is not None:
             fam = plan["fam"]
             for j, pool in enumerate(plan["pools"]):
-                block[j][:, fam] = X[rng.choice(pool, len(rows))][:, fam]
+                block[j][:, fam] = X[rng.choice(pool, len(sub))][:, fam]
         else:
             block[:, :, idx] = vals[:, None, :]
-        blocks.append(block.reshape(-1, bg.shape[1]))
-        spans[p] = (start, len(vals), len(rows))
-        start += len(vals) * len(rows)
-    pred = model.predict(np.vstack(blocks))
-    return {p: pred[s:s + k * m].reshape(k, m).mean(axis=1) for p, (s, k, m) in spans.items()}
+        block = block.reshape(-1, bg.shape[1])
+        if rows and rows + len(block) > limit:
+            flush()
+            rows = 0
+        pending.append((p, block, len(vals), len(sub)))
+        rows += len(block)
+    flush()
+    return out
 
 
 def _cross_cov(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> float:
@@ -349,7 +390,8 @@ def _main_shares(X, y, halves, groups, grids, *, n_estimators, n_background, see
     """Cross-fitted main-effect variances (absolute) for every parameter.
 
     With ``cfg`` (configuration ids), the forests are grown on configuration means weighted by
-    their runs instead of on the runs (large sweeps).
+    their runs instead of on the runs (when runs repeat configurations: a tree cannot split
+    the runs of one configuration, so it is the same forest in distribution, grown faster).
     """
     rng = np.random.RandomState(seed)
     models, curves, bgs = [], [], []
@@ -359,7 +401,8 @@ def _main_shares(X, y, halves, groups, grids, *, n_estimators, n_background, see
             model = _forest(n_estimators, seed + h, n_jobs).fit(X[train], y[train])
         else:
             Xm, ym, w = config_means(X[train], y[train], cfg[train])
-            model = _forest(n_estimators, seed + h, n_jobs).fit(Xm, ym, sample_weight=w)
+            model = _forest(n_estimators, seed + h, n_jobs,
+                            leaf_weight=float(w.sum())).fit(Xm, ym, sample_weight=w)
         bg_rows = rng.choice(other, min(n_background, len(other)), replace=False)
         bg = X[bg_rows]
         curves.append(_marginals(model, bg, groups, grids, plans=plans,
@@ -381,9 +424,11 @@ def surrogate_main_effects(prep: Prepared, *, random_state: int = 0, alpha: floa
                            notes: list[str] | None = None) -> ImportanceResult:
     """Cross-fitted fANOVA-style main effects of a forest surrogate, with a permutation null."""
     notes = list(notes or [])
+    approx: list[SurrogateApprox] = []
     big = len(prep.runs) > max_rows
     if big:
         prep = _subsample_configs(prep, max_rows, random_state)
+        approx.append(SurrogateApprox.SUBSAMPLED_RUNS)
         notes.append(f"The surrogate uses a random {len(prep.runs)} runs (whole configurations) "
                      f"of the sweep, to stay fast.")
     groups = param_columns(prep)
@@ -400,18 +445,31 @@ def surrogate_main_effects(prep: Prepared, *, random_state: int = 0, alpha: floa
     for p, plan in plans.items():
         if plan.get("active") is not None:  # a child's values: where it is set
             grids[p] = value_grid(X[plan["active"]][:, groups[p]], n_values)
+    # predictions per marginal pass (params x values x background rows) are kept to a budget,
+    # so time and memory do not grow with the number of parameters beyond it
+    n_rows_needed = sum(len(g[0]) for g in grids.values())
+    bg_cap = int(np.clip(MARGINAL_BUDGET // max(n_rows_needed, 1), MIN_BACKGROUND,
+                         n_background))
+    if bg_cap < min(n_background, len(y) // 2):
+        approx.append(SurrogateApprox.FEWER_BACKGROUND)
+        notes.append(f"{len(params)} hyperparameters: the marginal curves average over "
+                     f"{bg_cap} background runs instead of {n_background} (the null curves "
+                     "likewise, so the noise floor includes the extra noise), to bound time "
+                     "and memory.")
+        n_background = bg_cap
     kw = dict(n_estimators=n_estimators, n_background=n_background, n_jobs=n_jobs)
-    if big and cfg.max() + 1 < len(cfg):
+    if cfg.max() + 1 < len(cfg):
         kw["cfg"] = cfg
         notes.append("Its forests are grown on the configuration means, each weighted by its "
-                     "number of runs (a tree cannot separate runs of one configuration), with "
-                     "at least 3 configurations per leaf, to stay fast.")
+                     "number of runs, with at least 3 runs' weight per leaf: a tree cannot "
+                     "separate runs of one configuration, so this is the same forest as one "
+                     "grown on the runs, at a fraction of the cost.")
     if var_y == 0 or len(np.unique(halves)) < 2:
         table = pd.DataFrame({"param": params, "share": 0.0, "null_mean": 0.0,
                               "noise_floor": 0.0, "importance": 0.0, "above_floor": False})
         return ImportanceResult(table=table, method="main_effects (surrogate)",
                                 interaction_share=0.0, noise_floor=0.0, share_of="runs",
-                                explained_share=0.0,
+                                explained_share=0.0, approximations=approx,
                                 notes=notes + ["The metric does not vary, or there are too few "
                                                "configurations to split: no effects measured."])
 
@@ -437,7 +495,7 @@ def surrogate_main_effects(prep: Prepared, *, random_state: int = 0, alpha: floa
         vn = _main_shares(Xn, y, halves, sgroups, grids, seed=random_state + 1000 + r,
                           plans=splans, curves_out=null_curves.append([]) or null_curves[-1],
                           **{**kw, "n_estimators": max(n_estimators // 2, 8),
-                             "n_background": max(n_background // 2, 64)})
+                             "n_background": max(n_background // 2, min(64, n_background))})
         null[r] = [vn[p] / var_y for p in params]
     k = len(params)
     scale = np.array([plans.get(p, {}).get("scale", 1.0) for p in params])
@@ -485,7 +543,8 @@ def surrogate_main_effects(prep: Prepared, *, random_state: int = 0, alpha: floa
     return ImportanceResult(table=table, method="main_effects (surrogate)",
                             interaction_share=float(interaction), top_interactions=top_df,
                             noise_floor=float(floor.max()) if len(floor) else 0.0, notes=notes,
-                            share_of="runs", explained_share=float(v_f / var_y))
+                            share_of="runs", explained_share=float(v_f / var_y),
+                            approximations=approx)
 
 
 def conditional_plans(prep: Prepared, groups: dict[str, list[int]], X: np.ndarray,
