@@ -227,3 +227,82 @@ def test_few_configurations_many_seeds_cv_r2_is_pooled(rng_seed):
     null = forest_importance(few_configs(0.0, rng_seed), n_estimators=100)
     assert null.cv_r2 < 0.1
     assert any("not to be trusted" in w for w in null.warnings)
+
+
+# --------------------------------------------------------------------------- shared trees
+def _standard_prep(**overrides):
+    from sweepsight.analysis.prepare import prepare
+    from sweepsight.analysis.synthetic import make_table, standard_sweep
+
+    return prepare(make_table(**standard_sweep(**overrides)), target="loss")
+
+
+def test_shared_trees_agree_with_the_reference_computation():
+    """Trees shared out between 5 fold forests (the default) against the reference (a forest
+    on every run + 5 folds of as many trees), 100 trees here to keep the test fast, on a sweep
+    with known truth: lr >> batch_size > optimizer (interaction only) > noise_param (nothing)."""
+    from sweepsight.analysis.forest import ForestApprox
+
+    prep = _standard_prep(n_configs=120)
+    fast = forest_importance(prep, n_estimators=100)
+    exact = forest_importance(prep, n_estimators=100, shared_trees=False)
+    assert fast.approximations == [ForestApprox.SHARED_TREES, ForestApprox.CV_TREES]
+    assert exact.approximations == []
+    assert (fast.cv_trees, fast.n_trees) == (20, 100)
+    assert (exact.cv_trees, exact.n_trees) == (100, 100)
+    f, e = fast.table.set_index("param"), exact.table.set_index("param")
+    # impurity: trees grown on 4/5 of the configurations vs on all of them
+    assert_allclose(f["impurity"], e.loc[f.index, "impurity"], atol=0.02)
+    assert list(f.index) == list(e.index)  # same ranking by permutation
+    assert f.index[0] == "lr" and f.index[-1] == "noise_param"
+    # permutation: within the folds' spread of each other
+    gap = (f["permutation"] - e.loc[f.index, "permutation"]).abs()
+    assert (gap <= 2 * (f["permutation_std"] + e.loc[f.index, "permutation_std"]) + 0.01).all()
+    # R² with 20 trees a fold is a little lower; extrapolated to 100 it matches the reference
+    assert exact.cv_r2_full == exact.cv_r2
+    assert fast.cv_r2 <= fast.cv_r2_full
+    assert abs(fast.cv_r2_full - exact.cv_r2) < 0.02
+    text = " ".join(fast.notes)
+    assert "5 folds of 20 trees" in text and "with 100 trees a fold it would be about" in text
+
+
+@pytest.mark.parametrize("rng_seed", [6, 7, 8])
+def test_r2_more_trees_predicts_the_larger_forest(rng_seed):
+    """Extrapolating from 5 trees gives the held-out R² of 150 (the mean over more trees)
+    to within half the gap between the two."""
+    from sweepsight.analysis.forest import r2_more_trees, tree_moments
+
+    rng = np.random.default_rng(rng_seed)
+    X = rng.uniform(size=(1200, 4))
+    y = np.sin(6 * X[:, 0]) + X[:, 1] + rng.normal(0, 0.3, 1200)
+    train, test = np.arange(800), np.arange(800, 1200)
+    big = ExtraTreesRegressor(n_estimators=150, random_state=0).fit(X[train], y[train])
+    small = ExtraTreesRegressor(n_estimators=5, random_state=1).fit(X[train], y[train])
+    X32 = X[test].astype(np.float32)
+    mean, var = tree_moments(small, X32, n_jobs=2)
+    assert_allclose(mean, small.predict(X[test]), rtol=1e-6)
+    per_tree = np.stack([t.predict(X32) for t in small.estimators_])
+    assert_allclose(var, per_tree.var(axis=0, ddof=1), rtol=1e-6, atol=1e-12)
+    r2_small = 1 - ((mean - y[test]) ** 2).sum() / ((y[test] - y[test].mean()) ** 2).sum()
+    r2_big = float(big.score(X[test], y[test]))
+    guess = r2_more_trees(y[test], mean, var, trees=5, more=150)
+    assert r2_big - r2_small > 0.015  # a real gap to close
+    assert abs(guess - r2_big) < 0.5 * (r2_big - r2_small)
+    assert r2_more_trees(y[test], mean, var, trees=5, more=5) == pytest.approx(r2_small)
+
+
+def test_permutation_sample_is_flagged_and_close_to_all_rows():
+    from sweepsight.analysis.forest import PERM_MIN_ROWS, ForestApprox
+
+    prep = make_prep(lr_sweep(n_seeds=10, noise=0.3), categorical=["optimizer"],
+                     log_scaled=["lr"], seed="seed")
+    assert len(prep.runs) > PERM_MIN_ROWS
+    every = forest_importance(prep, n_estimators=50, perm_budget=10**12)
+    part = forest_importance(prep, n_estimators=50, perm_budget=0)
+    assert ForestApprox.PERMUTATION_SAMPLE not in every.approximations and every.perm_rows == 0
+    assert ForestApprox.PERMUTATION_SAMPLE in part.approximations
+    assert part.perm_rows == int(np.ceil(PERM_MIN_ROWS / part.n_folds))
+    assert any(f"random {part.perm_rows} of the held-out runs" in s for s in part.notes)
+    a, b = every.table.set_index("param"), part.table.set_index("param")
+    assert a.index[0] == b.index[0] == "lr"
+    assert_allclose(b.loc[a.index, "permutation"], a["permutation"], atol=0.05)
