@@ -8,6 +8,7 @@ import warnings as _warnings
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
+from scipy.linalg import solve_triangular
 
 from sweepsight.analysis.prepared import Prepared
 
@@ -79,23 +80,47 @@ def _centered_gram(Z: np.ndarray) -> np.ndarray:
     return Z.T @ Z - len(Z) * np.outer(mean, mean)
 
 
-def _independent(G: np.ndarray) -> list[int]:
+def _independent(G: np.ndarray, *, block: int = 128) -> list[int]:
     """Indices of columns kept, in order, skipping any column that is (numerically) a linear
-    combination of the intercept and the columns kept before it (``G``: centred Gram matrix)."""
+    combination of the intercept and the columns kept before it (``G``: centred Gram matrix).
+
+    A column's residual after projecting on the kept columns before it is its pivot in a
+    Cholesky factorisation of ``G`` in column order; the factorisation skips the columns whose
+    pivot falls below ``COLLINEAR_TOL`` of their variance. Done in blocks of ``block`` columns
+    (one triangular solve per block against the kept factor, then the block's own pivots one by
+    one on its small Schur complement): O(k³) in all, not one least-squares fit per column.
+    """
+    k = G.shape[0]
     kept: list[int] = []
-    for j in range(G.shape[0]):
-        total = G[j, j]
-        if total <= 0 or not np.isfinite(total):
-            continue
+    L = np.zeros((0, 0))  # Cholesky factor of G[kept, kept]
+    for start in range(0, k, block):
+        idx = np.arange(start, min(start + block, k))
         if kept:
-            Gkk = G[np.ix_(kept, kept)]
-            gkj = G[kept, j]
-            coef = np.linalg.lstsq(Gkk, gkj, rcond=None)[0]
-            resid = total - gkj @ coef
+            W = solve_triangular(L, G[np.ix_(kept, idx)], lower=True, check_finite=False)
+            S = G[np.ix_(idx, idx)] - W.T @ W  # residual Gram of the block given kept
         else:
-            resid = total
-        if resid / total > COLLINEAR_TOL:
-            kept.append(j)
+            W = np.zeros((0, len(idx)))
+            S = G[np.ix_(idx, idx)].copy()
+        new: list[int] = []
+        rows = np.zeros((0, len(idx)))  # the block's new factor rows (in block coordinates)
+        for j in range(len(idx)):
+            total = G[idx[j], idx[j]]
+            if total <= 0 or not np.isfinite(total):
+                continue
+            resid = S[j, j] - rows[:, j] @ rows[:, j]
+            if resid / total > COLLINEAR_TOL:
+                row = np.zeros(len(idx))
+                row[j:] = (S[j, j:] - rows[:, j] @ rows[:, j:]) / np.sqrt(resid)
+                rows = np.vstack([rows, row])
+                new.append(j)
+        if new:
+            m, b = len(kept), len(new)
+            grown = np.zeros((m + b, m + b))
+            grown[:m, :m] = L
+            grown[m:, :m] = W[:, new].T
+            grown[m:, m:] = rows[:, new].T
+            L = grown
+            kept += [int(idx[j]) for j in new]
     return kept
 
 

@@ -149,3 +149,30 @@ def test_extreme_metric_magnitudes_give_finite_results(tiny):
     assert np.isfinite([res.r2, res.r2_adj, res.intercept]).all()
     if tiny > 1:
         assert res.table["coef"].iloc[0] == pytest.approx(0.1 * tiny * x.std(ddof=1), rel=1e-9)
+
+
+@pytest.mark.parametrize("block", [1, 7, 128])
+def test_collinearity_check_matches_one_least_squares_per_column(block):
+    """The blocked Cholesky keeps exactly the columns that a least-squares fit of each column on
+    the intercept and the kept columns before it leaves a residual share > COLLINEAR_TOL."""
+    from sweepsight.analysis.linear import COLLINEAR_TOL, _centered_gram, _independent
+
+    rng = np.random.default_rng(3)
+    Z = rng.integers(0, 3, size=(40, 30)).astype(float)
+    Z[:, 4] = 2 * Z[:, 1] - Z[:, 2] + 1  # combinations of earlier columns (+ intercept)
+    Z[:, 9] = Z[:, 4] + Z[:, 7]
+    Z[:, 12] = 5.0  # constant
+    Z[:, 20] = rng.integers(0, 3, size=40) * 1e-3  # tiny scale, still independent
+    Z = np.hstack([Z, rng.normal(size=(40, 25))])  # 55 columns on 40 runs: rank-deficient
+    G = _centered_gram(Z)
+    expected = []
+    for j in range(G.shape[0]):
+        if G[j, j] <= 0:
+            continue
+        coef = np.linalg.lstsq(G[np.ix_(expected, expected)], G[expected, j], rcond=None)[0]
+        if (G[j, j] - G[expected, j] @ coef) / G[j, j] > COLLINEAR_TOL:
+            expected.append(j)
+    kept = _independent(G, block=block)
+    assert kept == expected
+    assert {4, 9, 12}.isdisjoint(kept) and 20 in kept
+    assert len(kept) == 39  # 40 runs less the intercept
