@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any
+from typing import Any, Callable
 
 from sweepsight.adapters.schema import RunTable
 
@@ -38,11 +38,15 @@ def analyse(
     test: str = "ks",
     random_state: int = 0,
     n_jobs: int | None = -1,
+    progress: Callable[[str, float], None] | None = None,
 ) -> Analysis:
     """Prepare the sweep and run the four analyses plus the main-effect importance.
 
     ``n_jobs`` is passed to the forests (forest importance and the main-effect surrogate);
-    -1 uses every core. Results do not depend on it.
+    -1 uses every core. Results do not depend on it. ``progress``, if given, is called after
+    each stage with its name (``prepare``, ``correlation``, ``linear``, ``forest``,
+    ``importance``, ``significance``: the keys of ``timings``) and its wall seconds, so a caller
+    can show that the analysis is moving; it must not raise.
     """
     from sweepsight.analysis.correlation import correlations
     from sweepsight.analysis.forest import forest_importance
@@ -57,6 +61,8 @@ def analyse(
         start = time.perf_counter()
         out = fn(*args, **kwargs)
         timings[name] = time.perf_counter() - start
+        if progress is not None:
+            progress(name, timings[name])
         return out
 
     prep = timed("prepare", prepare, table, target=target, direction=direction,
