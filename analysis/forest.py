@@ -35,7 +35,9 @@ LARGE_CV_TREES = 100
 #: row x tree predictions spent on permutation importance (params x repeats x rows x trees)
 PERM_BUDGET = 5_000_000
 #: permutation importance uses at least this many held-out runs (all when there are fewer)
-PERM_MIN_ROWS = 2_000
+PERM_MIN_ROWS = 1_000
+#: matrix cells (rows x columns) per predict call of the permutation batches (~64 MB)
+MAX_CELLS = 8_000_000
 #: cross-validated R² below which importances are not to be trusted / only rough.
 R2_UNTRUSTED = 0.1
 R2_ROUGH = 0.5
@@ -65,6 +67,8 @@ class ForestResult:
     n_trees: int = 0
     #: held-out runs per fold used for permutation importance (0: all of them)
     perm_rows: int = 0
+    #: shuffles per hyperparameter and fold
+    perm_repeats: int = 0
     approximations: list = dataclasses.field(default_factory=list)  # list[ForestApprox]
 
 
@@ -154,7 +158,7 @@ def cv_splits(groups: np.ndarray, *, n_splits: int, random_state: int) -> tuple[
 def grouped_permutation_importance(model, X: np.ndarray, y: np.ndarray,
                                    groups: dict[str, list[int]], *, n_repeats: int = 5,
                                    random_state: int = 0,
-                                   chunk_rows: int = 100_000) -> dict[str, np.ndarray]:
+                                   chunk_rows: int | None = None) -> dict[str, np.ndarray]:
     """Drop in R² when all columns of one group are permuted together (rows shuffled jointly).
 
     Seeded as :func:`sklearn.inspection.permutation_importance` (every group gets the same
@@ -183,6 +187,8 @@ def grouped_permutation_importance(model, X: np.ndarray, y: np.ndarray,
             out[name] = baseline - _r2(y, block)
         pending.clear()
 
+    if chunk_rows is None:  # bounded memory however wide X is
+        chunk_rows = max(MAX_CELLS // max(X.shape[1], 1), 1)
     rows = 0
     for name, idx in groups.items():
         rs = np.random.RandomState(seed)
@@ -215,6 +221,8 @@ class ForestApprox(str, enum.Enum):
     CV_TREES = "cv_trees"
     #: permutation importance on a random ``perm_rows`` of each fold's held-out runs
     PERMUTATION_SAMPLE = "permutation_sample"
+    #: many parameters: fewer shuffles per fold than ``n_repeats`` (``perm_repeats``)
+    PERMUTATION_REPEATS = "permutation_repeats"
     #: large sweep: each tree grown on a bootstrap sample of ``tree_rows`` rows
     TREE_SAMPLE = "tree_sample"
     #: large sweep: leaves hold >= 3 rows
@@ -306,8 +314,12 @@ def forest_importance(prep: Prepared, *, n_estimators: int = 250, random_state: 
     oof = np.full(n, np.nan)
     oof_var = np.zeros(n)  # variance of the trees' predictions around their mean, per run
     # permutation cost is params x repeats x rows x trees: keep it to a fixed budget
-    perm_rows = int(np.clip(perm_budget // max(len(names) * n_repeats * cv_trees, 1),
-                            PERM_MIN_ROWS, max_rows))
+    # (many parameters: fewer shuffles per fold before fewer than PERM_MIN_ROWS rows)
+    per_row = max(len(names) * cv_trees, 1)  # predictions per held-out row and shuffle
+    perm_repeats = int(np.clip(perm_budget // (per_row * PERM_MIN_ROWS), 1, n_repeats))
+    if perm_repeats < n_repeats:
+        approx.append(ForestApprox.PERMUTATION_REPEATS)
+    perm_rows = int(np.clip(perm_budget // (per_row * perm_repeats), PERM_MIN_ROWS, max_rows))
     per_fold_rows = int(np.ceil(perm_rows / max(len(splits), 1)))
     X32 = np.asarray(X, dtype=np.float32)  # what the trees predict on
     for k, (train, test) in enumerate(splits):
@@ -322,7 +334,8 @@ def forest_importance(prep: Prepared, *, n_estimators: int = 250, random_state: 
         if len(test) > per_fold_rows:
             rows = np.sort(rng.choice(test, per_fold_rows, replace=False))
         perm = grouped_permutation_importance(model, X[rows], y[rows], groups_cols,
-                                              n_repeats=n_repeats, random_state=random_state + k)
+                                              n_repeats=perm_repeats,
+                                              random_state=random_state + k)
         fold_perm.append([perm[p].mean() for p in groups_cols])
     sampled = any(len(test) > per_fold_rows for _, test in splits)
     if sampled:
@@ -353,7 +366,7 @@ def forest_importance(prep: Prepared, *, n_estimators: int = 250, random_state: 
                     random_state=random_state, tree_rows=tree_rows, n_folds=len(splits),
                     cv_trees=cv_trees, per_fold_rows=per_fold_rows, grouped=grouped,
                     cv_r2=cv_r2, cv_r2_full=cv_r2_full, fold_mean=fold_mean,
-                    cv_r2_std=cv_r2_std, n_repeats=n_repeats)
+                    cv_r2_std=cv_r2_std, n_repeats=perm_repeats, asked_repeats=n_repeats)
     if np.isfinite(cv_r2):
         if cv_r2 < R2_UNTRUSTED:
             warnings.append(
@@ -379,7 +392,7 @@ def forest_importance(prep: Prepared, *, n_estimators: int = 250, random_state: 
                         warnings=warnings, notes=notes, n_folds=len(splits), grouped_cv=grouped,
                         cv_r2_full=cv_r2_full, cv_trees=cv_trees if splits else 0,
                         n_trees=cv_trees * len(splits) if share else n_estimators,
-                        perm_rows=per_fold_rows if sampled else 0,
+                        perm_rows=per_fold_rows if sampled else 0, perm_repeats=perm_repeats,
                         approximations=approx)
 
 
@@ -428,7 +441,7 @@ def r2_more_trees(y: np.ndarray, pred: np.ndarray, tree_var: np.ndarray, *, tree
 
 def _notes(approx: list[ForestApprox], *, n, n_cfg, unit, n_estimators, random_state,
            tree_rows, n_folds, cv_trees, per_fold_rows, grouped, cv_r2, cv_r2_full, fold_mean,
-           cv_r2_std, n_repeats) -> list[str]:
+           cv_r2_std, n_repeats, asked_repeats) -> list[str]:
     """The notes for a forest run, one sentence per fact (the flags are the facts)."""
     notes = []
     if ForestApprox.TREE_SAMPLE in approx:
@@ -475,6 +488,10 @@ def _notes(approx: list[ForestApprox], *, n, n_cfg, unit, n_estimators, random_s
     if ForestApprox.PERMUTATION_SAMPLE in approx:
         notes.append(f"Permutation importance used a random {per_fold_rows} of the "
                      "held-out runs of each fold (to bound its cost).")
+    if ForestApprox.PERMUTATION_REPEATS in approx:
+        notes.append(f"With this many hyperparameters, permutation importance shuffles each "
+                     f"{n_repeats} time{'s' if n_repeats != 1 else ''} per fold (instead of "
+                     f"{asked_repeats}), to bound its cost; the ± is still the spread across folds.")
     return notes
 
 

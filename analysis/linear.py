@@ -41,30 +41,38 @@ def design(prep: Prepared) -> tuple[pd.DataFrame, dict[str, str], dict[str, str]
     frequent level; ties go to the first in sorted order), then the ``__missing`` indicators.
     """
     X = prep.X
+    names = [str(c) for c in X.columns]  # a plain list: iterating an Arrow-backed Index is slow
+    pos = {c: i for i, c in enumerate(names)}
+    values = X.to_numpy(dtype=float)  # one conversion, then columns by position
     cols: dict[str, np.ndarray] = {}
     term_param: dict[str, str] = {}
     reference: dict[str, str] = {}
     notes: list[str] = []
-    indicators = [c for c in X.columns if c.endswith("__missing") and prep.feature_param[c] in prep.numeric]
+    numeric = set(prep.numeric)
+    indicators = [c for c in names if c.endswith("__missing") and prep.feature_param[c] in numeric]
+    by_param: dict[str, list[str]] = {}
+    for c in names:
+        if not c.endswith("__missing"):
+            by_param.setdefault(prep.feature_param[c], []).append(c)
     for p in prep.numeric:
-        v = X[p].to_numpy(dtype=float)
+        v = values[:, pos[p]]
         sd = v.std(ddof=1) if len(v) > 1 else 0.0
         cols[p] = (v - v.mean()) / sd if sd > 0 else v - v.mean()
         term_param[p] = p
     for p in prep.categorical:
-        levels = [c for c in X.columns if prep.feature_param[c] == p and not c.endswith("__missing")]
-        counts = X[levels].sum(axis=0)
-        ref = counts.idxmax()  # first maximum: levels are in sorted order
+        levels = by_param.get(p, [])
+        counts = values[:, [pos[c] for c in levels]].sum(axis=0)
+        ref = levels[int(np.argmax(counts))]  # first maximum: levels are in sorted order
         ref_level = ref[len(p) + 1:]
         for c in levels:
             if c == ref:
                 continue
-            cols[c] = X[c].to_numpy(dtype=float)
+            cols[c] = values[:, pos[c]]
             term_param[c] = p
             reference[c] = ref_level
         notes.append(f"{p}: each level compared with the most frequent, {ref_level!r}.")
     for c in indicators:
-        cols[c] = X[c].to_numpy(dtype=float)
+        cols[c] = values[:, pos[c]]
         term_param[c] = prep.feature_param[c]
     Z = pd.DataFrame(cols, index=X.index)
     if prep.numeric:

@@ -306,3 +306,15 @@ def test_permutation_sample_is_flagged_and_close_to_all_rows():
     a, b = every.table.set_index("param"), part.table.set_index("param")
     assert a.index[0] == b.index[0] == "lr"
     assert_allclose(b.loc[a.index, "permutation"], a["permutation"], atol=0.05)
+
+
+def test_many_parameters_shuffle_fewer_times_and_say_so():
+    from sweepsight.analysis.forest import ForestApprox
+
+    rng = np.random.default_rng(0)
+    runs = pd.DataFrame({f"x{j:02d}": rng.uniform(size=400) for j in range(60)})
+    runs["y"] = runs["x00"] + rng.normal(0, 0.1, 400)
+    res = forest_importance(make_prep(runs), n_estimators=50, perm_budget=60 * 10 * 1000 * 3)
+    assert ForestApprox.PERMUTATION_REPEATS in res.approximations and res.perm_repeats == 3
+    assert any("shuffles each 3 times per fold (instead of 5)" in s for s in res.notes)
+    assert res.table["param"].iloc[0] == "x00"
