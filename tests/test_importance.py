@@ -362,3 +362,14 @@ def test_a_strong_interaction_does_not_hide_a_real_main_effect():
     pooled = anova_lm(smf.ols("y ~ C(lr) + C(wd) + C(opt)", data=g).fit(), typ=2)
     assert pooled.loc["C(wd)", "PR(>F)"] > 0.05  # what the old error term said
     assert any("against the pure error" in n for n in res.notes)
+
+
+def test_holm_equals_statsmodels():
+    from statsmodels.stats.multitest import multipletests
+
+    from sweepsight.analysis.importance._main_effects import holm
+
+    rng = np.random.default_rng(0)
+    for p in [rng.uniform(size=7), rng.uniform(0, 0.05, size=12), np.array([0.01, 0.01, 0.2]),
+              np.array([0.5]), np.array([0.0, 1.0, 0.04, 0.03])]:
+        assert_allclose(holm(p), multipletests(p, method="holm")[1])

@@ -116,7 +116,6 @@ def grid_main_effects(prep: Prepared, codes: pd.DataFrame, *, alpha: float = 0.0
     against the pure error when configurations repeat)."""
     import statsmodels.formula.api as smf
     from statsmodels.stats.anova import anova_lm
-    from statsmodels.stats.multitest import multipletests
 
     params = list(prep.params)
     notes = list(notes or [])
@@ -177,8 +176,7 @@ def grid_main_effects(prep: Prepared, codes: pd.DataFrame, *, alpha: float = 0.0
     table["p_holm"] = np.nan
     table["noise_floor"] = np.nan
     if finite.any():
-        table.loc[finite, "p_holm"] = multipletests(table.loc[finite, "p_value"],
-                                                    method="holm")[1]
+        table.loc[finite, "p_holm"] = holm(table.loc[finite, "p_value"].to_numpy(float))
         table.loc[finite, "noise_floor"] = _holm_floor(
             table.loc[finite, "p_value"], table.loc[finite, "df"], df_error, ms_error, scale,
             alpha)
@@ -200,7 +198,7 @@ def grid_main_effects(prep: Prepared, codes: pd.DataFrame, *, alpha: float = 0.0
     top["noise_floor"], top["above_floor"] = np.nan, pd.array([pd.NA] * len(top), "boolean")
     tested = top["p_value"].notna()
     if tested.any():  # Holm over the pairs tested, the floor at each pair's Holm step
-        top.loc[tested, "p_holm"] = multipletests(top.loc[tested, "p_value"], method="holm")[1]
+        top.loc[tested, "p_holm"] = holm(top.loc[tested, "p_value"].to_numpy(float))
         top.loc[tested, "noise_floor"] = _holm_floor(
             top.loc[tested, "p_value"], top.loc[tested, "df"], pe["df"], pe["ms"], scale, alpha)
         top.loc[tested, "above_floor"] = (top.loc[tested, "p_holm"] < alpha).to_numpy()
@@ -235,6 +233,17 @@ def grid_main_effects(prep: Prepared, codes: pd.DataFrame, *, alpha: float = 0.0
                             interaction_noise_share=inter["noise_share"],
                             interaction_share_corrected=inter["corrected"],
                             interaction_above_noise=inter["above"])
+
+
+def holm(p: np.ndarray) -> np.ndarray:
+    """Holm-adjusted p-values, as ``statsmodels.stats.multitest.multipletests(p, method="holm")``
+    (which runs ``gc.collect()`` on every call: ~0.1-0.6 s in a large process)."""
+    p = np.asarray(p, dtype=float)
+    order = np.argsort(p, kind="mergesort")
+    steps = (len(p) - np.arange(len(p))) * p[order]
+    out = np.empty_like(p)
+    out[order] = np.minimum(np.maximum.accumulate(steps), 1.0)
+    return out
 
 
 def _holm_floor(p_values: pd.Series, df: pd.Series, df_error: float, ms_error: float,
