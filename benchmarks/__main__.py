@@ -1,6 +1,9 @@
 """Run the benchmarks and write ``benchmarks/results/bench.json`` and ``bench.md``.
 
-``python -m benchmarks [--quick] [--sizes 10000x20,...] [--no-report] [--out DIR]``: --quick
+``python -m benchmarks [--goals] [--quick] [--sizes 10000x20,...] [--no-report] [--out DIR]``:
+--goals runs only the speed goals side by side (:mod:`benchmarks.goals`: analyse vs one forest
+at 10k x 10, main effects with 30 one-hot columns, 2k x 1,000 parameters, the 250k grid), which
+a full run also does first; --quick
 runs only the 1k-run sweeps (and logs 1k runs into MLflow instead of 10k); --sizes runs only
 the named sweeps (and skips MLflow); --no-report skips the notebook+render stage
 (``python -m reports``).
@@ -149,6 +152,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="only these sweeps, e.g. 10000x20,1000x50")
     parser.add_argument("--no-report", action="store_true", help="skip the notebook+render stage")
     parser.add_argument("--optuna-timeout", type=float, default=OPTUNA_TIMEOUT)
+    parser.add_argument("--goals", action="store_true",
+                        help="only the speed goals side by side (benchmarks.goals)")
     parser.add_argument("--markdown-only", action="store_true",
                         help="rewrite bench.md from the bench.json in --out; run nothing")
     args = parser.parse_args(argv)
@@ -157,6 +162,12 @@ def main(argv: list[str] | None = None) -> None:
         (out / "bench.md").write_text(to_markdown(json.loads((out / "bench.json").read_text())))
         return
     out.mkdir(parents=True, exist_ok=True)
+    if args.goals or not (args.quick or args.sizes):
+        from benchmarks import goals
+
+        goals.main(["--out", str(out)] + ([] if args.no_report else ["--report"]))
+        if args.goals:
+            return
     sizes = args.sizes or ([s for s in SIZES if s[0] == 1_000] if args.quick else SIZES)
     started = time.time()
     results: dict = {"machine": machine(), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
