@@ -194,7 +194,7 @@ def grouped_permutation_importance(model, X: np.ndarray, y: np.ndarray,
         rs = np.random.RandomState(seed)
         Xp = X.copy()
         order = np.arange(n)
-        batch = np.empty((n_repeats * n, X.shape[1]))
+        batch = np.empty((n_repeats * n, X.shape[1]), dtype=X.dtype)
         for r in range(n_repeats):
             rs.shuffle(order)
             Xp[:, idx] = Xp[np.ix_(order, idx)]  # cumulative, as sklearn does
@@ -333,7 +333,7 @@ def forest_importance(prep: Prepared, *, n_estimators: int = 250, random_state: 
         rows = test
         if len(test) > per_fold_rows:
             rows = np.sort(rng.choice(test, per_fold_rows, replace=False))
-        perm = grouped_permutation_importance(model, X[rows], y[rows], groups_cols,
+        perm = grouped_permutation_importance(model, X32[rows], y[rows], groups_cols,
                                               n_repeats=perm_repeats,
                                               random_state=random_state + k)
         fold_perm.append([perm[p].mean() for p in groups_cols])

@@ -351,6 +351,8 @@ def _marginals(model, bg: np.ndarray, groups: dict[str, list[int]],
     """
     plans = plans or {}
     rng = np.random.RandomState(seed)
+    # float32: what the trees compare against anyway (predict would convert every batch)
+    bg = np.asarray(bg, dtype=np.float32)
     out: dict[str, np.ndarray] = {}
     pending: list[tuple[str, np.ndarray, int, int]] = []
     limit = max(max_cells // max(bg.shape[1], 1), 1)
@@ -667,7 +669,7 @@ def _pair_shares(models, bgs, groups, X, table, n_params, n_vals) -> pd.DataFram
         (va, wa), (vb, wb) = coarse[a], coarse[b]
         inter = []
         for model, bg in zip(models, bgs):
-            bg = bg[: max(len(bg) // 2, 1)]
+            bg = np.asarray(bg[: max(len(bg) // 2, 1)], dtype=np.float32)
             block = np.repeat(bg[None, None], len(va), axis=0).repeat(len(vb), axis=1)
             block[:, :, :, groups[a]] = va[:, None, None, :]
             block[:, :, :, groups[b]] = vb[None, :, None, :]
