@@ -94,6 +94,9 @@ class RunMeta:
     #: the report options a snapshot was built with (target, direction, metric_scale, budget,
     #: at_budget, alpha, test), so that ``--from-snapshot`` rebuilds it alike
     report_options: dict = dataclasses.field(default_factory=dict)
+    #: params named with ``--param``: analysed as hyperparameters even where a rule (an
+    #: outcome, an identifier) would set them aside
+    forced_params: list[str] = dataclasses.field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)

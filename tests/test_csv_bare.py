@@ -39,7 +39,7 @@ def test_the_target_is_the_metric_of_a_bare_file(bare):
     assert table.metrics == ["val_loss"]
     assert "optimizer" in table.params and "train_loss" not in table.params  # named like a metric
     assert "Bare column val_loss read as the metric named by --target." in table.meta.notes
-    with pytest.raises(SweepError, match="has no metric columns"):
+    with pytest.raises(SweepError, match="columns named like metrics: val_loss, train_loss"):
         adapters.load("csv", {"path": bare, "metrics": ["val_acc"]})
 
 

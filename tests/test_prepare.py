@@ -11,6 +11,7 @@ import pytest
 from sweepsight.adapters.errors import SweepError
 from sweepsight.adapters.schema import build_table
 from sweepsight.analysis.prepare import infer_direction, prepare
+from sweepsight.analysis.scale import OWN_LIMIT, ScaleReason
 from sweepsight.analysis.synthetic import make_table, standard_sweep
 
 
@@ -237,11 +238,16 @@ def test_diverged_runs_still_heavy_after_log_go_to_ranks():
     y = 10 ** rng.normal(0, 0.3, 200)
     y[:6] = 1e250  # diverged: outliers even on the log scale
     prep = prepare(table_of({"a": rng.normal(size=200)}, y), target="loss")
-    assert prep.metric_scale == "rank"
-    assert "still is after log10" in prep.scale_reason and "max/median" in prep.scale_reason
+    assert prep.metric_scale == "rank" and prep.scale.reason is ScaleReason.OWNED_AFTER_LOG
+    # the 2 most extreme runs (1% of 200) on log10: 250 against about 0 with mean 7.5
+    by_hand = 2 * 242.5 ** 2 / (6 * 242.5 ** 2 + 194 * 7.5 ** 2)
+    assert prep.scale.n_top == 2 and prep.scale.top_share == pytest.approx(by_hand, abs=0.002)
+    assert prep.scale.extreme_runs == tuple(f"r{i}" for i in range(6))
+    assert "max/median" in prep.scale_reason
     y = 10 ** rng.normal(0, 1.2, 200)  # spans decades, but evenly on the log scale
     prep = prepare(table_of({"a": rng.normal(size=200)}, y), target="loss")
-    assert prep.metric_scale == "log" and "> 100" in prep.scale_reason
+    assert prep.metric_scale == "log" and prep.scale.reason is ScaleReason.LOG_TAMES_TAIL
+    assert prep.scale.top_share < OWN_LIMIT and "> 100" in prep.scale_reason
 
 
 def test_constant_target_is_a_sweep_error_naming_the_metrics_that_vary():
