@@ -322,3 +322,84 @@ def test_skew_agrees_with_scipy():
     assert _skew(np.full(5, 2.0)) == 0.0
     assert _skew(np.array([1e308, -1e308, 0.0, 1.0])) == pytest.approx(
         stats.skew(np.array([1.0, -1.0, 0.0, 0.0])))
+
+
+@pytest.mark.parametrize("name", [
+    "runtime_s", "Runtime", "train_runtime", "duration", "epoch_duration", "train_time_s",
+    "trainTime", "epoch_time_ms", "gpu_memory", "peak_mem", "throughput", "samples_per_sec",
+    "_step", "global_step", "trainer/global_step", "epoch", "wallclock", "total_time"])
+def test_outcome_by_name(name):
+    from sweepsight.analysis.outcomes import named_outcome
+
+    assert named_outcome(name)
+
+
+@pytest.mark.parametrize("name", [
+    "lr", "epochs", "num_epochs", "steps", "warmup_steps", "n_steps", "max_time", "time_limit",
+    "time_budget_s", "lr_decay_epoch", "batch_size", "memory_size", "s", "timeout"])
+def test_setting_by_name(name):
+    from sweepsight.analysis.outcomes import named_outcome
+
+    assert not named_outcome(name)
+
+
+def _grid_with(extra: dict, *, seeds: int = 3, seed_column: bool = True):
+    """A 3 x 3 grid x ``seeds`` with extra columns computed from the run index."""
+    rng = np.random.default_rng(41)
+    lr, wd = np.meshgrid([1e-3, 1e-2, 1e-1], [0.0, 0.1, 0.2])
+    lr, wd = np.repeat(lr.ravel(), seeds), np.repeat(wd.ravel(), seeds)
+    cols = {"lr": lr, "wd": wd}
+    if seed_column:
+        cols["seed"] = np.tile(np.arange(seeds), 9)
+    n = len(lr)
+    cols.update({k: f(n, rng) for k, f in extra.items()})
+    return table_of(cols, -np.log10(lr) + wd + rng.normal(0, 0.1, n))
+
+
+def test_a_column_that_differs_between_seeds_of_one_configuration_is_an_outcome():
+    from sweepsight.analysis.prepared import Aside
+
+    prep = prepare(_grid_with({"wall": lambda n, r: r.uniform(100, 200, n)}), target="loss")
+    assert prep.outcomes == ["wall"] and prep.set_aside_kind["wall"] is Aside.OUTCOME_VALUES
+    assert sorted(prep.params) == ["lr", "wd"]
+    note = next(n for n in prep.notes if n.startswith("Set aside as outcome"))
+    assert "wall" in note and "--param NAME" in note
+    # the same column without a seed column: nothing tells it from a random-search knob
+    bare = prepare(_grid_with({"wall": lambda n, r: r.uniform(100, 200, n)}, seed_column=False),
+                   target="loss")
+    assert "wall" in bare.params and bare.outcomes == []
+
+
+def test_a_random_search_knob_is_no_outcome():
+    rng = np.random.default_rng(43)
+    n = 60
+    table = table_of({"lr": 10 ** rng.uniform(-4, -1, n), "act": rng.choice(["relu", "tanh"], n),
+                      "bs": rng.choice([32, 64], n), "seed": rng.choice([0, 1, 2], n)},
+                     rng.normal(size=n))
+    prep = prepare(table, target="loss")
+    assert "lr" in prep.params and prep.outcomes == []
+
+
+def test_param_forces_an_outcome_in_and_set_aside_reasons_are_typed():
+    from sweepsight.analysis.prepared import Aside
+
+    table = _grid_with({"runtime_s": lambda n, r: r.uniform(100, 200, n),
+                        "const": lambda n, r: np.ones(n)})
+    prep = prepare(table, target="loss")
+    assert prep.set_aside_kind == {"seed": Aside.SEED, "runtime_s": Aside.OUTCOME_NAME,
+                                   "const": Aside.CONSTANT}
+    assert set(prep.set_aside) == set(prep.set_aside_kind)
+    table.meta.forced_params = ["runtime_s"]
+    forced = prepare(table, target="loss")
+    assert "runtime_s" in forced.params and forced.forced == ["runtime_s"]
+    assert forced.outcomes == []
+    assert "Analysed as hyperparameter because named with --param: runtime_s." in forced.notes
+
+
+def test_top_share_by_hand():
+    from sweepsight.analysis.scale import far_out, top_share
+
+    y = np.array([0.0] * 99 + [10.0])  # mean 0.1: 99 deviations of 0.1, one of 9.9
+    share, k = top_share(y)
+    assert k == 1 and share == pytest.approx(9.9 ** 2 / (9.9 ** 2 + 99 * 0.01))
+    assert far_out(np.r_[np.arange(20.0), 1000.0]) == (20,)

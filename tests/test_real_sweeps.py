@@ -196,3 +196,65 @@ def test_bare_export_sets_runtime_aside_and_keeps_the_exact_grid(tmp_path, capsy
     page = _page_text(site)
     assert "Set aside as outcome of the runs, not hyperparameters: runtime_s" in page
     assert "pass --param NAME" in page
+
+
+# --- 6. the metric the sweep optimised, and options a snapshot remembers -------------------------
+
+def test_an_mlflow_parent_runs_metric_tag_names_the_target(tmp_path):
+    from sweepsight import adapters
+    from sweepsight.reports.cli import resolve_target
+    from tests import contract
+    from tests.mlflow_helpers import T0, client_for, log_run
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = client_for(uri)
+    eid = client.create_experiment("study")
+    parent = client.create_run(eid, start_time=T0, run_name="study", tags={"metric": "val_loss"})
+    for i, r in enumerate(contract.runs()):
+        log_run(client, eid, name=r["name"], config=r["config"], history=r["history"],
+                start=T0 + (i + 1) * 1000, tags={"mlflow.parentRunId": parent.info.run_id})
+    table = adapters.load("mlflow", {"tracking_uri": uri, "experiment": ["study"]})
+    assert table.meta.objective == "val_loss" and sorted(table.metrics) == ["val_acc", "val_loss"]
+    assert resolve_target(None, table.metrics, objective=table.meta.objective) == "val_loss"
+    assert resolve_target("val_acc", table.metrics, objective="val_loss") == "val_acc"
+    from sweepsight.adapters.errors import SweepError
+
+    with pytest.raises(SweepError, match="choose the one to explain with --target"):
+        resolve_target(None, table.metrics, objective="f1")  # not one of them: no guess
+
+
+@pytest.mark.server
+def test_a_wandb_sweep_configs_metric_names_the_target(tmp_path, monkeypatch):
+    from sweepsight import adapters
+    from tests import contract
+    from tests.fake_wandb_server import FakeRun, FakeWandb
+
+    key = "0123456789abcdef0123456789abcdef01234567"
+    server = FakeWandb(api_key=key).start()
+    try:
+        project = server.add_project("ent", "proj", [
+            FakeRun(id=f"run{i:02d}", name=r["name"], config=r["config"], summary=r["metrics"],
+                    history=r["history"], sweep="sw1") for i, r in enumerate(contract.runs())])
+        project.sweep_configs["sw1"] = "method: grid\nmetric:\n  name: val_acc\n  goal: maximize\n"
+        for var, value in {"WANDB_BASE_URL": server.url, "WANDB_API_KEY": key,
+                           "WANDB_SILENT": "true", "WANDB_CACHE_DIR": str(tmp_path)}.items():
+            monkeypatch.setenv(var, value)
+        monkeypatch.delenv("WANDB_MODE", raising=False)
+        table = adapters.load("wandb", {"project": "ent/proj", "sweep": "sw1"})
+        assert table.meta.objective == "val_acc"
+        plain = adapters.load("wandb", {"project": "ent/proj"})  # no sweep named: nothing said
+        assert plain.meta.objective is None
+    finally:
+        server.stop()
+
+
+def test_options_are_the_command_lines_then_the_snapshots_then_the_defaults():
+    from sweepsight.adapters.schema import RunMeta
+    from sweepsight.reports.cli import DEFAULTS, parser, remembered
+
+    meta = RunMeta(source="csv", report_options={"target": "val_acc", "metric_scale": "log",
+                                                 "alpha": 0.01, "test": "mannwhitney"})
+    args = parser().parse_args(["--from-snapshot", "s/data/sweep", "--test", "welch"])
+    assert remembered(args, meta) == {**DEFAULTS, "metric_scale": "log", "alpha": 0.01,
+                                      "test": "welch"}
+    assert remembered(parser().parse_args([]), RunMeta(source="csv")) == DEFAULTS
