@@ -219,7 +219,8 @@ def build_table(
 
 def null_words_note(meta: RunMeta) -> str:
     """The note for :attr:`RunMeta.null_words` (made from the typed fact, never parsed back)."""
-    cols = "; ".join(f"{p}: {n} run{'' if n == 1 else 's'}" for p, n in sorted(meta.null_words.items()))
+    cols = "; ".join(f"{p}: {n} run{'' if n == 1 else 's'}"
+                     for p, n in sorted(meta.null_words.items()))
     return ("Read as missing: \"None\"/\"null\"/\"NaN\" strings in columns whose other values are "
             f"numbers or booleans ({cols}); in a column of text they would be a level.")
 

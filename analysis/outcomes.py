@@ -2,7 +2,8 @@
 
 Two rules, each a typed reason: the name says so (:func:`named_outcome`), or the values do
 (:func:`varies_like_an_outcome`: a different value in almost every run while the other
-hyperparameters repeat under different seeds). Either is overridden by naming the column with ``--param``.
+hyperparameters repeat under different seeds). Either is overridden by naming the column
+with ``--param``.
 """
 from __future__ import annotations
 

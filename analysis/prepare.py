@@ -464,7 +464,8 @@ def _not_a_param(p: str, s: pd.Series, *, max_levels: int) -> tuple[Aside | None
     if n_unique > max(3, 0.1 * n) and uniques.str.contains(_PATH).mean() >= 0.9:
         return Aside.PATH, f"values look like paths ({n_unique} distinct in {n} runs)"
     if n_unique > 5 and n_unique >= 0.9 * n:
-        return Aside.IDENTIFIER, f"identifier (a different value in nearly every run: {n_unique} distinct in {n} runs)"
+        return Aside.IDENTIFIER, (f"identifier (a different value in nearly every run: "
+                                  f"{n_unique} distinct in {n} runs)")
     return None, ""
 
 
@@ -477,13 +478,15 @@ def _unusable(s: pd.Series, *, max_levels: int) -> tuple[Aside | None, str]:
     if n_unique == 1:
         missing = len(s) - len(present)
         value = _show(present.iloc[0])
-        return Aside.CONSTANT, (f"constant ({value}" + (f", missing in {missing} runs)" if missing else ")"))
+        return Aside.CONSTANT, (f"constant ({value}"
+                                + (f", missing in {missing} runs)" if missing else ")"))
     if pd.api.types.is_numeric_dtype(s) or isinstance(s.dtype, pd.BooleanDtype):
         return None, ""
     if n_unique > max_levels:
         text = present.astype(str)
         if text.str.match(r"^\s*[\[{]").mean() >= 0.9:
-            return Aside.TOO_MANY_LEVELS, f"lists/dicts with {n_unique} distinct values (more than max_levels={max_levels})"
+            return Aside.TOO_MANY_LEVELS, (f"lists/dicts with {n_unique} distinct values (more "
+                                           f"than max_levels={max_levels})")
         return Aside.TOO_MANY_LEVELS, f"too many levels ({n_unique} > max_levels={max_levels})"
     return None, ""
 

@@ -118,7 +118,8 @@ def far_out(y: np.ndarray) -> tuple[int, ...]:
     iqr = q3 - q1
     if iqr <= 0:
         return ()
-    return tuple(int(i) for i in np.flatnonzero((u > q3 + FAR_OUT * iqr) | (u < q1 - FAR_OUT * iqr)))
+    beyond = (u > q3 + FAR_OUT * iqr) | (u < q1 - FAR_OUT * iqr)
+    return tuple(int(i) for i in np.flatnonzero(beyond))
 
 
 def climb(y: np.ndarray, *, heavy: bool, tail: str, right: bool) -> ScaleChoice:

@@ -52,7 +52,8 @@ def test_a_logged_none_is_a_level_of_a_categorical_and_missing_beside_numbers():
     assert ops.values.tolist() == ["none", "skip", "conv", "None", None, None, "null"]
     # the same column as JSON objects (wandb, MLflow APIs): only None/NaN are missing
     mixed = coerce.coerce(pd.Series(["none", 3, "conv", None, float("nan")], dtype=object))
-    assert mixed.kind == "categorical" and mixed.values.tolist() == ["none", "3", "conv", None, None]
+    assert mixed.kind == "categorical"
+    assert mixed.values.tolist() == ["none", "3", "conv", None, None]
     depth = coerce.coerce(pd.Series(["none", 3, None, 5], dtype=object))  # max_depth=None
     assert depth.kind == "numeric" and depth.null_words == 1
     lr = coerce.coerce(pd.Series(["0.1", "None", "0.01", "null", "", "NaN"]))

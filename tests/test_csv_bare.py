@@ -66,7 +66,8 @@ def test_a_bare_export_without_target_reads_columns_named_like_metrics(bare):
 
 def test_a_bare_export_with_one_metric_like_column_uses_it(tmp_path):
     path = tmp_path / "one.csv"
-    pd.DataFrame({"lr": [0.1, 0.01, 0.1, 0.01], "val_acc": [0.5, 0.6, 0.7, 0.8]}).to_csv(path, index=False)
+    pd.DataFrame({"lr": [0.1, 0.01, 0.1, 0.01],
+                  "val_acc": [0.5, 0.6, 0.7, 0.8]}).to_csv(path, index=False)
     table = adapters.load("csv", {"path": str(path)})
     assert table.metrics == ["val_acc"] and table.params == ["lr"]
     assert "Bare column val_acc read as the metric (named like one)." in table.meta.notes

@@ -9,8 +9,8 @@ offline ``wandb/`` run folders written by the real wandb client, and an MLflow s
 experiment ``my-sweep`` ($MLFLOW_TRACKING_URI, as the README's help says). The one command
 that names a server (``--tracking-uri http://127.0.0.1:5000``) runs against a real
 ``mlflow server`` on a free port, the URL rewritten to it; the W&B project and sweep are served
-by ``tests/fake_wandb_server.py`` (``WANDB_BASE_URL``) to the real wandb client. Builds are slow (about a minute
-each on a loaded 2-core machine): marker ``slow``.
+by ``tests/fake_wandb_server.py`` (``WANDB_BASE_URL``) to the real wandb client. Builds are
+slow (a minute or more each on a loaded 2-core machine): marker ``slow``.
 """
 from __future__ import annotations
 
@@ -167,7 +167,8 @@ def test_readme_command_runs_verbatim(command, workdir, tmp_path):
             FakeRun(id=f"run{i:02d}", name=r["name"], config=r["config"],
                     summary={**r["metrics"], "_step": 3}, history=r["history"], sweep="abc123")
             for i, r in enumerate(contract.runs())])
-        project.sweep_configs["abc123"] = "method: grid\nmetric:\n  name: val_loss\n  goal: minimize\n"
+        project.sweep_configs["abc123"] = ("method: grid\nmetric:\n  name: val_loss\n"
+                                           "  goal: minimize\n")
         env.update({"WANDB_BASE_URL": server.url, "WANDB_API_KEY": FAKE_KEY,
                     "WANDB_SILENT": "true", "WANDB_CACHE_DIR": str(tmp_path / "cache")})
         env["WANDB_MODE"] = "online"
