@@ -3,8 +3,12 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+from typing import TYPE_CHECKING
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from sweepsight.analysis.scale import ScaleChoice
 
 
 class Aside(str, enum.Enum):
@@ -64,9 +68,8 @@ class Prepared:
     set_aside_kind: dict[str, Aside] = dataclasses.field(default_factory=dict)
     #: params named with ``--param``: analysed even where a rule would set them aside
     forced: list[str] = dataclasses.field(default_factory=list)
-    #: the choice of ``metric_scale``, typed (``analysis.scale.ScaleChoice``); None when built
-    #: by hand
-    scale: object | None = None
+    #: the choice of ``metric_scale``, typed; None when built by hand
+    scale: ScaleChoice | None = None
 
     @property
     def outcomes(self) -> list[str]:
