@@ -1,6 +1,7 @@
 """Typing of values that trackers hand back as strings or mixed Python objects."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from typing import Any
@@ -10,19 +11,46 @@ import pandas as pd
 
 from sweepsight.adapters.errors import SweepError
 
+#: Strings a metric reads as missing. In a hyperparameter column only a true null (an empty
+#: cell, JSON null, NaN) is missing: a tracker that logged the string "none" logged a level
+#: (an operation "none", augment=none, scheduler=None), unless the other values are numbers
+#: or booleans, where these words are missing and counted (:attr:`Coerced.null_words`).
 MISSING = {"", "none", "null", "nan", "na", "n/a", "<na>", "nat"}
+NULL_WORDS = MISSING - {""}
 _TRUE = {"true"}
 _FALSE = {"false"}
 
 
-def _is_missing(v: Any) -> bool:
-    if v is None:
+@dataclasses.dataclass(frozen=True)
+class Coerced:
+    """One typed hyperparameter column.
+
+    ``kind`` is ``"numeric"``, ``"boolean"`` or ``"categorical"``; ``null_words`` counts the
+    strings of :data:`NULL_WORDS` read as missing (only in numeric and boolean columns: in a
+    categorical column they are levels).
+    """
+
+    values: pd.Series
+    kind: str
+    null_words: int = 0
+
+
+def _is_null(v: Any) -> bool:
+    """A true null: None, NaN, pandas NA/NaT, or an empty (blank) string."""
+    if v is None or v is pd.NA or v is pd.NaT:
         return True
     if isinstance(v, float) and math.isnan(v):
         return True
-    if v is pd.NA or v is pd.NaT:
-        return True
-    return isinstance(v, str) and v.strip().lower() in MISSING
+    return isinstance(v, str) and not v.strip()
+
+
+def _is_null_word(v: Any) -> bool:
+    return isinstance(v, str) and v.strip().lower() in NULL_WORDS
+
+
+def _is_missing(v: Any) -> bool:
+    """Missing as a metric value: a true null or one of :data:`NULL_WORDS`."""
+    return _is_null(v) or _is_null_word(v)
 
 
 def _as_text(v: Any) -> str:
@@ -45,12 +73,18 @@ def _as_number(v: Any) -> float | None:
 
 
 def coerce_column(values: pd.Series) -> tuple[pd.Series, str]:
+    """Type one hyperparameter column: the typed series and its kind (see :func:`coerce`)."""
+    typed = coerce(values)
+    return typed.values, typed.kind
+
+
+def coerce(values: pd.Series) -> Coerced:
     """Type one hyperparameter column.
 
-    Returns the typed series and its kind: ``"numeric"`` (float64; "1e-3" and "0.001" are the
-    same number), ``"boolean"`` (pandas ``boolean``; true/false in any case) or
-    ``"categorical"`` (strings; lists and dicts become JSON text). "None", "null", "" and NaN
-    are missing.
+    ``"numeric"`` (float64; "1e-3" and "0.001" are the same number), ``"boolean"`` (pandas
+    ``boolean``; true/false in any case) or ``"categorical"`` (strings; lists and dicts become
+    JSON text). Empty cells, JSON null and NaN are missing; "None"/"null"/"NaN" strings are
+    missing beside numbers or booleans (and counted), and a level of a categorical column.
     """
     if _all_text(values):
         return _coerce_text(values)
@@ -76,38 +110,45 @@ def _floats(text: pd.Series) -> np.ndarray | None:
         return None
 
 
-def _coerce_text(values: pd.Series) -> tuple[pd.Series, str]:
+def _coerce_text(values: pd.Series) -> Coerced:
     """:func:`_coerce_objects` for all-string columns, column at a time (~30x faster)."""
-    stripped, missing = _text_missing(values)
-    present = ~missing
-    if present.any():
-        low = stripped[present].str.lower()
+    stripped = values.astype(object).where(values.notna(), "").str.strip()
+    null = (stripped == "").to_numpy()
+    word = stripped.str.lower().isin(NULL_WORDS).to_numpy() & ~null
+    rest = ~null & ~word
+    if rest.any():
+        low = stripped[rest].str.lower()
         if low.isin(_TRUE | _FALSE).all():
             out = pd.Series(pd.NA, index=values.index, dtype="boolean")
-            out[present] = (low == "true").to_numpy()
-            return out, "boolean"
-        numbers = _floats(stripped[present])
+            out[rest] = (low == "true").to_numpy()
+            return Coerced(out, "boolean", int(word.sum()))
+        numbers = _floats(stripped[rest])
         if numbers is not None:
             out = np.full(len(values), np.nan)
-            out[present.to_numpy()] = numbers
-            return pd.Series(out, index=values.index, dtype="float64"), "numeric"
-    return pd.Series(stripped.where(present, None), index=values.index, dtype=object), "categorical"
+            out[rest] = numbers
+            return Coerced(pd.Series(out, index=values.index, dtype="float64"), "numeric",
+                           int(word.sum()))
+    return Coerced(pd.Series(stripped.where(~null, None), index=values.index, dtype=object),
+                   "categorical")
 
 
-def _coerce_objects(values: pd.Series) -> tuple[pd.Series, str]:
-    """:func:`coerce_column` value by value, for columns of mixed Python objects (JSON, APIs)."""
-    present = [v for v in values if not _is_missing(v)]
+def _coerce_objects(values: pd.Series) -> Coerced:
+    """:func:`coerce` value by value, for columns of mixed Python objects (JSON, APIs)."""
+    null = [_is_null(v) for v in values]
+    word = [not n and _is_null_word(v) for v, n in zip(values, null)]
+    present = [v for v, n, w in zip(values, null, word) if not (n or w)]
+    n_words = sum(word)
     if present and all(isinstance(v, (bool, np.bool_)) or (
         isinstance(v, str) and v.strip().lower() in _TRUE | _FALSE) for v in present):
-        out = [pd.NA if _is_missing(v) else (v if isinstance(v, (bool, np.bool_))
-               else v.strip().lower() in _TRUE) for v in values]
-        return pd.Series(out, index=values.index, dtype="boolean"), "boolean"
+        out = [pd.NA if n or w else (v if isinstance(v, (bool, np.bool_))
+               else v.strip().lower() in _TRUE) for v, n, w in zip(values, null, word)]
+        return Coerced(pd.Series(out, index=values.index, dtype="boolean"), "boolean", n_words)
     numbers = [_as_number(v) for v in present]
     if present and all(n is not None for n in numbers):
-        out = [np.nan if _is_missing(v) else _as_number(v) for v in values]
-        return pd.Series(out, index=values.index, dtype="float64"), "numeric"
-    out = [None if _is_missing(v) else _as_text(v) for v in values]
-    return pd.Series(out, index=values.index, dtype=object), "categorical"
+        out = [np.nan if n or w else _as_number(v) for v, n, w in zip(values, null, word)]
+        return Coerced(pd.Series(out, index=values.index, dtype="float64"), "numeric", n_words)
+    out = [None if n else _as_text(v) for v, n in zip(values, null)]
+    return Coerced(pd.Series(out, index=values.index, dtype=object), "categorical")
 
 
 def to_metric(values: pd.Series, *, where: str) -> pd.Series:

@@ -71,20 +71,20 @@ def load(options: dict) -> RunTable:
         raise SweepError(f"{where}: a file holds one value per run, so --metric-agg must be 'last'.")
     explicit_params = list(options.get("param") or [])
     explicit_metrics = list(options.get("metric") or [])
+    # --param NAME of a column logged as params.NAME: already a hyperparameter (the CLI keeps
+    # it analysed whatever a rule says); only bare columns are listed below.
+    prefixed = {str(c).split(".", 1)[1] for c in raw.columns if str(c).startswith(PARAM_PREFIXES)}
+    explicit_params = [c for c in explicit_params if c in raw.columns or c not in prefixed]
     for col in explicit_params + explicit_metrics:
         if col not in raw.columns:
             raise SweepError(f"column {col!r} is not in {where}; columns: {', '.join(map(str, raw.columns))}.")
     notes: list[str] = []
     has_metrics = any(str(c).startswith(METRIC_PREFIXES) for c in raw.columns)
     if not explicit_metrics and not has_metrics:
-        # A bare export and --target NAME (it reaches here as ``metrics``): NAME is the metric.
-        explicit_metrics = [m for m in options.get("metrics") or [] if m in raw.columns
-                            and m not in explicit_params]
-        if explicit_metrics:
-            notes.append(f"Bare column{'s' if len(explicit_metrics) > 1 else ''} "
-                         f"{', '.join(explicit_metrics)} read as the metric named by --target.")
+        explicit_metrics, note = _bare_target(raw, options.get("metrics") or [], explicit_params,
+                                              where=where)
+        notes.append(note)
     # The columns named by --seed/--budget are hyperparameters even when --param lists others.
-    prefixed = {str(c).split(".", 1)[1] for c in raw.columns if str(c).startswith(PARAM_PREFIXES)}
     implied = [c for c in (options.get("seed"), options.get("budget")) if c in raw.columns
                and c not in explicit_params + explicit_metrics and c not in prefixed]
 
@@ -155,8 +155,31 @@ def load(options: dict) -> RunTable:
         query={"path": str(path)},
         where=where,
     )
-    table.meta.notes.extend(notes)
+    table.meta.notes.extend(n for n in notes if n)
     return table
+
+
+def _bare_target(raw: pd.DataFrame, targets: list[str], params: list[str], *,
+                 where: str) -> tuple[list[str], str]:
+    """The metric columns of a bare export (no prefixes) named by neither --metric nor a prefix,
+    and the note saying so: the column named by --target, else every numeric column named like
+    a metric (val_acc, train_loss; the CLI then takes the only one or asks which)."""
+    named = [m for m in targets if m in raw.columns and m not in params]
+    if named:
+        return named, (f"Bare column{'s' if len(named) > 1 else ''} {', '.join(named)} read as "
+                       "the metric named by --target.")
+    fixed = {a for aliases in FIXED_ALIASES.values() for a in aliases}
+    guessed = [str(c) for c in raw.columns if c not in params
+               and str(c).strip().lower() not in fixed | METADATA_COLUMNS
+               and not str(c).startswith(PARAM_PREFIXES + IGNORED_PREFIXES)
+               and _looks_like_metric(str(c), raw[c])]
+    if targets and guessed:
+        raise SweepError(f"--target {targets[0]} is not a column of {where}; columns named like "
+                         f"metrics: {', '.join(guessed)}. Pass one of them with --target.")
+    if len(guessed) == 1:
+        return guessed, f"Bare column {guessed[0]} read as the metric (named like one)."
+    return guessed, (f"Bare columns named like metrics read as metrics: {', '.join(guessed)}; "
+                     "--target chooses the one to explain." if guessed else "")
 
 
 def _looks_like_metric(name: str, values: pd.Series) -> bool:

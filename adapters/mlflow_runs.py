@@ -32,6 +32,7 @@ PROBE_ATTEMPTS = 4  # tries before a tracking server counts as unreachable
 PROBE_BACKOFF = 0.5  # seconds before the 2nd try; doubled before each further try
 PROBE_TIMEOUT = 5.0  # seconds per try
 PARENT_TAG = "mlflow.parentRunId"
+OBJECTIVE_TAG = "metric"  # on a parent run: the metric its sweep optimised
 AGGREGATIONS = ("last", "min", "max")
 _SHOWN_EXPERIMENTS = 10
 _REMOTE_NAMES = ("databricks", "databricks-uc", "uc")  # URIs that name no local path
@@ -205,8 +206,9 @@ def _search(client, experiment_ids: list[str], filter_string: str, cap: int | No
             return runs
 
 
-def _unnest(client, runs: list) -> tuple[list, dict[str, str]]:
-    """The runs that are not parents of others, and child run id -> its parent's run name.
+def _unnest(client, runs: list) -> tuple[list, dict[str, str], set[str]]:
+    """The runs that are not parents of others, child run id -> its parent's run name, and the
+    metrics the parents say the sweep optimised (their ``metric`` tag).
 
     A parent outside the results (filtered out, past ``max_results``) is fetched for its name;
     one that cannot be read (deleted) groups its children under its id.
@@ -216,6 +218,7 @@ def _unnest(client, runs: list) -> tuple[list, dict[str, str]]:
     by_id = {r.info.run_id: r for r in runs}
     parent_of = {r.info.run_id: r.data.tags[PARENT_TAG] for r in runs if r.data.tags.get(PARENT_TAG)}
     names = {}
+    objectives: set[str] = set()
     for parent in set(parent_of.values()):
         run = by_id.get(parent)
         if run is None:
@@ -224,8 +227,10 @@ def _unnest(client, runs: list) -> tuple[list, dict[str, str]]:
             except MlflowException:
                 run = None
         names[parent] = (run.info.run_name if run is not None else None) or parent
+        if run is not None and run.data.tags.get(OBJECTIVE_TAG):
+            objectives.add(str(run.data.tags[OBJECTIVE_TAG]).strip())
     kept = [r for r in runs if r.info.run_id not in names]
-    return kept, {child: names[parent] for child, parent in parent_of.items()}
+    return kept, {child: names[parent] for child, parent in parent_of.items()}, objectives
 
 
 def _frame(runs: list, experiment_names: dict[str, str], group_of: dict[str, str]) -> pd.DataFrame:
@@ -320,7 +325,7 @@ def load(options: dict) -> RunTable:
                     "fix it (e.g. \"metrics.val_acc > 0.9 and params.optimizer = 'adam'\")."
                 ) from None
             raise
-        kept, group_of = _unnest(client, runs)
+        kept, group_of, objectives = _unnest(client, runs)
         if not kept:
             because = f" matching filter {filter_string!r}" if filter_string else ""
             fix = "loosen or drop --filter" if filter_string else "log runs to it or pick another experiment"
@@ -359,6 +364,8 @@ def load(options: dict) -> RunTable:
         query["metrics"] = agg_metrics
     table = build_table(frame, source="mlflow", seed=options.get("seed"), budget=options.get("budget"),
                         metric_agg=how, query=query, where=where)
+    if len(objectives) == 1:
+        table.meta.objective = next(iter(objectives))
     if len(kept) < len(runs):
         table.meta.notes.append(f"{len(runs) - len(kept)} parent run(s) left out: they hold nested "
                                 "trials, not results.")

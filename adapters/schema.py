@@ -86,6 +86,17 @@ class RunMeta:
         default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds")
     )
     notes: list[str] = dataclasses.field(default_factory=list)
+    #: numeric/boolean param -> how many "None"/"null"/"NaN" strings were read as missing
+    null_words: dict[str, int] = dataclasses.field(default_factory=dict)
+    #: the metric the sweep was run to optimise, when the tracker says (W&B sweep config
+    #: ``metric.name``, an MLflow parent run's ``metric`` tag)
+    objective: str | None = None
+    #: the report options a snapshot was built with (target, direction, metric_scale, budget,
+    #: at_budget, alpha, test), so that ``--from-snapshot`` rebuilds it alike
+    report_options: dict = dataclasses.field(default_factory=dict)
+    #: params named with ``--param``: analysed as hyperparameters even where a rule (an
+    #: outcome, an identifier) would set them aside
+    forced_params: list[str] = dataclasses.field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
@@ -144,7 +155,7 @@ def build_table(
     columns holding raw values (strings, numbers, booleans, lists). ``where`` names the input
     in error messages (a file path, an MLflow experiment, a wandb project).
     """
-    from sweepsight.adapters.coerce import coerce_column, to_metric
+    from sweepsight.adapters.coerce import coerce, to_metric
 
     if len(frame) == 0:
         raise SweepError(f"{where} has no runs; check the experiment, project, sweep or filter.")
@@ -177,8 +188,13 @@ def build_table(
     for col in metric_cols:
         frame[col] = to_metric(frame[col], where=f"{where}, column {col!r}")
     for col in [c for c in frame.columns if c.startswith(PARAM)]:
-        frame[col], kind = coerce_column(frame[col])
-        getattr(meta, kind).append(col[len(PARAM):])
+        typed = coerce(frame[col])
+        frame[col] = typed.values
+        getattr(meta, typed.kind).append(col[len(PARAM):])
+        if typed.null_words:
+            meta.null_words[col[len(PARAM):]] = typed.null_words
+    if meta.null_words:
+        meta.notes.append(null_words_note(meta))
     params = [c[len(PARAM):] for c in frame.columns if c.startswith(PARAM)]
     if seed is not None and seed not in params:
         raise SweepError(
@@ -199,6 +215,14 @@ def build_table(
     )
     frame = frame[order].reset_index(drop=True)
     return RunTable(validate(frame, where=where), meta)
+
+
+def null_words_note(meta: RunMeta) -> str:
+    """The note for :attr:`RunMeta.null_words` (made from the typed fact, never parsed back)."""
+    cols = "; ".join(f"{p}: {n} run{'' if n == 1 else 's'}"
+                     for p, n in sorted(meta.null_words.items()))
+    return ("Read as missing: \"None\"/\"null\"/\"NaN\" strings in columns whose other values are "
+            f"numbers or booleans ({cols}); in a column of text they would be a level.")
 
 
 def validate(frame: pd.DataFrame, *, where: str = "the run table") -> pd.DataFrame:

@@ -34,7 +34,7 @@ def load(path: str | Path) -> RunTable:
         if not f.exists():
             raise SweepError(
                 f"snapshot file {f} not found; a snapshot is a .parquet and a .json side by side, "
-                "written by an earlier report run (see --snapshot)."
+                "written by an earlier report run into <site>/data/ (read it with --from-snapshot)."
             )
     frame = pd.read_parquet(parquet)
     meta_obj = RunMeta.from_json(meta.read_text())

@@ -273,9 +273,11 @@ def load_api(options: dict) -> RunTable:
     if sweep:
         sweep = str(sweep).rsplit("/", 1)[-1]
 
+        found: list = []
+
         def check_sweep() -> None:
             try:
-                api.sweep(f"{path}/{sweep}")
+                found.append(api.sweep(f"{path}/{sweep}"))
             except Exception as exc:
                 if _is_network_error(exc):
                     raise
@@ -326,8 +328,18 @@ def load_api(options: dict) -> RunTable:
         notes.append(f"Metrics {', '.join(chosen)} are the {how}imum over each run's full logged "
                      "history (wandb scan_history).")
     query = {"project": path, "sweep": sweep, "filters": filters or None}
-    return _finish(rows, options=options, how=how, query={k: v for k, v in query.items() if v},
-                   where=where, notes=notes)
+    table = _finish(rows, options=options, how=how, query={k: v for k, v in query.items() if v},
+                    where=where, notes=notes)
+    if sweep and found:
+        table.meta.objective = sweep_objective(getattr(found[-1], "config", None))
+    return table
+
+
+def sweep_objective(config: Any) -> str | None:
+    """The metric a W&B sweep optimised: its config's ``metric.name`` (None when unsaid)."""
+    metric = config.get("metric") if isinstance(config, dict) else None
+    name = metric.get("name") if isinstance(metric, dict) else None
+    return str(name) if name else None
 
 
 def load(options: dict) -> RunTable:

@@ -24,6 +24,9 @@ class Analysis:
     significance: Any  # analysis.significance.SignificanceResult
     options: dict
     timings: dict[str, float]
+    #: the main effects' headline on the analysis scale and as logged, when they differ in
+    #: scale (``analysis.scale.ScaleCheck``); None on the raw scale
+    scale_check: Any = None
 
 
 def analyse(
@@ -67,7 +70,7 @@ def analyse(
 
     prep = timed("prepare", prepare, table, target=target, direction=direction,
                  metric_scale=metric_scale, budget=budget, at_budget=at_budget)
-    return Analysis(
+    result = Analysis(
         table=table,
         prep=prep,
         correlation=timed("correlation", correlations, prep),
@@ -83,3 +86,26 @@ def analyse(
                  "random_state": random_state},
         timings=timings,
     )
+    result.scale_check = timed("scale check", scale_check, prep, result.importance,
+                               random_state=random_state, n_jobs=n_jobs)
+    return result
+
+
+def scale_check(prep, importance, *, random_state: int = 0, n_jobs: int | None = -1):
+    """The main effects' headline on the analysis scale beside the one on the metric as logged
+    (main effects run once more, on ``y_raw``); None when the analysis scale is the raw one."""
+    import dataclasses
+
+    from sweepsight.analysis.importance import get_param_importances
+    from sweepsight.analysis.scale import ScaleCheck, headline
+
+    if prep.metric_scale == "raw":
+        return None
+    y = prep.runs["y_raw"].astype(float)
+    big = float(y.abs().max())
+    # shares do not depend on the unit; dividing first keeps 1e250 from overflowing squares
+    raw = dataclasses.replace(prep, runs=prep.runs.assign(y=y / big if big > 0 else y),
+                              metric_scale="raw")
+    as_logged = get_param_importances(raw, random_state=random_state, n_jobs=n_jobs)
+    return ScaleCheck(scale=prep.scale.scale if prep.scale is not None else prep.metric_scale,
+                      chosen=headline(importance), as_logged=headline(as_logged))

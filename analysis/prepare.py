@@ -6,6 +6,7 @@ column-wise with pandas/numpy (no loop over runs), so 100k runs x 50 params take
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 import zlib
 
@@ -15,7 +16,9 @@ from scipy import stats
 
 from sweepsight.adapters.errors import SweepError
 from sweepsight.adapters.schema import PARAM, RunTable
-from sweepsight.analysis.prepared import Prepared
+from sweepsight.analysis import outcomes
+from sweepsight.analysis.prepared import OUTCOMES, Aside, Prepared
+from sweepsight.analysis.scale import Scale, ScaleChoice, ScaleReason, climb
 
 MIN_RUNS = 3
 SCALES = ("auto", "raw", "log", "rank")
@@ -150,17 +153,21 @@ def prepare(
 
     # 2. Columns that are not hyperparameters (seed, budget, identifiers) whatever the runs.
     set_aside: dict[str, str] = {}
+    kind: dict[str, Aside] = {}
+    forced = [p for p in table.meta.forced_params if p in all_params and p not in (seed, budget)]
     if seed is not None:
         set_aside[seed] = "random seed (repeats of a configuration, not a choice)"
+        kind[seed] = Aside.SEED
     if budget is not None:
         set_aside[budget] = "training budget (reported per budget level, not a hyperparameter)"
+        kind[budget] = Aside.BUDGET
     kept_frame = frame.loc[keep]
     for p in all_params:
-        if p in set_aside:
+        if p in set_aside or p in forced:
             continue
-        why = _not_a_param(p, kept_frame[PARAM + p], max_levels=max_levels)
-        if why:
-            set_aside[p] = why
+        what, why = _not_a_param(p, kept_frame[PARAM + p], max_levels=max_levels)
+        if what is not None:
+            set_aside[p], kind[p] = why, what
 
     # 3. Budgets: keep each configuration's runs at the highest budget it reached.
     budget_counts = None
@@ -205,11 +212,21 @@ def prepare(
     for p in all_params:
         if p in set_aside:
             continue
-        why = _unusable(kept[PARAM + p], max_levels=max_levels)
-        if why:
-            set_aside[p] = why
+        what, why = _unusable(kept[PARAM + p], max_levels=max_levels)
+        if what is not None:
+            set_aside[p], kind[p] = why, what
         else:
             candidates.append(p)
+    for p, what in _outcome_columns(kept, candidates, seed=seed, forced=forced).items():
+        candidates.remove(p)
+        kind[p] = what
+        set_aside[p] = ("an outcome of the run by its name (a time, memory or the step it ended "
+                        "at), not a choice" if what is Aside.OUTCOME_NAME else
+                        f"an outcome of the run: a different value in {kept[PARAM + p].nunique()} "
+                        f"of {len(kept)} runs, also between seeds of one configuration")
+    if forced:
+        notes.append(f"Analysed as hyperparameter{'s' if len(forced) > 1 else ''} because named "
+                     f"with --param: {', '.join(forced)}.")
     values = {p: kept[PARAM + p] for p in candidates}
     infinite = [p for p, v in values.items() if _is_number(v) and np.isinf(v.to_numpy(float)).any()]
     values = {p: _levels_if(v, p in infinite) for p, v in values.items()}
@@ -233,6 +250,7 @@ def prepare(
         merged_values[name] = values[group[0]]
         for other in group[1:]:
             set_aside[other] = f"alias of {group[0]} (same runs in every level; merged as {name!r})"
+            kind[other] = Aside.ALIAS
         notes.append(
             f"{' and '.join(group)} take the same value (up to relabelling) in every run, so they "
             f"are analysed as one hyperparameter {name!r} with the values of {group[0]}."
@@ -250,6 +268,9 @@ def prepare(
         notes.append("Set aside (not analysed as hyperparameters): " + "; ".join(
             f"{', '.join(ps[:8])}{' and %d more' % (len(ps) - 8) if len(ps) > 8 else ''}: {why}"
             for why, ps in grouped.items()) + ".")
+    outcome_params = [p for p, k in kind.items() if k in OUTCOMES]
+    if outcome_params:
+        notes.append(outcome_note(outcome_params, csv=table.meta.source == "csv"))
     if not values:
         raise SweepError(
             f"no hyperparameter varies across the {n_kept} analysed runs of {where}; "
@@ -268,8 +289,17 @@ def prepare(
         notes.append(f"{p} is conditional: {text}; its inactive runs are flagged, not dropped.")
 
     # 8. Target scale.
-    y, scale, scale_reason = _choose_scale(y_raw.to_numpy(), metric_scale)
+    y, choice = _choose_scale(y_raw.to_numpy(), metric_scale)
+    ids, names = kept["run_id"].astype(str).to_numpy(), kept["name"].astype(str).to_numpy()
+    choice = dataclasses.replace(choice, extreme_runs=tuple(ids[i] for i in choice.extreme))
+    scale, scale_reason = choice.scale.value, choice.sentence()
     notes.append(f"Metric scale {scale}: {scale_reason}.")
+    if choice.extreme:
+        shown = [names[i] for i in choice.extreme[:10]]
+        more = len(choice.extreme) - len(shown)
+        notes.append(f"Runs that made the scale choice (beyond 3 IQR"
+                     f"{' on log10' if choice.tried is Scale.LOG else ''}): {', '.join(shown)}"
+                     + (f" and {more} more" if more else "") + ".")
 
     # 9. Encoding.
     X, feature_param, log_scaled, enc_notes = _encode(values, numeric, categorical)
@@ -310,7 +340,37 @@ def prepare(
         budget=budget,
         budget_counts=budget_counts,
         notes=notes,
+        set_aside_kind=kind,
+        forced=forced,
+        scale=choice,
     )
+
+
+def _outcome_columns(kept: pd.DataFrame, candidates: list[str], *, seed: str | None,
+                     forced: list[str]) -> dict[str, Aside]:
+    """The candidate columns that are outcomes of the runs, by name or by values."""
+    found: dict[str, Aside] = {}
+    for p in candidates:
+        if p not in forced and _is_number(kept[PARAM + p]) and outcomes.named_outcome(p):
+            found[p] = Aside.OUTCOME_NAME
+    rest = [p for p in candidates if p not in found]
+    seeds = kept[PARAM + seed] if seed is not None else None
+    for p in rest:
+        if p in forced or not _is_number(kept[PARAM + p]):
+            continue
+        others = {q: kept[PARAM + q] for q in rest if q != p and q not in found}
+        if outcomes.varies_like_an_outcome(kept[PARAM + p], others, seed=seeds):
+            found[p] = Aside.OUTCOME_VALUES
+    return found
+
+
+def outcome_note(params: list[str], *, csv: bool = False) -> str:
+    """The note for columns set aside as outcomes, with how to force one in."""
+    s = "s" if len(params) > 1 else ""
+    return (f"Set aside as outcome{s} of the runs, not hyperparameters: {', '.join(params)}; "
+            f"to analyse one as a hyperparameter, pass --param NAME"
+            + (" (in a CSV without params./metrics. prefixes --param lists the hyperparameters, "
+               "so name the others too)" if csv else "") + ".")
 
 
 def infer_direction(target: str, direction: str | None = None) -> tuple[str, str]:
@@ -381,51 +441,54 @@ def _levels(s: pd.Series) -> pd.Series:
     return present.astype(str)
 
 
-def _not_a_param(p: str, s: pd.Series, *, max_levels: int) -> str:
+def _not_a_param(p: str, s: pd.Series, *, max_levels: int) -> tuple[Aside | None, str]:
     """Why ``p`` is not a hyperparameter whatever the runs (an identifier, path, timestamp)."""
     last = p.split(".")[-1]
     present = s.dropna()
     distinct = pd.Series(present.unique())
     n_unique, n = len(distinct), len(present)
     if n_unique <= 1:
-        return ""  # constant or all missing: said later, on the analysed runs
+        return None, ""  # constant or all missing: said later, on the analysed runs
     if _WANDB.search(p):
-        return "tracker internals (name starts with _ or mentions wandb)"
+        return Aside.TRACKER, "tracker internals (name starts with _ or mentions wandb)"
     if _ID_NAME.match(last) or ("." not in p and _ID_NAME_TOP.match(p)):
-        return "identifier/path/timestamp by its name"
+        return Aside.IDENTIFIER, "identifier/path/timestamp by its name"
     if _FILE_NAME.match(last) and n_unique > max(3, 0.1 * n):
-        return f"file path by its name, with {n_unique} distinct values in {n} runs"
+        return Aside.PATH, f"file path by its name, with {n_unique} distinct values in {n} runs"
     if pd.api.types.is_numeric_dtype(s) or isinstance(s.dtype, pd.BooleanDtype):
-        return ""
+        return None, ""
     uniques = distinct.astype(str)
     for label, pattern in _PATTERNS.items():
         if uniques.str.match(pattern).mean() >= 0.9:
-            return f"values look like {label} ({n_unique} distinct)"
+            return Aside.IDENTIFIER, f"values look like {label} ({n_unique} distinct)"
     if n_unique > max(3, 0.1 * n) and uniques.str.contains(_PATH).mean() >= 0.9:
-        return f"values look like paths ({n_unique} distinct in {n} runs)"
+        return Aside.PATH, f"values look like paths ({n_unique} distinct in {n} runs)"
     if n_unique > 5 and n_unique >= 0.9 * n:
-        return f"identifier (a different value in nearly every run: {n_unique} distinct in {n} runs)"
-    return ""
+        return Aside.IDENTIFIER, (f"identifier (a different value in nearly every run: "
+                                  f"{n_unique} distinct in {n} runs)")
+    return None, ""
 
 
-def _unusable(s: pd.Series, *, max_levels: int) -> str:
+def _unusable(s: pd.Series, *, max_levels: int) -> tuple[Aside | None, str]:
     """Why ``s`` cannot be analysed on these runs: all missing, constant, too many levels."""
     present = s.dropna()
     if len(present) == 0:
-        return "missing in every analysed run"
+        return Aside.ALL_MISSING, "missing in every analysed run"
     n_unique = present.nunique()
     if n_unique == 1:
         missing = len(s) - len(present)
         value = _show(present.iloc[0])
-        return (f"constant ({value}" + (f", missing in {missing} runs)" if missing else ")"))
+        return Aside.CONSTANT, (f"constant ({value}"
+                                + (f", missing in {missing} runs)" if missing else ")"))
     if pd.api.types.is_numeric_dtype(s) or isinstance(s.dtype, pd.BooleanDtype):
-        return ""
+        return None, ""
     if n_unique > max_levels:
         text = present.astype(str)
         if text.str.match(r"^\s*[\[{]").mean() >= 0.9:
-            return f"lists/dicts with {n_unique} distinct values (more than max_levels={max_levels})"
-        return f"too many levels ({n_unique} > max_levels={max_levels})"
-    return ""
+            return Aside.TOO_MANY_LEVELS, (f"lists/dicts with {n_unique} distinct values (more "
+                                           f"than max_levels={max_levels})")
+        return Aside.TOO_MANY_LEVELS, f"too many levels ({n_unique} > max_levels={max_levels})"
+    return None, ""
 
 
 def _codes(s: pd.Series) -> np.ndarray:
@@ -542,44 +605,34 @@ def _show(value) -> str:
     return str(value)
 
 
-def _choose_scale(y: np.ndarray, metric_scale: str) -> tuple[np.ndarray, str, str]:
-    """The target on the analysis scale, the scale's name and the reason for it.
+def _choose_scale(y: np.ndarray, metric_scale: str) -> tuple[np.ndarray, ScaleChoice]:
+    """The target on the analysis scale and the typed choice (:mod:`analysis.scale`).
 
     Rule for ``"auto"`` (documented in the report): the metric is heavy-tailed when it is
     positive and spans more than 100x on either side of its median (max/median or median/min
     > 100), or when its sample skewness exceeds 2 in size *and* some value lies beyond Tukey's
-    far-out fence (3 IQR past a quartile). A heavy right tail of a positive metric is analysed
-    as log10, unless the log10 values are still heavy-tailed by the skewness rule (diverged runs
-    at 1e30); any other heavy tail as ranks (mid-ranks scaled to (0, 1]).
+    far-out fence (3 IQR past a quartile). Then the ladder of :func:`analysis.scale.climb`:
+    log10 for a positive metric with a heavy right tail (or a 100x span), ranks (mid-ranks
+    scaled to (0, 1]) only when a few extreme runs own the variance even so.
     """
     y = np.asarray(y, dtype=float)
     positive = bool(np.all(y > 0))
     if metric_scale == "raw":
-        return y, "raw", "as logged (--metric-scale raw)"
+        return y, ScaleChoice(Scale.RAW, ScaleReason.GIVEN, "raw")
     if metric_scale == "log":
         if not positive:
             raise SweepError(
                 f"--metric-scale log needs a positive metric, but its minimum is {y.min():.4g}; "
                 "use --metric-scale rank instead."
             )
-        return np.log10(y), "log", "log10 (--metric-scale log)"
+        return np.log10(y), ScaleChoice(Scale.LOG, ScaleReason.GIVEN, "log")
     if metric_scale == "rank":
-        return _rank(y), "rank", "ranks scaled to (0, 1] (--metric-scale rank)"
-    heavy, detail = _heavy_tail(y)
-    if not heavy:
-        return y, "raw", f"as logged (no heavy tail: {detail})"
-    if positive and (detail.startswith(("max/median", "median/min")) or _skew(y) > 0):
-        logged = np.log10(y)
-        still, after = _heavy_tail(logged, ratio=False)
-        if not still:
-            return logged, "log", (f"log10, because the metric is heavy-tailed ({detail}); "
-                                   "the direction still holds")
-        return _rank(y), "rank", (f"ranks scaled to (0, 1], because the metric is heavy-tailed "
-                                  f"({detail}) and still is after log10 ({after}); "
-                                  "the direction still holds")
-    why = "not all positive" if not positive else "left-skewed"
-    return _rank(y), "rank", (f"ranks scaled to (0, 1], because the metric is heavy-tailed "
-                              f"({detail}) and {why}; the direction still holds")
+        return _rank(y), ScaleChoice(Scale.RANK, ScaleReason.GIVEN, "rank")
+    heavy, detail, by_ratio = _heavy_tail(y)
+    right = positive and (by_ratio or _skew(y) > 0)
+    choice = climb(y, heavy=heavy, tail=detail, right=right)
+    out = {Scale.RAW: y, Scale.LOG: np.log10(y) if positive else y, Scale.RANK: _rank(y)}
+    return out[choice.scale], choice
 
 
 def _unit(y: np.ndarray) -> np.ndarray:
@@ -604,21 +657,22 @@ def _skew(y: np.ndarray) -> float:
     return float(np.mean(c ** 3) / m2 ** 1.5) if m2 > 0 else 0.0
 
 
-def _heavy_tail(y: np.ndarray, *, ratio: bool = True) -> tuple[bool, str]:
-    """Whether ``y`` is heavy-tailed by the rule of :func:`_choose_scale`, and the numbers."""
+def _heavy_tail(y: np.ndarray, *, ratio: bool = True) -> tuple[bool, str, bool]:
+    """Whether ``y`` is heavy-tailed by the rule of :func:`_choose_scale`, the numbers, and
+    whether the 100x ratio rule (rather than the skewness rule) said so."""
     if ratio and len(y) and np.all(y > 0):
         med = float(np.median(y))
         hi, lo = float(y.max()) / med, med / float(y.min())
         if hi > RATIO_LIMIT or lo > RATIO_LIMIT:
             what = f"max/median = {hi:.2g}" if hi >= lo else f"median/min = {lo:.2g}"
-            return True, f"{what} > {RATIO_LIMIT:g}"
+            return True, f"{what} > {RATIO_LIMIT:g}", True
     u = _unit(y)
     skew = _skew(u)
     q1, q3 = np.percentile(u, [25, 75])
     iqr = q3 - q1
     far = int(np.sum((u > q3 + FAR_OUT * iqr) | (u < q1 - FAR_OUT * iqr))) if iqr > 0 else 0
     detail = f"skewness {skew:.2g}, {far} value{'s' if far != 1 else ''} beyond 3 IQR"
-    return abs(skew) > SKEW_LIMIT and far > 0, detail
+    return abs(skew) > SKEW_LIMIT and far > 0, detail, False
 
 
 def _rank(y: np.ndarray) -> np.ndarray:

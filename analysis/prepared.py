@@ -2,8 +2,33 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
+from typing import TYPE_CHECKING
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from sweepsight.analysis.scale import ScaleChoice
+
+
+class Aside(str, enum.Enum):
+    """Why a column is not analysed as a hyperparameter (the typed twin of ``set_aside``)."""
+
+    SEED = "seed"
+    BUDGET = "budget"
+    TRACKER = "tracker internals"
+    IDENTIFIER = "identifier"  # by its name, or values like ids, URLs, hashes, timestamps
+    PATH = "path"
+    OUTCOME_NAME = "outcome by its name"  # runtime, duration, *_s, memory, the last step
+    OUTCOME_VALUES = "outcome by its values"  # a different value in almost every run
+    ALL_MISSING = "missing"
+    CONSTANT = "constant"
+    TOO_MANY_LEVELS = "too many levels"
+    ALIAS = "alias"
+
+
+#: The reasons that make a column an outcome of the run (``--param NAME`` forces it in).
+OUTCOMES = (Aside.OUTCOME_NAME, Aside.OUTCOME_VALUES)
 
 
 @dataclasses.dataclass
@@ -39,6 +64,17 @@ class Prepared:
     budget: str | None = None
     budget_counts: pd.Series | None = None
     notes: list[str] = dataclasses.field(default_factory=list)
+    #: param -> why it was set aside, typed (same keys as ``set_aside``)
+    set_aside_kind: dict[str, Aside] = dataclasses.field(default_factory=dict)
+    #: params named with ``--param``: analysed even where a rule would set them aside
+    forced: list[str] = dataclasses.field(default_factory=list)
+    #: the choice of ``metric_scale``, typed; None when built by hand
+    scale: ScaleChoice | None = None
+
+    @property
+    def outcomes(self) -> list[str]:
+        """Columns set aside as outcomes of the runs (runtime, memory, ...)."""
+        return [p for p, k in self.set_aside_kind.items() if k in OUTCOMES]
 
     @property
     def y(self) -> pd.Series:

@@ -30,7 +30,9 @@ def parser() -> argparse.ArgumentParser:
                      help="re-render a snapshot (<site>/data/sweep) instead of fetching")
     src.add_argument("--path", help="csv: the CSV, Parquet or JSON-lines file")
     src.add_argument("--param", action="append", default=[], metavar="NAME",
-                     help="csv: a bare column that is a hyperparameter (repeatable)")
+                     help="a hyperparameter to analyse even if it looks like an outcome "
+                          "(runtime_s) or an identifier; csv: a bare column that is a "
+                          "hyperparameter (repeatable)")
     src.add_argument("--metric", action="append", default=[], metavar="NAME",
                      help="a bare metric column (csv) or a metric whose history to aggregate (repeatable)")
     src.add_argument("--seed", metavar="NAME", help="the hyperparameter holding the random seed")
@@ -52,12 +54,14 @@ def parser() -> argparse.ArgumentParser:
     src.add_argument("--metric-agg", choices=["last", "min", "max"], default="last",
                      help="how a metric's history becomes one value per run (default: last)")
     ana = p.add_argument_group("analysis")
-    ana.add_argument("--target", help="the metric to explain (default: the only metric)")
+    ana.add_argument("--target", help="the metric to explain (default: the only metric, the "
+                                      "one the sweep optimised, or the snapshot's)")
     ana.add_argument("--direction", choices=["maximize", "minimize"],
                      help="default: guessed from the metric's name")
-    ana.add_argument("--metric-scale", choices=["auto", "raw", "log", "rank"], default="auto")
-    ana.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
-    ana.add_argument("--test", choices=["ks", "welch", "mannwhitney"], default="ks",
+    ana.add_argument("--metric-scale", choices=["auto", "raw", "log", "rank"],
+                     help="default: auto (or the snapshot's)")
+    ana.add_argument("--alpha", type=float, help="significance level (default 0.05)")
+    ana.add_argument("--test", choices=["ks", "welch", "mannwhitney"],
                      help="the two-sample test behind the significance verdicts (default: ks, the "
                           "classic choice; welch has more power with few seeds)")
     out = p.add_argument_group("output")
@@ -89,9 +93,15 @@ def adapter_options(args: argparse.Namespace) -> dict:
     return {k: v for k, v in options.items() if v not in (None, [], "")}
 
 
-def resolve_target(target: str | None, metrics: list[str], named: list[str] = ()) -> str:
-    """``target`` if the sweep has it, else the only metric (or the only ``--metric`` named);
-    otherwise a clear error."""
+#: What a report is built with when neither the command line nor the snapshot says.
+DEFAULTS = {"direction": None, "metric_scale": "auto", "budget": None, "at_budget": None,
+            "alpha": 0.05, "test": "ks"}
+
+
+def resolve_target(target: str | None, metrics: list[str], named: list[str] = (), *,
+                   objective: str | None = None) -> str:
+    """``target`` if the sweep has it, else the only metric (or the only ``--metric`` named, or
+    the metric the sweep optimised); otherwise a clear error."""
     if target:
         if target not in metrics:
             raise SweepError(f"target metric {target!r} is not in this sweep; metrics found: "
@@ -101,8 +111,21 @@ def resolve_target(target: str | None, metrics: list[str], named: list[str] = ()
         return metrics[0]
     if len(named) == 1 and named[0] in metrics:
         return named[0]
+    if objective and objective in metrics:
+        return objective
     raise SweepError(f"this sweep has {len(metrics)} metrics ({', '.join(sorted(metrics)) or 'none'}); "
                      "choose the one to explain with --target NAME.")
+
+
+def remembered(args: argparse.Namespace, meta) -> dict:
+    """The report options: each as given on the command line, else as the snapshot was built
+    with (``meta.report_options``), else :data:`DEFAULTS`."""
+    saved = dict(getattr(meta, "report_options", None) or {})
+    out = {}
+    for key, default in DEFAULTS.items():
+        given = getattr(args, key, None)
+        out[key] = given if given not in (None, "") else saved.get(key, default)
+    return out
 
 
 def run(args: argparse.Namespace) -> dict[str, float]:
@@ -120,6 +143,8 @@ def run(args: argparse.Namespace) -> dict[str, float]:
     if args.from_snapshot:
         table = snapshot.load(args.from_snapshot)
         what = f"snapshot {args.from_snapshot}"
+        if not args.target and table.meta.report_options.get("target") in table.metrics:
+            args.target = table.meta.report_options["target"]
     else:
         source = args.source or "csv"
         if source == "csv" and not args.path and args.source is None:
@@ -130,31 +155,34 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         adapters.get_adapter(source)  # an unknown source fails here, listing the valid ones
         table = adapters.load(source, adapter_options(args))
         what = f"{source}"
-    target = resolve_target(args.target, table.metrics, args.metric)
+    target = resolve_target(args.target, table.metrics, args.metric,
+                            objective=table.meta.objective)
+    forced = [p for p in args.param if p in table.params]
+    table.meta.forced_params = sorted(set(table.meta.forced_params) | set(forced))
+    options = remembered(args, table.meta)
+    table.meta.report_options = {"target": target, **options}  # the snapshot remembers them
     print(f"[{time.perf_counter() - start:7.2f} s] load: {len(table.frame):,} runs from {what}, "
           f"{len(table.params)} hyperparameters, target {target}", flush=True)
     timings = {"load": time.perf_counter() - start}
-    timings["check"] = check(table, target, args)
+    timings["check"] = check(table, target, options)
     timings.update(build(
-        out=args.out, target=target, table=table, direction=args.direction,
-        metric_scale=args.metric_scale, budget=args.budget, at_budget=args.at_budget,
-        alpha=args.alpha, test=args.test,
+        out=args.out, target=target, table=table, **options,
         title=args.title,
         renderer=args.renderer, log=lambda line: print(line, flush=True),
     ))
     return timings
 
 
-def check(table, target: str, args: argparse.Namespace) -> float:
+def check(table, target: str, options: dict) -> float:
     """Prepare the runs once with the build's options, so that a problem with them (too few
     runs, a constant target, an unknown budget) is reported before the notebook kernel starts;
     the analysis notebook prepares them again. Returns the seconds taken."""
     from sweepsight.analysis.prepare import prepare
 
     start = time.perf_counter()
-    prep = prepare(table, target=target, direction=args.direction,
-                   metric_scale=args.metric_scale, budget=args.budget or None,
-                   at_budget=args.at_budget or None)
+    prep = prepare(table, target=target, direction=options["direction"],
+                   metric_scale=options["metric_scale"], budget=options["budget"] or None,
+                   at_budget=options["at_budget"] or None)
     took = time.perf_counter() - start
     print(f"[{took:7.2f} s] check: {len(prep.runs):,} of {len(table.frame):,} runs and "
           f"{len(prep.params)} hyperparameters to analyse", flush=True)

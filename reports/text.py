@@ -340,6 +340,7 @@ def findings(analysis) -> str:
         if verdict == "interactions":
             lines.append("Interactions dominate: main effects explain less than half of the "
                          "differences between configurations (see the importance page).")
+    lines.append(scale_headline(analysis))
     corr = analysis.correlation
     if corr is not None and len(corr):
         c = corr.loc[corr["spearman_r"].abs().idxmax()]
@@ -372,6 +373,24 @@ def findings(analysis) -> str:
         lines.append(f"Significance was not tested: {_esc(sig.reason)}")
     lines.append(forest_trust(analysis))
     return _bullets(lines)
+
+
+def scale_headline(analysis) -> str:
+    """Both headlines when the main effects say something else on the analysis scale than on
+    the metric as logged (``Analysis.scale_check``); "" when they agree or the scale is raw."""
+    check = getattr(analysis, "scale_check", None)
+    if check is None or not check.differs:
+        return ""
+
+    def said(h) -> str:
+        top = (f"the largest main effect above noise is **{_esc(h.top)}**" if h.top else
+               "no hyperparameter rises above the noise floor")
+        return top + ("; interactions dominate" if h.interactions else "")
+
+    scale = getattr(check.scale, "value", check.scale)
+    return (f"The scale changes the headline: on the {scale} scale (the analysis scale) "
+            f"{said(check.chosen)}; on {_esc(analysis.prep.target)} as logged "
+            f"{said(check.as_logged)}.")
 
 
 def notes(analysis, *, which: str = "prep") -> str:

@@ -39,6 +39,8 @@ class FakeProject:
     entity: str
     name: str
     runs: list[FakeRun] = field(default_factory=list)
+    #: sweep name -> its config as YAML (as W&B stores it); default "method: grid"
+    sweep_configs: dict[str, str] = field(default_factory=dict)
 
     def sweeps(self) -> list[str]:
         return sorted({r.sweep for r in self.runs if r.sweep})
@@ -285,7 +287,8 @@ class FakeWandb:
         return {"project": {"sweep": {
             "__typename": "Sweep", "id": base64.b64encode(f"Sweep:{name}".encode()).decode(),
             "name": name, "displayName": name, "method": "grid", "state": "FINISHED",
-            "description": None, "bestLoss": None, "config": "method: grid\n",
+            "description": None, "bestLoss": None,
+            "config": project.sweep_configs.get(name, "method: grid\n"),
             "createdAt": "2026-01-01T00:00:00", "updatedAt": "2026-01-01T00:00:00",
             "runCount": len(runs), "runCountExpected": len(runs),
         }}}

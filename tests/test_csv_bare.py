@@ -39,7 +39,7 @@ def test_the_target_is_the_metric_of_a_bare_file(bare):
     assert table.metrics == ["val_loss"]
     assert "optimizer" in table.params and "train_loss" not in table.params  # named like a metric
     assert "Bare column val_loss read as the metric named by --target." in table.meta.notes
-    with pytest.raises(SweepError, match="has no metric columns"):
+    with pytest.raises(SweepError, match="columns named like metrics: val_loss, train_loss"):
         adapters.load("csv", {"path": bare, "metrics": ["val_acc"]})
 
 
@@ -49,3 +49,33 @@ def test_the_target_does_not_turn_a_bare_column_into_a_metric_beside_prefixed_on
                   "other": [1, 2, 3]}).to_csv(path, index=False)
     table = adapters.load("csv", {"path": str(path), "metrics": ["other"]})
     assert table.metrics == ["acc"] and table.params == ["lr"]
+
+
+def test_a_bare_export_without_target_reads_columns_named_like_metrics(bare):
+    from sweepsight.reports.cli import resolve_target
+
+    table = adapters.load("csv", {"path": bare, "seed": "seed"})
+    assert sorted(table.metrics) == ["train_loss", "val_loss"]
+    assert "Runtime" not in table.params and "optimizer" in table.params
+    assert any("train_loss, val_loss" in n or "val_loss, train_loss" in n
+               for n in table.meta.notes)
+    with pytest.raises(SweepError, match=r"2 metrics \(train_loss, val_loss\).*--target"):
+        resolve_target(None, table.metrics)
+    assert resolve_target("val_loss", table.metrics) == "val_loss"
+
+
+def test_a_bare_export_with_one_metric_like_column_uses_it(tmp_path):
+    path = tmp_path / "one.csv"
+    pd.DataFrame({"lr": [0.1, 0.01, 0.1, 0.01],
+                  "val_acc": [0.5, 0.6, 0.7, 0.8]}).to_csv(path, index=False)
+    table = adapters.load("csv", {"path": str(path)})
+    assert table.metrics == ["val_acc"] and table.params == ["lr"]
+    assert "Bare column val_acc read as the metric (named like one)." in table.meta.notes
+
+
+def test_param_may_name_a_prefixed_hyperparameter(tmp_path):
+    path = tmp_path / "p.csv"
+    pd.DataFrame({"params.lr": [0.1, 0.01, 0.1], "params.runtime_s": [3.0, 4.0, 5.0],
+                  "metrics.acc": [0.5, 0.6, 0.7]}).to_csv(path, index=False)
+    table = adapters.load("csv", {"path": str(path), "param": ["runtime_s"]})
+    assert table.params == ["lr", "runtime_s"]

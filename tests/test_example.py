@@ -8,6 +8,7 @@ sinks: a run is deterministic given its configuration and seed.
 from __future__ import annotations
 
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -188,3 +189,42 @@ def test_quick_mode_wandb_offline_sink_loads_back(quick_csv, tmp_path):
     csv = adapters.load("csv", {"path": str(quick_csv[0])})
     pd.testing.assert_series_equal(_by_name(table, "val_acc"), _by_name(csv, "val_acc"),
                                    rtol=1e-5, check_names=False)
+
+
+def test_quick_mode_twice_writes_identical_csvs_whatever_the_blas_threads(tmp_path):
+    """Two runs of the script (one with BLAS free to use 2 threads, one told 1) write the same
+    bytes: one thread per run inside, seeds, and SOURCE_DATE_EPOCH for the start times."""
+    outs = []
+    for i, threads in enumerate(("2", "1")):
+        out = tmp_path / f"quick{i}.csv"
+        env = {**os.environ, "SOURCE_DATE_EPOCH": "1767225600", "OMP_NUM_THREADS": threads,
+               "OPENBLAS_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+        done = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--no-progress",
+                               "--seeds", "2", "--out", str(out)], capture_output=True,
+                              text=True, timeout=300, cwd=ROOT, env=env)
+        assert done.returncode == 0, done.stderr
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]
+    frame = pd.read_csv(tmp_path / "quick0.csv")
+    assert frame["created_at"].iloc[0] == "2026-01-01T00:00:00+00:00"
+    assert frame["created_at"].iloc[-1] == "2026-01-01T00:00:07+00:00"
+
+
+def test_a_run_trains_on_one_thread(monkeypatch):
+    """Inside train() the BLAS pools are limited to THREADS (1)."""
+    from threadpoolctl import threadpool_info
+
+    script = _script()
+    seen = []
+    import sklearn.neural_network
+
+    original = sklearn.neural_network.MLPClassifier.partial_fit
+
+    def spy(self, *args, **kwargs):
+        seen.append({p["num_threads"] for p in threadpool_info()})
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(sklearn.neural_network.MLPClassifier, "partial_fit", spy)
+    config = {k: v[0] for k, v in script.QUICK_GRID.items()}
+    script.train(config, 0)
+    assert seen and all(s <= {script.THREADS} for s in seen)

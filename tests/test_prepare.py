@@ -11,6 +11,7 @@ import pytest
 from sweepsight.adapters.errors import SweepError
 from sweepsight.adapters.schema import build_table
 from sweepsight.analysis.prepare import infer_direction, prepare
+from sweepsight.analysis.scale import OWN_LIMIT, ScaleReason
 from sweepsight.analysis.synthetic import make_table, standard_sweep
 
 
@@ -237,11 +238,16 @@ def test_diverged_runs_still_heavy_after_log_go_to_ranks():
     y = 10 ** rng.normal(0, 0.3, 200)
     y[:6] = 1e250  # diverged: outliers even on the log scale
     prep = prepare(table_of({"a": rng.normal(size=200)}, y), target="loss")
-    assert prep.metric_scale == "rank"
-    assert "still is after log10" in prep.scale_reason and "max/median" in prep.scale_reason
+    assert prep.metric_scale == "rank" and prep.scale.reason is ScaleReason.OWNED_AFTER_LOG
+    # the 2 most extreme runs (1% of 200) on log10: 250 against about 0 with mean 7.5
+    by_hand = 2 * 242.5 ** 2 / (6 * 242.5 ** 2 + 194 * 7.5 ** 2)
+    assert prep.scale.n_top == 2 and prep.scale.top_share == pytest.approx(by_hand, abs=0.002)
+    assert prep.scale.extreme_runs == tuple(f"r{i}" for i in range(6))
+    assert "max/median" in prep.scale_reason
     y = 10 ** rng.normal(0, 1.2, 200)  # spans decades, but evenly on the log scale
     prep = prepare(table_of({"a": rng.normal(size=200)}, y), target="loss")
-    assert prep.metric_scale == "log" and "> 100" in prep.scale_reason
+    assert prep.metric_scale == "log" and prep.scale.reason is ScaleReason.LOG_TAMES_TAIL
+    assert prep.scale.top_share < OWN_LIMIT and "> 100" in prep.scale_reason
 
 
 def test_constant_target_is_a_sweep_error_naming_the_metrics_that_vary():
@@ -316,3 +322,84 @@ def test_skew_agrees_with_scipy():
     assert _skew(np.full(5, 2.0)) == 0.0
     assert _skew(np.array([1e308, -1e308, 0.0, 1.0])) == pytest.approx(
         stats.skew(np.array([1.0, -1.0, 0.0, 0.0])))
+
+
+@pytest.mark.parametrize("name", [
+    "runtime_s", "Runtime", "train_runtime", "duration", "epoch_duration", "train_time_s",
+    "trainTime", "epoch_time_ms", "gpu_memory", "peak_mem", "throughput", "samples_per_sec",
+    "_step", "global_step", "trainer/global_step", "epoch", "wallclock", "total_time"])
+def test_outcome_by_name(name):
+    from sweepsight.analysis.outcomes import named_outcome
+
+    assert named_outcome(name)
+
+
+@pytest.mark.parametrize("name", [
+    "lr", "epochs", "num_epochs", "steps", "warmup_steps", "n_steps", "max_time", "time_limit",
+    "time_budget_s", "lr_decay_epoch", "batch_size", "memory_size", "s", "timeout"])
+def test_setting_by_name(name):
+    from sweepsight.analysis.outcomes import named_outcome
+
+    assert not named_outcome(name)
+
+
+def _grid_with(extra: dict, *, seeds: int = 3, seed_column: bool = True):
+    """A 3 x 3 grid x ``seeds`` with extra columns computed from the run index."""
+    rng = np.random.default_rng(41)
+    lr, wd = np.meshgrid([1e-3, 1e-2, 1e-1], [0.0, 0.1, 0.2])
+    lr, wd = np.repeat(lr.ravel(), seeds), np.repeat(wd.ravel(), seeds)
+    cols = {"lr": lr, "wd": wd}
+    if seed_column:
+        cols["seed"] = np.tile(np.arange(seeds), 9)
+    n = len(lr)
+    cols.update({k: f(n, rng) for k, f in extra.items()})
+    return table_of(cols, -np.log10(lr) + wd + rng.normal(0, 0.1, n))
+
+
+def test_a_column_that_differs_between_seeds_of_one_configuration_is_an_outcome():
+    from sweepsight.analysis.prepared import Aside
+
+    prep = prepare(_grid_with({"wall": lambda n, r: r.uniform(100, 200, n)}), target="loss")
+    assert prep.outcomes == ["wall"] and prep.set_aside_kind["wall"] is Aside.OUTCOME_VALUES
+    assert sorted(prep.params) == ["lr", "wd"]
+    note = next(n for n in prep.notes if n.startswith("Set aside as outcome"))
+    assert "wall" in note and "--param NAME" in note
+    # the same column without a seed column: nothing tells it from a random-search knob
+    bare = prepare(_grid_with({"wall": lambda n, r: r.uniform(100, 200, n)}, seed_column=False),
+                   target="loss")
+    assert "wall" in bare.params and bare.outcomes == []
+
+
+def test_a_random_search_knob_is_no_outcome():
+    rng = np.random.default_rng(43)
+    n = 60
+    table = table_of({"lr": 10 ** rng.uniform(-4, -1, n), "act": rng.choice(["relu", "tanh"], n),
+                      "bs": rng.choice([32, 64], n), "seed": rng.choice([0, 1, 2], n)},
+                     rng.normal(size=n))
+    prep = prepare(table, target="loss")
+    assert "lr" in prep.params and prep.outcomes == []
+
+
+def test_param_forces_an_outcome_in_and_set_aside_reasons_are_typed():
+    from sweepsight.analysis.prepared import Aside
+
+    table = _grid_with({"runtime_s": lambda n, r: r.uniform(100, 200, n),
+                        "const": lambda n, r: np.ones(n)})
+    prep = prepare(table, target="loss")
+    assert prep.set_aside_kind == {"seed": Aside.SEED, "runtime_s": Aside.OUTCOME_NAME,
+                                   "const": Aside.CONSTANT}
+    assert set(prep.set_aside) == set(prep.set_aside_kind)
+    table.meta.forced_params = ["runtime_s"]
+    forced = prepare(table, target="loss")
+    assert "runtime_s" in forced.params and forced.forced == ["runtime_s"]
+    assert forced.outcomes == []
+    assert "Analysed as hyperparameter because named with --param: runtime_s." in forced.notes
+
+
+def test_top_share_by_hand():
+    from sweepsight.analysis.scale import far_out, top_share
+
+    y = np.array([0.0] * 99 + [10.0])  # mean 0.1: 99 deviations of 0.1, one of 9.9
+    share, k = top_share(y)
+    assert k == 1 and share == pytest.approx(9.9 ** 2 / (9.9 ** 2 + 99 * 0.01))
+    assert far_out(np.r_[np.arange(20.0), 1000.0]) == (20,)
