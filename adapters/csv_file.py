@@ -42,6 +42,9 @@ def read_file(path: Path) -> pd.DataFrame:
     """Read the file with every cell as text, so that typing is ours and not the reader's."""
     if not path.exists():
         raise SweepError(f"file {path} not found; pass the path of a CSV, Parquet or JSON-lines export.")
+    if not path.is_file():  # a directory, a FIFO, /dev/zero: reading would block or never end
+        raise SweepError(f"{path} is not a regular file; pass the path of a CSV, Parquet or "
+                         "JSON-lines export.")
     suffix = "".join(path.suffixes[-2:]).lower() if path.suffix == ".gz" else path.suffix.lower()
     try:
         if suffix.startswith(".parquet") or suffix == ".pq":

@@ -36,6 +36,9 @@ def load(path: str | Path) -> RunTable:
                 f"snapshot file {f} not found; a snapshot is a .parquet and a .json side by side, "
                 "written by an earlier report run (see --snapshot)."
             )
+        if not f.is_file():
+            raise SweepError(f"snapshot file {f} is not a regular file; pass the data/sweep of "
+                             "a site built earlier.")
     try:
         frame = pd.read_parquet(parquet)
     except Exception as exc:  # pyarrow raises ArrowInvalid, OSError ... for a damaged file

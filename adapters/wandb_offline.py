@@ -62,6 +62,8 @@ def read_records(path: Path) -> Iterator[bytes]:
     A torn last record (a run still writing, or killed mid-write) ends the scan quietly;
     a record whose checksum fails is skipped.
     """
+    if not path.is_file():  # a FIFO or a device would block or never end
+        raise SweepError(f"{path} is not a regular file; a run's .wandb log must be one.")
     data = path.read_bytes()
     if len(data) < _HEADER and _FILE_IDENT.startswith(data[:4]):
         return  # torn inside the header (killed as it started): a crashed run with no records
@@ -203,6 +205,8 @@ def read_log(path: Path) -> OfflineRun:
 def _config_yaml(path: Path) -> dict | None:
     if not path.exists():
         return None
+    if not path.is_file():
+        raise SweepError(f"{path} is not a regular file; remove it or replace it with the file.")
     import yaml
 
     try:
@@ -220,6 +224,8 @@ def _config_yaml(path: Path) -> dict | None:
 def _summary_json(path: Path) -> dict | None:
     if not path.exists():
         return None
+    if not path.is_file():
+        raise SweepError(f"{path} is not a regular file; remove it or replace it with the file.")
     try:
         summary = json.loads(path.read_text())
     except ValueError as exc:

@@ -43,6 +43,18 @@ def num(value: Any, digits: int = 4) -> str:
     return f"{x:.{digits}g}"
 
 
+def count(value: Any) -> str:
+    """A count or other whole number as an integer (``6,667``, not ``6.67e+03``); a median
+    of counts may end in ``.5``; anything else as :func:`num`."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return "–"
+    if math.isfinite(x) and (2 * x).is_integer():
+        return f"{int(x):,}" if x.is_integer() else f"{x:,.1f}"
+    return num(value, 3)
+
+
 def table(header: list[str], rows: Iterable[list[str]]) -> list[str]:
     """GFM table lines; ``header`` cells are plain text, ``rows`` already escaped."""
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
@@ -73,7 +85,7 @@ def _numbers(result) -> list[str]:
     if configs is not None and len(configs):
         n = pd.to_numeric(configs["n"], errors="coerce")
         rows.append(["configurations", f"{len(configs):,} (runs per configuration: median "
-                                       f"{num(n.median(), 3)}, min {num(n.min(), 3)}, max {num(n.max(), 3)})"])
+                                       f"{count(n.median())}, min {count(n.min())}, max {count(n.max())})"])
     rows.append(["hyperparameters analysed", f"{len(prep.params):,} ({len(prep.numeric):,} numeric, "
                                              f"{len(prep.categorical):,} categorical)"])
     if prep.set_aside:
@@ -107,7 +119,7 @@ def _numbers(result) -> list[str]:
 
 
 def _runs(n) -> str:
-    return f"{num(n, 3)} run{'' if n == 1 else 's'}"
+    return f"{count(n)} run{'' if n == 1 else 's'}"
 
 
 def _importance_column(frame: pd.DataFrame) -> str | None:

@@ -9,6 +9,8 @@ import pandas as pd
 
 def _cell(v) -> str:
     if isinstance(v, (float, np.floating)):
+        if np.isfinite(v) and float(v).is_integer() and abs(v) < 1e15:
+            return str(int(v))  # counts (runs per configuration) as integers, not 6.667e+04
         return "" if np.isnan(v) else f"{v:.4g}"
     return html.escape("" if v is None else str(v))
 
