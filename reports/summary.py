@@ -12,6 +12,7 @@ import pandas as pd
 
 from sweepsight.analysis.configs import replicated_best
 from sweepsight.reports.render import esc
+from sweepsight.reports.safe_text import for_github
 from sweepsight.reports.text import TEST_NAMES
 
 MAX_CHARS = 65_536
@@ -20,12 +21,14 @@ NOTE_CHARS = 400
 
 
 def text(value: Any, *, limit: int = CELL_CHARS) -> str:
-    """Run-derived ``value`` as inert markdown, shortened to ``limit`` characters."""
+    """Run-derived ``value`` as inert markdown, shortened to ``limit`` characters: no HTML,
+    links or images, and nothing GitHub acts on (mentions, issue references, autolinks, bidi
+    controls; :mod:`reports.safe_text`)."""
     s = "" if value is None else str(value)
     s = " ".join(s.split())
     if len(s) > limit:
         s = s[: limit - 1] + "…"
-    return esc(s)
+    return esc(for_github(s))
 
 
 def num(value: Any, digits: int = 4) -> str:
