@@ -105,12 +105,12 @@ def _one(name: str, found: list[tuple[tuple[str, ...], Any]], *, what: str, wher
     return a
 
 
-def merge_notes(merged: list[Collision], what: str) -> list[str]:
-    """One note per merged name: which keys agreed, in how many runs."""
+def merge_notes(merged: list[Collision], keys: str, what: str) -> list[str]:
+    """One note per merged name: which ``keys`` ("Config", "Summary") agreed, in how many runs."""
     counts: dict[tuple[str, tuple[str, ...]], int] = {}
     for c in merged:
         counts[(c.name, c.sources)] = counts.get((c.name, c.sources), 0) + 1
-    return [f"{what.capitalize()} keys {' and '.join(sources)} hold the same value in "
+    return [f"{keys} keys {' and '.join(sources)} hold the same value in "
             f"{n} run{'s' if n != 1 else ''}: read once as {what} {name}."
             for (name, sources), n in counts.items()]
 
@@ -195,7 +195,8 @@ def load_offline(options: dict) -> RunTable:
         histories.append(run.history)
     if not rows:
         raise SweepError(f"{where} has no runs; check the path.")
-    notes = merge_notes(merged_config, "config") + merge_notes(merged_summary, "summary")
+    notes = merge_notes(merged_config, "Config", "hyperparameter") + merge_notes(
+        merged_summary, "Summary", "metric")
     if how != "last":
         for row, history in zip(rows, histories):
             for m in _chosen_metrics(rows, metrics, where):
@@ -365,7 +366,8 @@ def load_api(options: dict) -> RunTable:
                          + "; check the project, sweep or filters.")
     merged: tuple[list[Collision], list[Collision]] = ([], [])
     rows = [_run_row(r, path, merged) for r in runs]
-    notes = merge_notes(merged[0], "config") + merge_notes(merged[1], "summary")
+    notes = merge_notes(merged[0], "Config", "hyperparameter") + merge_notes(
+        merged[1], "Summary", "metric")
     if how != "last":
         chosen = _chosen_metrics(rows, metrics, where)
         from tqdm.auto import tqdm
