@@ -35,7 +35,7 @@ _GITHUB = [
     # mailto:, xmpp: autolinks of GFM's extended autolinks
     (re.compile(r"\b(mailto|xmpp)(?=:)", re.IGNORECASE), r"\1" + JOINER),
     # :shortcode: emoji
-    (re.compile(r":(?=[a-z0-9_+\-]*[a-z+][a-z0-9_+\-]*:)", re.IGNORECASE), ":" + JOINER),
+    (re.compile(r":(?=(?:[a-z0-9_+\-]*[a-z][a-z0-9_+\-]*|[+\-]1):)", re.IGNORECASE), ":" + JOINER),
 ]
 # 7 to 40 hex digits with a digit and a letter among them: GitHub links it as a commit.
 _SHA = re.compile(r"\b(?=[0-9a-f]*[0-9])(?=[0-9a-f]*[a-f])([0-9a-f])([0-9a-f]{6,39})\b",

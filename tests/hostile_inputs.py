@@ -29,7 +29,7 @@ GITHUB_TRIGGERS = {
     "issue reference": re.compile(r"(?<![A-Za-z0-9&])#\d+|\bGH-\d+|[\w.-]+/[\w.-]+#\d+", re.IGNORECASE),
     "autolink": re.compile(r"\b(?:https?|ftp)://|\bwww\.|\b(?:mailto|xmpp):", re.IGNORECASE),
     "e-mail autolink": re.compile(r"[\w.+-]+@[A-Za-z0-9-]+\.[A-Za-z0-9.-]+"),
-    "emoji": re.compile(r":[a-z0-9_+\-]*[a-z+][a-z0-9_+\-]*:", re.IGNORECASE),
+    "emoji": re.compile(r":(?:[a-z0-9_+\-]*[a-z][a-z0-9_+\-]*|[+\-]1):", re.IGNORECASE),
     "bidi control": BIDI,
 }
 

@@ -456,11 +456,12 @@ def test_hostile_pages_show_bidi_controls_and_cut_long_labels(hostile_site):
         assert not BIDI.search(page.read_text()), page.name
     index = (site / "index.html").read_text()
     specs = [json.loads(s) for s in re.findall(
-        r'<script type="application/json" id="[^"]+-spec">(.*?)</script>', index, re.S)]
+        r'<script[^>]* id="[^"]+-spec"[^>]*>(.*?)</script>', index, re.S)]
     (parallel,) = [s for s in specs if "vconcat" in s]
     ticks = [rows for rows in parallel["datasets"].values() if rows and "full" in rows[0]][0]
     assert LONG_VALUE in {r["full"] for r in ticks}  # whole in the tooltip ...
-    assert max(len(r["label"]) for r in ticks) <= 24  # ... cut on the chart
+    assert "x" * 23 + "…" in {r["label"] for r in ticks}  # ... cut on the chart
+    assert max(len(r["label"]) for r in ticks) < 40  # (a bidi control shows as 8 characters)
     svg = vl_convert.vegalite_to_svg(parallel)
     width = float(re.search(r'<svg[^>]*width="([\d.]+)"', svg).group(1))
     assert width < 2_000  # was 50,141 px with the level written out
