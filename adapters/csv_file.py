@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from sweepsight.adapters.coerce import _as_number, _is_missing
+from sweepsight.adapters.collide import cell, compare
 from sweepsight.adapters.errors import SweepError
 from sweepsight.adapters.schema import METRIC, PARAM, RunTable, build_table
 
@@ -41,6 +42,9 @@ def read_file(path: Path) -> pd.DataFrame:
     """Read the file with every cell as text, so that typing is ours and not the reader's."""
     if not path.exists():
         raise SweepError(f"file {path} not found; pass the path of a CSV, Parquet or JSON-lines export.")
+    if not path.is_file():  # a directory, a FIFO, /dev/zero: reading would block or never end
+        raise SweepError(f"{path} is not a regular file; pass the path of a CSV, Parquet or "
+                         "JSON-lines export.")
     suffix = "".join(path.suffixes[-2:]).lower() if path.suffix == ".gz" else path.suffix.lower()
     try:
         if suffix.startswith(".parquet") or suffix == ".pq":
@@ -48,10 +52,84 @@ def read_file(path: Path) -> pd.DataFrame:
         if suffix.startswith((".jsonl", ".ndjson", ".json")):
             return pd.read_json(path, lines=True, dtype=False)
         sep = "\t" if suffix.startswith(".tsv") else ","
-        return pd.read_csv(path, dtype=str, keep_default_na=False, sep=sep)
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, sep=sep)
+        header = pd.read_csv(path, dtype=str, keep_default_na=False, sep=sep, header=None,
+                             nrows=1).iloc[0].tolist()
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         raise SweepError(f"cannot read {path}: {str(exc).splitlines()[0]}; "
                          "is it a CSV, Parquet or JSON-lines file?") from None
+    _check_delimiter(path, frame, sep)
+    return _drop_duplicate_headers(path, frame, header)
+
+
+def _check_delimiter(path: Path, frame: pd.DataFrame, sep: str) -> None:
+    """One column whose name holds ``;``, a tab or ``,``: the file uses another delimiter."""
+    if len(frame.columns) != 1:
+        return
+    name = str(frame.columns[0])
+    for other, called in ((";", "';'"), ("\t", "a tab"), (",", "','"), ("|", "'|'")):
+        if other != sep and other in name:
+            wanted = "a tab (save it as .tsv)" if sep == "\t" else "','"
+            raise SweepError(f"{path} has one column, {name[:60]!r}: the delimiter looks wrong "
+                             f"(the header is split by {called}, this reader expects {wanted}); "
+                             "save the file comma-separated (or tab-separated as .tsv).")
+
+
+def _drop_duplicate_headers(path: Path, frame: pd.DataFrame, header: list) -> pd.DataFrame:
+    """A header naming one column twice (pandas reads the second ``params.lr`` as ``params.lr.1``,
+    an invented hyperparameter): identical copies are dropped (said in ``attrs["notes"]``);
+    different ones fail naming both positions."""
+    if len(header) != len(frame.columns):
+        return frame
+    positions: dict[str, list[int]] = {}
+    for i, name in enumerate(header):
+        positions.setdefault(str(name), []).append(i)
+    drop, notes = [], []
+    for name, where in positions.items():
+        if len(where) < 2:
+            continue
+        cols = [frame.iloc[:, i] for i in where]
+        found = compare(name, tuple(f"column {i + 1}" for i in where), cols,
+                        [f"data row {r + 1}" for r in range(len(frame))])
+        if not found.same:
+            a, b = found.example
+            raise SweepError(
+                f"{path} has two columns named {name!r} (columns {where[0] + 1} and {where[1] + 1}) "
+                f"with different values ({found.at}: {cell(a)} vs {cell(b)}); rename or delete one.")
+        drop += [frame.columns[i] for i in where[1:]]
+        notes.append(f"Column {name} appears {len(where)} times in {path.name} with the same "
+                     "values: read once.")
+    if drop:
+        frame = frame.drop(columns=drop)
+        frame.attrs["notes"] = notes
+    return frame
+
+
+def _merge_sources(raw: pd.DataFrame, renamed: dict, *, what: str, option: str, where: str,
+                   runs: list[str], notes: list[str]) -> dict:
+    """``renamed`` (column -> name) with one column per name: columns giving one name
+    (``params.lr`` and ``config.lr``) are merged when their values agree, else refused naming
+    both and how to keep them apart."""
+    by_name: dict[str, list] = {}
+    for col, name in renamed.items():
+        by_name.setdefault(name, []).append(col)
+    out = dict(renamed)
+    for name, cols in by_name.items():
+        if len(cols) < 2:
+            continue
+        found = compare(name, tuple(map(str, cols)), [raw[c] for c in cols],
+                        [f"run {r!r}" for r in runs])
+        shown = " and ".join(repr(str(c)) for c in cols)
+        if not found.same:
+            a, b = found.example
+            raise SweepError(
+                f"{where}: columns {shown} both give {what} {name!r} with different values "
+                f"({found.at}: {cell(a)} vs {cell(b)}); keep one under its full name with "
+                f"{option} {str(cols[-1])!r}, or rename or delete one of the columns.")
+        for col in cols[1:]:
+            del out[col]
+        notes.append(f"Columns {shown} hold the same values: read once as {what} {name}.")
+    return out
 
 
 def load(options: dict) -> RunTable:
@@ -138,6 +216,16 @@ def load(options: dict) -> RunTable:
             notes.append("Numeric columns named like metrics left out of the hyperparameters "
                          f"(an outcome, not a choice): {', '.join(as_metric)}; name one with "
                          "--metric to load it, or with --param to analyse it as a hyperparameter.")
+    notes += raw.attrs.get("notes", [])
+    for col, name in {**renamed_params, **renamed_metrics}.items():
+        if not str(name).strip() or any(ch in str(name) for ch in "\r\n\x00"):
+            why = "is empty after its prefix" if not str(name).strip() else "holds a line break"
+            raise SweepError(f"column {str(col)!r} of {where}: its name {why}; rename the column "
+                             "(e.g. params.lr).")
+    renamed_params = _merge_sources(raw, renamed_params, what="hyperparameter", option="--param",
+                                    where=where, runs=list(map(str, out["run_id"])), notes=notes)
+    renamed_metrics = _merge_sources(raw, renamed_metrics, what="metric", option="--metric",
+                                     where=where, runs=list(map(str, out["run_id"])), notes=notes)
     if not renamed_metrics:
         raise SweepError(
             f"{where} has no metric columns: prefix them (metrics., summary., metric.) or name "

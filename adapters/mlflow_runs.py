@@ -10,9 +10,11 @@ module: errors, log lines and the snapshot metadata carry :func:`redact_uri` of 
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
+import re
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -35,6 +37,11 @@ PARENT_TAG = "mlflow.parentRunId"
 OBJECTIVE_TAG = "metric"  # on a parent run: the metric its sweep optimised
 AGGREGATIONS = ("last", "min", "max")
 _SHOWN_EXPERIMENTS = 10
+MESSAGE_CHARS = 300  # of an MLflow error quoted in a message
+#: MLflow's own HTTP retry settings for our calls (when not set by the user): a server that dies
+#: mid-fetch fails in seconds (3 tries, 1 s then 2 s apart), one that hangs after 3 x 30 s.
+HTTP_LIMITS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+               "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
 _REMOTE_NAMES = ("databricks", "databricks-uc", "uc")  # URIs that name no local path
 
 
@@ -78,12 +85,31 @@ def _secrets(uri: str) -> list[str]:
 
 
 def _scrub(text: str, uri: str) -> str:
-    """``text`` (e.g. an MLflow error) with the URI and its credentials masked, on one line."""
+    """``text`` (e.g. an MLflow error) with the URI and its credentials masked, on one line,
+    cut before the response body a server sends back (a proxy's whole HTML page)."""
     text = str(text).replace(str(uri), redact_uri(uri))
     for secret in _secrets(uri):
         text = text.replace(secret, "***")
+    text = re.split(r"[.,;]?\s*Response body\b|<!doctype|<html", text, maxsplit=1,
+                    flags=re.IGNORECASE)[0]
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[0] if lines else "no detail"
+    line = lines[0] if lines else "no detail"
+    return line if len(line) <= MESSAGE_CHARS else line[: MESSAGE_CHARS - 1] + "…"
+
+
+@contextlib.contextmanager
+def _bounded_http():
+    """MLflow's HTTP client retries a dead server for about 4 minutes by default (7 retries,
+    backoff factor 2, 120 s time-out): for our calls, :data:`HTTP_LIMITS` unless the user set
+    them."""
+    saved = {k: os.environ.get(k) for k in HTTP_LIMITS}
+    os.environ.update({k: v for k, v in HTTP_LIMITS.items() if saved[k] is None})
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
 
 
 def _resolve_uri(options: dict) -> str:
@@ -302,11 +328,23 @@ def load(options: dict) -> RunTable:
     cap = None if cap is None else int(cap)
     filter_string = options.get("filter") or ""
     uri = _resolve_uri(options)
+    try:
+        scheme = urlsplit(uri).scheme.lower()
+    except ValueError as exc:  # "Invalid IPv6 URL": the URI is not echoed, it may hold secrets
+        raise SweepError(f"the MLflow tracking URI is malformed ({exc}); pass --tracking-uri as "
+                         "http://host:port, sqlite:///path/mlflow.db or a path.") from None
+    with _bounded_http():
+        return _load(options, uri=uri, scheme=scheme, wanted=wanted, how=how, cap=cap,
+                     filter_string=filter_string)
 
+
+def _load(options: dict, *, uri: str, scheme: str, wanted: list[str], how: str, cap: int | None,
+          filter_string: str) -> RunTable:
+    """:func:`load` once the options are checked."""
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    if urlsplit(uri).scheme.lower() in ("http", "https"):
+    if scheme in ("http", "https"):
         _probe_server(uri)
     else:
         _check_local_store(uri)

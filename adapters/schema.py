@@ -166,11 +166,13 @@ def build_table(
     frame["run_id"] = frame["run_id"].astype(str)
     dupes = frame["run_id"][frame["run_id"].duplicated()].unique().tolist()
     if dupes:
-        shown = ", ".join(map(str, dupes[:5])) + (" ..." if len(dupes) > 5 else "")
+        shown = ", ".join(map(show_id, dupes[:5])) + (" ..." if len(dupes) > 5 else "")
         raise SweepError(
             f"{where} has duplicate run ids ({len(dupes)}): {shown}; each run must appear once "
             "(drop the repeated rows or pick a column of unique ids)."
         )
+    for col in frame.columns:
+        _check_name(col, where)
     frame["source"] = source
     frame["state"] = [normalise_state(v) for v in frame["state"]]
     frame["name"] = frame["name"].where(frame["name"].notna(), frame["run_id"]).astype(str)
@@ -232,8 +234,30 @@ def validate(frame: pd.DataFrame, *, where: str = "the run table") -> pd.DataFra
     except pa.errors.SchemaErrors as exc:
         cases = exc.failure_cases
         first = cases.iloc[0] if len(cases) else None
-        detail = "" if first is None else f": column {first['column']!r} fails {first['check']}"
+        column = None if first is None else first["column"]
+        if first is not None and (column is None or column != column):  # a column-level check
+            column = first["failure_case"]
+        detail = "" if first is None else f": column {str(column)!r} fails {first['check']}"
         raise SweepError(f"{where} does not fit the run table schema{detail}.") from None
+
+
+def show_id(run_id) -> str:
+    """A run id for a message: ``empty`` when blank, so it does not read as nothing."""
+    text = "" if run_id is None else str(run_id)
+    return text if text.strip() else "empty"
+
+
+def _check_name(col, where: str) -> None:
+    """A ``params.``/``metrics.`` column with an empty name or a line break fails naming it."""
+    name = str(col)
+    for prefix in (PARAM, METRIC):
+        if name.startswith(prefix):
+            rest = name[len(prefix):]
+            why = ("has an empty name after its prefix" if not rest.strip() else
+                   "has a line break or control character in its name"
+                   if any(ord(ch) < 32 for ch in rest) else "")
+            if why:
+                raise SweepError(f"column {name!r} of {where} {why}; rename it (e.g. {prefix}{'lr' if prefix == PARAM else 'val_acc'}).")
 
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.\-]+")

@@ -36,17 +36,40 @@ def load(path: str | Path) -> RunTable:
                 f"snapshot file {f} not found; a snapshot is a .parquet and a .json side by side, "
                 "written by an earlier report run into <site>/data/ (read it with --from-snapshot)."
             )
-    frame = pd.read_parquet(parquet)
-    meta_obj = RunMeta.from_json(meta.read_text())
+        if not f.is_file():
+            raise SweepError(f"snapshot file {f} is not a regular file; pass the data/sweep of "
+                             "a site built earlier.")
+    try:
+        frame = pd.read_parquet(parquet)
+    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError ... for a damaged file
+        raise SweepError(f"snapshot file {parquet} cannot be read ({_first_line(exc)}); it is "
+                         "damaged: fetch the sweep again instead of --from-snapshot.") from None
+    try:
+        meta_obj = RunMeta.from_json(meta.read_text())
+    except (ValueError, TypeError, AttributeError) as exc:  # not JSON, or not an object
+        raise SweepError(f"snapshot file {meta} cannot be read ({_first_line(exc)}); it is "
+                         "damaged: fetch the sweep again instead of --from-snapshot.") from None
+    missing = [c for c in ("run_id", "name", "group") if c not in frame.columns]
+    if missing:
+        raise SweepError(f"snapshot file {parquet} has no column {missing[0]!r}: it is not a "
+                         "sweepsight snapshot; fetch the sweep again instead of --from-snapshot.")
     for col in frame.columns:
         if col.startswith(PARAM):
             name = col[len(PARAM):]
             if name in meta_obj.categorical:
                 frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
-            elif name in meta_obj.boolean:
-                frame[col] = frame[col].astype("boolean")
-            else:
-                frame[col] = frame[col].astype("float64")
+                continue
+            try:
+                frame[col] = frame[col].astype("boolean" if name in meta_obj.boolean else "float64")
+            except (ValueError, TypeError) as exc:
+                raise SweepError(f"snapshot {parquet}: column {col!r} does not match its type in "
+                                 f"{meta.name} ({_first_line(exc)}); the snapshot is damaged: "
+                                 "fetch the sweep again.") from None
     for col in ("name", "group"):
         frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
     return RunTable(validate(frame, where=str(parquet)), meta_obj)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0][:160] if text else type(exc).__name__) or type(exc).__name__

@@ -62,7 +62,11 @@ def read_records(path: Path) -> Iterator[bytes]:
     A torn last record (a run still writing, or killed mid-write) ends the scan quietly;
     a record whose checksum fails is skipped.
     """
+    if not path.is_file():  # a FIFO or a device would block or never end
+        raise SweepError(f"{path} is not a regular file; a run's .wandb log must be one.")
     data = path.read_bytes()
+    if len(data) < _HEADER and _FILE_IDENT.startswith(data[:4]):
+        return  # torn inside the header (killed as it started): a crashed run with no records
     if len(data) < _HEADER or data[:4] != _FILE_IDENT:
         raise SweepError(f"{path} is not a W&B transaction log (no ':W&B' header); "
                          "point --path at a wandb/ directory or one of its run directories.")
@@ -201,6 +205,8 @@ def read_log(path: Path) -> OfflineRun:
 def _config_yaml(path: Path) -> dict | None:
     if not path.exists():
         return None
+    if not path.is_file():
+        raise SweepError(f"{path} is not a regular file; remove it or replace it with the file.")
     import yaml
 
     try:
@@ -208,6 +214,9 @@ def _config_yaml(path: Path) -> dict | None:
     except yaml.YAMLError as exc:
         raise SweepError(f"cannot read {path}: {str(exc).splitlines()[0]}; "
                          "remove the file to read the config from the run's .wandb log.") from None
+    if not isinstance(raw, dict):
+        raise SweepError(f"{path} holds a {type(raw).__name__}, not a mapping of config keys; "
+                         "fix it, or remove it to read the config from the run's .wandb log.")
     # wandb's format: each key holds {"value": ..., "desc": ...}
     return {k: v["value"] if isinstance(v, dict) and "value" in v else v for k, v in raw.items()}
 
@@ -215,11 +224,17 @@ def _config_yaml(path: Path) -> dict | None:
 def _summary_json(path: Path) -> dict | None:
     if not path.exists():
         return None
+    if not path.is_file():
+        raise SweepError(f"{path} is not a regular file; remove it or replace it with the file.")
     try:
-        return json.loads(path.read_text())
+        summary = json.loads(path.read_text())
     except ValueError as exc:
         raise SweepError(f"cannot read {path}: {exc}; remove the file to read the summary "
                          "from the run's .wandb log.") from None
+    if not isinstance(summary, dict):
+        raise SweepError(f"{path} holds a JSON {type(summary).__name__}, not an object of metric "
+                         "names; fix it, or remove it to read the summary from the run's .wandb log.")
+    return summary
 
 
 def read_run_dir(path: Path) -> OfflineRun:

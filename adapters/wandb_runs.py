@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable
 
 import pandas as pd
 
-from sweepsight.adapters.coerce import flatten
+from sweepsight.adapters.collide import Collision, cell, flat_sources, same_value, show_path
 from sweepsight.adapters.errors import SweepError
 from sweepsight.adapters.schema import METRIC, PARAM, RunTable, build_table
 
@@ -34,11 +34,20 @@ def _unwrap(value: Any) -> Any:
     return value
 
 
-def clean_config(config: dict) -> dict:
-    """The config flattened with dots, values unwrapped, wandb's internal ``_`` keys dropped."""
-    top = {k: _unwrap(v) for k, v in (config or {}).items() if not str(k).startswith("_")}
-    return {k: v for k, v in flatten(top).items()
-            if not any(part.startswith("_") for part in k.split("."))}
+def clean_config(config: dict, *, where: str = "a run's config",
+                 merged: list[Collision] | None = None) -> dict:
+    """The config flattened with dots, values unwrapped, wandb's internal ``_`` keys dropped.
+
+    A top-level key ``model.depth`` beside a nested ``model: {depth}`` gives one name twice:
+    the same value is kept once (appended to ``merged``), different values fail naming both.
+    """
+    if not isinstance(config, dict):
+        raise SweepError(f"{where} is a {type(config).__name__}, not a mapping of keys to values; "
+                         "fix or remove it.")
+    top = {k: _unwrap(v) for k, v in config.items() if not str(k).startswith("_")}
+    return {name: _one(name, found, what="hyperparameter", where=where, merged=merged)
+            for name, found in flat_sources(top).items()
+            if not any(part.startswith("_") for part in name.split("."))}
 
 
 def _number(value: Any) -> float | None:
@@ -47,25 +56,63 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
-def numeric_summary(summary: dict) -> dict[str, float]:
+def numeric_summary(summary: dict, *, where: str = "a run's summary",
+                    merged: list[Collision] | None = None) -> dict[str, float]:
     """Numeric summary entries; ``_`` keys and media/histogram/table entries dropped.
 
     Plain nested dicts (``{"eval": {"acc": 0.9}}``) flatten with dots; a dict carrying
-    ``_type`` is a W&B media or histogram object, and lists are not metrics.
+    ``_type`` is a W&B media or histogram object, and lists are not metrics. A key
+    ``eval.acc`` beside ``{"eval": {"acc"}}`` is merged or refused as in :func:`clean_config`.
     """
-    out: dict[str, float] = {}
-    for key, value in (summary or {}).items():
+    if not isinstance(summary, dict):
+        raise SweepError(f"{where} is a {type(summary).__name__}, not a mapping of metric names "
+                         "to values; fix or remove it.")
+    found: dict[str, list[tuple[tuple[str, ...], float]]] = {}
+    _summary_numbers(summary, (), found)
+    return {name: _one(name, values, what="metric", where=where, merged=merged)
+            for name, values in found.items()}
+
+
+def _summary_numbers(tree: dict, path: tuple[str, ...], out: dict) -> None:
+    for key, value in tree.items():
         key = str(key)
         if key.startswith("_"):
             continue
+        here = path + (key,)
         if isinstance(value, dict):
             if "_type" not in value:
-                out.update({f"{key}.{k}": v for k, v in numeric_summary(value).items()})
+                _summary_numbers(value, here, out)
             continue
         n = _number(value)
         if n is not None:
-            out[key] = n
-    return out
+            out.setdefault(".".join(here), []).append((here, n))
+
+
+def _one(name: str, found: list[tuple[tuple[str, ...], Any]], *, what: str, where: str,
+         merged: list[Collision] | None) -> Any:
+    """The value of ``name`` given by one or more key paths (see :func:`clean_config`)."""
+    if len(found) == 1:
+        return found[0][1]
+    (path_a, a), *rest = found
+    for path_b, b in rest:
+        if not same_value(a, b):
+            raise SweepError(
+                f"{where}: {show_path(path_a)} and {show_path(path_b)} both give {what} {name!r} "
+                f"with different values ({cell(a)} vs {cell(b)}); rename one of the keys so that "
+                "each name means one thing.")
+    if merged is not None:
+        merged.append(Collision(name, tuple(show_path(p) for p, _ in found), True))
+    return a
+
+
+def merge_notes(merged: list[Collision], keys: str, what: str) -> list[str]:
+    """One note per merged name: which ``keys`` ("Config", "Summary") agreed, in how many runs."""
+    counts: dict[tuple[str, tuple[str, ...]], int] = {}
+    for c in merged:
+        counts[(c.name, c.sources)] = counts.get((c.name, c.sources), 0) + 1
+    return [f"{keys} keys {' and '.join(sources)} hold the same value in "
+            f"{n} run{'s' if n != 1 else ''}: read once as {what} {name}."
+            for (name, sources), n in counts.items()]
 
 
 def aggregate(values: Iterable[Any], how: str) -> float:
@@ -134,16 +181,22 @@ def load_offline(options: dict) -> RunTable:
     where = f"wandb offline dir {path}"
     how, metrics = _options(options)
     rows, histories = [], []
+    merged_config: list[Collision] = []
+    merged_summary: list[Collision] = []
     for run in read_dir(path):
         row = {"run_id": run.run_id, "name": run.name, "state": run.state,
                "group": run.sweep or run.group or run.project, "created_at": run.created_at}
-        row.update({PARAM + k: v for k, v in clean_config(run.config).items()})
-        row.update({METRIC + k: v for k, v in numeric_summary(run.summary).items()})
+        at = f"wandb run {run.run_id!r} ({run.path})"
+        row.update({PARAM + k: v for k, v in clean_config(
+            run.config, where=f"the config of {at}", merged=merged_config).items()})
+        row.update({METRIC + k: v for k, v in numeric_summary(
+            run.summary, where=f"the summary of {at}", merged=merged_summary).items()})
         rows.append(row)
         histories.append(run.history)
     if not rows:
         raise SweepError(f"{where} has no runs; check the path.")
-    notes = []
+    notes = merge_notes(merged_config, "Config", "hyperparameter") + merge_notes(
+        merged_summary, "Summary", "metric")
     if how != "last":
         for row, history in zip(rows, histories):
             for m in _chosen_metrics(rows, metrics, where):
@@ -223,7 +276,8 @@ def _split_project(project: str, api: Any) -> tuple[str, str]:
                      "pass --project ENTITY/PROJECT.")
 
 
-def _run_row(run: Any, project: str) -> dict:
+def _run_row(run: Any, project: str,
+             merged: tuple[list[Collision], list[Collision]] | None = None) -> dict:
     attrs = getattr(run, "_attrs", {}) or {}
     sweep = attrs.get("sweepName") or getattr(run, "sweep_name", None)
     summary = getattr(run, "summary_metrics", None)
@@ -236,8 +290,11 @@ def _run_row(run: Any, project: str) -> dict:
         "group": sweep or attrs.get("group") or project,
         "created_at": attrs.get("createdAt"),
     }
-    row.update({PARAM + k: v for k, v in clean_config(run.config).items()})
-    row.update({METRIC + k: v for k, v in numeric_summary(summary).items()})
+    at = f"wandb run {run.id!r}"
+    row.update({PARAM + k: v for k, v in clean_config(
+        run.config, where=f"the config of {at}", merged=merged[0] if merged else None).items()})
+    row.update({METRIC + k: v for k, v in numeric_summary(
+        summary, where=f"the summary of {at}", merged=merged[1] if merged else None).items()})
     return row
 
 
@@ -309,8 +366,10 @@ def load_api(options: dict) -> RunTable:
     if not runs:
         raise SweepError(f"{where} has no runs" + (f" matching filters {filters}" if filters else "")
                          + "; check the project, sweep or filters.")
-    rows = [_run_row(r, path) for r in runs]
-    notes: list[str] = []
+    merged: tuple[list[Collision], list[Collision]] = ([], [])
+    rows = [_run_row(r, path, merged) for r in runs]
+    notes = merge_notes(merged[0], "Config", "hyperparameter") + merge_notes(
+        merged[1], "Summary", "metric")
     if how != "last":
         chosen = _chosen_metrics(rows, metrics, where)
         from tqdm.auto import tqdm

@@ -70,6 +70,10 @@ _PATTERNS = {
 _PATH = re.compile(r"[/\\]")
 MISSING_LEVEL = "(missing)"
 RUNNING = "run still running (its metric is partial)"
+#: Target values beyond this size are left out like inf: their squares, sums and differences
+#: overflow float64 (1e308 beside -1e308), which no scale choice downstream can undo.
+HUGE = 1e150
+HUGE_REASON = f"target beyond ±{HUGE:.0e} (arithmetic on it overflows)"
 
 
 def prepare(
@@ -140,6 +144,12 @@ def prepare(
     reason[state == "running"] = RUNNING
     reason[(reason == "") & y_all.isna()] = "missing target"
     reason[(reason == "") & np.isinf(y_all.to_numpy(dtype=float))] = "infinite target"
+    huge = (reason == "") & (y_all.abs() > HUGE)
+    reason[huge] = HUGE_REASON
+    if huge.any():
+        shown = ", ".join(map(str, frame.loc[huge, "name"].head(5))) + (" ..." if huge.sum() > 5 else "")
+        notes.append(f"Left out {int(huge.sum())} run(s) whose target is beyond ±{HUGE:.0e}, "
+                     f"where arithmetic overflows (like inf): {shown}.")
     if budget is not None:
         b = table.param(budget)
         if not pd.api.types.is_numeric_dtype(b) or pd.api.types.is_bool_dtype(b):

@@ -86,6 +86,9 @@ def adapter_options(args: argparse.Namespace) -> dict:
         except json.JSONDecodeError as exc:
             raise SweepError(f"--filter for wandb must be a JSON object ({exc.msg}), e.g. "
                              "'{\"state\": \"finished\"}'.") from None
+        if not isinstance(options["filters"], dict):
+            raise SweepError(f"--filter for wandb must be a JSON object, not a JSON "
+                             f"{type(options['filters']).__name__}, e.g. '{{\"state\": \"finished\"}}'.")
         del options["filter"]
     metrics = list(args.metric) or ([args.target] if args.target else [])
     if metrics:

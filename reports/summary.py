@@ -12,6 +12,7 @@ import pandas as pd
 
 from sweepsight.analysis.configs import replicated_best
 from sweepsight.reports.render import esc
+from sweepsight.reports.safe_text import for_github
 from sweepsight.reports.text import TEST_NAMES
 
 MAX_CHARS = 65_536
@@ -20,12 +21,14 @@ NOTE_CHARS = 400
 
 
 def text(value: Any, *, limit: int = CELL_CHARS) -> str:
-    """Run-derived ``value`` as inert markdown, shortened to ``limit`` characters."""
+    """Run-derived ``value`` as inert markdown, shortened to ``limit`` characters: no HTML,
+    links or images, and nothing GitHub acts on (mentions, issue references, autolinks, bidi
+    controls; :mod:`reports.safe_text`)."""
     s = "" if value is None else str(value)
     s = " ".join(s.split())
     if len(s) > limit:
         s = s[: limit - 1] + "…"
-    return esc(s)
+    return esc(for_github(s))
 
 
 def num(value: Any, digits: int = 4) -> str:
@@ -41,6 +44,18 @@ def num(value: Any, digits: int = 4) -> str:
     if x != 0 and (abs(x) < 1e-3 or abs(x) >= 1e5):
         return f"{x:.{digits - 1}e}"
     return f"{x:.{digits}g}"
+
+
+def count(value: Any) -> str:
+    """A count or other whole number as an integer (``6,667``, not ``6.67e+03``); a median
+    of counts may end in ``.5``; anything else as :func:`num`."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return "–"
+    if math.isfinite(x) and (2 * x).is_integer():
+        return f"{int(x):,}" if x.is_integer() else f"{x:,.1f}"
+    return num(value, 3)
 
 
 def table(header: list[str], rows: Iterable[list[str]]) -> list[str]:
@@ -73,7 +88,7 @@ def _numbers(result) -> list[str]:
     if configs is not None and len(configs):
         n = pd.to_numeric(configs["n"], errors="coerce")
         rows.append(["configurations", f"{len(configs):,} (runs per configuration: median "
-                                       f"{num(n.median(), 3)}, min {num(n.min(), 3)}, max {num(n.max(), 3)})"])
+                                       f"{count(n.median())}, min {count(n.min())}, max {count(n.max())})"])
     rows.append(["hyperparameters analysed", f"{len(prep.params):,} ({len(prep.numeric):,} numeric, "
                                              f"{len(prep.categorical):,} categorical)"])
     if prep.set_aside:
@@ -107,7 +122,7 @@ def _numbers(result) -> list[str]:
 
 
 def _runs(n) -> str:
-    return f"{num(n, 3)} run{'' if n == 1 else 's'}"
+    return f"{count(n)} run{'' if n == 1 else 's'}"
 
 
 def _importance_column(frame: pd.DataFrame) -> str | None:

@@ -8,6 +8,7 @@ import pandas as pd
 
 from sweepsight.reports.charts._common import (MAX_ROWS, NA, fields, metric_encoding, metric_title,
                                     param_tooltips, runs_with_text_params, sample_rows, show_value)
+from sweepsight.reports.safe_text import short
 
 
 def _sweep_summary_data(analysis) -> pd.DataFrame:
@@ -84,10 +85,15 @@ def top_configs_caption(analysis) -> str:
     return text
 
 
+AXIS_PX = 110  # width per axis of the parallel coordinates
+TICK_CHARS = 24  # characters of a level shown beside its axis (the tooltip has all of it)
+
+
 class ParallelData(NamedTuple):
     """``runs``: one row per run shown (``name``, ``y_raw``, text params under ``field_of``,
     ``pos_<field>`` in [0, 1] per axis); ``axes``: ``axis, title, field, log, kind`` in order;
-    ``ticks``: ``axis, pos, label``; ``caption``: sampling sentence."""
+    ``ticks``: ``axis, pos, label`` (cut to :data:`TICK_CHARS`), ``full``; ``caption``:
+    sampling sentence."""
 
     runs: pd.DataFrame
     axes: pd.DataFrame
@@ -161,9 +167,11 @@ def _parallel_data(analysis, *, max_rows: int = MAX_ROWS, random_state: int = 0)
     title = prep.target if scale == "raw" else f"{prep.target} ({scale} scale)"
     axes.append((title, prep.target, "metric", scale == "log", "metric"))
     ticks += [(title, a, b) for a, b in t]
+    ticks = pd.DataFrame(ticks, columns=["axis", "pos", "full"])
+    # a 10,000-character level made the chart 50,000 px wide: labels are cut, tooltips whole
+    ticks["label"] = [short(str(t), TICK_CHARS) for t in ticks["full"]]
     return ParallelData(out, pd.DataFrame(axes, columns=["axis", "title", "field", "log", "kind"]),
-                        pd.DataFrame(ticks, columns=["axis", "pos", "label"]), field_of,
-                        sample.caption)
+                        ticks[["axis", "pos", "label", "full"]], field_of, sample.caption)
 
 
 def parallel_coordinates(analysis, *, max_rows: int = MAX_ROWS):
@@ -198,9 +206,11 @@ def parallel_coordinates(analysis, *, max_rows: int = MAX_ROWS):
         tooltip=tips,
     )
     rules = alt.Chart(data.axes).mark_rule(color="#888").encode(x=alt.X("axis:N", sort=axis_order))
-    labels = alt.Chart(data.ticks).mark_text(align="left", dx=3, fontSize=10, color="#333").encode(
-        x=alt.X("axis:N", sort=axis_order), y=alt.Y("pos:Q"), text="label:N")
-    width = max(400, 110 * len(axis_order))
+    labels = alt.Chart(data.ticks).mark_text(align="left", dx=3, fontSize=10, color="#333",
+                                             limit=AXIS_PX - 8).encode(
+        x=alt.X("axis:N", sort=axis_order), y=alt.Y("pos:Q"), text="label:N",
+        tooltip=alt.Tooltip("full:N", title="value"))
+    width = max(400, AXIS_PX * len(axis_order))
     top = alt.layer(lines, rules, labels).properties(width=width, height=320)
     strip = alt.Chart(data.runs).mark_tick(opacity=0.6).encode(
         x=alt.X(field, title=metric_title(prep) + suffix + " — drag here to filter",

@@ -6,11 +6,20 @@ import html
 import numpy as np
 import pandas as pd
 
+from sweepsight.reports.safe_text import no_bidi, short
+
+CELL_CHARS = 120  # characters of a table cell shown; the whole text is its tooltip
+
 
 def _cell(v) -> str:
     if isinstance(v, (float, np.floating)):
+        if np.isfinite(v) and float(v).is_integer() and abs(v) < 1e15:
+            return str(int(v))  # counts (runs per configuration) as integers, not 6.667e+04
         return "" if np.isnan(v) else f"{v:.4g}"
-    return html.escape("" if v is None else str(v))
+    text = "" if v is None else str(v)
+    if len(text) > CELL_CHARS:  # one unbroken 10,000-character value would widen the page
+        return f'<span title="{html.escape(text)}">{html.escape(short(text, CELL_CHARS))}</span>'
+    return html.escape(text)
 
 
 def html_table(frame: pd.DataFrame, *, max_rows: int = 200, caption: str = "") -> str:
@@ -32,6 +41,18 @@ def html_table(frame: pd.DataFrame, *, max_rows: int = 200, caption: str = "") -
     return "\n".join(out)
 
 
+def spec_without_bidi(spec):
+    """A Vega-Lite spec (or any JSON-like value) with bidi controls in every string shown as
+    ``⟨U+XXXX⟩`` (the same string maps to the same text, so data still match up)."""
+    if isinstance(spec, str):
+        return no_bidi(spec)
+    if isinstance(spec, dict):
+        return {no_bidi(k) if isinstance(k, str) else k: spec_without_bidi(v) for k, v in spec.items()}
+    if isinstance(spec, list):
+        return [spec_without_bidi(v) for v in spec]
+    return spec
+
+
 def display(obj) -> None:
     """Show ``obj`` in a page notebook: ``None`` shows nothing, ``str`` is Markdown (escape
     run-derived parts first), a DataFrame becomes an HTML table, an Altair chart is embedded
@@ -41,9 +62,12 @@ def display(obj) -> None:
 
     if obj is None:
         return
+    # Bidi controls in run-derived text (U+202E) are shown, not obeyed, on every page; they
+    # mean nothing to HTML, Markdown or Vega, so replacing them everywhere changes nothing else.
     if isinstance(obj, pd.DataFrame):
-        ipy_display(HTML(html_table(obj)))
+        ipy_display(HTML(no_bidi(html_table(obj))))
     elif isinstance(obj, str):
+        obj = no_bidi(obj)
         ipy_display(HTML(obj) if obj.lstrip().startswith("<") else Markdown(obj))
     elif hasattr(obj, "to_dict"):
         import warnings
@@ -53,6 +77,6 @@ def display(obj) -> None:
         with warnings.catch_warnings():
             # one selection shared by several views is intended (the significance view)
             warnings.simplefilter("ignore", UserWarning)
-            ipy_display(show(obj))
+            ipy_display(show(spec_without_bidi(obj.to_dict())))
     else:
         ipy_display(obj)
