@@ -25,8 +25,8 @@ def pairs_frame(analysis) -> pd.DataFrame:
         return pd.DataFrame(columns=_COLUMNS)
     labels = sig.configs.set_index("config_id")["label"]
     fwd = pairs[pairs["config_id"] < pairs["neighbour_id"]].reset_index(drop=True)
-    back = pairs.set_index(["config_id", "neighbour_id"]).loc[
-        list(zip(fwd["neighbour_id"], fwd["config_id"]))]
+    back = pairs.set_index(["config_id", "neighbour_id"]).reindex(
+        pd.MultiIndex.from_arrays([fwd["neighbour_id"], fwd["config_id"]]))
     scale = analysis.prep.metric_scale
     out = pd.DataFrame({
         "pair": np.arange(1, len(fwd) + 1),
