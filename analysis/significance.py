@@ -339,9 +339,14 @@ def _pairs_table(grouped, links: pd.DataFrame, *, alpha: float, n_boot: int,
     family = out.groupby("cfg")["cfg"].transform("size").to_numpy()
     out["seeds_to_reach"] = seeds_to_reach(family, alpha=alpha, test=test)
     std = grouped.table["std"].to_numpy(dtype=float)
-    out["seeds_for_power"] = seeds_for_power(
-        np.where(testable, out["diff"].to_numpy(), np.nan), std[cfg], std[out["nbr"].to_numpy()],
-        alpha=alpha / family)
+    # symmetric in the two sides: solve once per (pair, neighbourhood size)
+    nbr = out["nbr"].to_numpy()
+    key = np.column_stack([np.minimum(cfg, nbr), np.maximum(cfg, nbr), family])
+    _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    diff = np.where(testable, out["diff"].to_numpy(), np.nan)
+    power = seeds_for_power(diff[first], std[cfg[first]], std[nbr[first]],
+                            alpha=alpha / family[first])
+    out["seeds_for_power"] = power[inverse.reshape(-1)]
     return out[PAIR_COLUMNS]
 
 

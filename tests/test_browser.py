@@ -133,23 +133,25 @@ def test_navbar_links_open_the_other_pages(browser, built_site):
 WALK_STATE = """root => {
     const data = JSON.parse(document.getElementById(root.id + '-data').textContent);
     const t = parseInt(root.dataset.target, 10);
-    const pr = data.pairs, want = [];
-    for (let k = 0; k < pr.a.length; k++) {
-        if (pr.a[k] === t) want.push(pr.b[k]);
-        if (pr.b[k] === t) want.push(pr.a[k]);
-    }
+    const nums = s => s === "" ? [] : s.split(",").map(Number);  // the walk's column format
+    const b = nums(data.pairs.b), start = nums(data.pairs.a_start), want = [];
+    for (let a = 0; a + 1 < start.length; a++)
+        for (let k = start[a]; k < start[a + 1]; k++) {
+            if (a === t) want.push(b[k]);
+            if (b[k] === t) want.push(a);
+        }
     const drawn = Array.from(root.querySelectorAll('.walk-svg .walk-neighbour'))
         .map(g => parseInt(g.dataset.config, 10));
     const rows = Array.from(root.querySelectorAll('.walk-nb-table tbody tr[data-config]'))
         .map(r => parseInt(r.dataset.config, 10));
     const picked = Array.from(root.querySelectorAll('.walk-picker select'))
         .map(s => parseInt(s.value, 10));
-    const codes = data.codes.map(c => c[t]);
+    const codes = data.codes.map(c => nums(c)[t]);
     return {target: t, want: want.sort((x, y) => x - y), drawn: drawn.sort((x, y) => x - y),
             rows: rows.sort((x, y) => x - y), picked: picked, codes: codes,
             rank: parseInt(root.querySelector('.walk-rank').value, 10),
             header: root.querySelector('.walk-header').textContent,
-            n_configs: data.n.length};
+            n_configs: nums(data.n).length};
 }"""
 
 
@@ -177,12 +179,20 @@ def walk_clicks(watched, *, random_clicks: int = 50, seed: int = 0) -> int:
     assert first["want"], "the best configuration has no neighbours"
     clicks = 0
     for c in first["want"]:
-        page.locator("#" + root.get_attribute("id") + " .walk-rank").fill("1")
-        page.locator("#" + root.get_attribute("id") + " .walk-rank").dispatch_event("change")
+        root.locator(".walk-picker button", has_text="best").click()
         _check_walk_state(_walk_state(page), 0)
         root.locator(f'.walk-svg .walk-neighbour[data-config="{c}"]').click()
         _check_walk_state(_walk_state(page), c)
         clicks += 1
+    # picking a configuration by its values: the rank box follows
+    state = _walk_state(page)
+    last = root.locator(".walk-picker select").last
+    options = last.evaluate("s => Array.from(s.options).map(o => o.value)")
+    other = next(v for v in options if int(v) != state["codes"][-1])
+    last.select_option(other)
+    moved = _walk_state(page)
+    assert moved["codes"][-1] == int(other) and moved["picked"] == moved["codes"]
+    assert moved["rank"] == moved["target"] + 1
     rng = random.Random(seed)
     for _ in range(random_clicks):
         state = _walk_state(page)
