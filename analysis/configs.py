@@ -36,6 +36,8 @@ class Grouped:
     start: np.ndarray
     n: np.ndarray
     table: pd.DataFrame
+    #: every run's value as logged, in the order of ``y`` (None: same as ``y``)
+    y_raw: np.ndarray | None = None
 
     def values(self, i: int) -> np.ndarray:
         return self.y[self.start[i]:self.start[i] + self.n[i]]
@@ -43,6 +45,24 @@ class Grouped:
     def matrix(self, idx: np.ndarray, k: int) -> np.ndarray:
         """Values of configurations ``idx`` (all with ``k`` runs) as an (len(idx) x k) array."""
         return self.y[self.start[idx][:, None] + np.arange(k)[None, :]]
+
+
+def unique_rows(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(codes, axis=0, return_inverse=True)`` for integer codes >= -1, through one
+    int64 key per row (mixed radix, first column most significant: the same sorted order) when
+    the key fits, which sorts one column instead of rows."""
+    if codes.shape[0] == 0 or codes.shape[1] == 0:
+        uniq, inv = np.unique(codes, axis=0, return_inverse=True)
+        return uniq, inv.reshape(-1)
+    radix = codes.max(axis=0).astype(np.int64) + 2
+    if np.sum(np.log2(radix.astype(float))) >= 62:
+        uniq, inv = np.unique(codes, axis=0, return_inverse=True)
+        return uniq, inv.reshape(-1)
+    key = np.zeros(codes.shape[0], dtype=np.int64)
+    for j in range(codes.shape[1]):
+        key = key * radix[j] + (codes[:, j] + 1)
+    ukey, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    return codes[first], inv.reshape(-1)
 
 
 def encode(col: pd.Series, *, numeric: bool) -> tuple[np.ndarray, list]:
@@ -151,8 +171,7 @@ def group_configs(runs: pd.DataFrame, params: list[str], numeric: set[str], *,
     elif k.shape[1] == 0:
         uniq, inv = np.zeros((1, 0), dtype=np.int64), np.zeros(len(runs), dtype=np.int64)
     else:
-        uniq, inv = np.unique(k, axis=0, return_inverse=True)
-        inv = inv.reshape(-1)
+        uniq, inv = unique_rows(k)
     n_cfg = uniq.shape[0]
     n = np.bincount(inv, minlength=n_cfg)
     sums = np.bincount(inv, weights=y, minlength=n_cfg)
@@ -173,7 +192,7 @@ def group_configs(runs: pd.DataFrame, params: list[str], numeric: set[str], *,
     start = np.concatenate([[0], np.cumsum(n)[:-1]]).astype(np.int64) if n_cfg else n.copy()
 
     grouped = Grouped(params=list(params), codes=uniq, levels=levels, y=y_sorted,
-                      start=start, n=n, table=pd.DataFrame())
+                      start=start, n=n, table=pd.DataFrame(), y_raw=y_raw_sorted)
     width = max(4, len(str(n_cfg)))
     values = [v.tolist() for v in np.split(y_sorted, start[1:])] if n_cfg else []
     std, median = np.full(n_cfg, np.nan), np.full(n_cfg, np.nan)
@@ -233,8 +252,7 @@ def find_neighbours(codes: np.ndarray, ordered: list[bool],
         children = [c for c in range(n_par) if c != j and conditional[c] and not ordered[j]]
         others = np.delete(codes[active], [j] + children, axis=1)
         if others.shape[1]:
-            _, grp = np.unique(others, axis=0, return_inverse=True)
-            grp = grp.reshape(-1)
+            _, grp = unique_rows(others)
         else:
             grp = np.zeros(active.size, dtype=np.int64)
         vals = codes[active, j]

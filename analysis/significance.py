@@ -9,6 +9,7 @@ neighbourhood and Benjamini-Hochberg-adjusted across all pairs.
 from __future__ import annotations
 
 import dataclasses
+import enum
 
 import numpy as np
 import pandas as pd
@@ -16,14 +17,61 @@ import pandas as pd
 from sweepsight.adapters.errors import SweepError
 from sweepsight.analysis.configs import coarsen, find_neighbours, format_value, group_configs
 from sweepsight.analysis.prepared import Prepared
-from sweepsight.analysis.stats_tests import (MIN_BOOT_RUNS, benjamini_hochberg, holm, min_attainable_ks_p,
-                                  pair_tests)
+from sweepsight.analysis.stats_tests import (MIN_BOOT_RUNS, benjamini_hochberg, holm,
+                                             min_attainable_ks_p, min_attainable_p, pair_tests,
+                                             seeds_for_power, seeds_to_reach)
 
 PAIR_COLUMNS = [
     "config_id", "neighbour_id", "param", "from_value", "to_value", "n_a", "n_b", "mean_a",
     "mean_b", "diff", "diff_ci_low", "diff_ci_high", "cliffs_delta", "ks_stat", "ks_p", "t_p",
     "mw_p", "p_holm", "p_bh", "min_attainable_p", "verdict", "power_note",
+    "mean_raw_a", "mean_raw_b", "diff_raw", "diff_raw_ci_low", "diff_raw_ci_high",
+    "min_adjusted_p", "n_family", "seeds_to_reach", "seeds_for_power",
 ]
+
+
+class Verdict(str, enum.Enum):
+    """A neighbour's verdict against its configuration (the ``verdict`` column holds the
+    values, plain strings).
+
+    ``CANNOT_TELL``: no outcome of the chosen test could reach alpha here (the smallest
+    attainable p, Holm-adjusted over the neighbourhood, is not below alpha: too few seeds or
+    too many neighbours). ``NOT_SIGNIFICANT``: the test could have reached alpha and did not.
+    ``NOT_TESTABLE``: a side has fewer than 2 runs.
+    """
+
+    BETTER = "better"
+    WORSE = "worse"
+    NOT_SIGNIFICANT = "not significant"
+    CANNOT_TELL = "cannot tell"
+    NOT_TESTABLE = "not testable"
+
+
+#: Seeds per side above which a rerun plan is not worth spelling out ("more than").
+MAX_PLAN_SEEDS = 1000
+
+
+@dataclasses.dataclass(frozen=True)
+class RerunPlan:
+    """What to rerun to settle the best configuration against its closest unsettled rivals.
+
+    ``rivals``: neighbour config ids whose verdict is "cannot tell", "not significant" or "not
+    testable", closest mean first (at most 3). ``seeds``: seeds per configuration that would
+    let the chosen test, Holm-adjusted over the neighbourhood, reach alpha and give 80% power
+    (Welch) to detect each observed difference (the largest over the rivals); ``capped`` when
+    that exceeds :data:`MAX_PLAN_SEEDS` (``seeds`` is then that cap). ``limited_by``: "power"
+    or "test floor", whichever asked for more. ``configs``: the best then the rivals;
+    ``runs``: ``len(configs) * seeds``; ``new_runs``: runs beyond those already made.
+    """
+
+    config_id: str
+    rivals: tuple[str, ...]
+    configs: tuple[str, ...]
+    seeds: int
+    runs: int
+    new_runs: int
+    capped: bool
+    limited_by: str
 # below this share of configurations with a testable neighbour, exact neighbours are too rare
 _MIN_NEIGHBOUR_SHARE = 0.10
 
@@ -36,7 +84,14 @@ class SignificanceResult:
     std_raw``
     (best first). ``pairs``: one row per ordered (configuration, neighbour) pair, columns
     :data:`PAIR_COLUMNS`; ``from_value``/``to_value`` are display text; ``diff`` is neighbour
-    minus configuration on the analysis scale and ``verdict`` is the neighbour's: "better" / "worse" / "not significant" / "not testable".
+    minus configuration on the analysis scale and ``verdict`` is the neighbour's
+    (a :class:`Verdict` value).
+    ``min_adjusted_p`` is the smallest p the test could give after Holm over the ``n_family``
+    tested neighbours, ``seeds_to_reach`` the fewest seeds per side with which the test,
+    Holm-adjusted over the whole neighbourhood, could reach alpha, ``seeds_for_power`` the
+    seeds per side for 80% power (t-test at alpha / neighbourhood size) to detect ``diff`` given
+    the observed spreads (inf above 10,000; NaN untestable or no difference). ``*_raw`` columns
+    are as logged, the others on the analysis scale. ``rerun_plan``: see :class:`RerunPlan`.
     ``bins``: param -> bin edges when ``approximate`` (configurations on a coarsened grid);
     ``exact_configs`` then holds the configurations as the runs define them.
     """
@@ -49,6 +104,7 @@ class SignificanceResult:
     bins: dict[str, list[float]]
     notes: list[str]
     exact_configs: pd.DataFrame | None = None
+    rerun_plan: RerunPlan | None = None
 
     @property
     def run_configs(self) -> pd.DataFrame:
@@ -174,8 +230,37 @@ def compare_neighbours(prep: Prepared, *, alpha: float = 0.05, n_boot: int = 200
                   f"tested; rerun the neighbours with {_seeds_needed(alpha)} or more seeds.")
         return SignificanceResult(configs, pairs, False, reason, approximate, edges, notes,
                                   exact if approximate else None)
+    plan = rerun_plan(configs, pairs)
     return SignificanceResult(configs, pairs, True, "", approximate, edges, notes,
-                                  exact if approximate else None)
+                              exact if approximate else None, plan)
+
+
+def rerun_plan(configs: pd.DataFrame, pairs: pd.DataFrame, *, rivals: int = 3) -> RerunPlan | None:
+    """The rerun that would settle the best configuration against its ``rivals`` closest
+    unsettled neighbours (None when every neighbour of the best is settled or there are none).
+    """
+    if len(configs) == 0 or len(pairs) == 0:
+        return None
+    best = configs.sort_values("rank", kind="stable")["config_id"].iat[0]
+    mine = pairs[(pairs["config_id"] == best) & pairs["verdict"].isin(
+        [Verdict.CANNOT_TELL.value, Verdict.NOT_SIGNIFICANT.value, Verdict.NOT_TESTABLE.value])]
+    if len(mine) == 0:
+        return None
+    mine = mine.assign(gap=mine["diff"].abs()).sort_values(["gap", "neighbour_id"],
+                                                            kind="stable").head(rivals)
+    floor = int(mine["seeds_to_reach"].max())
+    power = mine["seeds_for_power"].to_numpy(dtype=float)
+    power = power[~np.isnan(power)]
+    need_power = float(power.max()) if power.size else 0.0
+    seeds = max(floor, need_power)
+    capped = seeds > MAX_PLAN_SEEDS
+    seeds = int(min(seeds, MAX_PLAN_SEEDS))
+    ids = (best,) + tuple(mine["neighbour_id"])
+    have = configs.set_index("config_id")["n"].reindex(list(ids)).to_numpy(dtype=int)
+    return RerunPlan(config_id=best, rivals=tuple(mine["neighbour_id"]), configs=ids,
+                     seeds=seeds, runs=seeds * len(ids),
+                     new_runs=int(np.maximum(seeds - have, 0).sum()), capped=capped,
+                     limited_by="power" if need_power > floor else "test floor")
 
 
 def neighbourhood(result: SignificanceResult, config_id: str) -> pd.DataFrame:
@@ -196,7 +281,7 @@ def _pairs_table(grouped, links: pd.DataFrame, *, alpha: float, n_boot: int,
     a, b = links["a"].to_numpy(), links["b"].to_numpy()
     pidx = links["param_idx"].to_numpy()
     st = pair_tests(grouped.y, grouped.start, grouped.n, a, b, n_boot=n_boot,
-                    confidence=1 - alpha, random_state=random_state)
+                    confidence=1 - alpha, random_state=random_state, y_raw=grouped.y_raw)
     p_col = TESTS[test][0]
     st["min_attainable_p"] = _min_attainable(st, grouped.n[a], grouped.n[b], test)
     st["p_bh"] = benjamini_hochberg(st[p_col].to_numpy())
@@ -208,9 +293,11 @@ def _pairs_table(grouped, links: pd.DataFrame, *, alpha: float, n_boot: int,
     val_b = np.array([text[j][grouped.codes[i, j]] for i, j in zip(b, pidx)], dtype=object)
     ids = grouped.table["config_id"].to_numpy()
     means = grouped.table["mean"].to_numpy()
+    means_raw = grouped.table["mean_raw"].to_numpy()
 
     def side(x, y, vx, vy, sign):
         lo, hi = st["diff_ci_low"].to_numpy(), st["diff_ci_high"].to_numpy()
+        rlo, rhi = st["diff_raw_ci_low"].to_numpy(), st["diff_raw_ci_high"].to_numpy()
         return pd.DataFrame({
             "cfg": x, "nbr": y, "pidx": pidx,
             "config_id": ids[x], "neighbour_id": ids[y],
@@ -223,6 +310,10 @@ def _pairs_table(grouped, links: pd.DataFrame, *, alpha: float, n_boot: int,
             "ks_stat": st["ks_stat"].to_numpy(), "ks_p": st["ks_p"].to_numpy(),
             "t_p": st["t_p"].to_numpy(), "mw_p": st["mw_p"].to_numpy(),
             "p_bh": st["p_bh"].to_numpy(), "min_attainable_p": st["min_attainable_p"].to_numpy(),
+            "mean_raw_a": means_raw[x], "mean_raw_b": means_raw[y],
+            "diff_raw": sign * st["diff_raw"].to_numpy(),
+            "diff_raw_ci_low": rlo if sign > 0 else -rhi,
+            "diff_raw_ci_high": rhi if sign > 0 else -rlo,
         })
 
     out = pd.concat([side(a, b, val_a, val_b, 1), side(b, a, val_b, val_a, -1)],
@@ -230,12 +321,32 @@ def _pairs_table(grouped, links: pd.DataFrame, *, alpha: float, n_boot: int,
     out = out.sort_values(["cfg", "pidx", "nbr"], kind="stable").reset_index(drop=True)
     out["p_holm"] = holm(out[p_col].to_numpy(), out["cfg"].to_numpy())
     testable = ~out[p_col].isna()
+    cfg = out["cfg"].to_numpy()
+    # the smallest p each pair could get after Holm: Holm is monotone in every p, so it is
+    # the Holm adjustment of the neighbourhood's smallest attainable p-values
+    floor = np.where(testable, out["min_attainable_p"].to_numpy(), np.nan)
+    out["min_adjusted_p"] = holm(floor, cfg)
+    out["n_family"] = out.groupby("cfg")[p_col].transform("count").to_numpy()
+    cannot = testable & (out["min_adjusted_p"] >= alpha)
     good = out["diff"] > 0 if maximize else out["diff"] < 0
     bad = out["diff"] < 0 if maximize else out["diff"] > 0
     sig = out["p_holm"] < alpha
-    out["verdict"] = np.select([~testable, sig & good, sig & bad],
-                               ["not testable", "better", "worse"], "not significant")
+    V = Verdict
+    out["verdict"] = np.select([~testable, cannot, sig & good, sig & bad],
+                               [V.NOT_TESTABLE.value, V.CANNOT_TELL.value, V.BETTER.value,
+                                V.WORSE.value], V.NOT_SIGNIFICANT.value)
     out["power_note"] = _power_notes(out, alpha, p_col)
+    family = out.groupby("cfg")["cfg"].transform("size").to_numpy()
+    out["seeds_to_reach"] = seeds_to_reach(family, alpha=alpha, test=test)
+    std = grouped.table["std"].to_numpy(dtype=float)
+    # symmetric in the two sides: solve once per (pair, neighbourhood size)
+    nbr = out["nbr"].to_numpy()
+    key = np.column_stack([np.minimum(cfg, nbr), np.maximum(cfg, nbr), family])
+    _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    diff = np.where(testable, out["diff"].to_numpy(), np.nan)
+    power = seeds_for_power(diff[first], std[cfg[first]], std[nbr[first]],
+                            alpha=alpha / family[first])
+    out["seeds_for_power"] = power[inverse.reshape(-1)]
     return out[PAIR_COLUMNS]
 
 
@@ -243,11 +354,7 @@ def _min_attainable(st: pd.DataFrame, n_a: np.ndarray, n_b: np.ndarray, test: st
     """The smallest p-value the verdict's test can give for these sample sizes."""
     if test == "ks":
         return st["min_attainable_p"].to_numpy()
-    if test == "mannwhitney":  # exact two-sided, fully separated samples: 2 / C(n_a + n_b, n_a)
-        from scipy.special import comb
-
-        return np.minimum(1.0, 2.0 / comb(n_a + n_b, n_a))
-    return np.zeros(len(st))  # Welch's t has no floor: its p shrinks as the variances do
+    return np.asarray(min_attainable_p(test, n_a, n_b), dtype=float)
 
 
 def _power_notes(out: pd.DataFrame, alpha: float, p_col: str = "ks_p") -> np.ndarray:
@@ -308,11 +415,11 @@ def _pair_sentences(pairs: pd.DataFrame, *, alpha: float, n_boot: int,
                if part.any()]
         out.append(
             f"{_pct(cannot.mean())} of the tested comparisons cannot reach p < {alpha:g} "
-            "whatever the data, so for them \"not significant\" means \"cannot tell\", not "
-            "\"no difference\": " + "; ".join(why) + ". More seeds per configuration"
+            "whatever the data: their verdict is \"cannot tell\" (not \"not significant\", which "
+            "is kept for comparisons that could have been significant): " + "; ".join(why) + ". More seeds per configuration"
             + (", or --test welch (which compares means and has no such floor), would settle "
                "them." if test != "welch" else " would settle them."))
-    n_sig = int((testable["verdict"] != "not significant").sum()) // 2
+    n_sig = int(testable["verdict"].isin([Verdict.BETTER.value, Verdict.WORSE.value]).sum()) // 2
     out.append(f"{n_sig} of the {n_test} tested neighbour pairs differ significantly (seen from "
                "at least one of the two configurations: Holm adjusts within each one's "
                "neighbourhood).")
@@ -359,4 +466,5 @@ def _join(names: list[str]) -> str:
     return ", ".join(names)
 
 
-__all__ = ["SignificanceResult", "compare_neighbours", "neighbourhood", "PAIR_COLUMNS"]
+__all__ = ["PAIR_COLUMNS", "RerunPlan", "SignificanceResult", "Verdict", "compare_neighbours",
+           "neighbourhood", "rerun_plan"]

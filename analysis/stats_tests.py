@@ -15,7 +15,7 @@ import pandas as pd
 from scipy import stats
 
 # elements per batch of the broadcast comparisons (keeps memory small for big samples)
-_CHUNK = 2_000_000
+_CHUNK = 4_000_000
 
 
 @functools.lru_cache(maxsize=None)
@@ -66,38 +66,41 @@ MIN_BOOT_RUNS = 3
 
 
 def pair_tests(y: np.ndarray, start: np.ndarray, n: np.ndarray, a: np.ndarray, b: np.ndarray,
-               *, n_boot: int, confidence: float, random_state: int) -> pd.DataFrame:
+               *, n_boot: int, confidence: float, random_state: int,
+               y_raw: np.ndarray | None = None) -> pd.DataFrame:
     """Test every pair (config ``a[i]`` vs neighbour ``b[i]``) of per-seed samples.
 
-    ``y[start[c]:start[c] + n[c]]`` are configuration ``c``'s values. Returns one row per pair:
-    ``diff`` (mean b - mean a) with a percentile bootstrap CI at ``confidence`` (each sample
-    resampled independently, ``n_boot`` times, seeded), ``cliffs_delta`` (b vs a), ``ks_stat``,
-    ``ks_p``, ``t_p`` (Welch), ``mw_p``, ``min_attainable_p`` (KS). Tests are NaN where either
-    side has fewer than 2 values, the interval where either has fewer than
-    :data:`MIN_BOOT_RUNS` (resampling 2 values gives at most 3 distinct means: an interval from
-    that looks precise and is not).
+    ``y[start[c]:start[c] + n[c]]`` are configuration ``c``'s values (``y_raw`` the same runs as
+    logged, when the analysis scale differs). Returns one row per pair: ``diff`` (mean b - mean
+    a) with a percentile bootstrap CI at ``confidence`` (each sample resampled independently,
+    ``n_boot`` times, seeded), the same on ``y_raw`` (``diff_raw``, ``diff_raw_ci_low/high``,
+    from the same resamples), ``cliffs_delta`` (b vs a), ``ks_stat``, ``ks_p``, ``t_p``
+    (Welch), ``mw_p``, ``min_attainable_p`` (KS). Tests are NaN where either side has fewer
+    than 2 values, the intervals where either has fewer than :data:`MIN_BOOT_RUNS` (resampling
+    2 values gives at most 3 distinct means: an interval from that looks precise and is not).
     """
     m = len(a)
+    y_raw = y if y_raw is None else y_raw
     cols = {c: np.full(m, np.nan) for c in
-            ("diff_ci_low", "diff_ci_high", "cliffs_delta", "ks_stat", "ks_p", "t_p", "mw_p",
-             "min_attainable_p")}
+            ("diff_ci_low", "diff_ci_high", "diff_raw_ci_low", "diff_raw_ci_high",
+             "cliffs_delta", "ks_stat", "ks_p", "t_p", "mw_p", "min_attainable_p")}
     n_a, n_b = n[a], n[b]
-    means = np.bincount(np.repeat(np.arange(len(n)), n), weights=y, minlength=len(n)) / \
-        np.maximum(n, 1)
+    cfg = np.repeat(np.arange(len(n)), n)
+    means = np.bincount(cfg, weights=y, minlength=len(n)) / np.maximum(n, 1)
+    means_raw = np.bincount(cfg, weights=y_raw, minlength=len(n)) / np.maximum(n, 1)
     cols["diff"] = means[b] - means[a]
+    cols["diff_raw"] = means_raw[b] - means_raw[a]
     testable = (n_a >= 2) & (n_b >= 2)
     if not testable.any():
         return pd.DataFrame(cols)
 
-    boot = _bootstrap_means(y, start, n, n_boot=n_boot, random_state=random_state)
     idx = np.flatnonzero(testable)
-    lo_q, hi_q = (1 - confidence) / 2, 1 - (1 - confidence) / 2
     boot_idx = np.flatnonzero(testable & (n_a >= MIN_BOOT_RUNS) & (n_b >= MIN_BOOT_RUNS))
-    for sl in _chunks(boot_idx.size, n_boot):
-        rows = boot_idx[sl]
-        d = boot[b[rows]] - boot[a[rows]]
-        q = np.quantile(d, [lo_q, hi_q], axis=1)
-        cols["diff_ci_low"][rows], cols["diff_ci_high"][rows] = q[0], q[1]
+    ci, ci_raw = bootstrap_diff_ci((y, y_raw), start, n, a[boot_idx], b[boot_idx],
+                                   n_boot=n_boot, confidence=confidence,
+                                   random_state=random_state)
+    cols["diff_ci_low"][boot_idx], cols["diff_ci_high"][boot_idx] = ci[:, 0], ci[:, 1]
+    cols["diff_raw_ci_low"][boot_idx], cols["diff_raw_ci_high"][boot_idx] = ci_raw[:, 0], ci_raw[:, 1]
 
     sizes = pd.DataFrame({"na": n_a[idx], "nb": n_b[idx], "row": idx})
     ks_k = np.zeros(m, dtype=np.int64)
@@ -126,6 +129,176 @@ def pair_tests(y: np.ndarray, start: np.ndarray, n: np.ndarray, a: np.ndarray, b
     return pd.DataFrame(cols)
 
 
+#: Largest sample size whose every ordered resample (k**k of them) is enumerated once.
+_TUPLE_MAX_K = 5
+
+
+def bootstrap_diff_ci(samples: tuple[np.ndarray, ...], start: np.ndarray, n: np.ndarray,
+                      a: np.ndarray, b: np.ndarray, *, n_boot: int, confidence: float,
+                      random_state: int) -> list[np.ndarray]:
+    """Percentile bootstrap interval of mean(b) - mean(a) per pair, for each array of
+    ``samples`` (the same runs on different scales, resampled identically): (pairs x 2) each.
+
+    Each side is resampled with replacement, ``n_boot`` times, seeded. Pairs with the same
+    sample sizes share the resampling indices (each pair's interval is still an ordinary
+    bootstrap; only pairs' errors are correlated), so a resample is one column gather. For
+    samples of up to :data:`_TUPLE_MAX_K` values the mean of each of the k**k equally likely
+    ordered resamples is computed once and a resample draws one of them uniformly (the same
+    distribution as drawing k positions).
+    """
+    rng = np.random.default_rng(random_state)
+    out = [np.full((len(a), 2), np.nan) for _ in samples]
+    if len(a) == 0:
+        return out
+    q = [(1 - confidence) / 2, 1 - (1 - confidence) / 2]
+    same = len(samples) > 1 and all(s is samples[0] for s in samples[1:])
+    na_all, nb_all = n[a], n[b]
+    for na, nb in sorted(set(zip(na_all.tolist(), nb_all.tolist()))):
+        rows = np.flatnonzero((na_all == na) & (nb_all == nb))
+        draw_a, draw_b = _draw(rng, na, n_boot), _draw(rng, nb, n_boot)
+        widest = max(na, nb)
+        per_row = 2 * n_boot + (widest ** widest * widest if widest <= _TUPLE_MAX_K else 0)
+        for sl in _chunks(rows.size, per_row):
+            r = rows[sl]
+            for i, (res, y) in enumerate(zip(out, samples)):
+                if same and i:
+                    res[r] = out[0][r]
+                    continue
+                # resampled deviations from each side's own mean, in float32 (the Monte Carlo
+                # error dwarfs its rounding), shifted back by the observed difference
+                dev_b, mean_b = _resampled_means(y, start, b[r], nb, draw_b)
+                dev_a, mean_a = _resampled_means(y, start, a[r], na, draw_a)
+                dev_b -= dev_a
+                res[r] = _quantiles(dev_b, q) + (mean_b - mean_a)[:, None]
+    return out
+
+
+def _quantiles(d: np.ndarray, q: list[float]) -> np.ndarray:
+    """``np.quantile(d, q, axis=1).T`` (linear interpolation), sorting ``d`` in place (numpy's
+    vectorised sort beats a partition at a few order statistics)."""
+    d.sort(axis=1)
+    pos = np.asarray(q) * (d.shape[1] - 1)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, d.shape[1] - 1)
+    frac = (pos - lo)[None, :]
+    return d[:, lo] * (1 - frac) + d[:, hi] * frac
+
+
+def _draw(rng: np.random.Generator, k: int, n_boot: int) -> np.ndarray:
+    """Resampling indices shared by every sample of size k: (n_boot,) indices of ordered
+    resamples when k is small, else (n_boot x k) positions."""
+    if k <= _TUPLE_MAX_K:
+        return rng.integers(0, k ** k, size=n_boot)
+    return rng.integers(0, k, size=(n_boot, k))
+
+
+@functools.lru_cache(maxsize=None)
+def _tuples(k: int) -> np.ndarray:
+    """Every ordered resample of k positions: (k**k x k)."""
+    return np.indices((k,) * k).reshape(k, -1).T
+
+
+def _resampled_means(y: np.ndarray, start: np.ndarray, configs: np.ndarray, k: int,
+                     draw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(resampled means minus the sample mean, float32: configs x n_boot; the sample means)."""
+    vals = _gather(y, start, configs, k)
+    mean = vals.mean(axis=1)
+    dev = (vals - mean[:, None]).astype(np.float32)
+    if draw.ndim == 1:
+        return dev[:, _tuples(k)].mean(axis=2)[:, draw], mean
+    return dev[:, draw].mean(axis=2), mean
+
+
+def seeds_to_reach(m: np.ndarray, *, alpha: float, test: str, max_seeds: int = 1000) -> np.ndarray:
+    """The fewest seeds per side (equal on both) at which ``test``, Holm-adjusted over ``m``
+    comparisons, can give p < ``alpha``: the smallest k with m * (smallest p at k vs k) <
+    alpha. Welch's t has no floor (2). ``max_seeds + 1`` where even ``max_seeds`` would not do.
+    """
+    m = np.maximum(np.asarray(m, dtype=np.int64), 1)
+    out = np.full(m.shape, 2, dtype=np.int64)
+    if test == "welch":
+        return out
+    for mm in np.unique(m):
+        k = 2
+        while k <= max_seeds and mm * min_attainable_p(test, k, k) >= alpha:
+            k += 1
+        out[m == mm] = k
+    return out
+
+
+def _t_power(d: np.ndarray, k: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Power of the two-sided two-sample t-test, k per side, effect size d (statsmodels')."""
+    df = 2 * k - 2
+    crit = stats.t.isf(alpha / 2, df)
+    nc = d * np.sqrt(k / 2)
+    return stats.nct.sf(crit, df, nc) + stats.nct.cdf(-crit, df, nc)
+
+
+def min_attainable_p(test: str, n_a, n_b):
+    """The smallest two-sided p-value ``test`` ("ks", "mannwhitney", "welch") can give with
+    these sample sizes (arrays allowed): KS as scipy's exact test, Mann-Whitney exact
+    (2 / C(n_a + n_b, n_a), fully separated samples), Welch none (0)."""
+    if test == "ks":
+        f = np.vectorize(lambda x, z: min_attainable_ks_p(int(x), int(z)), otypes=[float])
+        return f(n_a, n_b) if np.ndim(n_a) or np.ndim(n_b) else min_attainable_ks_p(int(n_a), int(n_b))
+    if test == "mannwhitney":
+        from scipy.special import comb
+
+        return np.minimum(1.0, 2.0 / comb(np.add(n_a, n_b), n_a))
+    return np.zeros(np.broadcast(n_a, n_b).shape) if np.ndim(n_a) or np.ndim(n_b) else 0.0
+
+
+def seeds_for_power(diff: np.ndarray, sd_a: np.ndarray, sd_b: np.ndarray, *, alpha,
+                    power: float = 0.8, max_seeds: int = 10_000) -> np.ndarray:
+    """Seeds per side for a two-sided two-sample t-test at ``alpha`` (scalar or per pair) to
+    detect a true difference of ``|diff|`` with ``power``, given the per-seed spreads: as
+    statsmodels' ``TTestIndPower().solve_power(effect_size=|diff| / sqrt((sd_a**2 +
+    sd_b**2) / 2), alpha, power)`` rounded up, at least 2. ``inf`` above ``max_seeds``; NaN
+    where ``diff`` is 0 or any input is NaN. (Equal seeds per side, where Welch's and
+    Student's t coincide in their statistic.)
+    """
+    diff, sd_a, sd_b = (np.asarray(v, dtype=float) for v in (diff, sd_a, sd_b))
+    alpha = np.broadcast_to(np.asarray(alpha, dtype=float), diff.shape)
+    out = np.full(diff.shape, np.nan)
+    pooled = np.sqrt((sd_a ** 2 + sd_b ** 2) / 2)
+    ok = np.isfinite(diff) & np.isfinite(pooled) & (diff != 0)
+    with np.errstate(divide="ignore"):
+        d = np.abs(diff) / pooled
+    out[ok & np.isinf(d)] = 2
+    todo = np.flatnonzero(ok & np.isfinite(d))
+    if todo.size == 0:
+        return out
+    z_a = stats.norm.isf(alpha[todo] / 2)
+    z = z_a + stats.norm.isf(1 - power)
+    # start one below Guenther's approximation (normal + z**2/4), which is rarely off by more;
+    # step down while the power holds, then up until it does
+    normal = 2 * (z / d[todo]) ** 2
+    k = np.maximum(2, np.ceil(normal + z_a ** 2 / 4) - 1).astype(float)
+    # the t-test never needs fewer seeds than the normal approximation: beyond the cap early
+    # (and scipy's noncentral t is slow at huge degrees of freedom)
+    k[normal > max_seeds] = np.inf
+    dd_all, aa_all = d[todo], alpha[todo]
+    while True:
+        cand = np.flatnonzero(np.isfinite(k) & (k > 2))
+        if cand.size == 0:
+            break
+        ok_below = _t_power(dd_all[cand], k[cand] - 1, aa_all[cand]) >= power
+        if not ok_below.any():
+            break
+        k[cand[ok_below]] -= 1
+    k[k > max_seeds] = np.inf
+    live = np.isfinite(k)
+    while live.any():
+        rows = np.flatnonzero(live)
+        short = _t_power(dd_all[rows], k[rows], aa_all[rows]) < power
+        k[rows[short]] += 1
+        k[rows[short & (k[rows] > max_seeds)]] = np.inf
+        live[rows[~short]] = False
+        live &= np.isfinite(k)
+    out[todo] = k
+    return out
+
+
 def welch_p(y: np.ndarray, start: np.ndarray, n: np.ndarray, a: np.ndarray,
             b: np.ndarray) -> np.ndarray:
     """Welch's two-sided t-test p per pair, for all sample sizes at once (as scipy's
@@ -146,22 +319,6 @@ def welch_p(y: np.ndarray, start: np.ndarray, n: np.ndarray, a: np.ndarray,
 
 def _gather(y: np.ndarray, start: np.ndarray, configs: np.ndarray, k: int) -> np.ndarray:
     return y[start[configs][:, None] + np.arange(k)[None, :]]
-
-
-def _bootstrap_means(y: np.ndarray, start: np.ndarray, n: np.ndarray, *, n_boot: int,
-                     random_state: int) -> np.ndarray:
-    """(configs x n_boot) bootstrap means, each configuration resampled independently."""
-    rng = np.random.default_rng(random_state)
-    out = np.full((len(n), n_boot), np.nan)
-    for k in np.unique(n):
-        if k < 2:
-            continue
-        cfg = np.flatnonzero(n == k)
-        vals = _gather(y, start, cfg, int(k))
-        for sl in _chunks(cfg.size, n_boot * int(k)):
-            draw = rng.integers(0, k, size=(sl.stop - sl.start, n_boot, int(k)))
-            out[cfg[sl]] = np.take_along_axis(vals[sl][:, None, :], draw, axis=2).mean(axis=2)
-    return out
 
 
 def holm(p: np.ndarray, family: np.ndarray) -> np.ndarray:

@@ -246,7 +246,7 @@ def build(
     ``renderer``: ``"auto"`` (Quarto when on PATH, else nbconvert), ``"quarto"`` or
     ``"nbconvert"``. Returns the wall time of every stage in seconds.
     """
-    from sweepsight.reports import render, summary
+    from sweepsight.reports import pairs, render, summary
 
     if (table is None) == (snapshot_path is None):
         raise ValueError("pass exactly one of table and snapshot_path")
@@ -314,6 +314,7 @@ def build(
                 return f"{len(PAGES)} pages"
 
             stage("pages", pages_stage)
+            pairs.write_pairs(load_analysis(analysis_path), tmp / SNAPSHOT.parent)  # data/pairs.csv
             stage("kernel shutdown", lambda: stop_kernel(km))
             render.write_vega_bundle(GENERATED)  # for Quarto (a listed resource)
             site_title = title or default_title(load_analysis(analysis_path))

@@ -13,7 +13,7 @@ import pandas as pd
 from sweepsight.analysis.configs import replicated_best
 from sweepsight.reports.render import esc
 from sweepsight.reports.safe_text import for_github
-from sweepsight.reports.text import TEST_NAMES
+from sweepsight.reports.text import TEST_NAMES, rerun_plan_text
 
 MAX_CHARS = 65_536
 CELL_CHARS = 80
@@ -237,7 +237,8 @@ def summary_markdown(result, *, title: str, rows: int = 15, notes: int = 30) -> 
     """The whole ``summary.md`` for an :class:`analysis.Analysis` (always < 65,536 characters)."""
     parts = [f"# {text(title, limit=2 * CELL_CHARS)}", ""]
     for section in (_numbers(result), _importance(result, limit=rows),
-                    _neighbours(result, limit=rows), _notes(result, limit=notes)):
+                    _neighbours(result, limit=rows) + ["", rerun_plan_text(result)],
+                    _notes(result, limit=notes)):
         parts += section + [""]
     parts.append("*Full report: open `index.html` of the site, or the single-file `report.html`.*")
     out = "\n".join(parts) + "\n"

@@ -410,3 +410,27 @@ def source_notes(meta) -> list[str]:
            "max": "the maximum over the run's history"}.get(meta.metric_agg, meta.metric_agg)
     return [f"Runs loaded from {meta.source} ({query or 'no query'}) at {meta.fetched_at}; each "
             f"metric is {agg} (--metric-agg {meta.metric_agg})."] + list(meta.notes)
+
+
+def rerun_plan_text(analysis) -> str:
+    """The significance rerun plan (:class:`~analysis.significance.RerunPlan`) as one Markdown
+    sentence ("" without a plan). Run-derived text is escaped."""
+    sig = analysis.significance
+    plan = getattr(sig, "rerun_plan", None) if sig is not None else None
+    if plan is None:
+        return ""
+    mine = sig.pairs[sig.pairs["config_id"] == plan.config_id].set_index("neighbour_id")
+    rivals = ", ".join(_esc(f"{mine.at[r, 'param']}={mine.at[r, 'to_value']}") for r in plan.rivals)
+    k = len(plan.rivals)
+    who = f"its closest rival ({rivals})" if k == 1 else f"its {k} closest rivals ({rivals})"
+    test = TEST_NAMES.get(analysis.options.get("test", "ks"), "the test")
+    if plan.capped:
+        return (f"**To settle the best configuration against {who}** each would need more than "
+                f"{plan.seeds:,} seeds: the observed differences are too small to settle by "
+                "rerunning.")
+    why = ("a t-test would have 80% power to detect the observed differences"
+           if plan.limited_by == "power" else
+           f"the {test}, Holm-adjusted over its neighbours, could reach α = {_alpha(analysis):g}")
+    return (f"**To settle the best configuration against {who}**, rerun these "
+            f"{len(plan.configs)} configurations with {plan.seeds:,} seeds each "
+            f"({plan.runs:,} runs, {plan.new_runs:,} more than now): with that many {why}.")

@@ -67,12 +67,16 @@ class Watched:
         self.page.goto(path.as_uri(), wait_until="load")
         self.page.wait_for_function(
             "() => Array.from(document.querySelectorAll('.sweepsight-chart'))"
-            ".every(e => e.querySelector('svg, canvas'))", timeout=20_000)
+            ".every(e => e.querySelector('svg, canvas')) && Array.from("
+            "document.querySelectorAll('.sweepsight-walk')).every(e => e.dataset.ready)",
+            timeout=20_000)
 
     def chart_state(self) -> dict:
         return self.page.evaluate("""() => {
-            const embeds = Array.from(document.querySelectorAll('.vega-embed'));
-            return {charts: document.querySelectorAll('.sweepsight-chart').length,
+            // the significance walk draws its own SVG (no Vega): it counts as a chart
+            const walks = Array.from(document.querySelectorAll('.sweepsight-walk'));
+            const embeds = Array.from(document.querySelectorAll('.vega-embed')).concat(walks);
+            return {charts: document.querySelectorAll('.sweepsight-chart').length + walks.length,
                     embeds: embeds.length,
                     drawn: embeds.filter(e => {
                         const g = e.querySelector('svg, canvas');
@@ -124,42 +128,199 @@ def test_navbar_links_open_the_other_pages(browser, built_site):
     watched.page.close()
 
 
-def test_choosing_another_target_changes_the_highlighted_neighbours(browser, built_site):
-    watched = Watched(browser)
-    watched.open(built_site.site / "significance.html")
-    select = watched.page.locator(".vega-bindings select").first
-    assert select.count() == 1, "the significance view has no dropdown"
-    options = select.locator("option").all_inner_texts()
-    assert len(options) > 1
-    chart = watched.page.locator(".vega-embed").filter(has=watched.page.locator(".vega-bindings")).first
-    spec = json.loads(watched.page.locator(f"#{chart.get_attribute('id')}-spec").text_content())
-    pairs = next(rows for rows in spec["datasets"].values() if rows and "t_diff" in rows[0])
-    labels = select.evaluate("s => Array.from(s.options).map(o => o.value)")
+# ---------------------------------------------------------------- the significance walk
 
-    def shown(label: str) -> dict:
-        """What the drawn chart shows against what the data say ``label``'s neighbours are."""
-        mine = [r for r in pairs if r["config_label"] == label]
-        svg = chart.locator("svg").first
-        texts = svg.evaluate("s => Array.from(s.querySelectorAll('text')).map(e => e.textContent)")
-        fills = svg.evaluate(
-            "s => Array.from(s.querySelectorAll('path, rect')).map(e => e.getAttribute('fill'))")
-        return {"changes": {r["change"] for r in mine},
-                "significant": sum(r["verdict"] in ("better", "worse") for r in mine),
-                "texts": texts, "green": fills.count("#cdeccd"), "yellow": fills.count("#fff3b0")}
+WALK_STATE = """root => {
+    const data = JSON.parse(document.getElementById(root.id + '-data').textContent);
+    const t = parseInt(root.dataset.target, 10);
+    const nums = s => s === "" ? [] : s.split(",").map(Number);  // the walk's column format
+    const b = nums(data.pairs.b), start = nums(data.pairs.a_start), want = [];
+    for (let a = 0; a + 1 < start.length; a++)
+        for (let k = start[a]; k < start[a + 1]; k++) {
+            if (a === t) want.push(b[k]);
+            if (b[k] === t) want.push(a);
+        }
+    const drawn = Array.from(root.querySelectorAll('.walk-svg .walk-neighbour'))
+        .map(g => parseInt(g.dataset.config, 10));
+    const rows = Array.from(root.querySelectorAll('.walk-nb-table tbody tr[data-config]'))
+        .map(r => parseInt(r.dataset.config, 10));
+    const picked = Array.from(root.querySelectorAll('.walk-picker select'))
+        .map(s => parseInt(s.value, 10));
+    const codes = data.codes.map(c => nums(c)[t]);
+    return {target: t, want: want.sort((x, y) => x - y), drawn: drawn.sort((x, y) => x - y),
+            rows: rows.sort((x, y) => x - y), picked: picked, codes: codes,
+            rank: parseInt(root.querySelector('.walk-rank').value, 10),
+            header: root.querySelector('.walk-header').textContent,
+            n_configs: nums(data.n).length};
+}"""
 
-    def check(label: str, other: str) -> None:
-        now, then = shown(label), shown(other)
-        # each neighbour's change is drawn twice (neighbour row label, table cell), the other
-        # target's changes not at all; the table marks one target and the significant rows
-        assert now["changes"] and all(now["texts"].count(c) == 2 for c in now["changes"]), label
-        assert not (then["changes"] - now["changes"]) & set(now["texts"]), label
-        assert now["green"] == 1 and now["yellow"] == now["significant"], (label, now)
 
-    check(labels[0], labels[-1])  # the default target: the best configuration
-    select.select_option(index=len(options) - 1)
-    watched.page.wait_for_timeout(500)
-    check(labels[-1], labels[0])
+def _walk_state(page) -> dict:
+    return page.locator(".sweepsight-walk").first.evaluate(WALK_STATE)
+
+
+def _check_walk_state(state: dict, target: int) -> None:
+    assert state["target"] == target
+    assert state["drawn"] == state["want"] == state["rows"], state  # neighbours redrawn
+    assert state["picked"] == state["codes"] and state["rank"] == target + 1  # picker in step
+    assert state["header"].startswith("Target: rank ")
+
+
+def walk_clicks(watched, *, random_clicks: int = 50, seed: int = 0) -> int:
+    """Click every neighbour of the best configuration, then ``random_clicks`` random
+    neighbours; after each click the target, its drawn neighbours, its table and the picker
+    agree with the embedded data. Returns the number of clicks."""
+    import random
+
+    page = watched.page
+    root = page.locator(".sweepsight-walk").first
+    first = _walk_state(page)
+    _check_walk_state(first, 0)
+    assert first["want"], "the best configuration has no neighbours"
+    clicks = 0
+    for c in first["want"]:
+        root.locator(".walk-picker button", has_text="best").click()
+        _check_walk_state(_walk_state(page), 0)
+        root.locator(f'.walk-svg .walk-neighbour[data-config="{c}"]').click()
+        _check_walk_state(_walk_state(page), c)
+        clicks += 1
+    # picking a configuration by its values: the rank box follows
+    state = _walk_state(page)
+    last = root.locator(".walk-picker select").last
+    options = last.evaluate("s => Array.from(s.options).map(o => o.value)")
+    other = next(v for v in options if int(v) != state["codes"][-1])
+    last.select_option(other)
+    moved = _walk_state(page)
+    assert moved["codes"][-1] == int(other) and moved["picked"] == moved["codes"]
+    assert moved["rank"] == moved["target"] + 1
+    rng = random.Random(seed)
+    for _ in range(random_clicks):
+        state = _walk_state(page)
+        c = rng.choice(state["drawn"])
+        root.locator(f'.walk-svg .walk-neighbour[data-config="{c}"]').click()
+        _check_walk_state(_walk_state(page), c)
+        clicks += 1
+    return clicks
+
+
+def walk_layout(page) -> dict:
+    """Rendered font sizes and overflows of the walk: every text's size as drawn (SVG scale
+    included), SVG texts outside their SVG, table cells wider than their box."""
+    return page.locator(".sweepsight-walk").first.evaluate("""root => {
+        const small = [], clipped = [];
+        const svgs = Array.from(root.querySelectorAll('svg.walk-svg'));
+        const scale = svgs.map(s => s.getBoundingClientRect().width / parseFloat(s.getAttribute('width')));
+        svgs.forEach(s => {
+            const box = s.getBoundingClientRect();
+            s.querySelectorAll('text').forEach(t => {
+                const size = parseFloat(getComputedStyle(t).fontSize) * (box.width / parseFloat(s.getAttribute('width')));
+                if (size < 11) small.push([t.textContent, size]);
+                const b = t.getBoundingClientRect();
+                if (b.left < box.left - 0.5 || b.right > box.right + 0.5 || b.top < box.top - 0.5 || b.bottom > box.bottom + 0.5)
+                    clipped.push(['svg text', t.textContent]);
+            });
+        });
+        const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+        let n, texts = 0;
+        while ((n = walker.nextNode())) {
+            if (!n.textContent.trim() || n.parentElement.closest('svg') && !n.parentElement.closest('svg.walk-svg')) continue;
+            if (n.parentElement.closest('title, script, style')) continue;
+            texts++;
+            const size = parseFloat(getComputedStyle(n.parentElement).fontSize);
+            if (size < 11) small.push([n.textContent.slice(0, 40), size]);
+        }
+        root.querySelectorAll('td, th, .walk-header, .walk-legend-item').forEach(e => {
+            if (e.scrollWidth > e.clientWidth + 1) clipped.push([e.tagName, e.textContent.slice(0, 60)]);
+        });
+        const chart = root.querySelector('.walk-chart');
+        if (chart.scrollWidth > chart.clientWidth + 1) clipped.push(['chart wider than its column', chart.scrollWidth]);
+        if (root.scrollWidth > root.clientWidth + 1) clipped.push(['walk wider than its column', root.scrollWidth]);
+        return {small: small, clipped: clipped, scale: scale, texts: texts,
+                width: root.getBoundingClientRect().width};
+    }""")
+
+
+class WalkPage(Watched):
+    """A walk page at a 1400 px window; console warnings count as errors too."""
+
+    def __init__(self, browser):
+        super().__init__(browser)
+        self.page.set_viewport_size({"width": 1400, "height": 1000})
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "warning" else None)
+
+
+def _open_walk(browser, path: Path) -> WalkPage:
+    watched = WalkPage(browser)
+    watched.open(path)
+    watched.page.wait_for_selector(".sweepsight-walk[data-ready]", timeout=60_000)
+    return watched
+
+
+def _walk_test(browser, path: Path, shot: str) -> dict:
+    watched = _open_walk(browser, path)
+    clicks = walk_clicks(watched)
+    layout = walk_layout(watched.page)
     SHOTS.mkdir(parents=True, exist_ok=True)
-    watched.page.screenshot(path=str(SHOTS / "significance-other-target.png"), full_page=True)
-    assert watched.errors == [] and watched.remote == []
+    watched.page.locator(".sweepsight-walk").first.screenshot(path=str(SHOTS / shot))
+    assert layout["texts"] > 20 and layout["scale"] and all(abs(s - 1) < 1e-3 for s in layout["scale"])
+    assert layout["small"] == [], layout["small"][:10]
+    assert layout["clipped"] == [], layout["clipped"][:10]
+    assert watched.errors == [] and watched.remote == [] and watched.dialogs == []
     watched.page.close()
+    return {"clicks": clicks, **layout}
+
+
+def test_walk_on_the_built_site_reaches_every_neighbour(browser, built_site):
+    for name in ("significance.html", "report.html"):
+        out = _walk_test(browser, built_site.site / name, f"walk-{name.replace('.html', '')}.png")
+        assert out["clicks"] >= 50
+
+
+def _walk_page(analysis, path: Path) -> Path:
+    """The walk of ``analysis`` alone in a page as narrow as Quarto's body column (800 px)."""
+    from sweepsight.reports.charts.significance import significance_walk
+
+    path.write_text('<!doctype html><html><head><meta charset="utf-8"></head><body>'
+                    '<main style="max-width:800px;margin:0 auto;font-family:sans-serif">'
+                    + significance_walk(analysis) + "</main></body></html>", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def example_walk(tmp_path_factory):
+    from sweepsight import adapters
+    from sweepsight.analysis import analyse
+    from sweepsight.reports.cli import EXAMPLE
+
+    table = adapters.load("csv", {"path": str(EXAMPLE)})
+    analysis = analyse(table, target="val_acc", n_jobs=1)
+    return analysis, _walk_page(analysis, tmp_path_factory.mktemp("walk") / "example.html")
+
+
+def test_walk_on_the_example(browser, example_walk):
+    analysis, page = example_walk
+    assert len(analysis.significance.configs) == 240
+    out = _walk_test(browser, page, "walk-example.png")
+    assert out["clicks"] == 7 + 50
+
+
+def test_walk_on_a_30000_configuration_sweep(browser, tmp_path):
+    from sweepsight.analysis import Analysis
+    from sweepsight.analysis.prepare import prepare
+    from sweepsight.analysis.significance import compare_neighbours
+    from sweepsight.analysis.synthetic import Choice, make_table
+
+    table = make_table(
+        {"a": Choice(list(range(10))), "b": Choice([10.0 * i for i in range(1, 11)]),
+         "c": Choice([1e-5 * 2 ** i for i in range(10)]), "d": Choice(list("uvwxyz")),
+         "e": Choice(["p", "q", "r", "s", "t"])},
+        effects={"a": {9: 1.0}}, grid=True, seeds=2, noise=0.1, target="score", random_state=1)
+    prep = prepare(table, target="score", direction="maximize")
+    sig = compare_neighbours(prep, n_boot=200)
+    assert len(sig.configs) == 30_000
+    analysis = Analysis(table=table, prep=prep, correlation=None, linear=None, forest=None,
+                        importance=None, significance=sig, options={"alpha": 0.05, "test": "ks"},
+                        timings={})
+    page = _walk_page(analysis, tmp_path / "walk30k.html")
+    out = _walk_test(browser, page, "walk-30k.png")
+    assert out["clicks"] >= 50

@@ -13,7 +13,8 @@ from statsmodels.stats.multitest import multipletests
 from sweepsight.adapters.errors import SweepError
 from sweepsight.analysis.prepare import prepare
 from sweepsight.analysis.prepared import Prepared
-from sweepsight.analysis.significance import PAIR_COLUMNS, compare_neighbours, neighbourhood
+from sweepsight.analysis.significance import (PAIR_COLUMNS, Verdict, compare_neighbours,
+                                              neighbourhood)
 from sweepsight.analysis.stats_tests import benjamini_hochberg, holm, min_attainable_ks_p
 from sweepsight.analysis.synthetic import Choice, LogUniform, make_table
 
@@ -125,7 +126,10 @@ def test_min_attainable_p_three_vs_three_and_power_note():
                 & (pairs["to_value"] == "0.01")]
     assert len(big) == 6
     assert_allclose(big["ks_p"], 0.1)
-    assert (big["verdict"] == "not significant").all()
+    assert (big["verdict"] == Verdict.CANNOT_TELL).all()
+    # with 3 seeds no KS outcome reaches 0.05 anywhere: every tested pair is "cannot tell"
+    assert (pairs["verdict"] == "cannot tell").all()
+    assert (pairs["min_adjusted_p"] >= 0.1).all()
     assert any("cannot tell" in n for n in res.notes)
 
 
@@ -439,3 +443,153 @@ def test_replicated_best_flags_a_lucky_single_run():
     row, need = replicated_best(configs)
     assert row["label"] == "b" and need == 5
     assert replicated_best(configs.iloc[1:]) is None  # the best already has typical runs
+
+
+# ---------------------------------------------------------------- verdicts, seeds, files
+
+
+def _analysis(prep, sig, test="ks"):
+    from sweepsight.analysis import Analysis
+
+    return Analysis(table=None, prep=prep, correlation=None, linear=None, forest=None,
+                    importance=None, significance=sig, options={"alpha": 0.05, "test": test},
+                    timings={})
+
+
+def test_pairs_files_raw_p_equal_scipy(tmp_path):
+    from sweepsight.reports.pairs import write_pairs
+
+    prep = _irregular_prep()
+    sig = compare_neighbours(prep, n_boot=200)
+    csv, parquet = write_pairs(_analysis(prep, sig), tmp_path / "data")
+    frame = pd.read_csv(csv)
+    assert_allclose(pd.read_parquet(parquet)["ks_p"], frame["ks_p"])
+    assert len(frame) == len(sig.pairs) // 2 and frame["pair"].is_unique
+    values = sig.configs.set_index("config_id")["values"]
+    for r in frame.itertuples():
+        a, b = np.array(values[r.config_a_id]), np.array(values[r.config_b_id])
+        assert r.ks_p == pytest.approx(stats.ks_2samp(a, b).pvalue, rel=1e-9)
+        assert r.welch_p == pytest.approx(stats.ttest_ind(b, a, equal_var=False).pvalue, rel=1e-7)
+        assert r.mannwhitney_p == pytest.approx(
+            stats.mannwhitneyu(b, a, alternative="two-sided").pvalue, rel=1e-9)
+        assert r.diff == pytest.approx(b.mean() - a.mean())
+        assert r.diff_logged == pytest.approx(b.mean() - a.mean())  # raw scale: the same
+    # each side's Holm p and verdict: b as seen from a, a as seen from b
+    by = sig.pairs.set_index(["config_id", "neighbour_id"])
+    for r in frame.head(20).itertuples():
+        assert r.verdict_in_a == by.at[(r.config_a_id, r.config_b_id), "verdict"]
+        assert r.verdict_in_b == by.at[(r.config_b_id, r.config_a_id), "verdict"]
+
+
+def _example():
+    from sweepsight import adapters
+    from sweepsight.reports.cli import EXAMPLE
+
+    return prepare(adapters.load("csv", {"path": str(EXAMPLE)}), target="val_acc")
+
+
+def test_example_lr_step_cannot_tell_under_ks_and_worse_under_welch(tmp_path):
+    from sweepsight.reports.pairs import write_pairs
+    from sweepsight.reports.text import rerun_plan_text
+
+    prep = _example()
+    ks = compare_neighbours(prep)
+    best = ks.configs["config_id"].iat[0]
+    step = ks.pairs[(ks.pairs["config_id"] == best) & (ks.pairs["param"] == "learning_rate_init")
+                    & (ks.pairs["to_value"] == "0.0001")].iloc[0]
+    assert step["from_value"] == "0.001" and step["cliffs_delta"] == -1
+    assert step["diff_ci_high"] < 0  # the interval is far from zero ...
+    assert step["verdict"] == Verdict.CANNOT_TELL  # ... yet no KS outcome could reach 0.05
+    assert step["min_adjusted_p"] == pytest.approx(7 * min_attainable_ks_p(5, 5))
+    assert step["seeds_to_reach"] == 6  # 7 neighbours x p_min(6, 6) < 0.05 <= 7 x p_min(5, 5)
+    assert 7 * min_attainable_ks_p(6, 6) < 0.05 <= 7 * min_attainable_ks_p(5, 5)
+    assert 2 <= step["seeds_for_power"] <= 5
+    welch = compare_neighbours(prep, test="welch").pairs.set_index(["config_id", "neighbour_id"])
+    assert welch.at[(best, step["neighbour_id"]), "verdict"] == "worse"
+
+    plan = ks.rerun_plan
+    assert plan is not None and plan.config_id == best and len(plan.rivals) == 3
+    mine = ks.pairs[ks.pairs["config_id"] == best].set_index("neighbour_id")
+    rivals = mine.loc[list(plan.rivals)]
+    assert (rivals["diff"].abs().to_numpy() <= mine["diff"].abs().min() + 1e9).all()
+    assert rivals["diff"].abs().is_monotonic_increasing
+    assert plan.seeds == max(rivals["seeds_to_reach"].max(), rivals["seeds_for_power"].max())
+    assert plan.runs == 4 * plan.seeds and plan.new_runs == 4 * plan.seeds - 20
+    analysis = _analysis(prep, ks)
+    sentence = rerun_plan_text(analysis)
+    assert f"rerun these 4 configurations with {plan.seeds} seeds each ({plan.runs} runs" in sentence
+
+    frame = pd.read_csv(write_pairs(analysis, tmp_path)[0])
+    assert len(frame) == 832 and frame["verdict_in_a"].isin(
+        ["better", "worse", "not significant", "cannot tell"]).all()
+
+
+def test_cannot_tell_is_holm_of_the_smallest_attainable_p():
+    res = compare_neighbours(_irregular_prep(), n_boot=100)
+    pairs = res.pairs
+    tested = pairs[pairs["verdict"] != "not testable"]
+    for cfg, grp in tested.groupby("config_id"):
+        floors = grp["min_attainable_p"].to_numpy()
+        expected = multipletests(floors, method="holm")[1]
+        assert_allclose(grp["min_adjusted_p"], expected, rtol=1e-12)
+    cannot = tested["min_adjusted_p"] >= 0.05
+    assert ((tested["verdict"] == "cannot tell") == cannot).all()
+    assert not tested.loc[~cannot, "verdict"].eq("cannot tell").any()
+
+
+def test_seeds_to_reach_and_for_power_equal_brute_force_and_statsmodels():
+    from statsmodels.stats.power import TTestIndPower
+
+    from sweepsight.analysis.stats_tests import min_attainable_p, seeds_for_power, seeds_to_reach
+
+    for test in ("ks", "mannwhitney"):
+        got = seeds_to_reach(np.array([1, 3, 7, 12]), alpha=0.05, test=test)
+        for m, k in zip([1, 3, 7, 12], got):
+            assert m * min_attainable_p(test, k, k) < 0.05 <= m * min_attainable_p(test, k - 1, k - 1) \
+                or k == 2
+    assert (seeds_to_reach(np.array([7]), alpha=0.05, test="welch") == 2).all()
+    rng = np.random.default_rng(0)
+    diff, sa, sb = rng.normal(0, 1, 60), rng.uniform(0.1, 2, 60), rng.uniform(0.1, 2, 60)
+    alpha = rng.choice([0.05, 0.05 / 7], 60)
+    got = seeds_for_power(diff, sa, sb, alpha=alpha)
+    for d, a, b, al, k in zip(diff, sa, sb, alpha, got):
+        n = TTestIndPower().solve_power(effect_size=abs(d) / np.sqrt((a * a + b * b) / 2),
+                                        alpha=al, power=0.8)
+        want = max(2, int(np.ceil(n)))
+        assert k == (want if want <= 10_000 else np.inf)
+    assert np.isnan(seeds_for_power(np.array([0.0]), np.array([1.0]), np.array([1.0]), alpha=0.05))[0]
+
+
+def test_bootstrap_interval_matches_the_exact_bootstrap():
+    """With many resamples the percentile interval approaches the exact bootstrap's (every
+    one of the 3**3 x 4**4 equally likely resample pairs enumerated)."""
+    from sweepsight.analysis.stats_tests import bootstrap_diff_ci
+
+    a_vals, b_vals = np.array([0.1, 0.5, 0.3]), np.array([1.0, 0.2, 0.9, 0.7])
+    y = np.concatenate([a_vals, b_vals])
+    (ci,) = bootstrap_diff_ci((y,), np.array([0, 3]), np.array([3, 4]), np.array([0]),
+                              np.array([1]), n_boot=40_000, confidence=0.9, random_state=0)
+    ma = np.array([a_vals[list(t)].mean() for t in itertools.product(range(3), repeat=3)])
+    mb = np.array([b_vals[list(t)].mean() for t in itertools.product(range(4), repeat=4)])
+    exact = np.quantile((mb[None, :] - ma[:, None]).ravel(), [0.05, 0.95])
+    assert_allclose(ci[0], exact, atol=0.02)
+
+
+def test_walk_data_embeds_every_configuration_and_pair_once():
+    import json
+
+    from sweepsight.reports.charts.significance import significance_walk, walk_data
+
+    prep = _grid_prep(seeds=3)
+    sig = compare_neighbours(prep, n_boot=100)
+    data = json.loads(walk_data(_analysis(prep, sig)))
+    n_cfg = len(sig.configs)
+    assert len(data["n"].split(",")) == n_cfg == 24
+    assert len(data["pairs"]["b"].split(",")) == len(sig.pairs) // 2
+    starts = list(map(int, data["pairs"]["a_start"].split(",")))
+    assert starts[0] == 0 and starts[-1] == len(sig.pairs) // 2 and len(starts) == n_cfg + 1
+    assert dict(zip(data["params"], data["levels"])) == {
+        "lr": ["0.0001", "0.001", "0.01", "0.1"], "batch": ["32", "64", "128"],
+        "optimizer": ["adam", "sgd"]}
+    html = significance_walk(_analysis(prep, sig))
+    assert "fetch(" not in html and "http" not in html.split("<script>")[1].split("SVGNS")[0]

@@ -17,6 +17,7 @@ VERDICT_COLORS = {
     "better": "#2ca02c",
     "worse": "#d62728",
     "not significant": "#9e9e9e",
+    "cannot tell": "#7b5ea7",
     "not testable": "#d9d9d9",
 }
 VERDICTS = list(VERDICT_COLORS)

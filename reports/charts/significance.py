@@ -15,6 +15,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from sweepsight.analysis.stats_tests import MIN_BOOT_RUNS
 from sweepsight.reports.charts._common import MAX_ROWS, VERDICT_COLORS, VERDICTS, show_value
 
 #: Configurations shown in the ranking (and offered in the dropdown) at most.
@@ -141,9 +142,12 @@ def _mean_text(mean: float, std: float) -> str:
 
 
 def _diff_text(diff: float, low: float, high: float) -> str:
-    """``+0.012 [+0.004, +0.02]``: difference of means and its interval ("" when untested)."""
+    """``+0.012 [+0.004, +0.02]``: difference of means and its interval ("" when untested;
+    "n/a (fewer than 3 runs)" for the interval when a side is too small to bootstrap)."""
     if np.isnan(diff):
         return ""
+    if np.isnan(low) or np.isnan(high):
+        return f"{diff:+.4g} n/a (fewer than {MIN_BOOT_RUNS} runs)"
     return f"{diff:+.4g} [{_fmt(low, '+.3g')}, {_fmt(high, '+.3g')}]"
 
 
@@ -380,23 +384,198 @@ def _significance_table_data(analysis, *, target: str | None = None) -> TableDat
     return TableData(pd.concat([first, rest], ignore_index=True), target)
 
 
-def significance_table_html(analysis, *, target: str | None = None) -> str:
-    """The classic table as HTML: target row green, significantly different neighbours yellow.
-    Every run-derived text is escaped."""
-    data = _significance_table_data(analysis, target=target)
+def significance_table_html(analysis) -> str:
+    """The best configuration's classic table as HTML: target row green, significantly
+    different neighbours yellow; means as logged, and on the analysis scale (labelled) when
+    it differs. Every run-derived text is escaped."""
+    data = _significance_table_data(analysis)
     if data.frame.empty:
         return ""
-    head = ["", "configuration", "changes", "runs", "mean ± std", "difference [interval]",
-            "p (Holm)", "Cliff's delta", "note"]
+    scale = analysis.prep.metric_scale
+    raw = analysis.significance.configs.set_index("label")["mean_raw"]
+    head = ["", "configuration", "changes", "runs", "mean as logged"]
+    if scale != "raw":
+        head.append(f"mean ± std on the {scale} scale (analysis scale)")
+    else:
+        head[-1] = "mean ± std"
+    head += [f"difference [interval]{'' if scale == 'raw' else f' ({scale} scale)'}",
+             "p (Holm)", "Cliff's delta", "note"]
     out = ['<table class="sweepsight-table significance-table">',
            "<thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr></thead>",
            "<tbody>"]
     for r in data.frame.itertuples(index=False):
         style = f"background:{ROW_STYLE[r.role]}" if r.role in ROW_STYLE else ""
-        cells = [r.role, r.configuration, r.changes, str(r.n), _mean_text(r.mean, r.std),
+        logged = _fmt(float(raw.get(r.configuration, np.nan)), ".4g")
+        means = [logged, _mean_text(r.mean, r.std)] if scale != "raw" else [_mean_text(r.mean, r.std)]
+        cells = [r.role, r.configuration, r.changes, str(r.n), *means,
                  _diff_text(r.diff, r.diff_ci_low, r.diff_ci_high),
                  _fmt(r.p_holm, ".3g"), _fmt(r.cliffs_delta, "+.2f"), r.note]
         out.append(f'<tr style="{style}">' + "".join(
             f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
     out.append("</tbody></table>")
     return "\n".join(out)
+
+
+# ------------------------------------------------------------------ the walk (every configuration)
+
+#: The walk's drawing width in pixels: fits Quarto's 800 px body column and nbconvert's page.
+WALK_WIDTH = 780
+#: One line per verdict for the walk's legend.
+VERDICT_LEGEND = {
+    "target": "the configuration you are looking at.",
+    "better": "significantly better than the target (Holm-adjusted over its neighbours).",
+    "worse": "significantly worse than the target.",
+    "not significant": "the test could have detected a difference here and did not.",
+    "cannot tell": "hollow: no outcome of the test could reach alpha with these seeds and this "
+                   "many neighbours; the interval and Cliff's delta are still what was observed.",
+    "not testable": "a side has fewer than 2 runs.",
+}
+#: The order of verdict codes in the embedded data.
+WALK_VERDICTS = ["better", "worse", "not significant", "cannot tell", "not testable"]
+_TEST_FIELD = {"ks": "ks", "welch": "t", "mannwhitney": "mw"}
+
+
+def _num_text(values, digits: int = 4) -> str:
+    """Floats as one comma-separated string at ``digits`` significant digits, an empty field
+    for NaN/inf (the walk splits it: far smaller than a JSON array with nulls)."""
+    arr = np.asarray(values, dtype=float)
+    out = np.array([f"{v:.{digits}g}" for v in arr.tolist()], dtype=object) if arr.size else arr
+    if arr.size:
+        out[~np.isfinite(arr)] = ""
+    return ",".join(out.tolist()) if arr.size else ""
+
+
+def _int_text(values) -> str:
+    return ",".join(map(str, np.asarray(values, dtype=np.int64).tolist()))
+
+
+def walk_data(analysis, *, files: tuple[str, str] = ("data/pairs.csv", "data/pairs.parquet")) -> str | None:
+    """The walk's data as a JSON text (None when significance is not applicable): every
+    configuration (best first) as columns of codes into levels stored once, and every
+    neighbour pair once by configuration index, with both sides' Holm p, verdict and seeds."""
+    sig, prep = analysis.significance, analysis.prep
+    if not sig.applicable or len(sig.configs) == 0:
+        return None
+    import json
+
+    from sweepsight.analysis.configs import INACTIVE, MISSING, format_value
+
+    configs = sig.configs.reset_index(drop=True)
+    params = config_params(configs)
+    index = pd.Series(np.arange(len(configs)), index=configs["config_id"])
+    levels, codes, absent, has_absent = [], [], [], []
+    for p in params:
+        col = configs[p]
+        na = col.isna().to_numpy()
+        present = col[~na]
+        # numeric levels sort by value, others by text; codes index the sorted level texts
+        try:
+            uniq = sorted(set(present.tolist()))
+        except TypeError:
+            uniq = sorted(set(present.tolist()), key=str)
+        pos = {v: i for i, v in enumerate(uniq)}
+        c = np.full(len(col), -1, dtype=np.int64)
+        c[~na] = [pos[v] for v in present.tolist()]
+        levels.append([format_value(v) for v in uniq])
+        codes.append(c)
+        absent.append(INACTIVE if p in prep.conditional else MISSING)
+        has_absent.append(bool(na.any()))
+    pairs = sig.pairs
+    fwd = pairs[pairs["config_id"] < pairs["neighbour_id"]]
+    fwd = fwd.assign(ia=fwd["config_id"].map(index).to_numpy(),
+                     ib=fwd["neighbour_id"].map(index).to_numpy())
+    fwd = fwd.sort_values(["ia", "ib"], kind="stable").reset_index(drop=True)
+    back = pairs.set_index(["config_id", "neighbour_id"]).reindex(
+        pd.MultiIndex.from_arrays([fwd["neighbour_id"], fwd["config_id"]])).reset_index(drop=True)
+    code_of = {v: i for i, v in enumerate(WALK_VERDICTS)}
+
+    def seeds(col: pd.Series) -> np.ndarray:
+        v = col.to_numpy(dtype=float)
+        return np.where(np.isnan(v), 0, np.where(np.isinf(v), -1, np.nan_to_num(v))).astype(int)
+
+    values = np.concatenate([np.asarray(v, dtype=float) for v in configs["values"]]) \
+        if len(configs) else np.zeros(0)
+    # seeds to reach alpha depend only on the configuration's neighbourhood size
+    reach = pairs.assign(ia=pairs["config_id"].map(index).to_numpy()).groupby("ia")[
+        "seeds_to_reach"].max().reindex(np.arange(len(configs))).fillna(0)
+    test = (analysis.options or {}).get("test", "ks")
+    alpha = float((analysis.options or {}).get("alpha", 0.05))
+    a_start = np.searchsorted(fwd["ia"].to_numpy(), np.arange(len(configs) + 1))
+    raw_scale = prep.metric_scale == "raw"
+    # per pair only what configurations cannot give (differences are differences of means)
+    pair_text = {
+        "a_start": _int_text(a_start), "b": _int_text(fwd["ib"]),
+        "p": _int_text(fwd["param"].map({q: j for j, q in enumerate(params)})),
+        "lo": _num_text(fwd["diff_ci_low"]), "hi": _num_text(fwd["diff_ci_high"]),
+        "rlo": "" if raw_scale else _num_text(fwd["diff_raw_ci_low"]),
+        "rhi": "" if raw_scale else _num_text(fwd["diff_raw_ci_high"]),
+        "delta": _num_text(fwd["cliffs_delta"], 3), "ks": _num_text(fwd["ks_p"], 3),
+        "t": _num_text(fwd["t_p"], 3), "mw": _num_text(fwd["mw_p"], 3),
+        "bh": _num_text(fwd["p_bh"], 3),
+        "holm_a": _num_text(fwd["p_holm"], 3), "holm_b": _num_text(back["p_holm"], 3),
+        "verdict_a": _int_text(fwd["verdict"].map(code_of)),
+        "verdict_b": _int_text(back["verdict"].map(code_of)),
+        "power_a": _int_text(seeds(fwd["seeds_for_power"])),
+        "power_b": _int_text(seeds(back["seeds_for_power"])),
+    }
+    plain = {
+        "target": prep.target, "maximize": bool(prep.maximize), "scale": prep.metric_scale,
+        "test": {"ks": "KS", "welch": "Welch", "mannwhitney": "MWU"}.get(test, test),
+        "test_field": _TEST_FIELD.get(test, "ks"), "alpha": alpha,
+        "params": params, "levels": levels, "absent": absent, "has_absent": has_absent,
+        "verdicts": WALK_VERDICTS, "width": WALK_WIDTH,
+        "colors": dict(VERDICT_COLORS), "row_colors": dict(ROW_STYLE),
+        "legend": [{"verdict": v, "text": t} for v, t in VERDICT_LEGEND.items()],
+        "min_boot": MIN_BOOT_RUNS, "ci_text": f"{100 * (1 - alpha):g}% bootstrap interval",
+        "files": {"csv": files[0], "parquet": files[1]},
+        "codes": [_int_text(c) for c in codes],
+        "n": _int_text(configs["n"]), "rank": _int_text(configs["rank"]),
+        "reach": _int_text(reach.to_numpy()),
+        "mean": _num_text(configs["mean"], 7), "mean_raw": _num_text(configs["mean_raw"], 7),
+        "values": _num_text(values), "pairs": pair_text,
+    }
+    return json.dumps(plain, separators=(",", ":"))
+
+
+_WALK_CSS = """
+.sweepsight-walk { font-size: 14px; max-width: 800px; }
+.sweepsight-walk .walk-picker label { display: inline-block; margin: 0 12px 6px 0; font-size: 13px; }
+.sweepsight-walk select, .sweepsight-walk input, .sweepsight-walk button { font-size: 13px; }
+.sweepsight-walk .walk-rank { width: 5em; }
+.sweepsight-walk .walk-note { color: #8a5a00; font-size: 13px; margin: 2px 0; min-height: 1em; }
+.sweepsight-walk .walk-header { font-size: 14px; margin: 8px 0; }
+.sweepsight-walk .walk-legend { font-size: 13px; margin: 6px 0 10px; }
+.sweepsight-walk .walk-legend-item svg { vertical-align: middle; }
+.sweepsight-walk .walk-svg { display: block; max-width: none; height: auto; }
+.sweepsight-walk .walk-chart { overflow-x: auto; }
+.sweepsight-walk table { border-collapse: collapse; font-size: 12px; width: 100%; margin: 6px 0; }
+.sweepsight-walk th, .sweepsight-walk td { border-bottom: 1px solid #ddd; padding: 3px 5px;
+  text-align: left; vertical-align: top; white-space: normal; overflow-wrap: break-word; }
+.sweepsight-walk th { background: #f0f0f0; }
+.sweepsight-walk h3 { font-size: 16px; margin: 16px 0 6px; }
+.sweepsight-walk .walk-filter { width: 22em; margin: 4px 8px 4px 0; }
+.sweepsight-walk .walk-pager { margin: 6px 0; font-size: 13px; }
+"""
+
+
+def significance_walk(analysis) -> str | None:
+    """The significance walk as self-contained HTML (data embedded, script inline; nothing is
+    fetched), or None when significance is not applicable."""
+    from importlib import resources
+
+    data = walk_data(analysis)
+    if data is None:
+        return None
+    script = resources.files("sweepsight.reports").joinpath("assets/significance_walk.js").read_text(
+        encoding="utf-8")
+    import hashlib
+
+    uid = "sweepsight-walk-" + hashlib.sha1(data.encode("utf-8")).hexdigest()[:12]
+    safe = data.replace("<", "\\u003c")  # "<" only occurs inside JSON strings
+    return (f'<div class="sweepsight-walk" id="{uid}"><p>Loading the significance view…</p></div>\n'
+            f"<style>{_WALK_CSS}</style>\n"
+            f'<script type="application/json" id="{uid}-data">{safe}</script>\n'
+            f"<script>{script}\n"
+            f'(function () {{ var root = document.getElementById("{uid}");\n'
+            f'  var data = JSON.parse(document.getElementById("{uid}-data").textContent);\n'
+            f"  window.SWEEPSIGHT_WALK(root, data); }})();</script>\n")

@@ -1,0 +1,86 @@
+"""Every neighbour pair's test results as files of the site: ``data/pairs.csv`` and
+``data/pairs.parquet`` (one row per pair of neighbouring configurations)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+#: File names written into the site's data folder.
+CSV, PARQUET = "pairs.csv", "pairs.parquet"
+
+
+def pairs_frame(analysis) -> pd.DataFrame:
+    """One row per neighbour pair (a, b), a the better-ranked configuration.
+
+    Differences are b minus a, as logged (``*_logged``) and on the analysis scale; raw
+    p-values of the three tests; ``p_bh`` across all pairs; Holm-adjusted p, verdict and
+    seeds needed once within a's neighbourhood (``*_in_a``: b as seen from a) and once
+    within b's (``*_in_b``: a as seen from b).
+    """
+    sig = analysis.significance
+    pairs = sig.pairs
+    if len(pairs) == 0:
+        return pd.DataFrame(columns=_COLUMNS)
+    labels = sig.configs.set_index("config_id")["label"]
+    fwd = pairs[pairs["config_id"] < pairs["neighbour_id"]].reset_index(drop=True)
+    back = pairs.set_index(["config_id", "neighbour_id"]).reindex(
+        pd.MultiIndex.from_arrays([fwd["neighbour_id"], fwd["config_id"]]))
+    scale = analysis.prep.metric_scale
+    out = pd.DataFrame({
+        "pair": np.arange(1, len(fwd) + 1),
+        "param": fwd["param"].astype(str),
+        "from_value": fwd["from_value"].astype(str), "to_value": fwd["to_value"].astype(str),
+        "config_a_id": fwd["config_id"], "config_a": fwd["config_id"].map(labels).astype(str),
+        "config_b_id": fwd["neighbour_id"],
+        "config_b": fwd["neighbour_id"].map(labels).astype(str),
+        "n_a": fwd["n_a"].astype(int), "n_b": fwd["n_b"].astype(int),
+        "mean_a_logged": fwd["mean_raw_a"], "mean_b_logged": fwd["mean_raw_b"],
+        "diff_logged": fwd["diff_raw"], "diff_logged_ci_low": fwd["diff_raw_ci_low"],
+        "diff_logged_ci_high": fwd["diff_raw_ci_high"],
+        "analysis_scale": scale,
+        "mean_a": fwd["mean_a"], "mean_b": fwd["mean_b"],
+        "diff": fwd["diff"], "diff_ci_low": fwd["diff_ci_low"],
+        "diff_ci_high": fwd["diff_ci_high"],
+        "cliffs_delta": fwd["cliffs_delta"],
+        "ks_stat": fwd["ks_stat"], "ks_p": fwd["ks_p"], "welch_p": fwd["t_p"],
+        "mannwhitney_p": fwd["mw_p"], "p_bh": fwd["p_bh"],
+        "test": analysis.options.get("test", "ks") if analysis.options else "ks",
+        "p_holm_in_a": fwd["p_holm"], "verdict_in_a": fwd["verdict"].astype(str),
+        "seeds_to_reach_in_a": fwd["seeds_to_reach"].astype(int),
+        "seeds_for_power_in_a": fwd["seeds_for_power"],
+        "p_holm_in_b": back["p_holm"].to_numpy(), "verdict_in_b": back["verdict"].astype(str).to_numpy(),
+        "seeds_to_reach_in_b": back["seeds_to_reach"].to_numpy(dtype=int),
+        "seeds_for_power_in_b": back["seeds_for_power"].to_numpy(),
+    })
+    return out[_COLUMNS]
+
+
+_COLUMNS = [
+    "pair", "param", "from_value", "to_value", "config_a_id", "config_a", "config_b_id",
+    "config_b", "n_a", "n_b", "mean_a_logged", "mean_b_logged", "diff_logged",
+    "diff_logged_ci_low", "diff_logged_ci_high", "analysis_scale", "mean_a", "mean_b", "diff",
+    "diff_ci_low", "diff_ci_high", "cliffs_delta", "ks_stat", "ks_p", "welch_p",
+    "mannwhitney_p", "p_bh", "test", "p_holm_in_a", "verdict_in_a", "seeds_to_reach_in_a",
+    "seeds_for_power_in_a", "p_holm_in_b", "verdict_in_b", "seeds_to_reach_in_b",
+    "seeds_for_power_in_b",
+]
+
+
+def write_pairs(analysis, data_dir: str | Path) -> list[Path]:
+    """Write :func:`pairs_frame` as ``pairs.csv`` and ``pairs.parquet`` into ``data_dir``
+    (created if needed); returns the two paths. Nothing is written when significance was not
+    tested (no pairs)."""
+    frame = pairs_frame(analysis)
+    if len(frame) == 0:
+        return []
+    data_dir = Path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    csv, parquet = data_dir / CSV, data_dir / PARQUET
+    frame.to_csv(csv, index=False, float_format="%.10g")
+    frame.to_parquet(parquet, index=False)
+    return [csv, parquet]
+
+
+__all__ = ["CSV", "PARQUET", "pairs_frame", "write_pairs"]
