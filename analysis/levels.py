@@ -236,3 +236,14 @@ def _fmt(value) -> str:
     from sweepsight.analysis.configs import format_value
 
     return format_value(value)
+
+
+def run_labels(prep: Prepared, param: str, *, max_levels: int = MAX_ORDERED_LEVELS,
+               bins: int = LEVEL_BINS) -> tuple[list[str], np.ndarray]:
+    """The levels (or bins) of ``param`` in order, and each run's level label (None where the
+    param is inactive): the same grouping as :func:`level_effects`."""
+    _, _, _, groups = _groups(prep, param, max_levels=max_levels, bins=bins)
+    out = np.full(len(prep.runs), None, dtype=object)
+    for label, *_, mask in groups:
+        out[mask] = label
+    return [g[0] for g in groups], out

@@ -237,12 +237,15 @@ def significance_summary(analysis) -> str:
             "" if scale == "raw" else f", {best.mean:.4g} on the {scale} scale")
         what = "The best cell of the coarsened grid" if sig.approximate else "The best configuration"
         told = f", {counts['cannot tell']} cannot tell" if counts["cannot tell"] else ""
-        lines.append(f"{what} ({_esc(best.label)}, {mean} over {plural(best.n, 'run')}) has "
-                     f"{plural(hood.n_neighbours, 'neighbour')}: "
-                     f"{counts['worse']} significantly worse, "
-                     f"{counts['better']} significantly better, "
-                     f"{counts['not significant']} not significant{told}, "
-                     f"{counts['not testable']} not testable.")
+        if hood.n_tested == 0 and hood.n_neighbours:  # nothing ran: no "0 are worse" claim
+            lines.append(_neighbours(F.Neighbours(F.NeighbourState.UNTESTABLE, hood), analysis))
+        else:
+            lines.append(f"{what} ({_esc(best.label)}, {mean} over {plural(best.n, 'run')}) has "
+                         f"{plural(hood.n_neighbours, 'neighbour')}: "
+                         f"{counts['worse']} significantly worse, "
+                         f"{counts['better']} significantly better, "
+                         f"{counts['not significant']} not significant{told}, "
+                         f"{counts['not testable']} not testable.")
     lines.append(power_caveat(analysis))
     lines.append(f"Multiple testing: within each configuration's neighbourhood the p-values are "
                  f"Holm-adjusted, so the chance of calling any neighbour different by luck is "
@@ -355,12 +358,17 @@ def _neighbours(fact: F.Neighbours, analysis) -> str:
         return (f"{whose[0].upper() + whose[1:]} has no neighbours (nothing differs from it in one "
                 "hyperparameter by one step), so nothing was tested around it.")
     if state is F.NeighbourState.UNTESTABLE:
+        one = hood.n_neighbours == 1
+        which = "its one neighbour" if one else f"none of its {n}"
+        could = "could not" if one else "could"
+        they = "it is" if one else "they are"
         if hood.center.n < 2:
-            return (f"{whose[0].upper() + whose[1:]} has {plural(hood.center.n, 'run')}, so none "
-                    f"of its {n} could be tested (a test needs 2 or more runs on each side): "
-                    "whether they are worse is not known.")
-        return (f"None of the {n} of {whose} could be tested: none of them has 2 or more runs, so "
-                "whether they are worse is not known.")
+            return (f"{whose[0].upper() + whose[1:]} has {plural(hood.center.n, 'run')}, so "
+                    f"{which} {could} be tested (a test needs 2 or more runs on each side): "
+                    f"whether {they} worse is not known.")
+        return (f"{whose[0].upper() + whose[1:]} has {n}, and {'it has' if one else 'none has'} "
+                f"2 or more runs, so {'it' if one else 'none'} {could} be tested: whether "
+                f"{they} worse is not known.")
     if state is F.NeighbourState.ALL_WORSE:
         return (f"All {n} of {whose} are significantly worse by the {test} (Holm-adjusted, "
                 f"α = {hood.alpha:g}).")
