@@ -117,3 +117,45 @@ def test_conditions_are_data_not_sentences():
     cond = prep.conditions["momentum"]
     assert (cond.parent, cond.inactive_levels, cond.active_levels) == ("optimizer", ("adam",), ("sgd",))
     assert prep.conditional["momentum"] == cond.describe() == "inactive when optimizer = adam"
+
+
+def test_marginal_plot_info_is_the_levels_and_fits_an_800px_column(known):
+    from sweepsight.reports.charts import marginal as M
+
+    info = M.marginal_info(known)
+    assert info.params[0] == "lr" and "lr" in info.log_x and "noise_param" not in info.log_x
+    lr = info.levels[info.levels["param"] == "lr"]
+    assert list(lr.loc[lr["best"], "level"]) == ["0.01"]
+    np.testing.assert_allclose(lr["mean"], [lv.mean_raw for lv in known.levels.get("lr").levels])
+    spec = M.marginal_chart(info).to_dict()
+    widths = [panel["width"] for panel in spec["concat"]]
+    assert spec["columns"] * max(widths) + 3 * 70 <= 800  # panels plus axes per column
+    axis = spec["config"]["axis"]
+    assert min(axis["labelFontSize"], axis["titleFontSize"]) >= 11
+    assert M.heatmap_info(known) is None  # additive truth: no interaction above noise
+
+
+def test_heatmap_of_a_true_interaction_shows_the_cell_means():
+    from sweepsight.reports.charts import marginal as M
+
+    params = {"lr": S.LogUniform(1e-4, 1e-1), "optimizer": S.Choice(["adam", "sgd"])}
+    def flip(d):  # adam best at lr 0.1 (-3); sgd better on average, best at lr 1e-4 (-2.5)
+        u = np.log10(d["lr"].astype(float)) + 2.5
+        return np.where(d["optimizer"] == "sgd", u - 1.0, -2.0 * u)
+
+    table = S.make_table(params, effects={("lr", "optimizer"): flip}, grid=True, grid_points=4,
+                         seeds=4, noise=0.05, target="loss", random_state=1)
+    result = analyse(table, target="loss", n_jobs=1)
+    info = M.heatmap_info(result)
+    assert {info.param_a, info.param_b} == {"lr", "optimizer"}
+    runs = result.prep.runs
+    cell = info.cells.loc[info.cells["best"]].iloc[0]
+    col_a, col_b = runs[info.param_a].astype(str), runs[info.param_b].astype(str)
+    lr_text = runs["lr"].map(lambda v: f"{v:.4g}")
+    key_a = lr_text if info.param_a == "lr" else col_a
+    key_b = lr_text if info.param_b == "lr" else col_b
+    y = runs.loc[(key_a == cell["a"]) & (key_b == cell["b"]), "y_raw"]
+    assert cell["mean"] == pytest.approx(y.mean()) and cell["n"] == len(y)
+    assert cell["mean"] == pytest.approx(info.cells["mean"].min())  # loss: lowest is best
+    # marginally sgd and lr 0.1 are best, but the best cell is adam at lr 0.1
+    assert not info.best_at_marginal_bests and "not where the marginal bests meet" in info.caption

@@ -93,8 +93,8 @@ def marginal_chart(info: MarginalInfo, *, columns: int = 3):
 
 
 class HeatmapInfo(NamedTuple):
-    """``cells``: ``a, b, mean, n, configs`` per level pair (mean over runs, as logged or rank);
-    ``param_a``/``param_b`` and their level orders; ``share`` of the pair; ``caption``."""
+    """``cells``: ``a, b, mean, n, best, light`` per level pair (mean over runs, as logged or
+    rank); ``param_a``/``param_b`` and their level orders; ``share`` of the pair; ``caption``."""
 
     cells: pd.DataFrame
     param_a: str
@@ -104,6 +104,7 @@ class HeatmapInfo(NamedTuple):
     share: float
     value_title: str
     caption: str
+    best_at_marginal_bests: bool  # the best cell is where the two marginal bests meet
 
 
 def heatmap_info(analysis) -> HeatmapInfo | None:
@@ -128,12 +129,21 @@ def heatmap_info(analysis) -> HeatmapInfo | None:
     # viridis is light at the top of the range: dark text there, white below
     cells["light"] = cells["mean"] > (cells["mean"].min() + cells["mean"].max()) / 2
     title = f"mean {prep.target}" + ("" if raw else " (rank)")
+    levels = levels_of(analysis)
+    la, lb = levels.get(top.param_a), levels.get(top.param_b)
+    marginal = (None if la is None or lb is None else
+                (la.best_level.label, lb.best_level.label))
+    cell = (str(cells.at[best, "a"]), str(cells.at[best, "b"]))
+    meets = marginal == cell
+    where = ("" if marginal is None else
+             f" It is {'' if meets else 'not '}where the marginal bests meet "
+             f"({top.param_a} = {marginal[0]}, {top.param_b} = {marginal[1]}).")
     caption = (f"Mean {prep.target} over the runs in each cell of {top.param_a} × {top.param_b}, "
                f"the strongest interaction ({100 * top.share:.0f}% of the variance between "
-               "configurations): where the best value of one depends on the other, the best "
-               "cell (outlined) is not where the two marginal bests cross.")
+               "configurations): how much one hyperparameter's effect changes with the other. "
+               f"The best cell is outlined.{where}")
     return HeatmapInfo(cells, top.param_a, top.param_b, order_a, order_b, top.share, title,
-                       caption)
+                       caption, meets)
 
 
 def heatmap_chart(info: HeatmapInfo | None):
