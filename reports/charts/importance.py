@@ -26,15 +26,18 @@ def _importance_data(analysis) -> pd.DataFrame:
     for col in ("impurity", "impurity_std", "permutation", "permutation_std"):
         out[col] = out["param"].map(forest[col]).to_numpy(dtype=float)
     corr = analysis.correlation
-    r, feat = [], []
+    r: list[float] = []
+    feat: list[str] = []
     for p in out["param"]:
         rows = corr[corr["param"] == p] if corr is not None and len(corr) else corr
         if rows is None or len(rows) == 0:
-            r.append(np.nan), feat.append("")
+            r.append(np.nan)
+            feat.append("")
             continue
         own = rows[rows["feature"] == p]
         pick = own.iloc[0] if len(own) else rows.loc[rows["spearman_r"].abs().idxmax()]
-        r.append(float(pick["spearman_r"])), feat.append(str(pick["feature"]))
+        r.append(float(pick["spearman_r"]))
+        feat.append(str(pick["feature"]))
     out["corr"], out["corr_feature"] = r, feat
     return out.sort_values("share", ascending=False, kind="stable").reset_index(drop=True)
 

@@ -37,8 +37,10 @@ def marginal_info(analysis) -> MarginalInfo:
     raw = prep.metric_scale != "rank"
     order = [str(p) for p in analysis.importance.table["param"] if res.get(str(p)) is not None]
     rows = []
-    for p in order:
-        pl = res.get(p)
+    for pl in (res.get(p) for p in order):
+        if pl is None:
+            continue
+        p = pl.param
         for i, lv in enumerate(pl.levels):
             rows.append({"param": p, "level": lv.label,
                          "x": lv.value if pl.ordered else np.nan, "n": lv.n,
