@@ -15,6 +15,8 @@ from sklearn.ensemble import ExtraTreesRegressor
 from sklearn.metrics import r2_score
 from sklearn.model_selection import GroupKFold, KFold
 
+from sweepsight.analysis.constants import CV_R2_LOW as R2_UNTRUSTED
+from sweepsight.analysis.constants import CV_R2_ROUGH as R2_ROUGH
 from sweepsight.analysis.prepared import Prepared
 
 #: Up to this many runs the forest is the reference one (every tree on all runs, fully grown,
@@ -29,10 +31,6 @@ LARGE_SPLITS = 3
 LARGE_CV_TREES = 100
 #: row-predictions spent on permutation importance per fold set (params x repeats x rows)
 PERM_BUDGET = 2_000_000
-#: cross-validated R² below which importances are not to be trusted / only rough.
-R2_UNTRUSTED = 0.1
-R2_ROUGH = 0.5
-
 
 @dataclasses.dataclass
 class ForestResult:
