@@ -40,7 +40,8 @@ class Neighbourhood:
     ``center``: the configuration whose neighbours were tested (the best cell of the coarsened
     grid when ``approximate``, else ``best``); ``pairs``: its neighbour rows, most significant
     first. ``counts``: verdict -> number (every verdict present, 0 included); ``n_tested``:
-    neighbours with a test result. ``cannot_reach``: every tested neighbour could not have
+    neighbours with a test result, ``n_cannot`` of them could not have reached significance
+    whatever the data. ``cannot_reach``: every tested neighbour could not have
     reached significance whatever the data (too few runs, or Holm over the neighbourhood) -
     ``min_p``/``min_p_holm``/``n_a``/``n_b`` quote the first such limit.
     """
@@ -54,6 +55,7 @@ class Neighbourhood:
     counts: dict[str, int]
     n_neighbours: int
     n_tested: int
+    n_cannot: int
     cannot_reach: bool
     min_p: float | None
     min_p_holm: float | None
@@ -87,6 +89,7 @@ def best_neighbourhood(sig, *, alpha: float = 0.05, test: str = "ks") -> Neighbo
         replicated_runs=None if steady is None else steady[1],
         center=Config.from_row(center), approximate=bool(sig.approximate), pairs=nb,
         counts=counts, n_neighbours=len(nb), n_tested=len(tested),
+        n_cannot=int(cannot_reach(tested, alpha=alpha, test=test).sum()),
         cannot_reach=limit is not None and len(tested) > 0, alpha=alpha, test=test,
         min_p=None if limit is None else limit[0], min_p_holm=None if limit is None else limit[1],
         n_a=None if limit is None else limit[2], n_b=None if limit is None else limit[3])

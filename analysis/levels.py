@@ -39,7 +39,8 @@ class Level:
     ``value``: the level as logged (for a bin, the median logged value in it); ``low``/``high``:
     a bin's edges as logged (None for a plain level); ``x``: the position on the analysis scale
     (log10 where analysed on log; None for a categorical level). ``mean``/``ci_low``/``ci_high``:
-    target on the analysis scale; ``*_raw``: as logged. Intervals are NaN for a single run.
+    target on the analysis scale; ``*_raw``: as logged (``median_raw``: robust to a heavy tail).
+    Intervals are NaN for a single run.
     """
 
     label: str
@@ -54,6 +55,7 @@ class Level:
     mean_raw: float
     ci_low_raw: float
     ci_high_raw: float
+    median_raw: float
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,7 +183,7 @@ def _one(prep: Prepared, p: str, floor: bool | None, p_value: float | None, *, a
         mr, clr, chr_ = _interval(y_raw[mask], confidence)
         levels.append(Level(label=label, value=value, x=x, low=lo, high=hi, n=int(mask.sum()),
                             mean=m, ci_low=cl, ci_high=ch, mean_raw=mr, ci_low_raw=clr,
-                            ci_high_raw=chr_))
+                            ci_high_raw=chr_, median_raw=float(np.median(y_raw[mask]))))
     if floor is not None:
         above, test = floor, "main effect"
     else:

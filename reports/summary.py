@@ -19,8 +19,8 @@ from sweepsight.analysis.constants import NOT_TESTABLE, TEST_NAMES
 from sweepsight.analysis.findings import levels_of, neighbourhood
 from sweepsight.analysis.levels import Shape
 from sweepsight.reports.render import esc
-from sweepsight.reports.text import (finding_sentence, findings_lines, percent, plural, relative,
-                                     source_notes)
+from sweepsight.reports.text import (finding_sentence, findings_lines, level_summary, percent,
+                                     plural, relative, source_notes)
 
 MAX_CHARS = 65_536
 #: Findings that lead the page (the overview's first ones, in its order).
@@ -148,9 +148,10 @@ def _importance(result, *, limit: int) -> list[str]:
     frame = frame.sort_values(share_col, ascending=False, na_position="last")
     what = {"configuration means": "% of the variance between configurations",
             "runs": "% of the run-to-run variance"}.get(imp.share_of or "", "importance")
+    typical = "median" if result.prep.metric_scale == "rank" else "mean"
     lines += [f"Main effects: each hyperparameter's share ({what}), whether it rises above "
-              "its noise floor, its best value (mean of the target over the runs at each value, "
-              "as logged) and the shape of the effect.", ""]
+              f"its noise floor, its best value ({typical} of the target over the runs at each "
+              "value, as logged) and the shape of the effect.", ""]
     rows = []
     for i, (_, r) in enumerate(frame.iterrows()):
         pl = levels.get(str(r["param"]))
@@ -158,11 +159,12 @@ def _importance(result, *, limit: int) -> list[str]:
         above_text = "–" if above is None or above is pd.NA or (
             isinstance(above, float) and math.isnan(above)) else ("yes" if bool(above) else "no")
         share = percent(float(r[share_col])) if share_col == "share" else num(r[share_col], 3)
-        best = "–" if pl is None else f"{text(pl.best_level.label)} ({num(pl.best_level.mean_raw, 3)})"
+        best = "–" if pl is None else (f"{text(pl.best_level.label)} "
+                                       f"({level_summary(pl, result.prep.metric_scale)})")
         shape = "–" if pl is None else _shape(pl)
         rows.append([str(i + 1), text(r["param"]), share, above_text, best, shape])
     shown, more = capped(rows, limit)
-    lines += table(["rank", "hyperparameter", "share", "above noise", "best value (mean)",
+    lines += table(["rank", "hyperparameter", "share", "above noise", f"best value ({typical})",
                     "shape"], shown)
     return lines + (["", more] if more else [])
 
@@ -198,7 +200,8 @@ def _neighbours(result, *, limit: int) -> list[str]:
              num(r["diff"], 3), f"[{num(r['diff_ci_low'], 3)}, {num(r['diff_ci_high'], 3)}]",
              num(r["p_holm"], 2), text(r["verdict"])] for _, r in tested.iterrows()]
     shown, more = capped(rows, limit)
-    lines += [f"Each neighbour against the best configuration (neighbour minus best, {scale}; "
+    whom = "the best cell" if hood.approximate else "the best configuration"
+    lines += [f"Each neighbour against {whom} (neighbour minus best, {scale}; "
               f"Holm-adjusted {test}, α = {num(hood.alpha, 2)}; the verdict is the "
               "neighbour's).", ""]
     lines += table(["hyperparameter", "change", f"difference of means, {scale}",
@@ -241,8 +244,8 @@ def _notes(result, *, limit: int, budget: int | None = None) -> list[str]:
     lines = ["## Notes and caveats", ""] + shown
     dropped = len(items) - len(shown)
     if dropped:
-        lines.append(f"- {plural(dropped, 'more note')} left out to keep this page under "
-                     f"{MAX_CHARS:,} characters; the overview page lists every one.")
+        lines.append(f"- {plural(dropped, 'more note')} left out to keep this page short (under "
+                     f"{MAX_CHARS:,} characters); the report's pages list every one.")
     return lines + [
         "", "Correlation and importance describe this sweep, not causes; significance compares "
         "configurations only where several seeds were run."]

@@ -323,7 +323,7 @@ def shape_words(pl: ParamLevels, target: str, *, maximize: bool) -> str:
     if pl.shape in (Shape.INCREASING, Shape.DECREASING):
         end = "highest" if pl.best == k - 1 else "lowest"
         moves = "rises with it" if pl.shape is Shape.INCREASING else "falls as it rises"
-        return f"{tgt} {moves}: best {at}, the {end} value tried"
+        return f"{tgt} {moves}: best {at}, the {end} {'bin' if pl.binned else 'value'} tried"
     if pl.shape is Shape.LEVELS_OFF:
         worse, flat = ("lower", "higher") if pl.worse_below else ("higher", "lower")
         return f"best {at}; {worse} values are worse, {flat} ones are within the intervals"
@@ -332,20 +332,30 @@ def shape_words(pl: ParamLevels, target: str, *, maximize: bool) -> str:
     return f"best mean {at}, with no clear pattern across its {plural(k, 'level')}"
 
 
-def _level_numbers(pl: ParamLevels, target: str) -> str:
+def level_summary(pl: ParamLevels, metric_scale: str) -> str:
+    """The best level's typical value as logged: the mean (the median when the metric was
+    analysed on ranks because of a heavy tail, where a mean follows the tail)."""
     lv = pl.best_level
-    ci = ("" if math.isnan(lv.ci_low_raw) else
-          f", 95% interval {_num(lv.ci_low_raw)}–{_num(lv.ci_high_raw)}")
-    return f"mean {_esc(target)} {_num(lv.mean_raw)} there{ci}, over {plural(lv.n, 'run')}"
+    return _num(lv.median_raw if metric_scale == "rank" else lv.mean_raw)
 
 
-def _main_effect(m: F.MainEffect, maximize: bool) -> str:
+def _level_numbers(pl: ParamLevels, target: str, metric_scale: str) -> str:
+    lv = pl.best_level
+    n = f"over {plural(lv.n, 'run')}"
+    if metric_scale == "rank":
+        return f"median {_esc(target)} {_num(lv.median_raw)} there, {n}; ranked on the rank scale"
+    ci = "" if math.isnan(lv.ci_low_raw) else (
+        f", 95% interval [{_num(lv.ci_low_raw)}, {_num(lv.ci_high_raw)}]")
+    return f"mean {_esc(target)} {_num(lv.mean_raw)} there{ci}, {n}"
+
+
+def _main_effect(m: F.MainEffect, maximize: bool, metric_scale: str) -> str:
     lead = "matters most" if m.rank == 1 else ("comes next" if m.rank == 2 else "also matters")
     text = f"**{_esc(m.param)}** {lead} ({percent(m.share)} {_variance_words(m.share_of)})"
     if m.levels is None:
         return text + "."
     return (text + f"; {shape_words(m.levels, m.target, maximize=maximize)} "
-            f"({_level_numbers(m.levels, m.target)}).")
+            f"({_level_numbers(m.levels, m.target, metric_scale)}).")
 
 
 def _neighbours(fact: F.Neighbours, analysis) -> str:
@@ -385,9 +395,11 @@ def _neighbours(fact: F.Neighbours, analysis) -> str:
         welch = " (or --test welch)" if hood.test != "welch" else ""
         return (f"No tested neighbour of {whose} is significantly worse{skipped}, and none could "
                 f"be: {limit}; more seeds{welch} would settle them.")
+    cannot = (f"; {hood.n_cannot} of the others could not have reached significance with "
+              "these runs" if hood.n_cannot else "")
     return (f"Of the {n} of {whose}, {worse} {'is' if worse == 1 else 'are'} significantly "
-            f"worse{extra} by the {test} (Holm-adjusted){skipped}; that the others are not does "
-            "not make them as good (see their intervals on the significance page).")
+            f"worse{extra} by the {test} (Holm-adjusted){skipped}{cannot}; that the others are "
+            "not does not make them as good (see their intervals on the significance page).")
 
 
 def _disagreement(d: F.Disagreement) -> str:
@@ -413,7 +425,7 @@ def finding_sentence(f: F.Finding, analysis) -> str:
     """One finding in words (Markdown, run-derived names escaped)."""
     fact, prep = f.fact, analysis.prep
     if isinstance(fact, F.MainEffect):
-        return _main_effect(fact, prep.maximize)
+        return _main_effect(fact, prep.maximize, prep.metric_scale)
     if isinstance(fact, F.NoSignal):
         return ("No hyperparameter rises above the noise floor: the configurations differ no more "
                 "than seed noise would make them.")

@@ -88,7 +88,7 @@ def test_summary_drops_whole_notes_and_counts_them(known):
     assert len(md) < MAX_CHARS
     shown = [line for line in md.splitlines() if line.startswith("- Note ")]
     assert shown and all(line.endswith("end.") for line in shown)  # never cut mid-sentence
-    dropped = re.search(r"- ([\d,]+) more notes left out to keep this page under", md)
+    dropped = re.search(r"- ([\d,]+) more notes left out to keep this page short", md)
     assert dropped and int(dropped.group(1).replace(",", "")) >= 400 - len(shown)
 
 
@@ -159,3 +159,23 @@ def test_heatmap_of_a_true_interaction_shows_the_cell_means():
     assert cell["mean"] == pytest.approx(info.cells["mean"].min())  # loss: lowest is best
     # marginally sgd and lr 0.1 are best, but the best cell is adam at lr 0.1
     assert not info.best_at_marginal_bests and "not where the marginal bests meet" in info.caption
+
+
+def test_a_cannot_tell_verdict_means_no_outcome_could_be_significant(known):
+    """Issue 14's verdict: a neighbour marked "cannot tell" counts as unable to reach
+    significance even where the attainable p alone would not say so."""
+    import dataclasses
+
+    sig = known.significance
+    best = F.neighbourhood(known).center.config_id
+    pairs = sig.pairs.copy()
+    mine = (pairs["config_id"] == best) & (pairs["verdict"] != "not testable")
+    pairs.loc[mine, "verdict"] = "cannot tell"
+    pairs.loc[mine, "min_attainable_p"] = 1e-6
+    told = dataclasses.replace(known, significance=dataclasses.replace(sig, pairs=pairs))
+    hood = F.neighbourhood(told)
+    assert hood.counts["cannot tell"] == int(mine.sum()) and hood.cannot_reach
+    assert F.neighbour_state(hood) is F.NeighbourState.CANNOT_REACH
+    words = text.findings(told)
+    assert "is significantly worse, and none could be" in words
+    assert f"{int(mine.sum())} cannot tell" in text.significance_summary(told)
