@@ -185,7 +185,7 @@ def prepare(
         counts = excluded["reason"].value_counts()
         notes.append(
             f"Excluded {len(excluded)} of {n_total} runs: "
-            + ", ".join(f"{n} × {r}" for r, n in counts.items()) + "."
+            + ", ".join(f"{n} {r}" for r, n in counts.items()) + "."
         )
     if n_kept < MIN_RUNS:
         detail = "; ".join(f"{n} {r}" for r, n in excluded["reason"].value_counts().items())
