@@ -206,8 +206,9 @@ class Finding:
 
 
 def levels_of(analysis) -> LevelsResult:
-    """The analysis's marginal effects (computed here for results pickled without them)."""
-    levels = getattr(analysis, "levels", None)
+    """The analysis's marginal effects (computed here when ``analysis.levels`` is None, as for
+    an :class:`~analysis.Analysis` assembled by hand)."""
+    levels = analysis.levels
     if levels is None:
         levels = level_effects(analysis.prep, importance=analysis.importance,
                                alpha=_alpha(analysis))

@@ -22,18 +22,15 @@ __all__ = ["CV_R2_LOW", "CV_R2_ROUGH", "INTERACTIONS_DOMINATE", "TEST_NAMES", "f
 
 
 def percent(share: float) -> str:
-    """``47%``, or two significant digits below 1% (``0.39%``) so a real small share does not
-    read as nothing."""
+    """``47%``; two significant digits below 10% (``3.6%``, ``0.39%``) so that small shares
+    stay apart and a real small share does not read as nothing."""
     pct = 100 * share
-    return f"{pct:.0f}%" if abs(pct) >= 1 or pct == 0 else f"{pct:.2g}%"
+    return f"{pct:.0f}%" if abs(pct) >= 10 else f"{pct:.2g}%"
 
 
 def plural(n: int, noun: str, many: str | None = None) -> str:
     """``1 run``, ``3 runs``, ``2 neighbours`` (``many``: an irregular plural)."""
     return f"{n:,} {noun if n == 1 else (many or noun + 's')}"
-
-
-_count = plural
 
 
 def ordinal(n: int) -> str:
