@@ -35,7 +35,8 @@ class Config:
 class Neighbourhood:
     """The best configuration of the significance grid and the tests around it.
 
-    ``best``: best of the runs' own configurations; ``replicated``/``replicated_runs``: the best
+    ``best``: best of the runs' own configurations (``ties``: how many others share its rank);
+    ``replicated``/``replicated_runs``: the best
     among those with the typical number of runs when ``best`` has fewer (else None).
     ``center``: the configuration whose neighbours were tested (the best cell of the coarsened
     grid when ``approximate``, else ``best``); ``pairs``: its neighbour rows, most significant
@@ -47,6 +48,7 @@ class Neighbourhood:
     """
 
     best: Config
+    ties: int
     replicated: Config | None
     replicated_runs: int | None
     center: Config
@@ -85,6 +87,7 @@ def best_neighbourhood(sig, *, alpha: float = 0.05, test: str = "ks") -> Neighbo
     limit = _cannot_reach(tested, alpha=alpha, test=test)
     return Neighbourhood(
         best=Config.from_row(runs.iloc[0]),
+        ties=int((runs["rank"] == runs["rank"].iloc[0]).sum()) - 1,
         replicated=None if steady is None else Config.from_row(steady[0]),
         replicated_runs=None if steady is None else steady[1],
         center=Config.from_row(center), approximate=bool(sig.approximate), pairs=nb,

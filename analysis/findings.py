@@ -130,6 +130,7 @@ class Interactions:
 @dataclasses.dataclass(frozen=True)
 class BestConfig:
     best: Config
+    ties: int  # other configurations with the same (best) mean
     replicated: Config | None
     replicated_runs: int | None
     target: str
@@ -399,7 +400,7 @@ def findings(analysis) -> list[Finding]:
     hood = neighbourhood(analysis)
     if hood is not None:
         out.append(Finding(Kind.BEST_CONFIG, BestConfig(
-            best=hood.best, replicated=hood.replicated, replicated_runs=hood.replicated_runs,
+            best=hood.best, ties=hood.ties, replicated=hood.replicated, replicated_runs=hood.replicated_runs,
             target=analysis.prep.target, metric_scale=analysis.prep.metric_scale),
             BEST_CONFIGS))
     if not sig.applicable:

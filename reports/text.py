@@ -442,7 +442,9 @@ def finding_sentence(f: F.Finding, analysis) -> str:
                 f"so the best {_esc(top.param_b)} depends on {_esc(top.param_a)}.")
     if isinstance(fact, F.BestConfig):
         ranked = "" if fact.metric_scale == "raw" else f", ranked on the {fact.metric_scale} scale"
-        text = f"Best configuration: {_config_text(fact.best, fact.target)}{ranked}."
+        tied = (f", tied with {plural(fact.ties, 'other configuration')} at the same mean"
+                if fact.ties else "")
+        text = f"Best configuration: {_config_text(fact.best, fact.target)}{ranked}{tied}."
         if fact.replicated is not None:
             text += (" That is fewer runs than most configurations have, and a mean over few "
                      f"runs tops a ranking by luck more often: the best with at least "
