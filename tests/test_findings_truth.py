@@ -179,3 +179,23 @@ def test_a_cannot_tell_verdict_means_no_outcome_could_be_significant(known):
     words = text.findings(told)
     assert "is significantly worse, and none could be" in words
     assert f"{int(mine.sum())} cannot tell" in text.significance_summary(told)
+
+
+def test_best_neighbourhood_counts_ties_and_single_runs_on_hand_made_configs():
+    import pandas as pd
+
+    from sweepsight.analysis.best import best_neighbourhood
+    from sweepsight.analysis.significance import PAIR_COLUMNS, SignificanceResult
+
+    configs = pd.DataFrame({"config_id": ["c1", "c2", "c3"], "label": ["a=1", "a=2", "a=3"],
+                            "n": [1, 1, 4], "mean": [0.9, 0.9, 0.5], "std": [np.nan, np.nan, 0.1],
+                            "mean_raw": [0.9, 0.9, 0.5], "std_raw": [np.nan, np.nan, 0.1],
+                            "rank": [1, 1, 3]})
+    pairs = pd.DataFrame([{c: np.nan for c in PAIR_COLUMNS} | {
+        "config_id": "c1", "neighbour_id": "c2", "param": "a", "verdict": "not testable",
+        "n_a": 1, "n_b": 1}])
+    sig = SignificanceResult(configs, pairs, True, "", False, {}, [])
+    hood = best_neighbourhood(sig, alpha=0.05)
+    assert hood.best.label == "a=1" and hood.ties == 1
+    assert (hood.n_neighbours, hood.n_tested, hood.cannot_reach) == (1, 0, False)
+    assert F.neighbour_state(hood) is F.NeighbourState.UNTESTABLE
