@@ -1,9 +1,11 @@
 """Sessions: ``report`` builds the report site, ``tests`` runs the test suite,
-``example`` reruns the bundled example sweep, ``bench`` writes benchmark numbers."""
+``example`` reruns the bundled example sweep, ``bench`` writes benchmark numbers; opt-in
+``lint`` (ruff + mypy) and ``minimum`` (the fast tests on the lowest allowed versions)."""
 from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import nox
 
@@ -63,3 +65,34 @@ def bench(session: nox.Session) -> None:
     """Benchmarks: writes benchmarks/results/*.json and *.md."""
     install(session, "bench")
     session.run("python", "-m", "benchmarks", *session.posargs)
+
+
+PACKAGES = ("adapters", "analysis", "reports")
+
+
+@nox.session(python="3.11", default=False)
+def lint(session: nox.Session) -> None:
+    """ruff and mypy on adapters/, analysis/, reports/ and sweepsight/ (config: pyproject)."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
+    root = Path.cwd()
+    session.run("ruff", "check", *PACKAGES, "sweepsight", "noxfile.py")
+    # mypy sees the installed layout: sweepsight/ with the top-level packages linked inside
+    tree = Path(session.create_tmp()) / "typecheck"
+    shutil.rmtree(tree, ignore_errors=True)
+    (tree / "sweepsight").mkdir(parents=True)
+    for name in ("__init__.py", "__main__.py"):
+        shutil.copy(root / "sweepsight" / name, tree / "sweepsight" / name)
+    for name in PACKAGES:
+        (tree / "sweepsight" / name).symlink_to(root / name, target_is_directory=True)
+    with session.chdir(tree):
+        session.run("mypy", "--config-file", str(root / "pyproject.toml"), "-p", "sweepsight",
+                    *session.posargs)
+
+
+@nox.session(python="3.11", default=False, venv_backend="uv")
+def minimum(session: nox.Session) -> None:
+    """The fast tests on the lowest versions pyproject allows for each direct dependency
+    (``uv pip install --resolution lowest-direct``); pass pytest options after --."""
+    deps = nox.project.dependency_groups(PYPROJECT, "test")
+    session.install("--resolution", "lowest-direct", "-e", ".[mlflow,wandb]", *deps)
+    session.run("pytest", "-m", "not browser and not server", *session.posargs)

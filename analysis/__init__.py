@@ -6,9 +6,20 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 from sweepsight.adapters.schema import RunTable
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from sweepsight.analysis.forest import ForestResult
+    from sweepsight.analysis.importance import ImportanceResult
+    from sweepsight.analysis.levels import LevelsResult
+    from sweepsight.analysis.linear import LinearResult
+    from sweepsight.analysis.prepared import Prepared
+    from sweepsight.analysis.scale import ScaleCheck
+    from sweepsight.analysis.significance import SignificanceResult
 
 
 @dataclasses.dataclass
@@ -16,17 +27,17 @@ class Analysis:
     """Everything the report shows, computed once."""
 
     table: RunTable
-    prep: Any  # analysis.prepared.Prepared
-    correlation: Any  # pandas.DataFrame
-    linear: Any  # analysis.linear.LinearResult
-    forest: Any  # analysis.forest.ForestResult
-    importance: Any  # analysis.importance.ImportanceResult
-    significance: Any  # analysis.significance.SignificanceResult
+    prep: Prepared
+    correlation: pd.DataFrame
+    linear: LinearResult
+    forest: ForestResult
+    importance: ImportanceResult
+    significance: SignificanceResult
     options: dict
     timings: dict[str, float]
-    #: the main effects' headline on the analysis scale and as logged, when they differ in
-    #: scale (``analysis.scale.ScaleCheck``); None on the raw scale
-    scale_check: Any = None
+    levels: LevelsResult | None = None  # per-level means, best level, shape (analysis.levels)
+    #: the main effects' headline on the analysis scale and as logged (None on the raw scale)
+    scale_check: ScaleCheck | None = None
 
 
 def analyse(
@@ -54,6 +65,7 @@ def analyse(
     from sweepsight.analysis.correlation import correlations
     from sweepsight.analysis.forest import forest_importance
     from sweepsight.analysis.importance import get_param_importances
+    from sweepsight.analysis.levels import level_effects
     from sweepsight.analysis.linear import fit_linear
     from sweepsight.analysis.prepare import prepare
     from sweepsight.analysis.significance import compare_neighbours
@@ -70,6 +82,8 @@ def analyse(
 
     prep = timed("prepare", prepare, table, target=target, direction=direction,
                  metric_scale=metric_scale, budget=budget, at_budget=at_budget)
+    importance = timed("importance", get_param_importances, prep, random_state=random_state,
+                       n_jobs=n_jobs)
     result = Analysis(
         table=table,
         prep=prep,
@@ -77,14 +91,14 @@ def analyse(
         linear=timed("linear", fit_linear, prep),
         forest=timed("forest", forest_importance, prep, random_state=random_state,
                      n_jobs=n_jobs),
-        importance=timed("importance", get_param_importances, prep, random_state=random_state,
-                         n_jobs=n_jobs),
+        importance=importance,
         significance=timed("significance", compare_neighbours, prep, alpha=alpha,
                            test=test, random_state=random_state),
         options={"target": target, "direction": direction, "metric_scale": metric_scale,
                  "budget": budget, "at_budget": at_budget, "alpha": alpha, "test": test,
                  "random_state": random_state},
         timings=timings,
+        levels=timed("levels", level_effects, prep, importance=importance, alpha=alpha),
     )
     result.scale_check = timed("scale check", scale_check, prep, result.importance,
                                random_state=random_state, n_jobs=n_jobs)

@@ -20,6 +20,8 @@ from sklearn.ensemble import ExtraTreesRegressor
 from sklearn.metrics import r2_score
 from sklearn.model_selection import GroupKFold, KFold
 
+from sweepsight.analysis.constants import CV_R2_LOW as R2_UNTRUSTED
+from sweepsight.analysis.constants import CV_R2_ROUGH as R2_ROUGH
 from sweepsight.analysis.prepared import Prepared
 
 #: Up to this many runs the forest is the reference one (every tree on all runs, fully grown,
@@ -38,9 +40,6 @@ PERM_BUDGET = 5_000_000
 PERM_MIN_ROWS = 1_000
 #: matrix cells (rows x columns) per predict call of the permutation batches (~64 MB)
 MAX_CELLS = 8_000_000
-#: cross-validated R² below which importances are not to be trusted / only rough.
-R2_UNTRUSTED = 0.1
-R2_ROUGH = 0.5
 
 
 @dataclasses.dataclass

@@ -10,11 +10,11 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy.linalg import solve_triangular
 
+from sweepsight.analysis.constants import VIF_HIGH as VIF_LIMIT
 from sweepsight.analysis.prepared import Prepared
 
 COLUMNS = ["term", "param", "coef", "std_err", "ci_low", "ci_high", "p_value", "vif", "reference"]
 CONDITION_LIMIT = 30.0
-VIF_LIMIT = 10.0
 COLLINEAR_TOL = 1e-9  # share of a column's variance left after projecting on the earlier ones
 
 

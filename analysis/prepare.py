@@ -17,7 +17,7 @@ from scipy import stats
 from sweepsight.adapters.errors import SweepError
 from sweepsight.adapters.schema import PARAM, RunTable
 from sweepsight.analysis import outcomes
-from sweepsight.analysis.prepared import OUTCOMES, Aside, Prepared
+from sweepsight.analysis.prepared import OUTCOMES, Aside, Condition, Prepared
 from sweepsight.analysis.scale import Scale, ScaleChoice, ScaleReason, climb
 
 MIN_RUNS = 3
@@ -294,7 +294,8 @@ def prepare(
     categorical = [p for p in values if p not in numeric]
 
     # 7. Conditional hyperparameters: missing exactly at some levels of another one.
-    conditional = _conditional(values, categorical, max_levels=max_levels, aliases=aliases)
+    conditions = _conditional(values, categorical, max_levels=max_levels, aliases=aliases)
+    conditional = {p: c.describe() for p, c in conditions.items()}
     for p, text in conditional.items():
         notes.append(f"{p} is conditional: {text}; its inactive runs are flagged, not dropped.")
 
@@ -347,6 +348,7 @@ def prepare(
         set_aside=set_aside,
         aliases=aliases,
         conditional=conditional,
+        conditions=conditions,
         budget=budget,
         budget_counts=budget_counts,
         notes=notes,
@@ -566,9 +568,9 @@ def _alias_groups(values: dict[str, pd.Series]) -> list[list[str]]:
 
 
 def _conditional(values: dict[str, pd.Series], categorical: list[str], *,
-                 max_levels: int, aliases: dict[str, list[str]]) -> dict[str, str]:
+                 max_levels: int, aliases: dict[str, list[str]]) -> dict[str, Condition]:
     """Params whose missingness is fully determined by the level of another param."""
-    out: dict[str, str] = {}
+    out: dict[str, Condition] = {}
     n = len(next(iter(values.values())))
     # Candidate explainers: fewest levels first, complete columns before ones with gaps.
     explainers = []
@@ -596,13 +598,8 @@ def _conditional(values: dict[str, pd.Series], categorical: list[str], *,
                 c = aliases.get(c, [c])[0]
                 inactive = [_show(u) for u, g in zip(uniques, gone) if g > 0]
                 active = [_show(u) for u, g in zip(uniques, gone) if g == 0]
-                if len(inactive) == 1:
-                    text = f"inactive when {c} = {inactive[0]}"
-                elif len(active) == 1:
-                    text = f"inactive when {c} != {active[0]}"
-                else:
-                    text = f"inactive when {c} is one of {', '.join(inactive)}"
-                out[p] = text
+                out[p] = Condition(parent=c, inactive_levels=tuple(inactive),
+                                   active_levels=tuple(active))
                 break
     return out
 

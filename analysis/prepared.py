@@ -31,6 +31,24 @@ class Aside(str, enum.Enum):
 OUTCOMES = (Aside.OUTCOME_NAME, Aside.OUTCOME_VALUES)
 
 
+@dataclasses.dataclass(frozen=True)
+class Condition:
+    """When a conditional hyperparameter is set: by the level of ``parent``; it is inactive at
+    ``inactive_levels`` and active at ``active_levels`` (levels as text)."""
+
+    parent: str
+    inactive_levels: tuple[str, ...]
+    active_levels: tuple[str, ...]
+
+    def describe(self) -> str:
+        """``inactive when solver = adam`` (the sentence in ``Prepared.conditional``)."""
+        if len(self.inactive_levels) == 1:
+            return f"inactive when {self.parent} = {self.inactive_levels[0]}"
+        if len(self.active_levels) == 1:
+            return f"inactive when {self.parent} != {self.active_levels[0]}"
+        return f"inactive when {self.parent} is one of {', '.join(self.inactive_levels)}"
+
+
 @dataclasses.dataclass
 class Prepared:
     """A run table made ready for analysis; every step taken is a sentence in ``notes``.
@@ -39,7 +57,8 @@ class Prepared:
     under its bare name (original values; NaN/None where inactive or missing), the seed column
     if any, ``y`` (target on the analysis scale) and ``y_raw`` (as logged). ``X`` is the encoded
     design matrix aligned with ``runs`` (float, no NaN) and ``feature_param`` maps each of its
-    columns back to a hyperparameter.
+    columns back to a hyperparameter. ``conditional`` describes in words when each conditional
+    hyperparameter is inactive; ``conditions`` holds the same as data (parent and levels).
     """
 
     target: str
@@ -61,6 +80,7 @@ class Prepared:
     set_aside: dict[str, str] = dataclasses.field(default_factory=dict)
     aliases: dict[str, list[str]] = dataclasses.field(default_factory=dict)
     conditional: dict[str, str] = dataclasses.field(default_factory=dict)
+    conditions: dict[str, Condition] = dataclasses.field(default_factory=dict)
     budget: str | None = None
     budget_counts: pd.Series | None = None
     notes: list[str] = dataclasses.field(default_factory=list)

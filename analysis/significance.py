@@ -405,7 +405,9 @@ def _pair_sentences(pairs: pd.DataFrame, *, alpha: float, n_boot: int,
     ]
     # a power note marks a comparison that cannot be significant whatever the data: too few
     # seeds, or Holm over the neighbourhood lifting the smallest attainable p above alpha
-    cannot = testable["power_note"] != ""
+    from sweepsight.analysis.best import cannot_reach
+
+    cannot = pd.Series(cannot_reach(testable, alpha=alpha, test=test), index=testable.index)
     if cannot.any():
         few = cannot & (testable["min_attainable_p"] > alpha)
         why = [f"{_pct(part.mean())} {what} (e.g. {testable.loc[part, 'power_note'].iloc[0]})"

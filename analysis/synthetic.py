@@ -181,6 +181,7 @@ def make_frame(
     signal = np.full(n_cfg, float(base))
     for key, effect in effects.items():
         if isinstance(key, tuple):
+            assert callable(effect), f"the interaction {key} needs a callable effect"
             contrib = np.asarray(effect(configs[list(key)]), dtype=float)
             mask = np.logical_and.reduce([active[k] for k in key])
         else:
@@ -261,20 +262,20 @@ def make_frame(
         out["params.started"] = [(start + pd.Timedelta(minutes=7 * i)).isoformat() for i in range(n)]
         out["params.code_version"] = [f"{int(h):040x}"[-12:] for h in rng.integers(2**40, 2**50, n)]
         out["params._wandb"] = [f'{{"runtime": {i}}}' for i in range(n)]
-    out = pd.DataFrame(out)
+    frame = pd.DataFrame(out)
 
     order = rng.permutation(n)
     taken = iter(order)
     for _ in range(failed):
         i = next(taken)
-        out.loc[i, "state"] = "failed"
+        frame.loc[i, "state"] = "failed"
         y[i] = np.nan
     for _ in range(nan_target):
         y[next(taken)] = np.nan
     for _ in range(inf_target):
         y[next(taken)] = np.inf
-    out[f"metrics.{target}"] = y
-    return out
+    frame[f"metrics.{target}"] = y
+    return frame
 
 
 def make_table(params: dict[str, Dist], **kwargs: Any) -> RunTable:

@@ -1,7 +1,10 @@
 """``summary.md``: the report in one GitHub-flavoured markdown page (for a PR or an issue).
 
-Every list is capped ("… and N more") and every cell shortened, so the page stays under
-GitHub's 65,536-character comment limit whatever the sweep; run-derived text is escaped.
+It leads with the overview's findings (the same list, numbers and order), then the
+hyperparameters (shares as on the importance page, best value, shape), the best configuration
+against its neighbours and the caveats. Lists drop whole items and say how many, so the page
+stays under GitHub's 65,536-character comment limit; sentences are never cut; run-derived text
+is escaped.
 """
 from __future__ import annotations
 
@@ -10,23 +13,30 @@ from typing import Any, Iterable
 
 import pandas as pd
 
+from sweepsight.analysis import findings as F
 from sweepsight.analysis.configs import replicated_best
+from sweepsight.analysis.constants import NOT_TESTABLE, TEST_NAMES
+from sweepsight.analysis.findings import levels_of, neighbourhood
+from sweepsight.analysis.levels import Shape
 from sweepsight.reports.render import esc
 from sweepsight.reports.safe_text import for_github
-from sweepsight.reports.text import TEST_NAMES, rerun_plan_text
+from sweepsight.reports.text import (finding_sentence, findings_lines, level_summary, percent,
+                                     plural, relative, rerun_plan_text, source_notes)
 
 MAX_CHARS = 65_536
+#: Findings that lead the page (the overview's first ones, in its order).
+MAX_FINDINGS = 6
 CELL_CHARS = 80
 NOTE_CHARS = 400
 
 
-def text(value: Any, *, limit: int = CELL_CHARS) -> str:
-    """Run-derived ``value`` as inert markdown, shortened to ``limit`` characters: no HTML,
-    links or images, and nothing GitHub acts on (mentions, issue references, autolinks, bidi
-    controls; :mod:`reports.safe_text`)."""
+def text(value: Any, *, limit: int | None = CELL_CHARS) -> str:
+    """Run-derived ``value`` (a name, a label: never a sentence) as inert markdown, shortened to
+    ``limit`` characters (``None``: whole): no HTML, links or images, and nothing GitHub acts on
+    (mentions, issue references, autolinks, bidi controls; :mod:`reports.safe_text`)."""
     s = "" if value is None else str(value)
     s = " ".join(s.split())
-    if len(s) > limit:
+    if limit is not None and len(s) > limit:
         s = s[: limit - 1] + "…"
     return esc(for_github(s))
 
@@ -81,6 +91,7 @@ def _numbers(result) -> list[str]:
         if query.get(key):
             value = query[key]
             value = ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else value
+            value = relative(value) if key == "path" and isinstance(value, str) else value
             rows.append([key, text(value)])
     n_excluded = 0 if prep.excluded is None else len(prep.excluded)
     rows.append(["runs", f"{len(table_.frame):,} ({len(prep.runs):,} analysed, {n_excluded:,} left out)"])
@@ -122,127 +133,153 @@ def _numbers(result) -> list[str]:
 
 
 def _runs(n) -> str:
-    return f"{count(n)} run{'' if n == 1 else 's'}"
+    return plural(int(n), "run")
 
 
-def _importance_column(frame: pd.DataFrame) -> str | None:
-    for col in ("importance", "main_effect", "value", "permutation", "impurity"):
-        if col in frame.columns:
-            return col
-    numeric = [c for c in frame.columns if c != "param" and pd.api.types.is_float_dtype(frame[c])]
-    return numeric[0] if numeric else None
+#: Every difference names its scale: the analysis scale of the target.
+SCALE_WORDS = {"raw": "as logged", "log": "on the log10 scale", "rank": "on the rank scale"}
 
 
-def _signs(correlation: pd.DataFrame | None) -> dict[str, str]:
-    """Per hyperparameter: the sign of its strongest Spearman correlation with the target."""
-    out: dict[str, str] = {}
-    if correlation is None or not len(correlation) or "spearman_r" not in correlation:
-        return out
-    frame = correlation.assign(_abs=correlation["spearman_r"].abs()).dropna(subset=["_abs"])
-    for param, rows in frame.groupby("param", sort=False):
-        row = rows.loc[rows["_abs"].idxmax()]
-        r = float(row["spearman_r"])
-        sign = "+" if r > 0 else ("−" if r < 0 else "0")
-        where = "" if str(row["feature"]) == str(param) else f" ({text(row['feature'])})"
-        out[str(param)] = f"{sign} (ρ = {num(r, 2)}){where}"
+def _findings(result, *, limit: int) -> list[str]:
+    """The overview's findings, in its order, as sentences (whole ones; the rest counted)."""
+    lines = findings_lines(result)
+    shown, more = lines[:limit], len(lines) - limit
+    out = ["## Findings", ""] + [f"- {line}" for line in shown]
+    if more > 0:
+        out.append(f"- {plural(more, 'more finding')} on the overview page.")
     return out
 
 
 def _importance(result, *, limit: int) -> list[str]:
-    lines = ["## Top hyperparameters by importance", ""]
+    """Main-effect shares (the importance page's numbers), noise test, best value and shape."""
+    lines = ["## Hyperparameters", ""]
     imp = result.importance
-    frame = getattr(imp, "table", None)
-    col = None if frame is None else _importance_column(frame)
-    if frame is None or col is None or not len(frame):
+    frame = imp.table
+    if frame is None or not len(frame):
         return lines + ["No importance could be computed for this sweep."]
-    frame = frame.sort_values(col, ascending=False, na_position="last")
-    signs = _signs(result.correlation)
-    method = getattr(imp, "method", None)
-    if method:
-        lines += [f"Importance: {text(method, limit=NOTE_CHARS)}; sign: direction of the strongest "
-                  "Spearman correlation with the target (as logged).", ""]
-    rows = [[str(i + 1), text(r["param"]), num(r[col], 3), signs.get(str(r["param"]), "–")]
-            for i, (_, r) in enumerate(frame.iterrows())]
+    levels = levels_of(result)
+    share_col = "share" if "share" in frame else "importance"
+    frame = frame.sort_values(share_col, ascending=False, na_position="last")
+    what = {"configuration means": "% of the variance between configurations",
+            "runs": "% of the run-to-run variance"}.get(imp.share_of or "", "importance")
+    typical = "median" if result.prep.metric_scale == "rank" else "mean"
+    lines += [f"Main effects: each hyperparameter's share ({what}), whether it rises above "
+              f"its noise floor, its best value ({typical} of the target over the runs at each "
+              "value, as logged) and the shape of the effect.", ""]
+    rows = []
+    for i, (_, r) in enumerate(frame.iterrows()):
+        pl = levels.get(str(r["param"]))
+        above = r["above_floor"]
+        above_text = "–" if above is None or above is pd.NA or (
+            isinstance(above, float) and math.isnan(above)) else ("yes" if bool(above) else "no")
+        share = percent(float(r[share_col])) if share_col == "share" else num(r[share_col], 3)
+        best = "–" if pl is None else (f"{text(pl.best_level.label)} "
+                                       f"({level_summary(pl, result.prep.metric_scale)})")
+        shape = "–" if pl is None else _shape(pl)
+        rows.append([str(i + 1), text(r["param"]), share, above_text, best, shape])
     shown, more = capped(rows, limit)
-    lines += table(["rank", "hyperparameter", "importance", "correlation sign"], shown)
+    lines += table(["rank", "hyperparameter", "share", "above noise", f"best value ({typical})",
+                    "shape"], shown)
     return lines + (["", more] if more else [])
 
 
+def _shape(pl) -> str:
+    if pl.shape is Shape.PEAKED:
+        return f"peaked at {text(pl.best_level.label)}"
+    return pl.shape.value if pl.shape is not Shape.FLAT else "flat within noise"
+
+
 def _neighbours(result, *, limit: int) -> list[str]:
-    lines = ["## Significant neighbours of the best configuration", ""]
+    lines = ["## The best configuration against its neighbours", ""]
     sig = result.significance
-    if sig is None or not getattr(sig, "applicable", False):
-        reason = getattr(sig, "reason", "") or "the comparison could not be made."
-        return lines + [f"Not applicable: {text(reason, limit=NOTE_CHARS)}"]
-    configs, pairs = sig.configs, sig.pairs
-    best = configs.iloc[0]
-    mine = pairs[pairs["config_id"] == best["config_id"]]
-    alpha = result.options.get("alpha", 0.05)
-    test = TEST_NAMES.get(result.options.get("test", "ks"), "KS test")
-    where = " on the coarsened grid" if sig.approximate else ""
-    lines += [f"Best configuration{where}: {text(best.get('label'), limit=2 * CELL_CHARS)}.", ""]
-    if sig.approximate:
+    if sig is None or not sig.applicable:
+        return lines + [f"Significance was not tested: {text(sig.reason, limit=None)}"]
+    hood = neighbourhood(result)
+    if hood is None:
+        return lines + ["The sweep has no configurations to compare."]
+    where = " on the coarsened grid" if hood.approximate else ""
+    lines += [f"Best configuration{where}: {text(hood.center.label, limit=2 * CELL_CHARS)} "
+              f"(mean {num(hood.center.mean_raw)} over {_runs(hood.center.n)}).", ""]
+    if hood.approximate:
         lines += ["Configurations were formed on a coarsened grid (continuous hyperparameters "
                   "binned into the ranges shown), so neighbours are approximate.", ""]
-    significant = mine[mine["verdict"].isin(["better", "worse"])]
-    if not len(significant):
-        line = (f"None of its {len(mine):,} neighbour{'' if len(mine) == 1 else 's'} differs "
-                "significantly "
-                f"(Holm-adjusted {test}, α = {num(alpha, 2)}).")
-        tested = mine[mine["verdict"] != "not testable"]
-        if len(tested) and (tested["power_note"] != "").all():
-            line += (f" **None could**: {text(tested['power_note'].iloc[0], limit=NOTE_CHARS)}. "
-                     "Rerun with more "
-                     "seeds" + (" or with `--test welch`." if result.options.get("test", "ks")
-                                != "welch" else "."))
-        return lines + [line]
-    rows = [[text(r["param"]), f"{text(r['from_value'])} → {text(r['to_value'])}", num(r["diff"], 3),
-             f"[{num(r['diff_ci_low'], 3)}, {num(r['diff_ci_high'], 3)}]", num(r["p_holm"], 2),
-             text(r["verdict"])] for _, r in significant.sort_values("p_holm").iterrows()]
+    for f in [f for f in F.findings(result) if f.kind is F.Kind.NEIGHBOURS]:
+        lines += [finding_sentence(f, result), ""]
+    tested = hood.pairs[hood.pairs["verdict"].astype(str) != NOT_TESTABLE]
+    if not len(tested):
+        return lines[:-1]
+    scale = SCALE_WORDS.get(result.prep.metric_scale, result.prep.metric_scale)
+    test = TEST_NAMES.get(hood.test, hood.test)
+    rows = [[text(r["param"]), f"{text(r['from_value'])} → {text(r['to_value'])}",
+             num(r["diff"], 3), f"[{num(r['diff_ci_low'], 3)}, {num(r['diff_ci_high'], 3)}]",
+             num(r["p_holm"], 2), text(r["verdict"])] for _, r in tested.iterrows()]
     shown, more = capped(rows, limit)
-    lines += [f"{len(significant):,} of its {len(mine):,} neighbours differ significantly "
-              f"(Holm-adjusted {test}, α = {num(alpha, 2)}); the verdict is the neighbour's.", ""]
-    lines += table(["hyperparameter", "change", "difference of means", "interval", "p (Holm)",
+    whom = "the best cell" if hood.approximate else "the best configuration"
+    lines += [f"Each neighbour against {whom} (neighbour minus best, {scale}; "
+              f"Holm-adjusted {test}, α = {num(hood.alpha, 2)}; the verdict is the "
+              "neighbour's).", ""]
+    lines += table(["hyperparameter", "change", f"difference of means, {scale}",
+                    f"{num(100 * (1 - hood.alpha), 2)}% interval", "p (Holm)",
                     "neighbour is"], shown)
     return lines + (["", more] if more else [])
 
 
-def _notes(result, *, limit: int) -> list[str]:
+def _note_items(result) -> list[str]:
     prep = result.prep
     items: list[str] = []
-    from sweepsight.reports.text import source_notes
-
-    for source in (source_notes(result.table.meta), prep.notes, getattr(result.linear, "warnings", []),
-                   getattr(result.forest, "warnings", []), getattr(result.importance, "notes", []),
-                   getattr(result.significance, "notes", [])):
-        items += [str(s) for s in (source or [])]
+    for source in (source_notes(result.table.meta), prep.notes, result.linear.warnings,
+                   result.forest.warnings, result.importance.notes, result.significance.notes):
+        items += [" ".join(str(s).split()) for s in (source or [])]
     if prep.excluded is not None and len(prep.excluded):
         counts = prep.excluded["reason"].astype(str).value_counts()
-        items.append("Runs left out: " + "; ".join(f"{n} × {r}" for r, n in counts.items()))
+        items.append(f"{plural(int(counts.sum()), 'run')} left out: "
+                     + "; ".join(f"{n} × {r}" for r, n in counts.items()) + ".")
     for param, reason in list(prep.set_aside.items()):
-        items.append(f"Set aside {param}: {reason}")
+        items.append(f"Set aside {param}: {reason}.")
     seen, unique = set(), []
     for s in items:
         if s not in seen:
             seen.add(s)
             unique.append(s)
-    shown, more = capped(unique, limit)
-    lines = ["## Notes and caveats", ""] + [f"- {text(s, limit=NOTE_CHARS)}" for s in shown]
-    return lines + ([f"- {more}"] if more else []) + [
+    return unique
+
+
+def _notes(result, *, limit: int, budget: int | None = None) -> list[str]:
+    """Caveats as whole sentences: items are dropped, never cut, and the drop is counted."""
+    items = _note_items(result)
+    shown: list[str] = []
+    used = 0
+    for s in items[:limit]:
+        line = f"- {esc(s)}"
+        if budget is not None and used + len(line) + 1 > budget:
+            break
+        shown.append(line)
+        used += len(line) + 1
+    lines = ["## Notes and caveats", ""] + shown
+    dropped = len(items) - len(shown)
+    if dropped:
+        lines.append(f"- {plural(dropped, 'more note')} left out to keep this page short (under "
+                     f"{MAX_CHARS:,} characters); the report's pages list every one.")
+    return lines + [
         "", "Correlation and importance describe this sweep, not causes; significance compares "
         "configurations only where several seeds were run."]
 
 
 def summary_markdown(result, *, title: str, rows: int = 15, notes: int = 30) -> str:
-    """The whole ``summary.md`` for an :class:`analysis.Analysis` (always < 65,536 characters)."""
-    parts = [f"# {text(title, limit=2 * CELL_CHARS)}", ""]
-    for section in (_numbers(result), _importance(result, limit=rows),
-                    _neighbours(result, limit=rows) + ["", rerun_plan_text(result)],
-                    _notes(result, limit=notes)):
-        parts += section + [""]
-    parts.append("*Full report: open `index.html` of the site, or the single-file `report.html`.*")
-    out = "\n".join(parts) + "\n"
-    if len(out) >= MAX_CHARS:  # cannot happen with the caps above; a last guard, cut at a line
-        cut = out.rfind("\n", 0, MAX_CHARS - 200)
-        out = out[:cut] + "\n\n… (truncated to stay under 65,536 characters)\n"
-    return out
+    """The whole ``summary.md`` for an :class:`analysis.Analysis` (always < 65,536 characters):
+    findings first, then the hyperparameters, the best configuration against its neighbours,
+    the sweep in numbers and the caveats. Long lists drop whole items and say how many."""
+    head = [f"# {text(title, limit=2 * CELL_CHARS)}", ""]
+    tail = ["*Full report: open `index.html` of the site, or the single-file `report.html`.*"]
+    while True:
+        parts = list(head)
+        for section in (_findings(result, limit=MAX_FINDINGS), _importance(result, limit=rows),
+                        _neighbours(result, limit=rows) + ['', rerun_plan_text(result)],
+                        _numbers(result)):
+            parts += section + [""]
+        used = len("\n".join(parts + tail)) + 2
+        parts += _notes(result, limit=notes, budget=MAX_CHARS - used - 1_000) + [""]
+        out = "\n".join(parts + tail) + "\n"
+        if len(out) < MAX_CHARS or rows <= 1:
+            return out
+        rows = max(1, rows // 2)  # drop whole table rows ("… and N more") until it fits

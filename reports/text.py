@@ -6,23 +6,45 @@ Pure functions returning Markdown strings; run-derived names are escaped with
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 
-from sweepsight.analysis.configs import replicated_best
+from sweepsight.analysis import findings as F
+from sweepsight.analysis.best import cannot_reach
+from sweepsight.analysis.constants import (CV_R2_LOW, CV_R2_ROUGH, INTERACTIONS_DOMINATE,
+                                           LINEAR_R2_LOW, NOT_TESTABLE, TEST_NAMES, VIF_HIGH)
+from sweepsight.analysis.levels import ParamLevels, Shape
 
-#: The forest's cross-validated R² below which it is no evidence at all / only rough.
-CV_R2_LOW = 0.1
-CV_R2_ROUGH = 0.5
-#: Interaction share above which interactions, not main effects, explain the configurations.
-INTERACTIONS_DOMINATE = 0.5
+__all__ = ["CV_R2_LOW", "CV_R2_ROUGH", "INTERACTIONS_DOMINATE", "TEST_NAMES", "finding_sentence",
+           "findings", "findings_lines", "importance_summary", "importance_verdict", "percent",
+           "plural"]
 
 
 def percent(share: float) -> str:
-    """``47%``, or two significant digits below 1% (``0.39%``) so a real small share does not
-    read as nothing."""
+    """``47%``; two significant digits below 10% (``3.6%``, ``0.39%``) so that small shares
+    stay apart and a real small share does not read as nothing."""
     pct = 100 * share
-    return f"{pct:.0f}%" if abs(pct) >= 1 or pct == 0 else f"{pct:.2g}%"
+    return f"{pct:.0f}%" if abs(pct) >= 10 else f"{pct:.2g}%"
+
+
+def plural(n: int, noun: str, many: str | None = None) -> str:
+    """``1 run``, ``3 runs``, ``2 neighbours`` (``many``: an irregular plural)."""
+    return f"{n:,} {noun if n == 1 else (many or noun + 's')}"
+
+
+def ordinal(n: int) -> str:
+    """``1st``, ``2nd``, ``3rd``, ``11th``."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def relative(path: str) -> str:
+    """A path as the user would type it from the working folder (never absolute there)."""
+    try:
+        return os.path.relpath(path) if os.path.isabs(path) else path
+    except ValueError:  # another drive on Windows
+        return os.path.basename(path)
 
 
 def _esc(text) -> str:
@@ -43,61 +65,10 @@ def _test(analysis) -> str:
     return str(analysis.options.get("test", "ks"))
 
 
-#: How the report names the test behind the significance verdicts (``--test``).
-TEST_NAMES = {"ks": "KS test", "welch": "Welch's t-test", "mannwhitney": "Mann-Whitney U test"}
-
-
-def _count(n: int, noun: str) -> str:
-    """``1 neighbour``, ``7 neighbours``."""
-    return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
-def _above_floor(analysis) -> list[str]:
-    t = analysis.importance.table
-    return [str(p) for p, a in zip(t["param"], t["above_floor"].fillna(False)) if bool(a)]
-
-
 def importance_verdict(analysis) -> str:
-    """One of ``"noise"``, ``"interactions"``, ``"main_effects"``: what explains the metric.
-
-    Interactions dominate when they rise above seed noise and make up more than
-    :data:`INTERACTIONS_DOMINATE` of what is explained: on a grid (shares of the configuration
-    means), when the leftover's F test against the within-configuration error passes and its
-    noise-corrected share exceeds it (or no main effect rises above its floor); on the
-    surrogate path (shares of the runs' variance, no noise test for the leftover), when the
-    interactions exceed that part of what the surrogate explains out of sample and the
-    configurations really differ."""
-    imp = analysis.importance
-    above = _above_floor(analysis)
-    if _share_of(imp) == "configuration means":
-        # the only thing above noise, or more than half of the variance even net of noise
-        if _interactions_above_noise(imp) and (not above or (
-                imp.interaction_share_corrected or 0.0) > INTERACTIONS_DOMINATE):
-            return "interactions"
-        return "main_effects" if above else "noise"
-    cv = analysis.forest.cv_r2
-    sig = analysis.significance
-    # configurations really differ when the forest predicts held-out runs or some neighbours
-    # differ significantly (the forest's grouped CV cannot extrapolate on a small grid)
-    differ = bool(sig.applicable and sig.pairs["verdict"].isin(["better", "worse"]).any())
-    predictive = differ or (cv is not None and not math.isnan(cv) and cv >= CV_R2_LOW)
-    share = imp.interaction_share
-    explained = getattr(imp, "explained_share", None)
-    if share is not None and explained is not None and explained > 0 and predictive and \
-            share > INTERACTIONS_DOMINATE * explained:
-        return "interactions"
-    if not above:
-        return "noise"
-    return "main_effects"
-
-
-def _share_of(imp) -> str | None:
-    """The denominator of the importance shares (None for evaluators without shares)."""
-    return getattr(imp, "share_of", None)
-
-
-def _interactions_above_noise(imp) -> bool:
-    return bool(getattr(imp, "interaction_above_noise", None))
+    """One of ``"noise"``, ``"interactions"``, ``"main_effects"``: what explains the metric
+    (:func:`analysis.findings.verdict`)."""
+    return F.verdict(analysis).value
 
 
 def _p(p: float) -> str:
@@ -105,55 +76,47 @@ def _p(p: float) -> str:
     return "p < 1e-300" if p == 0 else f"p = {p:.2g}"
 
 
-def _variance_words(imp) -> str:
+def _variance_words(share_of: str | None) -> str:
     return {"configuration means": "of the variance between configurations",
-            "runs": "of the run-to-run variance"}.get(_share_of(imp), "of the variance")
+            "runs": "of the run-to-run variance"}.get(share_of or "", "of the variance")
 
 
-def _pairs_above_noise(imp, k: int = 3) -> str:
-    t = imp.top_interactions
-    if "above_floor" not in t:
-        return ""
-    t = t[t["above_floor"].fillna(False).astype(bool)].head(k)
-    return ", ".join(f"{_esc(a)} × {_esc(b)} ({percent(s)}, {_p(p)})"
-                     for a, b, s, p in zip(t["param_a"], t["param_b"], t["share"], t["p_value"]))
+def _pairs_text(pairs: tuple, k: int = 3) -> str:
+    return ", ".join(f"{_esc(x.param_a)} × {_esc(x.param_b)} ({percent(x.share)}, {_p(x.p_value)})"
+                     for x in pairs[:k])
 
 
-def _interaction_sentence(imp, verdict: str) -> str:
+def _interaction_sentence(fact: F.Interactions) -> str:
     """What the variance left by main effects is, in the words of the shares' denominator."""
-    share = imp.interaction_share
-    if share is None:
-        return ""
-    if _share_of(imp) == "runs":
-        explained = getattr(imp, "explained_share", None)
-        mains = float(imp.table["share"].sum()) if "share" in imp.table else float("nan")
+    share = fact.share
+    if fact.state is F.InteractionState.RUNS:
+        mains = fact.mains if fact.mains is not None else float("nan")
         text = (f"These shares are of the run-to-run variance (seed noise included), not of "
                 f"the variance between configurations: main effects together explain "
                 f"{percent(mains)} of it")
-        if explained is not None:
-            text += (f", the surrogate {percent(explained)} out of sample, so interactions add "
-                     f"about {percent(share)}; the remaining {percent(max(1 - explained, 0.0))} "
-                     "is seed noise and what the surrogate misses")
-        if verdict == "interactions":
+        if fact.explained is not None:
+            text += (f", the surrogate {percent(fact.explained)} out of sample, so interactions "
+                     f"add about {percent(share)}; the remaining "
+                     f"{percent(max(1 - fact.explained, 0.0))} is seed noise and what the "
+                     "surrogate misses")
+        if fact.dominate:
             return ("**Interactions dominate**: " + text + "; a hyperparameter's best value "
                     "depends on the others (pairwise interactions have no noise floor on this "
                     "path).")
         return text + "."
     between = "of the variance between configurations"
-    p = getattr(imp, "interaction_p", None)
-    if p is None:
+    if fact.state is F.InteractionState.UNTESTED or fact.p_value is None:
         return (f"Main effects leave {percent(max(share, 0.0))} {between} unexplained; with no "
                 "repeated runs to measure seed noise, interactions cannot be told from it.")
-    noise = imp.interaction_noise_share
-    corrected = imp.interaction_share_corrected
-    pairs = _pairs_above_noise(imp)
-    if verdict == "interactions":
+    p, noise, corrected = fact.p_value, fact.noise_share or 0.0, fact.corrected or 0.0
+    pairs = _pairs_text(fact.pairs)
+    if fact.state is F.InteractionState.DOMINATE:
         return (f"**Interactions dominate**: main effects together explain only "
                 f"{percent(1 - share)} {between}; the rest is more than seed noise would leave "
                 f"(interactions beyond noise: {percent(corrected)}, F test {_p(p)}), so a "
                 "hyperparameter's best value depends on the others"
                 + (f". Strongest pairs above noise: {pairs}." if pairs else "."))
-    if _interactions_above_noise(imp):
+    if fact.state is F.InteractionState.ABOVE_NOISE:
         return (f"Main effects leave {percent(max(share, 0.0))} {between} unexplained, more than "
                 f"seed noise alone would (about {percent(noise)}; F test {_p(p)}): "
                 f"interactions beyond noise account for about {percent(corrected)}"
@@ -170,38 +133,55 @@ def importance_summary(analysis) -> str:
     left by main effects is (interactions only when they rise above noise; the right
     denominator for each path), and how far to trust the forest."""
     imp = analysis.importance
-    verdict = importance_verdict(analysis)
+    verdict = F.verdict(analysis)
     lines = []
     floor = imp.noise_floor
     floor_text = f" (noise floor {floor:.2g})" if floor is not None else ""
-    if verdict == "noise":
+    if verdict is F.Verdict.NOISE:
         lines.append(f"**Nothing rises above the noise floor**{floor_text}: the differences "
                      "between configurations are what seed noise alone would produce, so no "
                      "ranking of hyperparameters is shown as meaningful.")
     else:
-        t = imp.table
-        above = [(p, s) for p, s, a in zip(t["param"], t.get("share", t["importance"]),
-                                          t["above_floor"].fillna(False)) if bool(a)]
+        above = F.main_effects(analysis)
         if above:
             lines.append(f"Above the noise floor{floor_text}, as shares "
-                         f"{_variance_words(imp)}: " + ", ".join(
-                             f"**{_esc(p)}** ({percent(s)})" for p, s in above) + ".")
-    if verdict != "noise":
-        lines.append(_interaction_sentence(imp, verdict))
+                         f"{_variance_words(imp.share_of)}: " + ", ".join(
+                             f"**{_esc(m.param)}** ({percent(m.share)})" for m in above) + ".")
+        inter = F.interactions(analysis)
+        if inter is not None:
+            lines.append(_interaction_sentence(inter))
     lines.append(forest_trust(analysis))
     return _bullets(lines)
 
 
+def disagreement_summary(analysis) -> str:
+    """The importance page's reconciliation of the forest's and the main effects' rankings."""
+    found = F.disagreements(analysis)
+    if not found:
+        fit = F.forest_fit(analysis)
+        if fit.fit in (F.Fit.UNCHECKED, F.Fit.POOR):
+            return _bullets(["The forest does not predict held-out runs well enough for its "
+                             "ranking to be compared with the main effects."])
+        return _bullets(["The forest's impurity and permutation rankings agree with the main "
+                         "effects within their noise: no hyperparameter is ranked higher by one "
+                         "and lower by the other beyond it."])
+    return _bullets([_disagreement(d) for d in found])
+
+
 def forest_trust(analysis) -> str:
     """How far the forest importances can be trusted, from its cross-validated R²."""
-    cv = analysis.forest.cv_r2
-    if cv is None or math.isnan(cv):
+    return _forest_fit(F.forest_fit(analysis))
+
+
+def _forest_fit(fact: F.ForestFit) -> str:
+    cv = fact.cv_r2
+    if fact.fit is F.Fit.UNCHECKED or cv is None:
         return "The forest could not be cross-validated (too few runs), so its importances are unchecked."
-    if cv < CV_R2_LOW:
+    if fact.fit is F.Fit.POOR:
         return (f"**Warning:** the forest predicts held-out runs poorly (cv R² = {cv:.2f}); its "
                 "impurity and permutation importances are no evidence on their own (the main "
                 "effects have their own noise test).")
-    if cv < CV_R2_ROUGH:
+    if fact.fit is F.Fit.ROUGH:
         return (f"The forest predicts held-out runs only roughly (cv R² = {cv:.2f}); read its "
                 "importances as rough.")
     return f"The forest predicts held-out runs well (cv R² = {cv:.2f})."
@@ -221,12 +201,12 @@ def linear_summary(analysis) -> str:
             for term, c in zip(sig["term"], sig["coef"])) + ".")
     else:
         lines.append(f"No term has p < {alpha:g}.")
-    high = t[t["vif"].astype(float) > 10]
+    high = t[t["vif"].astype(float) > VIF_HIGH]
     if len(high):
-        lines.append("**Collinearity:** VIF above 10 for " + ", ".join(
+        lines.append(f"**Collinearity:** VIF above {VIF_HIGH:g} for " + ", ".join(
             f"{_esc(x)} ({v:.1f})" for x, v in zip(high["term"], high["vif"])) +
             "; their separate coefficients are unreliable.")
-    if lin.r2 < 0.1:
+    if lin.r2 < LINEAR_R2_LOW:
         lines.append("**Warning:** a straight line explains little of the metric; effects may be "
                      "non-linear or interacting (see the importance page).")
     lines += [_esc(w) for w in lin.warnings]
@@ -246,19 +226,23 @@ def significance_summary(analysis) -> str:
         lines.append("**Approximate:** exact neighbours were too rare, so continuous "
                      f"hyperparameters were binned (bin edges — {bins}); runs in one bin count "
                      "as repeats of one configuration.")
-    best = sig.configs.sort_values("rank").iloc[0]
-    nb = sig.pairs[sig.pairs["config_id"] == best["config_id"]]
-    counts = nb["verdict"].value_counts()
-    raw = best["mean_raw"] if "mean_raw" in best else best["mean"]
-    scale = analysis.prep.metric_scale
-    mean = f"mean {raw:.4g}" + ("" if scale == "raw" else f", {best['mean']:.4g} on the {scale} scale")
-    what = "The best cell of the coarsened grid" if sig.approximate else "The best configuration"
-    lines.append(f"{what} ({_esc(best['label'])}, {mean} over "
-                 f"{_count(int(best['n']), 'run')}) has {_count(len(nb), 'neighbour')}: "
-                 f"{counts.get('worse', 0)} significantly worse, "
-                 f"{counts.get('better', 0)} significantly better, "
-                 f"{counts.get('not significant', 0)} not significant, "
-                 f"{counts.get('not testable', 0)} not testable.")
+    hood = F.neighbourhood(analysis)
+    if hood is not None:
+        best, counts = hood.center, hood.counts
+        scale = analysis.prep.metric_scale
+        mean = f"mean {best.mean_raw:.4g}" + (
+            "" if scale == "raw" else f", {best.mean:.4g} on the {scale} scale")
+        what = "The best cell of the coarsened grid" if sig.approximate else "The best configuration"
+        told = f", {counts['cannot tell']} cannot tell" if counts["cannot tell"] else ""
+        if hood.n_tested == 0 and hood.n_neighbours:  # nothing ran: no "0 are worse" claim
+            lines.append(_neighbours(F.Neighbours(F.NeighbourState.UNTESTABLE, hood), analysis))
+        else:
+            lines.append(f"{what} ({_esc(best.label)}, {mean} over {plural(best.n, 'run')}) has "
+                         f"{plural(hood.n_neighbours, 'neighbour')}: "
+                         f"{counts['worse']} significantly worse, "
+                         f"{counts['better']} significantly better, "
+                         f"{counts['not significant']} not significant{told}, "
+                         f"{counts['not testable']} not testable.")
     lines.append(power_caveat(analysis))
     lines.append(f"Multiple testing: within each configuration's neighbourhood the p-values are "
                  f"Holm-adjusted, so the chance of calling any neighbour different by luck is "
@@ -274,14 +258,21 @@ def power_caveat(analysis) -> str:
         return ""
     worst = float(np.nanmax(minp))
     n = sig.configs["n"]
-    tested = sig.pairs[sig.pairs["verdict"] != "not testable"]
-    cannot = tested["power_note"] != ""
+    tested = sig.pairs[sig.pairs["verdict"] != NOT_TESTABLE]
+    cannot = cannot_reach(tested, alpha=alpha, test=_test(analysis))
     if cannot.any():
-        return (f"**Power:** {percent(cannot.mean())} of the comparisons cannot reach "
+        few = tested["min_attainable_p"].to_numpy(dtype=float) > alpha
+        example = tested[cannot & few] if (cannot & few).any() else tested[cannot]
+        row = example.iloc[0]
+        why = (f"with {int(row['n_a'])} vs {int(row['n_b'])} seeds the smallest possible p is "
+               f"{float(row['min_attainable_p']):.2g}" if (cannot & few).any() else
+               "Holm's adjustment over a configuration's neighbours lifts the smallest possible "
+               f"p above {alpha:g}")
+        return (f"**Power:** {percent(float(cannot.mean()))} of the comparisons cannot reach "
                 f"significance whatever the data (too few seeds, or Holm over many neighbours; "
-                f"e.g. {_esc(tested.loc[cannot, 'power_note'].iat[0])}): for them \"not "
-                "significant\" means \"cannot tell\", not \"no difference\". More seeds per "
-                "configuration" + (", or --test welch," if _test(analysis) != "welch" else "")
+                f"e.g. {why}): for them \"not significant\" means \"cannot tell\", not \"no "
+                "difference\". More seeds per configuration"
+                + (", or --test welch," if _test(analysis) != "welch" else "")
                 + " would settle them.")
     if worst == 0:  # a test without a floor (Welch's t): power depends on the spread alone
         return (f"Power: the chosen test has no smallest attainable p, but with {int(n.min())} "
@@ -291,88 +282,200 @@ def power_caveat(analysis) -> str:
             f"{worst:.2g}); a \"not significant\" verdict can still hide a small difference.")
 
 
-def _config_text(row, target: str) -> str:
-    """``**label** with <target> mean ± std over n run(s)``, as logged."""
-    mean = row["mean_raw"] if "mean_raw" in row else row["mean"]
-    std = row["std_raw"] if "std_raw" in row else row["std"]
-    spread = "" if math.isnan(std) else f" ± {std:.2g}"
-    return (f"**{_esc(row['label'])}** with {_esc(target)} {mean:.4g}{spread} over "
-            f"{int(row['n'])} run(s)")
+# --- findings: one list (analysis.findings) in words, for the overview and summary.md ---------
+
+#: What each evidence anchor shows, as link text.
+EVIDENCE_WORDS = {
+    F.MAIN_EFFECTS.anchor: "main effects", F.MARGINALS.anchor: "which value is best",
+    F.INTERACTION_MAP.anchor: "interactions", F.FOREST_VS_MAIN.anchor: "forest vs main effects",
+    F.BEST_CONFIGS.anchor: "best configurations", F.BEST_NEIGHBOURS.anchor: "neighbours",
+    F.SIGNIFICANCE.anchor: "significance",
+}
+PAGE_WORDS = {"index": "overview", "importance": "importance", "significance": "significance"}
 
 
-def _feature_subject(prep, feature: str) -> str:
-    """How a correlation's encoded column reads as the subject of "goes with higher y"."""
-    param = prep.feature_param.get(feature, feature)
-    if feature.endswith("__missing"):
-        return f"runs without {_esc(param)} go with"
-    if param in prep.categorical and feature != param:
-        return f"{_esc(feature)} (against its other levels) goes with"
-    return f"higher {_esc(feature)} goes with"
+def _config_text(c, target: str) -> str:
+    """``**label** with <target> mean ± std over n runs``, as logged."""
+    spread = "" if math.isnan(c.std_raw) else f" ± {c.std_raw:.2g}"
+    return f"**{_esc(c.label)}** with {_esc(target)} {c.mean_raw:.4g}{spread} over {plural(c.n, 'run')}"
+
+
+def _num(x: float) -> str:
+    return f"{x:.3g}"
+
+
+def _level_value(pl: ParamLevels) -> str:
+    """``at 0.01`` or, for a bin, ``in [0.001, 0.01)``."""
+    return f"{'in' if pl.binned else 'at'} {_esc(pl.best_level.label)}"
+
+
+def shape_words(pl: ParamLevels, target: str, *, maximize: bool) -> str:
+    """Which value is best and how the metric moves around it (never a correlation sign)."""
+    at, k = _level_value(pl), len(pl.levels)
+    tgt = _esc(target)
+    if pl.shape is Shape.FLAT:
+        return "flat within noise: no value is shown to be better"
+    if pl.shape is Shape.PEAKED:
+        return f"best {at}, worse on both sides"
+    if pl.shape in (Shape.INCREASING, Shape.DECREASING):
+        end = "highest" if pl.best == k - 1 else "lowest"
+        moves = "rises with it" if pl.shape is Shape.INCREASING else "falls as it rises"
+        return f"{tgt} {moves}: best {at}, the {end} {'bin' if pl.binned else 'value'} tried"
+    if pl.shape is Shape.LEVELS_OFF:
+        worse, flat = ("lower", "higher") if pl.worse_below else ("higher", "lower")
+        return f"best {at}; {worse} values are worse, {flat} ones are within the intervals"
+    if pl.shape is Shape.UNORDERED:
+        return f"best {at} (of {plural(k, 'level')})"
+    return f"best mean {at}, with no clear pattern across its {plural(k, 'level')}"
+
+
+def level_summary(pl: ParamLevels, metric_scale: str) -> str:
+    """The best level's typical value as logged: the mean (the median when the metric was
+    analysed on ranks because of a heavy tail, where a mean follows the tail)."""
+    lv = pl.best_level
+    return _num(lv.median_raw if metric_scale == "rank" else lv.mean_raw)
+
+
+def _level_numbers(pl: ParamLevels, target: str, metric_scale: str) -> str:
+    lv = pl.best_level
+    n = f"over {plural(lv.n, 'run')}"
+    if metric_scale == "rank":
+        return f"median {_esc(target)} {_num(lv.median_raw)} there, {n}; ranked on the rank scale"
+    ci = "" if math.isnan(lv.ci_low_raw) else (
+        f", 95% interval [{_num(lv.ci_low_raw)}, {_num(lv.ci_high_raw)}]")
+    return f"mean {_esc(target)} {_num(lv.mean_raw)} there{ci}, {n}"
+
+
+def _main_effect(m: F.MainEffect, maximize: bool, metric_scale: str) -> str:
+    lead = "matters most" if m.rank == 1 else ("comes next" if m.rank == 2 else "also matters")
+    text = f"**{_esc(m.param)}** {lead} ({percent(m.share)} {_variance_words(m.share_of)})"
+    if m.levels is None:
+        return text + "."
+    return (text + f"; {shape_words(m.levels, m.target, maximize=maximize)} "
+            f"({_level_numbers(m.levels, m.target, metric_scale)}).")
+
+
+def _neighbours(fact: F.Neighbours, analysis) -> str:
+    hood, state = fact.hood, fact.state
+    whose = ("the best configuration" if not hood.approximate else
+             f"the best cell of the significance page's coarsened grid ({_esc(hood.center.label)})")
+    test = TEST_NAMES.get(hood.test, hood.test)
+    n = plural(hood.n_neighbours, "neighbour")
+    if state is F.NeighbourState.NONE:
+        return (f"{whose[0].upper() + whose[1:]} has no neighbours (nothing differs from it in one "
+                "hyperparameter by one step), so nothing was tested around it.")
+    if state is F.NeighbourState.UNTESTABLE:
+        one = hood.n_neighbours == 1
+        which = "its one neighbour" if one else f"none of its {n}"
+        could = "could not" if one else "could"
+        they = "it is" if one else "they are"
+        if hood.center.n < 2:
+            return (f"{whose[0].upper() + whose[1:]} has {plural(hood.center.n, 'run')}, so "
+                    f"{which} {could} be tested (a test needs 2 or more runs on each side): "
+                    f"whether {they} worse is not known.")
+        return (f"{whose[0].upper() + whose[1:]} has {n}, and {'it has' if one else 'none has'} "
+                f"2 or more runs, so {'it' if one else 'none'} {could} be tested: whether "
+                f"{they} worse is not known.")
+    if state is F.NeighbourState.ALL_WORSE:
+        return (f"All {n} of {whose} are significantly worse by the {test} (Holm-adjusted, "
+                f"α = {hood.alpha:g}).")
+    worse = hood.counts["worse"]
+    better = hood.counts["better"]
+    extra = f", {better} significantly better" if better else ""
+    untested = hood.counts["not testable"]
+    skipped = f" ({plural(untested, 'neighbour')} could not be tested)" if untested else ""
+    if state is F.NeighbourState.CANNOT_REACH:
+        limit = (f"with {hood.n_a} vs {hood.n_b} runs the smallest possible p is "
+                 f"{hood.min_p:.2g}")
+        if hood.min_p is not None and hood.min_p <= hood.alpha:
+            limit += f", {hood.min_p_holm:.2g} after Holm over {plural(hood.n_tested, 'neighbour')}"
+        welch = " (or --test welch)" if hood.test != "welch" else ""
+        return (f"No tested neighbour of {whose} is significantly worse{skipped}, and none could "
+                f"be: {limit}; more seeds{welch} would settle them.")
+    cannot = (f"; {hood.n_cannot} of the others could not have reached significance with "
+              "these runs" if hood.n_cannot else "")
+    return (f"Of the {n} of {whose}, {worse} {'is' if worse == 1 else 'are'} significantly "
+            f"worse{extra} by the {test} (Holm-adjusted){skipped}{cannot}; that the others are "
+            "not does not make them as good (see their intervals on the significance page).")
+
+
+def _disagreement(d: F.Disagreement) -> str:
+    p = _esc(d.param)
+    head = (f"The forest's {d.measure} importance ranks **{p}** {ordinal(d.forest_rank)}, main "
+            f"effects {ordinal(d.main_rank)} ({percent(d.main_share)})")
+    if d.reason is F.Reason.INTERACTIONS and d.interaction is not None:
+        other = d.interaction.param_b if d.interaction.param_a == d.param else d.interaction.param_a
+        why = (f": {p} acts mostly through its interaction with {_esc(other)} "
+               f"({percent(d.interaction.share)}), which the forest counts and a main effect "
+               "does not")
+    elif d.reason is F.Reason.MANY_LEVELS:
+        why = (f": impurity favours hyperparameters with many distinct values ({p} has "
+               f"{d.n_levels}), whatever their effect")
+    else:
+        why = ": main effects average over the other hyperparameters, the forest measures what it "
+        why += "uses to predict"
+    return (head + why + f". Believe the main effects for what changing {p} alone does, the "
+            "forest for whether it matters at all.")
+
+
+def finding_sentence(f: F.Finding, analysis) -> str:
+    """One finding in words (Markdown, run-derived names escaped)."""
+    fact, prep = f.fact, analysis.prep
+    if isinstance(fact, F.MainEffect):
+        return _main_effect(fact, prep.maximize, prep.metric_scale)
+    if isinstance(fact, F.NoSignal):
+        return ("No hyperparameter rises above the noise floor: the configurations differ no more "
+                "than seed noise would make them.")
+    if isinstance(fact, F.Flat):
+        names = ", ".join(f"**{_esc(p)}**" for p in fact.params)
+        verb = "stays" if len(fact.params) == 1 else "stay"
+        return (f"{names} {verb} flat within noise (main effect below the noise floor): no value "
+                f"of {'it' if len(fact.params) == 1 else 'them'} is shown to be better.")
+    if isinstance(fact, F.Interactions):
+        if fact.dominate:
+            return _interaction_sentence(fact)
+        top = fact.pairs[0]
+        return (f"Interactions matter too: main effects leave {percent(fact.share)} "
+                f"{_variance_words(fact.share_of)} unexplained, more than seed noise would "
+                f"(about {percent(fact.noise_share or 0.0)}); the strongest pair is "
+                f"{_esc(top.param_a)} × {_esc(top.param_b)} ({percent(top.share)}, {_p(top.p_value)}), "
+                f"so the best {_esc(top.param_b)} depends on {_esc(top.param_a)}.")
+    if isinstance(fact, F.BestConfig):
+        ranked = "" if fact.metric_scale == "raw" else f", ranked on the {fact.metric_scale} scale"
+        tied = (f", tied with {plural(fact.ties, 'other configuration')} at the same mean"
+                if fact.ties else "")
+        text = f"Best configuration: {_config_text(fact.best, fact.target)}{ranked}{tied}."
+        if fact.replicated is not None:
+            text += (" That is fewer runs than most configurations have, and a mean over few "
+                     f"runs tops a ranking by luck more often: the best with at least "
+                     f"{fact.replicated_runs} runs (the median) is "
+                     f"{_config_text(fact.replicated, fact.target)}.")
+        return text
+    if isinstance(fact, F.Neighbours):
+        return _neighbours(fact, analysis)
+    if isinstance(fact, F.NotTested):
+        return f"Significance was not tested: {_esc(fact.reason)}"
+    if isinstance(fact, F.Disagreement):
+        return _disagreement(fact)
+    if isinstance(fact, F.ForestFit):
+        return _forest_fit(fact)
+    raise TypeError(f"no words for {type(fact).__name__}")
+
+
+def evidence_link(e: F.Evidence) -> str:
+    """``[importance: which value is best](importance.html#marginal-effects)``."""
+    return f"[{PAGE_WORDS.get(e.page, e.page)}: {EVIDENCE_WORDS.get(e.anchor, e.anchor)}]({e.href})"
+
+
+def findings_lines(analysis, *, links: bool = False) -> list[str]:
+    """Every finding as one Markdown sentence (with a link to its evidence when ``links``)."""
+    return [finding_sentence(f, analysis) + (f" → {evidence_link(f.evidence)}" if links else "")
+            for f in F.findings(analysis)]
 
 
 def findings(analysis) -> str:
-    """The main findings for the overview page, in plain words."""
-    prep, sig = analysis.prep, analysis.significance
-    lines = []
-    configs = sig.run_configs.sort_values("rank", kind="stable")
-    if len(configs):
-        best = configs.iloc[0]
-        ranked = "" if prep.metric_scale == "raw" else f", ranked on the {prep.metric_scale} scale"
-        lines.append(f"Best configuration: {_config_text(best, prep.target)}{ranked}.")
-        steady = replicated_best(configs)
-        if steady is not None:
-            row, need = steady
-            lines.append(f"That is fewer runs than most configurations have, and a mean over few "
-                         f"runs tops a ranking by luck more often: the best with at least {need} "
-                         f"runs (the median) is {_config_text(row, prep.target)}.")
-    verdict = importance_verdict(analysis)
-    if verdict == "noise":
-        lines.append("No hyperparameter rises above the noise floor: the configurations differ "
-                     "no more than seed noise would make them.")
-    else:
-        t = analysis.importance.table
-        top = [(p, s) for p, s, a in zip(t["param"], t.get("share", t["importance"]),
-                                        t["above_floor"].fillna(False)) if bool(a)][:3]
-        if top:
-            lines.append(f"Largest main effects above the noise floor (share "
-                         f"{_variance_words(analysis.importance)}): " + ", ".join(
-                             f"**{_esc(p)}** ({percent(s)})" for p, s in top) + ".")
-        if verdict == "interactions":
-            lines.append("Interactions dominate: main effects explain less than half of the "
-                         "differences between configurations (see the importance page).")
-    lines.append(scale_headline(analysis))
-    corr = analysis.correlation
-    if corr is not None and len(corr):
-        c = corr.loc[corr["spearman_r"].abs().idxmax()]
-        if c["spearman_p"] < _alpha(analysis):
-            word = "higher" if c["spearman_r"] > 0 else "lower"
-            lines.append(f"Strongest monotone link: {_feature_subject(prep, c['feature'])} "
-                         f"{word} {_esc(prep.target)} (Spearman r = {c['spearman_r']:+.2f}).")
-    if sig.applicable:
-        top = sig.configs.sort_values("rank").iloc[0]
-        nb = sig.pairs[sig.pairs["config_id"] == top["config_id"]]
-        whose = ("the best configuration" if not sig.approximate else
-                 f"the best cell of the significance page's coarsened grid "
-                 f"({_esc(top['label'])})")
-        worse = int((nb["verdict"] == "worse").sum())
-        tested = nb[nb["verdict"] != "not testable"]
-        hopeless = len(tested) > 0 and bool((tested["power_note"] != "").all())
-        test = TEST_NAMES.get(_test(analysis), _test(analysis))
-        if len(nb) == 0:
-            lines.append(f"{whose[0].upper() + whose[1:]} has no neighbours (nothing differs from "
-                         "it in one hyperparameter by one step), so nothing was tested around it.")
-        elif worse == len(nb):
-            lines.append(f"All {_count(len(nb), 'neighbour')} of {whose} are significantly worse.")
-        else:
-            lines.append(f"Of the {_count(len(nb), 'neighbour')} of {whose}, {worse} "
-                         f"{'is' if worse == 1 else 'are'} significantly worse by the {test} "
-                         "(Holm-adjusted); that the others are not does not make them as good"
-                         + (f": with this test none could be ({_esc(tested['power_note'].iat[0])})."
-                            if hopeless else " (see their intervals on the significance page)."))
-    else:
-        lines.append(f"Significance was not tested: {_esc(sig.reason)}")
-    lines.append(forest_trust(analysis))
-    return _bullets(lines)
+    """The main findings for the overview page, each linked to the chart or table showing it."""
+    return _bullets(findings_lines(analysis, links=True))
 
 
 def scale_headline(analysis) -> str:
@@ -405,7 +508,8 @@ def notes(analysis, *, which: str = "prep") -> str:
 
 def source_notes(meta) -> list[str]:
     """Where the runs came from (query, fetch time, metric aggregation) and the adapter's notes."""
-    query = ", ".join(f"{k}={v}" for k, v in sorted(meta.query.items()) if v not in (None, "", []))
+    query = ", ".join(f"{k}={relative(v) if k == 'path' and isinstance(v, str) else v}"
+                      for k, v in sorted(meta.query.items()) if v not in (None, "", []))
     agg = {"last": "the last logged value", "min": "the minimum over the run's history",
            "max": "the maximum over the run's history"}.get(meta.metric_agg, meta.metric_agg)
     return [f"Runs loaded from {meta.source} ({query or 'no query'}) at {meta.fetched_at}; each "

@@ -7,6 +7,7 @@ import pandas as pd
 from sweepsight.adapters.schema import build_table
 from sweepsight.analysis import analyse
 from sweepsight.reports import text
+from sweepsight.reports.summary import summary_markdown
 
 
 def _table(rows: list[tuple[dict, list[float]]]):
@@ -34,9 +35,15 @@ def test_a_lucky_single_run_is_paired_with_the_best_replicated_configuration():
     rng = np.random.default_rng(1)
     rows = [({"lr": lr}, list(0.5 + 0.1 * lr + rng.normal(0, 0.01, 4))) for lr in (1, 2, 3)]
     rows.append(({"lr": 4}, [0.99]))  # one run, best by luck
-    out = text.findings(analyse(_table(rows), target="val_acc", n_jobs=1))
-    assert "Best configuration: **lr=4** with val\\_acc 0.99 over 1 run(s)" in out
+    result = analyse(_table(rows), target="val_acc", n_jobs=1)
+    out = text.findings(result)
+    assert "Best configuration: **lr=4** with val\\_acc 0.99 over 1 run." in out
     assert "the best with at least 4 runs (the median) is **lr=3**" in out
+    # findings only from tests that ran: a single-run best has no tested neighbour
+    assert "has 1 run, so its one neighbour could not be tested" in out
+    for said in (out, text.significance_summary(result), summary_markdown(result, title="t")):
+        assert "0 significantly worse" not in said and "0 are" not in said
+        assert "see their intervals" not in said
 
 
 def test_a_categorical_level_reads_as_against_its_other_levels():
@@ -44,9 +51,8 @@ def test_a_categorical_level_reads_as_against_its_other_levels():
     rows = [({"opt": o, "lr": lr}, list((0.8 if o == "adam" else 0.6) + rng.normal(0, 0.01, 3)))
             for o in ("adam", "sgd") for lr in (1, 2, 3)]
     out = text.findings(analyse(_table(rows), target="val_acc", n_jobs=1))
-    assert "Strongest monotone link: opt=adam (against its other levels) goes with higher val\\_acc" in out \
-        or "Strongest monotone link: opt=sgd (against its other levels) goes with lower val\\_acc" in out
-    assert "higher opt=" not in out
+    assert "**opt** matters most" in out and "best at adam (of 2 levels)" in out
+    assert "higher opt" not in out and "Spearman" not in out
 
 
 def test_no_lucky_winner_claim_when_most_configurations_ran_once():

@@ -162,17 +162,20 @@ def test_summary_md_is_valid_gfm_and_names_the_known_effects(built_site):
     text = (built_site.site / "summary.md").read_text(encoding="utf-8")
     assert len(text) < summary.MAX_CHARS
     assert assert_gfm_tables_consistent(text) >= 2
-    for heading in ("## The sweep in numbers", "## Top hyperparameters by importance",
-                    "## Significant neighbours of the best configuration", "## Notes and caveats"):
-        assert heading in text
+    headings = re.findall(r"^## .+$", text, flags=re.M)
+    assert headings == ["## Findings", "## Hyperparameters",
+                        "## The best configuration against its neighbours",
+                        "## The sweep in numbers", "## Notes and caveats"]
     ranking = re.findall(r"^\| (\d+) \| (\S+) \|", text, flags=re.M)
     assert ranking[0] == ("1", "lr"), ranking  # the quadratic lr effect dominates by design
     assert "| runs | 73 (72 analysed, 1 left out) |" in text
     assert "| configurations | 24 " in text
     assert "depth=8" in text and "optimizer=adam" in text  # the best configuration
     # 3 vs 3 seeds: KS cannot reach 0.05 for any neighbour, and the summary says so
-    assert ("**None could**: cannot tell: with 3 vs 3 seeds the smallest possible p is 0.1. "
-            "Rerun with more seeds or with `--test welch`.") in text
+    assert ("and none could be: with 3 vs 3 runs the smallest possible p is 0.1; more seeds "
+            "(or --test welch) would settle them.") in text
+    assert "difference of means, as logged" in text  # every difference names its scale
+    assert "…" not in text.split("## Notes and caveats")[1]  # no note is cut
     assert SCRIPT_NAME not in text and "<b>" not in text
 
 
@@ -204,7 +207,8 @@ def test_summary_md_stays_under_github_limit_with_500_hyperparameters(built_site
     assert assert_gfm_tables_consistent(text) == 3
     assert "… and 485 more" in text  # importance rows and significant neighbours
     notes = text.split("## Notes and caveats")[1]
-    assert re.search(r"^- … and \d{3,} more$", notes, flags=re.M)  # notes + set-aside, cut
+    # notes + set-aside: whole items dropped and counted, none cut
+    assert re.search(r"^- \d{3,} more notes left out to keep this page", notes, flags=re.M)
     body = text.rsplit("*Full report", 1)[0]
     assert "<x" not in body and re.findall(r"(?<!\\)`", body) == []
 
@@ -244,7 +248,7 @@ def test_one_run_per_configuration_says_why_significance_cannot_apply(single_run
     text = page_text(single_run_site.site / "significance.html")
     assert " ".join(html.unescape(sig.reason).split()) in text
     summary_text = (single_run_site.site / "summary.md").read_text(encoding="utf-8")
-    assert "Not applicable:" in summary_text
+    assert "Significance was not tested: " in summary_text
     assert_gfm_tables_consistent(summary_text)
 
 

@@ -582,15 +582,14 @@ def conditional_plans(prep: Prepared, groups: dict[str, list[int]], X: np.ndarra
 
 
 def _parent(prep: Prepared, child: str) -> str | None:
-    """The parameter whose level decides whether ``child`` is set (named in the note)."""
-    text = prep.conditional[child]
+    """The parameter whose level decides whether ``child`` is set (``prep.conditions``)."""
+    cond = prep.conditions.get(child)
+    q = None if cond is None else cond.parent
+    if q is None or q == child or q not in prep.params:
+        return None
+    levels = prep.runs[q].astype(object).fillna("\0missing")
     miss = prep.runs[child].isna()
-    for q in sorted((q for q in prep.params if q != child), key=len, reverse=True):
-        if text.startswith(f"inactive when {q} "):
-            levels = prep.runs[q].astype(object).fillna("\0missing")
-            if miss.groupby(levels).nunique().max() == 1:  # verify: it does decide
-                return q
-    return None
+    return q if miss.groupby(levels).nunique().max() == 1 else None  # verify: it does decide
 
 
 def _pools(sub: np.ndarray, vals: np.ndarray) -> list[np.ndarray]:

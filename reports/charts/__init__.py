@@ -6,6 +6,7 @@ than :data:`MAX_ROWS` rows. :func:`display` shows any of them in a page notebook
 """
 from __future__ import annotations
 
+from sweepsight.reports.charts import marginal
 from sweepsight.reports.charts._common import MAX_ROWS
 from sweepsight.reports.charts.importance import (importance_chart, interactions_chart,
                                        metric_vs_params_chart)
@@ -15,5 +16,5 @@ from sweepsight.reports.charts.significance import significance_table_html, sign
 from sweepsight.reports.charts.tables import display, html_table
 
 __all__ = ["MAX_ROWS", "coefficient_chart", "correlation_chart", "display", "html_table",
-           "importance_chart", "interactions_chart", "metric_vs_params_chart",
+           "importance_chart", "interactions_chart", "marginal", "metric_vs_params_chart",
            "parallel_coordinates", "significance_table_html", "significance_view"]

@@ -26,15 +26,18 @@ def _importance_data(analysis) -> pd.DataFrame:
     for col in ("impurity", "impurity_std", "permutation", "permutation_std"):
         out[col] = out["param"].map(forest[col]).to_numpy(dtype=float)
     corr = analysis.correlation
-    r, feat = [], []
+    r: list[float] = []
+    feat: list[str] = []
     for p in out["param"]:
         rows = corr[corr["param"] == p] if corr is not None and len(corr) else corr
         if rows is None or len(rows) == 0:
-            r.append(np.nan), feat.append("")
+            r.append(np.nan)
+            feat.append("")
             continue
         own = rows[rows["feature"] == p]
         pick = own.iloc[0] if len(own) else rows.loc[rows["spearman_r"].abs().idxmax()]
-        r.append(float(pick["spearman_r"])), feat.append(str(pick["feature"]))
+        r.append(float(pick["spearman_r"]))
+        feat.append(str(pick["feature"]))
     out["corr"], out["corr_feature"] = r, feat
     return out.sort_values("share", ascending=False, kind="stable").reset_index(drop=True)
 
@@ -47,14 +50,14 @@ def importance_chart(analysis):
     data = _importance_data(analysis)
     order = list(data["param"])
     y = alt.Y("param:N", sort=order, title=None, axis=alt.Axis(labelLimit=200))
-    tips = ["param:N", alt.Tooltip("share:Q", format=".3f", title="main-effect share"),
+    tips = ["param:N", alt.Tooltip("share:Q", format=".2~%", title="main-effect share"),
             alt.Tooltip("noise_floor:Q", format=".3f"), "above_floor:N",
             alt.Tooltip("impurity:Q", format=".3f"), alt.Tooltip("permutation:Q", format=".3f"),
             alt.Tooltip("corr:Q", format=".3f", title="Spearman r"), "corr_feature:N"]
     base = alt.Chart(data).encode(y=y, tooltip=tips)
     main = alt.layer(
         base.mark_bar().encode(
-            x=alt.X("share:Q", title="share of variance (main effect)"),
+            x=alt.X("share:Q", title="share of variance (main effect)", axis=alt.Axis(format="~%")),
             color=alt.condition("datum.above_floor", alt.value("#4c78a8"), alt.value("#c7c7c7"))),
         base.mark_tick(color="#d62728", thickness=2, size=16).encode(x="noise_floor:Q"),
     ).properties(width=220, height=max(60, 30 * len(order)), title="Main effects (red tick: noise floor)")
@@ -92,8 +95,8 @@ def interactions_chart(analysis, *, top: int = 8):
                          "share": t["share"].to_numpy(dtype=float)})
     return alt.Chart(data).mark_bar(color="#b279a2").encode(
         y=alt.Y("pair:N", sort=list(data["pair"]), title=None),
-        x=alt.X("share:Q", title="share of variance (interaction)"),
-        tooltip=["pair:N", alt.Tooltip("share:Q", format=".3f")],
+        x=alt.X("share:Q", title="share of variance (interaction)", axis=alt.Axis(format="~%")),
+        tooltip=["pair:N", alt.Tooltip("share:Q", format=".2~%")],
     ).properties(width=300, height=alt.Step(20))
 
 

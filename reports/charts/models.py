@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from sweepsight.analysis.constants import VIF_HIGH
+
 
 def _correlation_data(analysis, *, alpha: float | None = None) -> pd.DataFrame:
     """Long table ``feature, param, method, r, p, n, significant``, features ordered by |Spearman|."""
@@ -42,13 +44,13 @@ def correlation_chart(analysis):
 
 
 def _coefficient_data(analysis, *, alpha: float | None = None) -> pd.DataFrame:
-    """Linear-model terms (no intercept) with ``significant`` (p < alpha) and ``vif_high`` (> 10)."""
+    """Linear-model terms (no intercept) with ``significant`` (p < alpha) and ``vif_high`` (> :data:`~analysis.constants.VIF_HIGH`)."""
     alpha = analysis.options.get("alpha", 0.05) if alpha is None else alpha
     t = analysis.linear.table
     t = t[t["term"].astype(str).str.lower() != "intercept"].copy()
     t["term"] = t["term"].astype(str)
     t["significant"] = t["p_value"] < alpha
-    t["vif_high"] = t["vif"].astype(float) > 10
+    t["vif_high"] = t["vif"].astype(float) > VIF_HIGH
     t["label"] = np.where(t["significant"], "p < " + f"{alpha:g}", "not significant")
     return t.sort_values("coef", ascending=False, kind="stable").reset_index(drop=True)
 
