@@ -6,6 +6,7 @@ With no arguments it builds the report of the bundled example sweep
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import sys
@@ -187,31 +188,62 @@ def main(argv: list[str] | None = None) -> int:
     """Build the report; a :class:`SweepError` prints ``error: <message>`` and returns 2."""
     args = parser().parse_args(argv)
     start = time.perf_counter()
-    try:
-        run(args)
-    except SweepError as exc:
-        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        _quiet_asyncio()
-        print("error: interrupted; the existing site was left untouched.", file=sys.stderr)
-        return 130
-    except Exception as exc:
-        build_error = sys.modules.get("sweepsight.reports.build")
-        if build_error is None or not isinstance(exc, build_error.BuildError):
-            raise
-        # a bug in a page or the renderer, or a kernel that died: the message names it
-        print(f"error: the report could not be built: {' '.join(str(exc).split())}", file=sys.stderr)
-        print("error: the existing site was left untouched.", file=sys.stderr)
-        return 1
+    with _watch_interrupts() as interrupted:
+        try:
+            run(args)
+        except SweepError as exc:
+            print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+            return 2
+        except BaseException as exc:
+            build = sys.modules.get("sweepsight.reports.build")
+            if build is not None and isinstance(exc, build.BuildError):
+                # a bug in a page or the renderer, or a kernel that died: the message names it
+                _quiet_exit()
+                print(f"error: the report could not be built: {' '.join(str(exc).split())}",
+                      file=sys.stderr)
+                print("error: the existing site was left untouched.", file=sys.stderr)
+                return 1
+            # Ctrl-C while the notebook client awaits the kernel surfaces as asyncio's
+            # CancelledError (or a client error) rather than KeyboardInterrupt.
+            if not (isinstance(exc, KeyboardInterrupt) or interrupted):
+                raise
+            _quiet_exit()
+            print("error: interrupted; the existing site was left untouched.", file=sys.stderr)
+            return 130
     print(f"[{time.perf_counter() - start:7.2f} s] done: {Path(args.out).resolve() / 'index.html'}")
     return 0
 
 
-def _quiet_asyncio() -> None:
-    """An interrupt stops the notebook client mid-await; asyncio would then log "Task exception
-    was never retrieved" with a traceback when the task is collected. The user pressed Ctrl-C
-    and has been told so: nothing more to say."""
+@contextlib.contextmanager
+def _watch_interrupts():
+    """Yields a list that becomes non-empty once SIGINT arrives (Ctrl-C still raises
+    KeyboardInterrupt); the previous handler is restored on exit."""
+    import signal
+    import threading
+
+    seen: list[bool] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield seen
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def on_sigint(signum, frame):
+        seen.append(True)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield seen
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _quiet_exit() -> None:
+    """After a failed or interrupted build the user has been told what happened in one line.
+    The notebook client left behind still has asyncio tasks and atexit clean-ups for a kernel
+    that is gone; they would print "Task exception was never retrieved" or "Exception ignored
+    in atexit callback" with a traceback while Python exits. Keep them quiet."""
     import logging
 
     logging.getLogger("asyncio").setLevel(logging.CRITICAL + 1)
+    sys.unraisablehook = lambda unraisable: None
