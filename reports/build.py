@@ -260,12 +260,13 @@ def _building_folder(out: Path):
     return tmp, lock
 
 
-def _flock(fh, *, blocking: bool) -> bool:
-    """Lock ``fh`` exclusively; False when another process holds it (non-blocking)."""
+def _flock(fh, *, blocking: bool) -> bool | None:
+    """Lock ``fh`` exclusively: True when locked, False when another process holds it
+    (non-blocking), None where files cannot be locked (Windows)."""
     try:
         import fcntl
-    except ImportError:  # Windows: no locks; stale folders are then cleaned by age alone
-        return True
+    except ImportError:
+        return None
     try:
         fcntl.flock(fh, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
     except BlockingIOError:
@@ -273,7 +274,8 @@ def _flock(fh, *, blocking: bool) -> bool:
     return True
 
 
-STALE_UNLOCKED = 24 * 3600  # a building folder without its lock file, older than this, is stale
+STALE_YOUNG = 60  # seconds: a building folder younger than this is never cleaned
+STALE_UNLOCKED = 24 * 3600  # a building folder whose lock cannot be asked, older than this, is stale
 
 
 def clean_stale(out: Path) -> list[Path]:
@@ -286,12 +288,16 @@ def clean_stale(out: Path) -> list[Path]:
     for folder in out.parent.glob(f".{out.name}.building-*"):
         lock_path = folder / LOCK
         try:
+            if time.time() - folder.stat().st_mtime < STALE_YOUNG:
+                continue  # may be a build that is just starting (folder made, lock not yet taken)
+            locked = None
             if lock_path.exists():
                 with open(lock_path, "a") as fh:
-                    if not _flock(fh, blocking=False):
-                        continue  # another build is working there
-            elif time.time() - folder.stat().st_mtime < STALE_UNLOCKED:
-                continue  # just created, or being swapped into place
+                    locked = _flock(fh, blocking=False)
+                if locked is False:
+                    continue  # another build is working there
+            if locked is None and time.time() - folder.stat().st_mtime < STALE_UNLOCKED:
+                continue  # no lock to ask: just created, being swapped into place, or Windows
         except OSError:
             continue
         shutil.rmtree(folder, ignore_errors=True)

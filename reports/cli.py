@@ -6,7 +6,6 @@ With no arguments it builds the report of the bundled example sweep
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import shutil
 import sys
@@ -188,54 +187,31 @@ def main(argv: list[str] | None = None) -> int:
     """Build the report; a :class:`SweepError` prints ``error: <message>`` and returns 2."""
     args = parser().parse_args(argv)
     start = time.perf_counter()
-    with _watch_interrupts() as interrupted:
-        try:
-            run(args)
-        except SweepError as exc:
-            print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
-            return 2
-        except BaseException as exc:
-            build = sys.modules.get("sweepsight.reports.build")
-            if build is not None and isinstance(exc, build.BuildError):
-                # a bug in a page or the renderer, or a kernel that died: the message names it
-                _quiet_exit()
-                print(f"error: the report could not be built: {' '.join(str(exc).split())}",
-                      file=sys.stderr)
-                print("error: the existing site was left untouched.", file=sys.stderr)
-                return 1
-            # Ctrl-C while the notebook client awaits the kernel surfaces as asyncio's
-            # CancelledError (or a client error) rather than KeyboardInterrupt.
-            if not (isinstance(exc, KeyboardInterrupt) or interrupted):
-                raise
+    try:
+        run(args)
+    except SweepError as exc:
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+    except BaseException as exc:
+        build = sys.modules.get("sweepsight.reports.build")
+        if build is not None and isinstance(exc, build.BuildError):
+            # a bug in a page or the renderer, or a kernel that died: the message names it
             _quiet_exit()
-            print("error: interrupted; the existing site was left untouched.", file=sys.stderr)
-            return 130
+            print(f"error: the report could not be built: {' '.join(str(exc).split())}",
+                  file=sys.stderr)
+            print("error: the existing site was left untouched.", file=sys.stderr)
+            return 1
+        # While a page runs, nbclient handles SIGINT itself (it stops the kernel client), and
+        # Ctrl-C then surfaces as asyncio's CancelledError instead of KeyboardInterrupt.
+        asyncio = sys.modules.get("asyncio")
+        if not (isinstance(exc, KeyboardInterrupt)
+                or (asyncio is not None and isinstance(exc, asyncio.CancelledError))):
+            raise
+        _quiet_exit()
+        print("error: interrupted; the existing site was left untouched.", file=sys.stderr)
+        return 130
     print(f"[{time.perf_counter() - start:7.2f} s] done: {Path(args.out).resolve() / 'index.html'}")
     return 0
-
-
-@contextlib.contextmanager
-def _watch_interrupts():
-    """Yields a list that becomes non-empty once SIGINT arrives (Ctrl-C still raises
-    KeyboardInterrupt); the previous handler is restored on exit."""
-    import signal
-    import threading
-
-    seen: list[bool] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield seen
-        return
-    previous = signal.getsignal(signal.SIGINT)
-
-    def on_sigint(signum, frame):
-        seen.append(True)
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGINT, on_sigint)
-    try:
-        yield seen
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _quiet_exit() -> None:

@@ -331,6 +331,12 @@ def test_stale_building_folders_are_cleaned_and_ctrl_c_is_one_line(tmp_path, old
     busy.mkdir()
     held = open(busy / build.LOCK, "w")
     fcntl.flock(held, fcntl.LOCK_EX)
+    young = tmp_path / ".site.building-starting"  # made a moment ago, lock not yet taken
+    young.mkdir()
+    (young / build.LOCK).write_text("")
+    an_hour_ago = time.time() - 3600
+    for folder in (stale, busy):
+        os.utime(folder, (an_hour_ago, an_hour_ago))
     csv = write_sweep(tmp_path / "sweep.csv", seeds=2)
     proc = cli(["--path", csv, "--target", "val_acc", "--out", old_site, "--renderer", "nbconvert"],
                cwd=tmp_path, start_new_session=True)
@@ -341,11 +347,11 @@ def test_stale_building_folders_are_cleaned_and_ctrl_c_is_one_line(tmp_path, old
     stdout = "".join(lines) + stdout
     held.close()
     assert re.search(r"cleaned 1 folder\(s\) left by killed builds: \.site\.building-killed1", stdout)
-    assert not stale.exists() and busy.exists()
+    assert not stale.exists() and busy.exists() and young.exists()
     assert proc.returncode == 130, stderr
     assert stderr == "error: interrupted; the existing site was left untouched.\n", stderr
     assert snapshot_of(old_site) == before
-    assert sorted(p.name for p in tmp_path.iterdir() if ".building-" in p.name) == [busy.name]
+    assert sorted(p.name for p in tmp_path.iterdir() if ".building-" in p.name) == [busy.name, young.name]
 
 
 @pytest.mark.slow

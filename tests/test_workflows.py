@@ -285,7 +285,7 @@ def test_the_actions_shell_steps_run_locally(tmp_path):
     assert outputs == {"site": "report site", "summary": "report site/summary.md"}
     site = work / "report site"
     summary = (site / "summary.md").read_text()
-    assert files["step_summary"].read_text() == summary and "val_acc" in summary
-    assert 'Our "lr" sweep' in summary  # the quoted argument arrived as one, quotes intact
+    assert files["step_summary"].read_text() == summary and "val\\_acc" in summary
+    assert summary.startswith('# Our "lr" sweep\n')  # the quoted argument arrived as one
     for page in ("index.html", "report.html", "significance.html"):
         assert (site / page).is_file(), page
