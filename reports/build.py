@@ -68,10 +68,22 @@ def run_analysis(snapshot_path: str, *, target: str, direction: str | None = Non
                  ) -> dict[str, float]:
     """Load the snapshot, run :func:`analysis.analyse` and pickle the result to ``analysis_path``.
 
-    The build calls it in its own process (``reports/analysis.ipynb`` runs it by hand); returns
-    the per-analysis timings in seconds. ``progress(stage, seconds)`` is passed on to
+    ``reports/analysis.ipynb`` runs it by hand (the build calls :func:`_analyse_and_pickle`);
+    returns the per-analysis timings in seconds. ``progress(stage, seconds)`` is passed on to
     ``analyse`` when it takes one.
     """
+    result = _analyse_and_pickle(
+        snapshot_path, target=target, direction=direction, metric_scale=metric_scale,
+        budget=budget, at_budget=at_budget, alpha=alpha, test=test, analysis_path=analysis_path,
+        progress=progress)
+    return dict(result.timings)
+
+
+def _analyse_and_pickle(snapshot_path: str, *, target: str, direction: str | None,
+                        metric_scale: str, budget: str | None, at_budget: str | None,
+                        alpha: float, test: str, analysis_path: str,
+                        progress: Callable[[str, float], None] | None):
+    """:func:`run_analysis`, returning the :class:`analysis.Analysis` itself."""
     from sweepsight.analysis import analyse
 
     table = snapshot.load(snapshot_path)
@@ -87,7 +99,7 @@ def run_analysis(snapshot_path: str, *, target: str, direction: str | None = Non
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_bytes(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
     tmp.replace(path)
-    return dict(result.timings)
+    return result
 
 
 def load_analysis(path: str | Path):
@@ -399,12 +411,14 @@ def build(
             def progress(name: str, seconds: float) -> None:
                 log(f"[{seconds:7.2f} s]   analysis: {name}")
 
+            results: list = []
+
             def analyse_stage() -> str:
-                found = run_analysis(
+                results.append(_analyse_and_pickle(
                     str(snap), target=target, direction=direction, metric_scale=metric_scale,
                     budget=budget, at_budget=at_budget, alpha=float(alpha), test=test,
-                    analysis_path=str(analysis_path), progress=progress)
-                return ", ".join(f"{k} {v:.2f} s" for k, v in found.items())
+                    analysis_path=str(analysis_path), progress=progress))
+                return ", ".join(f"{k} {v:.2f} s" for k, v in results[0].timings.items())
 
             stage("analysis", analyse_stage)
 
@@ -422,12 +436,12 @@ def build(
             stage("pages", pages_stage)
             stage("kernel shutdown", lambda: stop_kernel(km))
         stage("bundle", lambda: str(render.write_vega_bundle(project).relative_to(project)))
-        site_title = title or default_title(load_analysis(analysis_path))
+        result = results[0]
+        site_title = title or default_title(result)
         stage("render", lambda: render.render_site(
             project, tmp, pages=PAGES, title=site_title, renderer=renderer, log=log))
 
         def summary_stage() -> str:
-            result = load_analysis(analysis_path)
             text = summary.summary_markdown(result, title=site_title)
             (tmp / "summary.md").write_text(text, encoding="utf-8")
             render.write_single_file(project, tmp / "report.html", pages=PAGES, title=site_title)

@@ -123,12 +123,12 @@ def precheck(args: argparse.Namespace) -> None:
                              f"{', '.join(adapters.available())}.")
     if args.path and (args.source or "csv") == "csv" and not args.from_snapshot:
         path = Path(args.path)
-        if not path.exists():
-            raise SweepError(f"--path {args.path}: no such file; pass the sweep's CSV, Parquet "
-                             "or JSON-lines file.")
+        if not path.exists():  # the csv adapter's own words, before pandas loads
+            raise SweepError(f"file {path} not found; pass the path of a CSV, Parquet or "
+                             "JSON-lines export.")
         if not path.is_file():
-            raise SweepError(f"--path {args.path} is not a regular file (a folder, device or "
-                             "pipe); pass the sweep's CSV, Parquet or JSON-lines file.")
+            raise SweepError(f"file {path} is not a regular file (a folder, device or pipe); "
+                             "pass the path of a CSV, Parquet or JSON-lines export.")
 
 
 def run(args: argparse.Namespace) -> dict[str, float]:
