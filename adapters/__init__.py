@@ -5,12 +5,14 @@ sources register at import; a broken optional source (its library missing) fails
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from sweepsight.adapters.errors import SweepError
-from sweepsight.adapters.schema import RunTable
 
-Loader = Callable[[dict], RunTable]
+if TYPE_CHECKING:  # pandas and pandera load with the first adapter, not with this registry
+    from sweepsight.adapters.schema import RunTable
+
+Loader = Callable[[dict], "RunTable"]
 _REGISTRY: dict[str, Callable[[], Loader]] = {}
 
 

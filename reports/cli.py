@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+# Only light imports here: ``--help`` and input errors answer before pandas, scikit-learn,
+# mlflow or wandb load (the adapters and the build import them when they are needed).
 from sweepsight.adapters.errors import SweepError
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "digits_sweep.csv"
@@ -20,7 +22,7 @@ EXAMPLE_TARGET = "val_acc"
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m reports",
+        prog=Path(sys.argv[0]).name if Path(sys.argv[0]).name == "sweepsight" else "python -m reports",
         description="Turn a hyperparameter sweep into a static report site. With no arguments: "
                     "the bundled example sweep.")
     src = p.add_argument_group("where the runs come from")
@@ -131,17 +133,37 @@ def remembered(args: argparse.Namespace, meta) -> dict:
     return out
 
 
-def run(args: argparse.Namespace) -> dict[str, float]:
-    """Load (or read the snapshot), then build the site; returns stage timings."""
+def precheck(args: argparse.Namespace) -> None:
+    """The input errors found without loading anything heavy (so they answer in well under a
+    second): the options' values, a missing Quarto, a ``--path`` that is not a readable file."""
     from sweepsight import adapters
-    from sweepsight.adapters import snapshot
-    from sweepsight.reports.build import build
 
     if args.alpha is not None and not 0 < args.alpha < 1:
         raise SweepError(f"--alpha {args.alpha} must be between 0 and 1 (e.g. 0.05).")
     if args.renderer == "quarto" and not shutil.which("quarto"):
         raise SweepError("--renderer quarto: Quarto was not found on PATH; install it "
                          "(pip install quarto-cli) or pass --renderer nbconvert.")
+    if args.source is not None and not args.from_snapshot:
+        if args.source not in adapters.available():
+            raise SweepError(f"unknown source {args.source!r}; valid sources: "
+                             f"{', '.join(adapters.available())}.")
+    if args.path and (args.source or "csv") == "csv" and not args.from_snapshot:
+        path = Path(args.path)
+        if not path.exists():  # the csv adapter's own words, before pandas loads
+            raise SweepError(f"file {path} not found; pass the path of a CSV, Parquet or "
+                             "JSON-lines export.")
+        if not path.is_file():
+            raise SweepError(f"file {path} is not a regular file (a folder, device or pipe); "
+                             "pass the path of a CSV, Parquet or JSON-lines export.")
+
+
+def run(args: argparse.Namespace) -> dict[str, float]:
+    """Load (or read the snapshot), then build the site; returns stage timings."""
+    precheck(args)
+    from sweepsight import adapters
+    from sweepsight.adapters import snapshot
+    from sweepsight.reports.build import build
+
     start = time.perf_counter()
     if args.from_snapshot:
         table = snapshot.load(args.from_snapshot)
@@ -194,8 +216,6 @@ def check(table, target: str, options: dict) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     """Build the report; a :class:`SweepError` prints ``error: <message>`` and returns 2."""
-    from sweepsight.reports.build import BuildError
-
     args = parser().parse_args(argv)
     start = time.perf_counter()
     try:
@@ -203,12 +223,34 @@ def main(argv: list[str] | None = None) -> int:
     except SweepError as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
-    except BuildError as exc:  # a bug in a page or the renderer: the message names it
-        print(f"error: the report could not be built: {exc}", file=sys.stderr)
-        print("error: the existing site was left untouched.", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
+    except BaseException as exc:
+        build = sys.modules.get("sweepsight.reports.build")
+        if build is not None and isinstance(exc, build.BuildError):
+            # a bug in a page or the renderer, or a kernel that died: the message names it
+            _quiet_exit()
+            print(f"error: the report could not be built: {' '.join(str(exc).split())}",
+                  file=sys.stderr)
+            print("error: the existing site was left untouched.", file=sys.stderr)
+            return 1
+        # While a page runs, nbclient handles SIGINT itself (it stops the kernel client), and
+        # Ctrl-C then surfaces as asyncio's CancelledError instead of KeyboardInterrupt.
+        asyncio = sys.modules.get("asyncio")
+        if not (isinstance(exc, KeyboardInterrupt)
+                or (asyncio is not None and isinstance(exc, asyncio.CancelledError))):
+            raise
+        _quiet_exit()
         print("error: interrupted; the existing site was left untouched.", file=sys.stderr)
         return 130
     print(f"[{time.perf_counter() - start:7.2f} s] done: {Path(args.out).resolve() / 'index.html'}")
     return 0
+
+
+def _quiet_exit() -> None:
+    """After a failed or interrupted build the user has been told what happened in one line.
+    The notebook client left behind still has asyncio tasks and atexit clean-ups for a kernel
+    that is gone; they would print "Task exception was never retrieved" or "Exception ignored
+    in atexit callback" with a traceback while Python exits. Keep them quiet."""
+    import logging
+
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL + 1)
+    sys.unraisablehook = lambda unraisable: None

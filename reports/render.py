@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import html
 import itertools
+import os
 import uuid
 import json
 import re
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -102,14 +102,15 @@ def show(chart: Any):
 def bundle_js() -> str:
     """Vega, Vega-Lite and Vega-Embed in one classic script, assigned to ``window``.
 
-    Built by ``vl_convert.javascript_bundle`` (a few seconds) and cached on disk per version.
+    Built by ``vl_convert.javascript_bundle`` (a few seconds) and cached per version in
+    :func:`cache_dir` (never inside the installed package).
     The bundle is wrapped in a function so its top-level names cannot clash with other scripts;
     at the end it runs any chart embeds queued before it loaded.
     """
     import vl_convert
 
     version = getattr(vl_convert, "__version__", "unknown")
-    cache = Path(__file__).resolve().parent / "generated" / f"vega-bundle-{version}.js"
+    cache = cache_dir() / f"vega-bundle-{version}.js"
     if cache.exists():
         return cache.read_text(encoding="utf-8")
     body = vl_convert.javascript_bundle()
@@ -128,6 +129,14 @@ def bundle_js() -> str:
     except OSError:
         pass  # a read-only install: rebuild the bundle each time
     return text
+
+
+def cache_dir() -> Path:
+    """``$SWEEPSIGHT_CACHE``, else ``$XDG_CACHE_HOME/sweepsight``, else ``~/.cache/sweepsight``."""
+    if os.environ.get("SWEEPSIGHT_CACHE"):
+        return Path(os.environ["SWEEPSIGHT_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "sweepsight"
 
 
 def write_vega_bundle(site: str | Path) -> Path:
@@ -180,13 +189,15 @@ def _exporter():
     return exporter
 
 
-def render_nbconvert(generated: Path, site: Path, *, pages, title: str) -> None:
-    """Each executed page -> ``<site>/<stem>.html`` with the navbar and the shared Vega bundle."""
-    write_vega_bundle(site)
+def render_nbconvert(project: Path, site: Path, *, pages, title: str) -> None:
+    """Each executed page ``<project>/<stem>.ipynb`` -> ``<site>/<stem>.html`` with the navbar
+    and the shared Vega bundle (``<project>/assets``, copied)."""
+    (site / ASSETS).mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(project / ASSETS / BUNDLE_NAME, site / ASSETS / BUNDLE_NAME)
     exporter = _exporter()
     head = f'<script src="{ASSETS}/{BUNDLE_NAME}"></script>'
     for page in pages:
-        nb = _read_page(generated / f"{page.stem}.ipynb")
+        nb = _read_page(project / f"{page.stem}.ipynb")
         resources = {
             "metadata": {"name": f"{page.label} · {title}"},
             "sweepsight_head": head,
@@ -196,13 +207,13 @@ def render_nbconvert(generated: Path, site: Path, *, pages, title: str) -> None:
         (site / f"{page.stem}.html").write_text(body, encoding="utf-8")
 
 
-def write_single_file(generated: Path, path: Path, *, pages, title: str) -> Path:
+def write_single_file(project: Path, path: Path, *, pages, title: str) -> Path:
     """``report.html``: every page in one self-contained file (Vega bundle inline), to attach."""
     import nbformat
 
     combined = nbformat.v4.new_notebook()
     for page in pages:
-        nb = _read_page(generated / f"{page.stem}.ipynb")
+        nb = _read_page(project / f"{page.stem}.ipynb")
         combined.cells.append(nbformat.v4.new_markdown_cell(  # pages start with their own title
             f'<section class="sweepsight-page" id="page-{page.stem}"></section>'))
         combined.cells.extend(nb.cells)
@@ -217,47 +228,109 @@ def write_single_file(generated: Path, path: Path, *, pages, title: str) -> Path
     return path
 
 
-def render_quarto(quarto: str, generated: Path, site: Path, *, project: Path) -> None:
-    """``quarto render`` of the project (``_quarto.yml``) into a temporary folder, then moved
-    into ``site``; a root ``index.html`` forwards to the overview page."""
+QUARTO_PROJECT = Path(__file__).resolve().parent / "quarto"  # _quarto.yml + theme (package data)
+
+
+def quarto_config(*, title: str) -> dict:
+    """The project's ``_quarto.yml`` (package data) with ``website.title`` set to ``title``."""
+    import yaml
+
+    config = yaml.safe_load((QUARTO_PROJECT / "_quarto.yml").read_text(encoding="utf-8"))
+    config["website"]["title"] = title
+    return config
+
+
+def write_quarto_project(project: Path, *, title: str) -> Path:
+    """Put ``_quarto.yml`` (with the title) and the theme files into ``project``, beside the
+    executed pages and ``assets/``; returns the ``_quarto.yml`` written."""
+    import yaml
+
+    for item in QUARTO_PROJECT.iterdir():
+        if item.is_file() and item.name != "_quarto.yml":
+            shutil.copyfile(item, project / item.name)
+    path = project / "_quarto.yml"
+    path.write_text(yaml.safe_dump(quarto_config(title=title), sort_keys=False, allow_unicode=True),
+                    encoding="utf-8")
+    return path
+
+
+# What Quarto adds that would fetch from the network: the require.js and jQuery tags it injects
+# into pages built from notebooks with HTML outputs (with their inline ``define('jquery')``
+# shim, which fails once require.js is gone), and any other remote script or stylesheet.
+_REMOTE_SCRIPT = re.compile(
+    r"""<script\b[^>]*\bsrc\s*=\s*["']?(?:https?:)?//[^>]*>\s*</script>\s*""", re.I)
+_REMOTE_LINK = re.compile(r"""<link\b[^>]*\bhref\s*=\s*["']?(?:https?:)?//[^>]*>\s*""", re.I)
+_REQUIRE_SHIM = re.compile(
+    r"""<script\b[^>]*>\s*define\(\s*['"]jquery['"][^<]*</script>\s*""", re.I)
+_CSS_REMOTE_IMPORT = re.compile(r"""@import\s+url\(\s*["']?(?:https?:)?//[^)]*\)\s*;?""", re.I)
+
+
+def offline_html(text: str) -> str:
+    """``text`` (a page Quarto wrote) without remote scripts, stylesheets and the require.js shim."""
+    text = _REMOTE_SCRIPT.sub("", text)
+    text = _REMOTE_LINK.sub("", text)
+    return _REQUIRE_SHIM.sub("", text)
+
+
+def offline_css(text: str) -> str:
+    """``text`` (a stylesheet) without ``@import url(https://...)`` (e.g. web fonts)."""
+    return _CSS_REMOTE_IMPORT.sub("", text)
+
+
+def make_offline(site: Path) -> int:
+    """Apply :func:`offline_html` / :func:`offline_css` to every page and stylesheet in ``site``
+    (not to ``assets/``, our own files); returns how many files changed."""
+    changed = 0
+    for path in site.rglob("*"):
+        if path.suffix not in (".html", ".css") or ASSETS in path.relative_to(site).parts[:1]:
+            continue
+        text = path.read_text(encoding="utf-8")
+        new = offline_html(text) if path.suffix == ".html" else offline_css(text)
+        if new != text:
+            path.write_text(new, encoding="utf-8")
+            changed += 1
+    return changed
+
+
+def render_quarto(quarto: str, project: Path, site: Path, *, title: str) -> None:
+    """``quarto render`` of the build's own project folder (never the user's repository), then
+    :func:`make_offline` and the output moved into ``site``, flat: ``site/index.html``, ..."""
     import subprocess
 
-    with tempfile.TemporaryDirectory(dir=site.parent, prefix=".quarto-") as tmp:
-        proc = subprocess.run([quarto, "render", str(project), "--output-dir", tmp],
-                              cwd=project, capture_output=True, text=True)
-        if proc.returncode != 0:
-            from sweepsight.reports.build import BuildError
+    write_quarto_project(project, title=title)
+    output = project / "_site"
+    proc = subprocess.run([quarto, "render", str(project)], cwd=project,
+                          capture_output=True, text=True)
+    if proc.returncode != 0 or not (output / "index.html").is_file():
+        from sweepsight.reports.build import BuildError
 
-            raise BuildError(f"quarto render failed ({proc.returncode}): {proc.stderr[-2000:]}")
-        for item in Path(tmp).iterdir():
-            shutil.move(str(item), site / item.name)
-    rel = generated.relative_to(project).as_posix()
-    if not (site / "index.html").exists():
-        (site / "index.html").write_text(
-            f'<!DOCTYPE html><html><head><meta charset="utf-8">'
-            f'<meta http-equiv="refresh" content="0; url={rel}/index.html"></head>'
-            f'<body><a href="{rel}/index.html">Open the report</a></body></html>\n',
-            encoding="utf-8")
+        tail = " ".join((proc.stderr or proc.stdout).split())[-600:]
+        raise BuildError(f"quarto render failed (exit {proc.returncode}): {tail}")
+    make_offline(output)
+    for item in output.iterdir():
+        target = site / item.name
+        if target.is_dir():
+            shutil.rmtree(target)
+        shutil.move(str(item), target)
 
 
-def render_site(generated: Path, site: Path, *, pages, title: str, renderer: str = "auto",
+def render_site(project: Path, site: Path, *, pages, title: str, renderer: str = "auto",
                 log=print) -> str:
-    """Render the executed pages in ``generated`` into ``site``; returns which renderer ran.
+    """Render the executed pages in ``project`` into ``site``; returns which renderer ran.
 
     ``renderer``: ``"auto"`` (Quarto when ``quarto`` is on PATH, else nbconvert, said plainly),
     ``"quarto"`` or ``"nbconvert"``.
     """
     quarto = shutil.which("quarto")
-    project = generated.parent.parent
     if renderer == "quarto" and not quarto:
         from sweepsight.adapters.errors import SweepError
 
         raise SweepError("--renderer quarto: Quarto was not found on PATH; install it "
                          "(pip install quarto-cli) or pass --renderer nbconvert.")
-    if renderer in ("auto", "quarto") and quarto and (project / "_quarto.yml").exists():
-        render_quarto(quarto, generated, site, project=project)
+    if renderer in ("auto", "quarto") and quarto:
+        render_quarto(quarto, project, site, title=title)
         return "quarto"
     if renderer == "auto":
         log(QUARTO_MISSING)
-    render_nbconvert(generated, site, pages=pages, title=title)
+    render_nbconvert(project, site, pages=pages, title=title)
     return "nbconvert"
