@@ -377,7 +377,9 @@ def _neighbours(fact: F.Neighbours, analysis) -> str:
                 f"2 or more runs, so {'it' if one else 'none'} {could} be tested: whether "
                 f"{they} worse is not known.")
     if state is F.NeighbourState.ALL_WORSE:
-        return (f"All {n} of {whose} are significantly worse by the {test} (Holm-adjusted, "
+        every = (f"The only neighbour of {whose} is" if hood.n_neighbours == 1 else
+                 f"All {n} of {whose} are")
+        return (f"{every} significantly worse by the {test} (Holm-adjusted, "
                 f"α = {hood.alpha:g}).")
     worse = hood.counts["worse"]
     better = hood.counts["better"]

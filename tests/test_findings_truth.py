@@ -199,3 +199,15 @@ def test_best_neighbourhood_counts_ties_and_single_runs_on_hand_made_configs():
     assert hood.best.label == "a=1" and hood.ties == 1
     assert (hood.n_neighbours, hood.n_tested, hood.cannot_reach) == (1, 0, False)
     assert F.neighbour_state(hood) is F.NeighbourState.UNTESTABLE
+
+
+def test_marginal_plot_draws_many_levels_and_bins():
+    """7-12 distinct values (one point per value, default ticks) and a binned continuous one."""
+    from sweepsight.reports.charts import marginal as M
+
+    table = S.make_table({"k": S.Choice(list(range(1, 10))), "lr": S.LogUniform(1e-4, 1e-1)},
+                         effects={"k": 1.0}, n_configs=40, seeds=2, random_state=4)
+    result = analyse(table, target="loss", n_jobs=1)
+    assert len(result.levels.get("k").levels) == 9 and result.levels.get("lr").binned
+    spec = M.marginal_chart(M.marginal_info(result)).to_dict()
+    assert len(spec["concat"]) == 2

@@ -78,7 +78,7 @@ def marginal_chart(info: MarginalInfo, *, columns: int = 3):
         data = info.levels[info.levels["param"] == p]
         base = alt.Chart(data)
         if p in info.ordered:
-            ticks = [float(v) for v in data["x"]] if len(data) <= 6 else None
+            ticks = [float(v) for v in data["x"]] if len(data) <= 6 else alt.Undefined
             x = alt.X("x:Q", title=p, scale=alt.Scale(type="log" if p in info.log_x else "linear",
                                                       zero=False, nice=False, padding=12),
                       axis=alt.Axis(values=ticks, format=".6~g", grid=False, labelOverlap=True))
