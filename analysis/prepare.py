@@ -201,11 +201,11 @@ def prepare(
     if len(excluded):
         counts = excluded["reason"].value_counts()
         notes.append(
-            f"Excluded {len(excluded)} of {n_total} runs: "
-            + ", ".join(f"{n} {r}" for r, n in counts.items()) + "."
+            f"Excluded {len(excluded):,} of {n_total:,} runs ("
+            + "; ".join(f"{r}: {n:,}" for r, n in counts.items()) + ")."
         )
     if n_kept < MIN_RUNS:
-        detail = "; ".join(f"{n} {r}" for r, n in excluded["reason"].value_counts().items())
+        detail = "; ".join(f"{r}: {n:,}" for r, n in excluded["reason"].value_counts().items())
         raise SweepError(
             f"only {n_kept} of {n_total} runs of {where} can be analysed for {target!r} "
             f"(excluded: {detail or 'none'}); at least {MIN_RUNS} finished runs with a finite "

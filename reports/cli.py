@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import time
@@ -180,6 +181,11 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         adapters.get_adapter(source)  # an unknown source fails here, listing the valid ones
         table = adapters.load(source, adapter_options(args))
         what = f"{source}"
+        path = table.meta.query.get("path") if isinstance(table.meta.query, dict) else None
+        if isinstance(path, str) and os.path.isabs(path):  # as typed from here: the pages are
+            from sweepsight.reports.text import relative  # rendered from another folder
+
+            table.meta.query["path"] = relative(path)
     target = resolve_target(args.target, table.metrics, args.metric,
                             objective=table.meta.objective)
     forced = [p for p in args.param if p in table.params]

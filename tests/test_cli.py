@@ -214,8 +214,8 @@ def test_bare_export_with_only_the_target_builds(capsys, tmp_path):
     assert "hyperparameters analysed | 3 (2 numeric, 1 categorical)" in summary
     assert re.search(r"best configuration \| batch\\_size=\d+, lr=0.001, optimizer=adam:", summary)
     assert "Bare column val\\_loss read as the metric named by --target." in summary
-    assert ("Excluded 2 of 36 runs: 1 run crashed (state), 1 run still running (its metric is "
-            "partial).") in summary
+    assert ("Excluded 2 of 36 runs (run crashed (state): 1; run still running (its metric is "
+            "partial): 1).") in summary
     assert "\\_runtime, \\_step, \\_timestamp: tracker internals" in summary
 
 

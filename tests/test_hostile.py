@@ -263,7 +263,7 @@ LOADED = [
            r"^Metric scale ", _tiny_kept),
     Loaded("wandb run whose .wandb log is 3 bytes: a crashed run",
            lambda tmp, root: _wandb_copy(tmp, root, _tear),
-           r"^Excluded 1 of 4 runs: 1 run crashed \(state\)\.$", _torn_is_crashed),
+           r"^Excluded 1 of 4 runs \(run crashed \(state\): 1\)\.$", _torn_is_crashed),
     Loaded("wandb 'model.depth' and 'eval.acc' beside identical nested twins",
            lambda tmp, root: _wandb_copy(tmp, root, lambda d: None),
            r"^Summary keys 'eval\.acc' and eval → acc hold the same value in 4 runs: read once "

@@ -281,10 +281,10 @@ def test_running_runs_are_left_out_and_counted():
     assert sorted(running["run_id"]) == ["r18", "r19", "r20"]
     assert len(prep.runs) == 18 and not set(prep.excluded["run_id"]) & set(prep.runs["run_id"])
     note = next(n for n in prep.notes if n.startswith("Excluded"))
-    assert note == ("Excluded 6 of 24 runs: 3 run still running (its metric is partial), "
-                    "2 run crashed (state), 1 run failed (state).")
+    assert note == ("Excluded 6 of 24 runs (run still running (its metric is partial): 3; "
+                    "run crashed (state): 2; run failed (state): 1).")
     table.frame.loc[table.frame["state"] == "finished", "state"] = "running"
-    with pytest.raises(SweepError, match=r"only 0 of 24 runs.*21 run still running"):
+    with pytest.raises(SweepError, match=r"only 0 of 24 runs.*run still running \(its metric is partial\): 21"):
         prepare(table, target="loss")
 
 
