@@ -16,6 +16,8 @@ from sweepsight.analysis.best import Config, Neighbourhood, best_neighbourhood
 from sweepsight.analysis.constants import (BETTER, CV_R2_LOW, CV_R2_ROUGH,
                                            INTERACTIONS_DOMINATE, WORSE)
 from sweepsight.analysis.levels import LevelsResult, ParamLevels, level_effects
+from sweepsight.analysis.scale import ScaleCheck
+from sweepsight.analysis.significance import RerunPlan
 
 #: Main effects quoted among the findings (the importance table lists them all).
 TOP_MAIN_EFFECTS = 2
@@ -33,6 +35,8 @@ class Kind(enum.Enum):
     NOT_TESTED = "significance not tested"
     DISAGREEMENT = "rankings disagree"
     FOREST_FIT = "forest fit"
+    SCALE = "the scale changes the headline"  # fact: analysis.scale.ScaleCheck
+    RERUN_PLAN = "rerun plan"  # fact: analysis.significance.RerunPlan
 
 
 @dataclasses.dataclass(frozen=True)
@@ -196,7 +200,7 @@ class ForestFit:
 
 
 Fact = (MainEffect | NoSignal | Flat | Interactions | BestConfig | Neighbours | NotTested
-        | Disagreement | ForestFit)
+        | Disagreement | ForestFit | ScaleCheck | RerunPlan)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -396,6 +400,9 @@ def findings(analysis) -> list[Finding]:
     if verdict_ is Verdict.MAIN_EFFECTS and inter is not None and \
             inter.state is InteractionState.ABOVE_NOISE and inter.pairs:
         out.append(Finding(Kind.INTERACTIONS, inter, INTERACTION_MAP))
+    check = getattr(analysis, "scale_check", None)
+    if check is not None and check.differs:
+        out.append(Finding(Kind.SCALE, check, MAIN_EFFECTS))
     sig = analysis.significance
     hood = neighbourhood(analysis)
     if hood is not None:
@@ -408,6 +415,8 @@ def findings(analysis) -> list[Finding]:
     elif hood is not None:
         out.append(Finding(Kind.NEIGHBOURS, Neighbours(neighbour_state(hood), hood),
                            BEST_NEIGHBOURS))
+        if sig.rerun_plan is not None:
+            out.append(Finding(Kind.RERUN_PLAN, sig.rerun_plan, BEST_NEIGHBOURS))
     if verdict_ is not Verdict.NOISE:
         for d in disagreements(analysis)[:MAX_DISAGREEMENTS]:
             out.append(Finding(Kind.DISAGREEMENT, d, FOREST_VS_MAIN))

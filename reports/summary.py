@@ -150,6 +150,13 @@ def _findings(result, *, limit: int) -> list[str]:
     return out
 
 
+def _plan_unless_shown(result) -> list[str]:
+    """The rerun plan below the neighbours table, unless the findings above already said it."""
+    kinds = [f.kind for f in F.findings(result)][:MAX_FINDINGS]
+    plan = rerun_plan_text(result)
+    return [] if not plan or F.Kind.RERUN_PLAN in kinds else ["", plan]
+
+
 def _importance(result, *, limit: int) -> list[str]:
     """Main-effect shares (the importance page's numbers), noise test, best value and shape."""
     lines = ["## Hyperparameters", ""]
@@ -274,7 +281,7 @@ def summary_markdown(result, *, title: str, rows: int = 15, notes: int = 30) -> 
     while True:
         parts = list(head)
         for section in (_findings(result, limit=MAX_FINDINGS), _importance(result, limit=rows),
-                        _neighbours(result, limit=rows) + ['', rerun_plan_text(result)],
+                        _neighbours(result, limit=rows) + _plan_unless_shown(result),
                         _numbers(result)):
             parts += section + [""]
         used = len("\n".join(parts + tail)) + 2

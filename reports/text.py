@@ -461,6 +461,10 @@ def finding_sentence(f: F.Finding, analysis) -> str:
         return _disagreement(fact)
     if isinstance(fact, F.ForestFit):
         return _forest_fit(fact)
+    if f.kind is F.Kind.SCALE:
+        return scale_headline(analysis)
+    if f.kind is F.Kind.RERUN_PLAN:
+        return rerun_plan_text(analysis)
     raise TypeError(f"no words for {type(fact).__name__}")
 
 

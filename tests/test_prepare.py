@@ -165,7 +165,7 @@ def test_set_aside_reasons():
 def test_too_few_runs_names_counts_and_reasons():
     table = table_of({"a": [1.0, 2.0, 3.0, 4.0]}, [1.0, np.nan, np.inf, 2.0],
                      state=["finished", "finished", "finished", "failed"])
-    with pytest.raises(SweepError, match=r"only 1 of 4 runs.*1 missing target.*1 infinite target"):
+    with pytest.raises(SweepError, match=r"only 1 of 4 runs.*missing target: 1.*infinite target: 1"):
         prepare(table, target="loss")
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from sweepsight.analysis.prepared import Aside
 from sweepsight.analysis.scale import OWN_LIMIT, Scale, ScaleReason, headline
-from sweepsight.reports import build, text
+from sweepsight.reports import text
 
 
 def _page_text(site: Path, page: str = "index") -> str:
@@ -43,7 +43,19 @@ def build_cli(tmp_path: Path, csv: Path, *args: str, capsys):
                "--renderer", "nbconvert"])
     out = capsys.readouterr()
     assert rc == 0, out.err
-    return site, build.load_analysis(build.GENERATED / "analysis.pkl"), out.out
+    return site, analysis_of(site), out.out
+
+
+def analysis_of(site: Path):
+    """The analysis the build made, made again from the site's snapshot with the options the
+    snapshot remembers (the build's own pickle lives in its temporary work folder)."""
+    from sweepsight.adapters import snapshot
+    from sweepsight.analysis import analyse
+
+    table = snapshot.load(str(site / "data" / "sweep"))
+    options = dict(table.meta.report_options)
+    target = options.pop("target")
+    return analyse(table, target=target, **{k: v for k, v in options.items() if v is not None})
 
 
 # --- 1. "none" is a level -------------------------------------------------------------------
