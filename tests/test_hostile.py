@@ -12,7 +12,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -31,7 +30,7 @@ from sweepsight.analysis.prepare import prepare
 from sweepsight.reports import cli
 from tests.conftest import REPO
 from tests.hostile_inputs import (BIDI, GFM_TRICKS, GITHUB_TRIGGERS, LONG_VALUE, grid, log_wandb,
-                                  write_rows, write_sweep)
+                                  write_sweep)
 
 CSV = ["--source", "csv", "--path"]
 
