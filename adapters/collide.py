@@ -40,7 +40,7 @@ def same_value(a: Any, b: Any) -> bool:
 def compare(name: str, sources: tuple[str, ...], columns: Iterable[Iterable[Any]],
             labels: Iterable[str]) -> Collision:
     """Compare aligned value sequences of ``sources`` (``labels`` names each position)."""
-    columns = [list(c) for c in columns]
+    columns, labels = [list(c) for c in columns], list(labels)
     first = columns[0]
     for other in columns[1:]:
         for label, a, b in zip(labels, first, other):

@@ -70,8 +70,9 @@ _PATTERNS = {
 _PATH = re.compile(r"[/\\]")
 MISSING_LEVEL = "(missing)"
 RUNNING = "run still running (its metric is partial)"
-#: Target values beyond this size are left out like inf: their squares, sums and differences
-#: overflow float64 (1e308 beside -1e308), which no scale choice downstream can undo.
+#: Target values beyond this size are left out like inf when the metric is analysed as logged:
+#: their squares and sums overflow float64 (1e308 beside -1e308 crashed the forest's R²).
+#: On the log10 or rank scale (a few diverged runs at 1e250) they are kept.
 HUGE = 1e150
 HUGE_REASON = f"target beyond ±{HUGE:.0e} (arithmetic on it overflows)"
 
@@ -145,7 +146,10 @@ def prepare(
     reason[(reason == "") & y_all.isna()] = "missing target"
     reason[(reason == "") & np.isinf(y_all.to_numpy(dtype=float))] = "infinite target"
     huge = (reason == "") & (y_all.abs() > HUGE)
-    reason[huge] = HUGE_REASON
+    if huge.any() and _raw_scale(y_all[reason == ""].to_numpy(dtype=float), metric_scale):
+        reason[huge] = HUGE_REASON
+    else:  # log10 or ranks tame them (diverged runs at 1e250): nothing overflows
+        huge[:] = False
     if huge.any():
         shown = ", ".join(map(str, frame.loc[huge, "name"].head(5))) + (" ..." if huge.sum() > 5 else "")
         notes.append(f"Left out {int(huge.sum())} run(s) whose target is beyond ±{HUGE:.0e}, "
@@ -640,6 +644,14 @@ def _choose_scale(y: np.ndarray, metric_scale: str) -> tuple[np.ndarray, ScaleCh
     choice = climb(y, heavy=heavy, tail=detail, right=right)
     out = {Scale.RAW: y, Scale.LOG: np.log10(y) if positive else y, Scale.RANK: _rank(y)}
     return out[choice.scale], choice
+
+
+def _raw_scale(y: np.ndarray, metric_scale: str) -> bool:
+    """Whether ``y`` would be analysed as logged (where values beyond :data:`HUGE` overflow)."""
+    try:
+        return _choose_scale(y, metric_scale)[1] == "raw"
+    except SweepError:  # --metric-scale log of a non-positive metric: said later, in order
+        return False
 
 
 def _unit(y: np.ndarray) -> np.ndarray:

@@ -12,7 +12,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -31,7 +30,7 @@ from sweepsight.analysis.prepare import prepare
 from sweepsight.reports import cli
 from tests.conftest import REPO
 from tests.hostile_inputs import (BIDI, GFM_TRICKS, GITHUB_TRIGGERS, LONG_VALUE, grid, log_wandb,
-                                  write_rows, write_sweep)
+                                  write_sweep)
 
 CSV = ["--source", "csv", "--path"]
 
@@ -220,6 +219,10 @@ def _huge_left_out(table, prep):
     assert np.isfinite(prep.y).all() and len(prep.runs) == len(grid()) - 2
 
 
+def _huge_kept(table, prep):
+    assert not len(prep.excluded) and prep.metric_scale != "raw" and np.isfinite(prep.y).all()
+
+
 def _tiny_kept(table, prep):
     assert not len(prep.excluded) and np.isfinite(prep.y).all()
     assert prep.runs["y_raw"].min() == 5e-324
@@ -258,6 +261,13 @@ LOADED = [
     Loaded("target ±1e308 beside normal values: left out like inf",
            lambda tmp, _: CSV + [str(_extreme_rows(tmp, {0: 1e308, 1: -1e308})), "--target", "val_acc"],
            r"^Left out 2 run\(s\) whose target is beyond ±1e\+150.*: r0-0, r0-1\.$", _huge_left_out),
+    Loaded("target 1e250 beside normal values, --metric-scale raw: left out",
+           lambda tmp, _: CSV + [str(_extreme_rows(tmp, {0: 1e250, 1: 1e250})), "--target",
+                                 "val_acc", "--metric-scale", "raw"],
+           r"^Left out 2 run\(s\) whose target is beyond ±1e\+150", _huge_left_out),
+    Loaded("target 1e250 beside normal values, auto scale: kept, on log10 or ranks",
+           lambda tmp, _: CSV + [str(_extreme_rows(tmp, {0: 1e250, 1: 1e250})), "--target", "val_acc"],
+           r"^Metric scale (log|rank)", _huge_kept),
     Loaded("target 5e-324 beside normal values: analysed",
            lambda tmp, _: CSV + [str(_extreme_rows(tmp, {0: 5e-324})), "--target", "val_acc"],
            r"^Metric scale ", _tiny_kept),
