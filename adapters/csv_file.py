@@ -8,7 +8,7 @@ import pandas as pd
 
 from sweepsight.adapters.coerce import _as_number, _is_missing
 from sweepsight.adapters.collide import cell, compare
-from sweepsight.adapters.errors import SweepError
+from sweepsight.adapters.errors import SweepError, export_file
 from sweepsight.adapters.schema import METRIC, PARAM, RunTable, build_table
 
 PARAM_PREFIXES = ("params.", "param.", "config.", "hparams.", "hyperparameters.")
@@ -40,11 +40,7 @@ FIXED_ALIASES = {
 
 def read_file(path: Path) -> pd.DataFrame:
     """Read the file with every cell as text, so that typing is ours and not the reader's."""
-    if not path.exists():
-        raise SweepError(f"file {path} not found; pass the path of a CSV, Parquet or JSON-lines export.")
-    if not path.is_file():  # a directory, a FIFO, /dev/zero: reading would block or never end
-        raise SweepError(f"{path} is not a regular file; pass the path of a CSV, Parquet or "
-                         "JSON-lines export.")
+    export_file(path)
     suffix = "".join(path.suffixes[-2:]).lower() if path.suffix == ".gz" else path.suffix.lower()
     try:
         if suffix.startswith(".parquet") or suffix == ".pq":

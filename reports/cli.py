@@ -15,7 +15,7 @@ from pathlib import Path
 
 # Only light imports here: ``--help`` and input errors answer before pandas, scikit-learn,
 # mlflow or wandb load (the adapters and the build import them when they are needed).
-from sweepsight.adapters.errors import SweepError
+from sweepsight.adapters.errors import SweepError, export_file
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "digits_sweep.csv"
 EXAMPLE_TARGET = "val_acc"
@@ -72,6 +72,9 @@ def parser() -> argparse.ArgumentParser:
     out.add_argument("--title", help="the site title")
     out.add_argument("--renderer", choices=["auto", "quarto", "nbconvert"], default="auto",
                      help="default: Quarto when on PATH, else nbconvert")
+    out.add_argument("--check", action="store_true",
+                     help="load and check the sweep with these options, say what would be "
+                          "analysed, and stop (no site is written)")
     return p
 
 
@@ -149,13 +152,7 @@ def precheck(args: argparse.Namespace) -> None:
             raise SweepError(f"unknown source {args.source!r}; valid sources: "
                              f"{', '.join(adapters.available())}.")
     if args.path and (args.source or "csv") == "csv" and not args.from_snapshot:
-        path = Path(args.path)
-        if not path.exists():  # the csv adapter's own words, before pandas loads
-            raise SweepError(f"file {path} not found; pass the path of a CSV, Parquet or "
-                             "JSON-lines export.")
-        if not path.is_file():
-            raise SweepError(f"file {path} is not a regular file (a folder, device or pipe); "
-                             "pass the path of a CSV, Parquet or JSON-lines export.")
+        export_file(Path(args.path))  # the csv adapter's own check, before pandas loads
 
 
 def run(args: argparse.Namespace) -> dict[str, float]:
@@ -196,6 +193,10 @@ def run(args: argparse.Namespace) -> dict[str, float]:
           f"{len(table.params)} hyperparameters, target {target}", flush=True)
     timings = {"load": time.perf_counter() - start}
     timings["check"] = check(table, target, options)
+    if args.check:
+        chosen = ", ".join(f"{k} {v}" for k, v in options.items() if v is not None)
+        print(f"check only: target {target}, {chosen}; nothing was built", flush=True)
+        return timings
     timings.update(build(
         out=args.out, target=target, table=table, **options,
         title=args.title,
@@ -247,7 +248,9 @@ def main(argv: list[str] | None = None) -> int:
         _quiet_exit()
         print("error: interrupted; the existing site was left untouched.", file=sys.stderr)
         return 130
-    print(f"[{time.perf_counter() - start:7.2f} s] done: {Path(args.out).resolve() / 'index.html'}")
+    if not args.check:
+        print(f"[{time.perf_counter() - start:7.2f} s] done: "
+              f"{Path(args.out).resolve() / 'index.html'}")
     return 0
 
 

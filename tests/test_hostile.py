@@ -180,8 +180,9 @@ def test_refused_in_a_fresh_process_without_traceback(tmp_path):
                           timeout=300)
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
-    assert proc.stderr.strip().splitlines() == ["error: /dev/zero is not a regular file; pass "
-                                                "the path of a CSV, Parquet or JSON-lines export."]
+    assert proc.stderr.strip().splitlines() == ["error: /dev/zero is not a regular file (a folder, "
+                                                "device or pipe); pass the path of a CSV, Parquet "
+                                                "or JSON-lines export."]
 
 
 # --- the corpus: inputs that load, with their note -----------------------------------------------
