@@ -258,6 +258,7 @@ def significance_summary(analysis) -> str:
                  f"{counts.get('worse', 0)} significantly worse, "
                  f"{counts.get('better', 0)} significantly better, "
                  f"{counts.get('not significant', 0)} not significant, "
+                 f"{counts.get('cannot tell', 0)} cannot tell (no outcome could be significant), "
                  f"{counts.get('not testable', 0)} not testable.")
     lines.append(power_caveat(analysis))
     lines.append(f"Multiple testing: within each configuration's neighbourhood the p-values are "
@@ -279,8 +280,8 @@ def power_caveat(analysis) -> str:
     if cannot.any():
         return (f"**Power:** {percent(cannot.mean())} of the comparisons cannot reach "
                 f"significance whatever the data (too few seeds, or Holm over many neighbours; "
-                f"e.g. {_esc(tested.loc[cannot, 'power_note'].iat[0])}): for them \"not "
-                "significant\" means \"cannot tell\", not \"no difference\". More seeds per "
+                f"e.g. {_esc(tested.loc[cannot, 'power_note'].iat[0])}): their verdict is \"cannot "
+                "tell\", not \"not significant\". More seeds per "
                 "configuration" + (", or --test welch," if _test(analysis) != "welch" else "")
                 + " would settle them.")
     if worst == 0:  # a test without a floor (Welch's t): power depends on the spread alone

@@ -390,7 +390,7 @@ window.SWEEPSIGHT_WALK = window.SWEEPSIGHT_WALK || function (root, D) {
   // every pair, paged
   var allSort = {key: "holm", dir: 1}, allFilter = "", allVerdict = "", page = 0, PER = 25, allRows = null;
   var ALL_COLS = [
-    {title: "configuration", key: "from", cell: function (r) { return "rank " + D.rank[r.t] + ": " + label(r.t); }},
+    {title: "configuration", key: "from", cell: function (r) { return "rank " + D.rank[r.cfg] + ": " + label(r.cfg); }},
     {title: "neighbour", key: "param", cell: function (r) { return "rank " + D.rank[r.other] + ": " + r.param + ": " + r.from + " \u2192 " + r.to; }},
     NB_COLS[0], NB_COLS[4], NB_COLS[5], NB_COLS[6], NB_COLS[7], NB_COLS[8]
   ];
@@ -464,7 +464,7 @@ window.SWEEPSIGHT_WALK = window.SWEEPSIGHT_WALK || function (root, D) {
     var body = el("tbody");
     allRows.slice(page * PER, page * PER + PER).forEach(function (x) {
       var k = x >> 1, t = x & 1 ? pr.b[k] : pr.a[k], r = view(k, t);
-      r.t = t;
+      r.cfg = t;
       var row = el("tr");
       row.style.background = D.row_colors[r.verdict] || "transparent";
       row.style.cursor = "pointer";
