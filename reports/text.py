@@ -401,8 +401,10 @@ def rerun_plan_text(analysis) -> str:
     plan = getattr(sig, "rerun_plan", None) if sig is not None else None
     if plan is None:
         return ""
-    mine = sig.pairs[sig.pairs["config_id"] == plan.config_id].set_index("neighbour_id")
-    rivals = ", ".join(_esc(f"{mine.at[r, 'param']}={mine.at[r, 'to_value']}") for r in plan.rivals)
+    mine = sig.pairs[sig.pairs["config_id"] == plan.config_id].drop_duplicates("neighbour_id")
+    change = dict(zip(mine["neighbour_id"], mine["param"].astype(str) + "="
+                      + mine["to_value"].astype(str)))
+    rivals = ", ".join(_esc(change.get(r, r)) for r in plan.rivals)
     k = len(plan.rivals)
     who = f"its closest rival ({rivals})" if k == 1 else f"its {k} closest rivals ({rivals})"
     test = TEST_NAMES.get(analysis.options.get("test", "ks"), "the test")
