@@ -357,7 +357,7 @@ window.SWEEPSIGHT_WALK = window.SWEEPSIGHT_WALK || function (root, D) {
   var nbTitle = el("h3", {}, "The target's neighbours, as a table");
   var nbInput = el("input", {type: "search", placeholder: "filter: hyperparameter, value or verdict", "class": "walk-filter"});
   nbInput.addEventListener("input", function () { nbFilter = nbInput.value.toLowerCase(); drawTable(target, neighbours(target)); });
-  var nbTable = el("table", {"class": "sweepsight-table walk-nb-table"});
+  var nbTable = el("table", {"class": "walk-table-grid walk-nb-table"});
   tableBox.appendChild(nbTitle);
   tableBox.appendChild(nbInput);
   tableBox.appendChild(nbTable);
@@ -410,7 +410,7 @@ window.SWEEPSIGHT_WALK = window.SWEEPSIGHT_WALK || function (root, D) {
   var prev = el("button", {type: "button"}, "previous"), next = el("button", {type: "button"}, "next");
   var pageText = el("span");
   pager.appendChild(prev); pager.appendChild(pageText); pager.appendChild(next);
-  var allTable = el("table", {"class": "sweepsight-table walk-all-table"});
+  var allTable = el("table", {"class": "walk-table-grid walk-all-table"});
   allBox.appendChild(allInput); allBox.appendChild(verdictSel); allBox.appendChild(pager); allBox.appendChild(allTable);
   allInput.addEventListener("input", function () { allFilter = allInput.value.toLowerCase(); page = 0; allRows = null; drawAll(); });
   verdictSel.addEventListener("change", function () { allVerdict = verdictSel.value; page = 0; allRows = null; drawAll(); });
