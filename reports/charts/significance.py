@@ -384,11 +384,11 @@ def _significance_table_data(analysis, *, target: str | None = None) -> TableDat
     return TableData(pd.concat([first, rest], ignore_index=True), target)
 
 
-def significance_table_html(analysis) -> str:
+def significance_table_html(analysis, *, target: str | None = None) -> str:
     """The best configuration's classic table as HTML: target row green, significantly
     different neighbours yellow; means as logged, and on the analysis scale (labelled) when
     it differs. Every run-derived text is escaped."""
-    data = _significance_table_data(analysis)
+    data = _significance_table_data(analysis, target=target)
     if data.frame.empty:
         return ""
     scale = analysis.prep.metric_scale
