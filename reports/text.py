@@ -233,7 +233,8 @@ def significance_summary(analysis) -> str:
         mean = f"mean {best.mean_raw:.4g}" + (
             "" if scale == "raw" else f", {best.mean:.4g} on the {scale} scale")
         what = "The best cell of the coarsened grid" if sig.approximate else "The best configuration"
-        told = f", {counts['cannot tell']} cannot tell" if counts["cannot tell"] else ""
+        told = (f", {counts['cannot tell']} cannot tell (no outcome could be significant)"
+                if counts["cannot tell"] else "")
         if hood.n_tested == 0 and hood.n_neighbours:  # nothing ran: no "0 are worse" claim
             lines.append(_neighbours(F.Neighbours(F.NeighbourState.UNTESTABLE, hood), analysis))
         else:
@@ -270,8 +271,8 @@ def power_caveat(analysis) -> str:
                f"p above {alpha:g}")
         return (f"**Power:** {percent(float(cannot.mean()))} of the comparisons cannot reach "
                 f"significance whatever the data (too few seeds, or Holm over many neighbours; "
-                f"e.g. {why}): for them \"not significant\" means \"cannot tell\", not \"no "
-                "difference\". More seeds per configuration"
+                f"e.g. {why}): their verdict is \"cannot tell\", not \"not significant\". More "
+                "seeds per configuration"
                 + (", or --test welch," if _test(analysis) != "welch" else "")
                 + " would settle them.")
     if worst == 0:  # a test without a floor (Welch's t): power depends on the spread alone
@@ -529,8 +530,10 @@ def rerun_plan_text(analysis) -> str:
     plan = getattr(sig, "rerun_plan", None) if sig is not None else None
     if plan is None:
         return ""
-    mine = sig.pairs[sig.pairs["config_id"] == plan.config_id].set_index("neighbour_id")
-    rivals = ", ".join(_esc(f"{mine.at[r, 'param']}={mine.at[r, 'to_value']}") for r in plan.rivals)
+    mine = sig.pairs[sig.pairs["config_id"] == plan.config_id].drop_duplicates("neighbour_id")
+    change = dict(zip(mine["neighbour_id"], mine["param"].astype(str) + "="
+                      + mine["to_value"].astype(str)))
+    rivals = ", ".join(_esc(change.get(r, r)) for r in plan.rivals)
     k = len(plan.rivals)
     who = f"its closest rival ({rivals})" if k == 1 else f"its {k} closest rivals ({rivals})"
     test = TEST_NAMES.get(analysis.options.get("test", "ks"), "the test")

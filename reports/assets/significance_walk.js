@@ -357,7 +357,7 @@ window.SWEEPSIGHT_WALK = window.SWEEPSIGHT_WALK || function (root, D) {
   var nbTitle = el("h3", {}, "The target's neighbours, as a table");
   var nbInput = el("input", {type: "search", placeholder: "filter: hyperparameter, value or verdict", "class": "walk-filter"});
   nbInput.addEventListener("input", function () { nbFilter = nbInput.value.toLowerCase(); drawTable(target, neighbours(target)); });
-  var nbTable = el("table", {"class": "sweepsight-table walk-nb-table"});
+  var nbTable = el("table", {"class": "walk-table-grid walk-nb-table"});
   tableBox.appendChild(nbTitle);
   tableBox.appendChild(nbInput);
   tableBox.appendChild(nbTable);
@@ -390,7 +390,7 @@ window.SWEEPSIGHT_WALK = window.SWEEPSIGHT_WALK || function (root, D) {
   // every pair, paged
   var allSort = {key: "holm", dir: 1}, allFilter = "", allVerdict = "", page = 0, PER = 25, allRows = null;
   var ALL_COLS = [
-    {title: "configuration", key: "from", cell: function (r) { return "rank " + D.rank[r.t] + ": " + label(r.t); }},
+    {title: "configuration", key: "from", cell: function (r) { return "rank " + D.rank[r.cfg] + ": " + label(r.cfg); }},
     {title: "neighbour", key: "param", cell: function (r) { return "rank " + D.rank[r.other] + ": " + r.param + ": " + r.from + " \u2192 " + r.to; }},
     NB_COLS[0], NB_COLS[4], NB_COLS[5], NB_COLS[6], NB_COLS[7], NB_COLS[8]
   ];
@@ -410,7 +410,7 @@ window.SWEEPSIGHT_WALK = window.SWEEPSIGHT_WALK || function (root, D) {
   var prev = el("button", {type: "button"}, "previous"), next = el("button", {type: "button"}, "next");
   var pageText = el("span");
   pager.appendChild(prev); pager.appendChild(pageText); pager.appendChild(next);
-  var allTable = el("table", {"class": "sweepsight-table walk-all-table"});
+  var allTable = el("table", {"class": "walk-table-grid walk-all-table"});
   allBox.appendChild(allInput); allBox.appendChild(verdictSel); allBox.appendChild(pager); allBox.appendChild(allTable);
   allInput.addEventListener("input", function () { allFilter = allInput.value.toLowerCase(); page = 0; allRows = null; drawAll(); });
   verdictSel.addEventListener("change", function () { allVerdict = verdictSel.value; page = 0; allRows = null; drawAll(); });
@@ -464,7 +464,7 @@ window.SWEEPSIGHT_WALK = window.SWEEPSIGHT_WALK || function (root, D) {
     var body = el("tbody");
     allRows.slice(page * PER, page * PER + PER).forEach(function (x) {
       var k = x >> 1, t = x & 1 ? pr.b[k] : pr.a[k], r = view(k, t);
-      r.t = t;
+      r.cfg = t;
       var row = el("tr");
       row.style.background = D.row_colors[r.verdict] || "transparent";
       row.style.cursor = "pointer";

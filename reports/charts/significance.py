@@ -384,11 +384,11 @@ def _significance_table_data(analysis, *, target: str | None = None) -> TableDat
     return TableData(pd.concat([first, rest], ignore_index=True), target)
 
 
-def significance_table_html(analysis) -> str:
+def significance_table_html(analysis, *, target: str | None = None) -> str:
     """The best configuration's classic table as HTML: target row green, significantly
     different neighbours yellow; means as logged, and on the analysis scale (labelled) when
     it differs. Every run-derived text is escaped."""
-    data = _significance_table_data(analysis)
+    data = _significance_table_data(analysis, target=target)
     if data.frame.empty:
         return ""
     scale = analysis.prep.metric_scale
@@ -548,9 +548,12 @@ _WALK_CSS = """
 .sweepsight-walk .walk-legend-item svg { vertical-align: middle; }
 .sweepsight-walk .walk-svg { display: block; max-width: none; height: auto; }
 .sweepsight-walk .walk-chart { overflow-x: auto; }
-.sweepsight-walk table { border-collapse: collapse; font-size: 12px; width: 100%; margin: 6px 0; }
-.sweepsight-walk th, .sweepsight-walk td { border-bottom: 1px solid #ddd; padding: 3px 5px;
-  text-align: left; vertical-align: top; white-space: normal; overflow-wrap: break-word; }
+.sweepsight-walk table.walk-table-grid { border-collapse: collapse; font-size: 12px; width: 100%;
+  margin: 6px 0; table-layout: auto; }
+.sweepsight-walk .walk-table-grid th, .sweepsight-walk .walk-table-grid td {
+  border-bottom: 1px solid #ddd; padding: 3px 5px; text-align: left; vertical-align: top;
+  white-space: normal; word-break: normal; overflow-wrap: normal; }
+.sweepsight-walk .walk-all-table td:first-child { min-width: 170px; }
 .sweepsight-walk th { background: #f0f0f0; }
 .sweepsight-walk h3 { font-size: 16px; margin: 16px 0 6px; }
 .sweepsight-walk .walk-filter { width: 22em; margin: 4px 8px 4px 0; }
