@@ -104,6 +104,9 @@ def cannot_reach(pairs: pd.DataFrame, *, alpha: float, test: str = "ks") -> np.n
     verdict already says "cannot tell"."""
     if not len(pairs):
         return np.zeros(0, dtype=bool)
+    told = pairs["verdict"].astype(str).to_numpy() == CANNOT_TELL
+    if "min_adjusted_p" in pairs:  # the significance step's own Holm-adjusted floor
+        return told | (pairs["min_adjusted_p"].to_numpy(dtype=float) >= alpha)
     p_col = TEST_P_COLUMNS.get(test, "ks_p")
     minp = pairs["min_attainable_p"].to_numpy(dtype=float)
     m = pairs.groupby("config_id")[p_col].transform("count").to_numpy(dtype=float)

@@ -1,6 +1,8 @@
 """Thresholds, verdict states and test names, defined once for the analyses, pages and summary."""
 from __future__ import annotations
 
+import enum
+
 #: The forest's cross-validated R² below which its importances are no evidence / only rough.
 CV_R2_LOW = 0.1
 CV_R2_ROUGH = 0.5
@@ -17,14 +19,30 @@ MAX_ORDERED_LEVELS = 12
 #: Quantile bins of a binned numeric hyperparameter.
 LEVEL_BINS = 5
 
-#: Verdicts of a neighbour comparison (from the neighbour's point of view).
-BETTER = "better"
-WORSE = "worse"
-NOT_SIGNIFICANT = "not significant"
-NOT_TESTABLE = "not testable"
-#: No outcome could have reached significance with these sample sizes (issue 14's verdict).
-CANNOT_TELL = "cannot tell"
-VERDICTS = (BETTER, WORSE, NOT_SIGNIFICANT, CANNOT_TELL, NOT_TESTABLE)
+class Verdict(str, enum.Enum):
+    """A neighbour's verdict against its configuration, from the neighbour's point of view
+    (the pairs table's ``verdict`` column holds the values, plain strings).
+
+    ``CANNOT_TELL``: no outcome of the chosen test could reach alpha here (the smallest
+    attainable p, Holm-adjusted over the neighbourhood, is not below alpha: too few seeds or
+    too many neighbours). ``NOT_SIGNIFICANT``: the test could have reached alpha and did not.
+    ``NOT_TESTABLE``: a side has fewer than 2 runs.
+    """
+
+    BETTER = "better"
+    WORSE = "worse"
+    NOT_SIGNIFICANT = "not significant"
+    CANNOT_TELL = "cannot tell"
+    NOT_TESTABLE = "not testable"
+
+
+#: The verdicts as the plain strings the pairs table holds.
+BETTER = Verdict.BETTER.value
+WORSE = Verdict.WORSE.value
+NOT_SIGNIFICANT = Verdict.NOT_SIGNIFICANT.value
+NOT_TESTABLE = Verdict.NOT_TESTABLE.value
+CANNOT_TELL = Verdict.CANNOT_TELL.value
+VERDICTS = tuple(v.value for v in Verdict)
 
 #: How the report names the test behind the significance verdicts (``--test``), and the
 #: pairs-table column holding its p-value.

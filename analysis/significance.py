@@ -9,13 +9,13 @@ neighbourhood and Benjamini-Hochberg-adjusted across all pairs.
 from __future__ import annotations
 
 import dataclasses
-import enum
 
 import numpy as np
 import pandas as pd
 
 from sweepsight.adapters.errors import SweepError
 from sweepsight.analysis.configs import coarsen, find_neighbours, format_value, group_configs
+from sweepsight.analysis.constants import Verdict
 from sweepsight.analysis.prepared import Prepared
 from sweepsight.analysis.stats_tests import (MIN_BOOT_RUNS, benjamini_hochberg, holm,
                                              min_attainable_ks_p, min_attainable_p, pair_tests,
@@ -30,21 +30,6 @@ PAIR_COLUMNS = [
 ]
 
 
-class Verdict(str, enum.Enum):
-    """A neighbour's verdict against its configuration (the ``verdict`` column holds the
-    values, plain strings).
-
-    ``CANNOT_TELL``: no outcome of the chosen test could reach alpha here (the smallest
-    attainable p, Holm-adjusted over the neighbourhood, is not below alpha: too few seeds or
-    too many neighbours). ``NOT_SIGNIFICANT``: the test could have reached alpha and did not.
-    ``NOT_TESTABLE``: a side has fewer than 2 runs.
-    """
-
-    BETTER = "better"
-    WORSE = "worse"
-    NOT_SIGNIFICANT = "not significant"
-    CANNOT_TELL = "cannot tell"
-    NOT_TESTABLE = "not testable"
 
 
 #: Seeds per side above which a rerun plan is not worth spelling out ("more than").
