@@ -5,7 +5,8 @@ run for impurity importance. Here its 250 trees are shared out between the cross
 folds: each fold forest is grown outside its held-out fold, all their trees together give the
 impurity importance, and their held-out predictions give the R² and the permutation importance,
 so the stage costs about one forest (``shared_trees=False``: the reference computation, a forest
-on every run plus a full forest per fold). Every approximation is a :class:`ForestApprox` flag. Encoded columns are summed / permuted together per
+on every run plus a full forest per fold). Every approximation is a :class:`ForestApprox` flag.
+Encoded columns are summed / permuted together per
 original hyperparameter, so a one-hot categorical counts once.
 """
 from __future__ import annotations
@@ -490,7 +491,8 @@ def _notes(approx: list[ForestApprox], *, n, n_cfg, unit, n_estimators, random_s
     if ForestApprox.PERMUTATION_REPEATS in approx:
         notes.append(f"With this many hyperparameters, permutation importance shuffles each "
                      f"{n_repeats} time{'s' if n_repeats != 1 else ''} per fold (instead of "
-                     f"{asked_repeats}), to bound its cost; the ± is still the spread across folds.")
+                     f"{asked_repeats}), to bound its cost; the ± is still the spread across "
+                     "folds.")
     return notes
 
 

@@ -90,3 +90,13 @@ def single_run_site(tmp_path_factory) -> Built:
     built = build_site(tmp_path_factory.mktemp("single"), seeds=1)
     assert built.code == 0, built.stderr
     return built
+
+
+def pytest_collection_finish(session):
+    """Freeze every object alive after collection (the imported libraries, the test functions):
+    statsmodels' Holm adjustment calls ``gc.collect()`` on every call, and rescanning those
+    objects each time cost 0.2-1.2 s per call; frozen, about 4 microseconds. Objects made by
+    the tests themselves are collected as usual."""
+    import gc
+
+    gc.freeze()
