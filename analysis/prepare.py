@@ -649,7 +649,7 @@ def _choose_scale(y: np.ndarray, metric_scale: str) -> tuple[np.ndarray, ScaleCh
 def _raw_scale(y: np.ndarray, metric_scale: str) -> bool:
     """Whether ``y`` would be analysed as logged (where values beyond :data:`HUGE` overflow)."""
     try:
-        return _choose_scale(y, metric_scale)[1] == "raw"
+        return _choose_scale(y, metric_scale)[1].scale is Scale.RAW
     except SweepError:  # --metric-scale log of a non-positive metric: said later, in order
         return False
 

@@ -16,6 +16,8 @@ import math
 
 import numpy as np
 
+from sweepsight.analysis.constants import INTERACTIONS_DOMINATE
+
 #: Share of the runs counted as "a few extreme runs" (at least one run).
 TOP = 0.01
 #: Share of the variance above which those few runs "own" it.
@@ -152,9 +154,6 @@ class Headline:
     interactions: bool
 
 
-#: Interaction share above which interactions, not main effects, explain the configurations
-#: (the same threshold as ``reports.text.INTERACTIONS_DOMINATE``).
-INTERACTIONS_DOMINATE = 0.5
 
 
 def headline(imp) -> Headline:

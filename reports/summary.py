@@ -257,7 +257,7 @@ def _notes(result, *, limit: int, budget: int | None = None) -> list[str]:
     shown: list[str] = []
     used = 0
     for s in items[:limit]:
-        line = f"- {esc(s)}"
+        line = f"- {esc(for_github(s))}"  # notes quote run names: keep them inert
         if budget is not None and used + len(line) + 1 > budget:
             break
         shown.append(line)

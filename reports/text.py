@@ -48,9 +48,12 @@ def relative(path: str) -> str:
 
 
 def _esc(text) -> str:
+    """Run-derived ``text`` as inert Markdown for the pages and summary.md alike: no HTML, and
+    nothing GitHub acts on (mentions, issue references, autolinks, bidi controls)."""
     from sweepsight.reports.render import esc
+    from sweepsight.reports.safe_text import for_github
 
-    return esc(text)
+    return esc(for_github(str(text)))
 
 
 def _bullets(lines: list[str]) -> str:

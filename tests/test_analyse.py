@@ -9,7 +9,8 @@ from numpy.testing import assert_allclose
 from sweepsight.analysis import analyse
 from sweepsight.analysis.synthetic import make_table, standard_sweep
 
-STAGES = ["prepare", "correlation", "linear", "forest", "importance", "significance"]
+STAGES = ["prepare", "importance", "correlation", "linear", "forest", "significance", "levels",
+          "scale check"]
 
 
 def test_progress_is_called_after_each_stage_with_its_time():

@@ -251,7 +251,8 @@ def test_no_arguments_means_the_example_sweep(monkeypatch):
         return
     assert cli.main([]) == 0
     assert seen["target"] == cli.EXAMPLE_TARGET
-    assert seen["table"].meta.query["path"] == str(cli.EXAMPLE)
+    assert Path(seen["table"].meta.query["path"]).resolve() == cli.EXAMPLE.resolve()
+    assert not Path(seen["table"].meta.query["path"]).is_absolute()  # as typed from here
     assert Path(seen["out"]) == Path("site")
 
 

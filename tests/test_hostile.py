@@ -286,9 +286,11 @@ def load_and_prepare(argv: list[str]):
     """The CLI's load and check steps (``reports.cli``), without the report build."""
     args = cli.parser().parse_args(argv)
     table = adapters.load(args.source or "csv", cli.adapter_options(args))
-    target = cli.resolve_target(args.target, table.metrics, args.metric)
-    return table, prepare(table, target=target, direction=args.direction,
-                          metric_scale=args.metric_scale)
+    target = cli.resolve_target(args.target, table.metrics, args.metric,
+                                objective=table.meta.objective)
+    options = cli.remembered(args, table.meta)
+    return table, prepare(table, target=target, direction=options["direction"],
+                          metric_scale=options["metric_scale"])
 
 
 @pytest.mark.parametrize("case", LOADED, ids=lambda c: c.id)

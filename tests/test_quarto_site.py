@@ -279,7 +279,8 @@ def test_every_chart_fits_the_column_at_a_1400px_window(built_site):
             page.wait_for_function("() => Array.from(document.querySelectorAll('.sweepsight-chart'))"
                                    ".every(e => e.querySelector('svg, canvas'))", timeout=20_000)
             widths[stem] = page.evaluate(
-                "() => Array.from(document.querySelectorAll('.sweepsight-chart svg'))"
+                "() => Array.from(document.querySelectorAll("
+                "'.sweepsight-chart svg, .sweepsight-walk svg'))"
                 ".map(s => s.getBoundingClientRect().width)")
             scroll = page.evaluate("() => document.documentElement.scrollWidth")
             assert scroll <= 1400, (stem, scroll)  # no horizontal scrolling at 1400 px
