@@ -1,0 +1,191 @@
+"""A sweep against a baseline (analysis/compare.py): planted changes, scipy, errors."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from scipy import stats
+from statsmodels.stats.multitest import multipletests
+
+from sweepsight.adapters.errors import SweepError
+from sweepsight.analysis.compare import compare_sweeps
+from sweepsight.analysis.constants import (BETTER, CANNOT_TELL, NOT_SIGNIFICANT, VERDICTS,
+                                           WORSE)
+from sweepsight.analysis.prepare import prepare
+from sweepsight.analysis.synthetic import Choice, make_table
+
+GRID = {"lr": Choice([0.001, 0.01, 0.1]), "solver": Choice(["adam", "sgd"]),
+        "bs": Choice([32, 256])}
+BASE_EFFECTS = {"solver": {"adam": 0.2}, "lr": {0.001: -0.3}}
+
+
+def _sweep(effects=BASE_EFFECTS, *, seed, seeds=8, noise=0.1, target="acc",
+           direction="maximize", params=GRID):
+    table = make_table(params, grid=True, seeds=seeds, noise=noise, target=target,
+                       effects=effects, random_state=seed)
+    return prepare(table, target=target, direction=direction)
+
+
+def _samples(prep, row, keys):
+    runs = prep.runs
+    mask = np.ones(len(runs), dtype=bool)
+    for k in keys:
+        mask &= (runs[k] == row[k]).to_numpy()
+    return runs.loc[mask, "y"].to_numpy(dtype=float)
+
+
+def test_improvement_confined_to_one_learning_rate_is_found():
+    base = _sweep(seed=1)
+    cur = _sweep({**BASE_EFFECTS, "lr": {0.001: -0.3, 0.01: 0.5}}, seed=2)
+    c = compare_sweeps(cur, base, test="welch")
+    assert c.n_matched == 12 and set(c.shared) == {"lr", "solver", "bs"}
+    planted = c.matched["lr"] == 0.01
+    assert (c.matched.loc[planted, "verdict"] == BETTER).all()
+    assert (c.matched.loc[~planted, "verdict"] == NOT_SIGNIFICANT).all()
+    assert c.counts[BETTER] == 4 and c.counts[WORSE] == 0 and sum(c.counts.values()) == 12
+    assert_allclose(c.matched.loc[planted, "diff"], 0.5, atol=0.15)
+    # the best moved to lr=0.01 and is better than the baseline's best (lr=0.01 or 0.1, adam)
+    assert "lr=0.01" in c.best.current.label and "solver=adam" in c.best.current.label
+    assert c.best.verdict == BETTER and c.best.diff > 0.3 and not c.best.winners_curse
+    assert c.replicated is None  # every configuration has its 8 runs
+    lr = next(m for m in c.moved if m.param == "lr")
+    assert lr.best_current == "0.01" and lr.best_baseline != "0.01" and lr.moved
+    solver = next(m for m in c.moved if m.param == "solver")
+    assert solver.best_current == solver.best_baseline == "adam" and not solver.moved
+
+
+def test_change_that_helps_small_batches_and_hurts_large_ones():
+    base = _sweep(seed=3)
+    cur = _sweep({**BASE_EFFECTS, "bs": {32: 0.4, 256: -0.4}}, seed=4)
+    c = compare_sweeps(cur, base, test="welch")
+    small = c.matched["bs"] == 32
+    assert (c.matched.loc[small, "verdict"] == BETTER).all()
+    assert (c.matched.loc[~small, "verdict"] == WORSE).all()
+    assert c.counts[BETTER] == 6 and c.counts[WORSE] == 6
+
+
+@pytest.mark.parametrize("test", ["ks", "welch", "mannwhitney"])
+def test_p_values_equal_scipy_and_adjustments_statsmodels(test):
+    base = _sweep(seed=5, seeds=6)
+    cur = _sweep({**BASE_EFFECTS, "lr": {0.001: -0.3, 0.1: 0.15}}, seed=6, seeds=5)
+    c = compare_sweeps(cur, base, test=test)
+    keys = list(c.shared)
+    for _, row in c.matched.iterrows():
+        b, a = _samples(cur, row, keys), _samples(base, row, keys)
+        assert (len(a), len(b)) == (row["n_baseline"], row["n_current"]) == (6, 5)
+        assert_allclose(row["t_p"], stats.ttest_ind(b, a, equal_var=False).pvalue, rtol=1e-9)
+        assert_allclose(row["ks_p"], stats.ks_2samp(b, a).pvalue, rtol=1e-9)
+        assert_allclose(row["mw_p"], stats.mannwhitneyu(b, a, alternative="two-sided").pvalue,
+                        rtol=1e-9)
+        assert_allclose(row["diff"], b.mean() - a.mean(), rtol=1e-12)
+        assert row["diff_ci_low"] < row["diff"] < row["diff_ci_high"]
+    p = c.matched[{"ks": "ks_p", "welch": "t_p", "mannwhitney": "mw_p"}[test]].to_numpy()
+    assert_allclose(c.matched["p_holm"], multipletests(p, method="holm")[1], rtol=1e-12)
+    assert_allclose(c.matched["p_bh"], multipletests(p, method="fdr_bh")[1], rtol=1e-12)
+    assert c.matched["p_holm"].is_monotonic_increasing  # most significant first
+
+
+def test_pure_noise_rerun_calls_nothing_significant_in_95_of_100():
+    # the same code rerun with fresh seeds: same truth (adam +0.2), new noise on both sides
+    params = {"lr": Choice([0.001, 0.01]), "solver": Choice(["adam", "sgd"])}
+    prep = _sweep({"solver": {"adam": 0.2}}, seed=20, seeds=5, params=params)
+    truth = np.where(prep.runs["solver"] == "adam", 0.2, 0.0)
+    rng = np.random.default_rng(21)
+
+    def rerun():
+        y = truth + rng.normal(0.0, 0.1, len(truth))
+        return dataclasses.replace(prep, runs=prep.runs.assign(y=y, y_raw=y))
+
+    clean, worst = 0, 0
+    for _ in range(100):
+        c = compare_sweeps(rerun(), rerun(), test="welch", n_boot=20)
+        called = c.counts[BETTER] + c.counts[WORSE]
+        clean += called == 0
+        worst = max(worst, called)
+    assert clean >= 95, (clean, worst)
+
+
+def test_few_seeds_cannot_tell_and_says_how_many_would_do():
+    base = _sweep(seed=7, seeds=3)
+    cur = _sweep(seed=8, seeds=3)
+    c = compare_sweeps(cur, base, test="ks")
+    assert c.counts[CANNOT_TELL] == 12 == c.n_tested
+    # KS at 3 vs 3 cannot go below p = 0.1; Holm over 12 configurations needs more seeds
+    assert c.seeds_needed is not None and c.seeds_needed > 3
+    k = c.seeds_needed
+    assert 12 * stats.ks_2samp(np.arange(k), np.arange(k) + k).pvalue < 0.05
+    assert 12 * stats.ks_2samp(np.arange(k - 1), np.arange(k - 1) + k).pvalue >= 0.05
+    assert set(c.counts) == set(VERDICTS)
+
+
+def test_identical_sweeps_differ_nowhere():
+    base = _sweep(seed=9)
+    c = compare_sweeps(base, base, test="welch")
+    assert c.counts[BETTER] == c.counts[WORSE] == 0
+    assert_allclose(c.matched["diff"], 0.0)
+    assert c.best.diff == 0 and c.best.verdict == NOT_SIGNIFICANT
+    assert not any(m.moved for m in c.moved)
+
+
+def test_parameters_on_one_side_are_named_and_pooled():
+    base = _sweep(seed=10)
+    more = dict(GRID, dropout=Choice([0.0, 0.5]))
+    cur = _sweep(seed=11, params=more, seeds=4)
+    c = compare_sweeps(cur, base, test="welch")
+    assert c.only_current == ("dropout",) and c.only_baseline == ()
+    assert "dropout" not in c.shared and c.n_matched == 12
+    assert (c.matched["n_current"] == 8).all()  # 2 dropout values x 4 seeds pooled
+
+
+def test_no_matched_configuration_still_compares_best_against_best():
+    base = _sweep(seed=12)
+    other = dict(GRID, lr=Choice([0.002, 0.02]))
+    cur = _sweep({"solver": {"adam": 0.2}}, seed=13, params=other)
+    c = compare_sweeps(cur, base)
+    assert c.n_matched == 0 and c.n_tested == 0 and c.seeds_needed is None
+    assert sum(c.counts.values()) == 0
+    assert c.best is not None and c.best.current.n == 8
+
+
+def test_winners_curse_when_the_best_has_few_runs():
+    base = _sweep(seed=14, seeds=4)
+    cur = make_table(GRID, grid=True, seeds=4, noise=0.1, target="acc", effects=BASE_EFFECTS,
+                     random_state=15)
+    frame = cur.frame
+    # one lucky single run of a configuration no one else ran
+    from sweepsight.adapters.schema import build_table
+
+    extra = frame.iloc[[0]].copy()
+    extra["run_id"], extra["name"] = "lucky", "lucky"
+    extra["params.bs"], extra["metrics.acc"] = 64, 5.0
+    table = build_table(__import__("pandas").concat([frame, extra], ignore_index=True),
+                        source="csv", seed="seed", where="test")
+    c = compare_sweeps(prepare(table, target="acc", direction="maximize"), base, test="welch")
+    assert c.best.current.label.startswith("bs=64") and c.best.current.n == 1
+    assert c.best.winners_curse and c.best.verdict == "not testable"
+    assert c.replicated is not None and c.replicated.current.n == 4
+    assert not c.replicated.winners_curse
+    assert c.scale == "raw"  # the lucky run put the current sweep on ranks: compared as logged
+
+
+def test_different_targets_or_directions_are_one_line_errors():
+    base = _sweep(seed=16)
+    with pytest.raises(SweepError, match=r"baseline explains 'loss'.*'acc'") as e:
+        compare_sweeps(base, _sweep(seed=17, target="loss"))
+    assert "\n" not in str(e.value)
+    with pytest.raises(SweepError, match=r"baseline minimizes acc, this sweep maximizes") as e:
+        compare_sweeps(base, _sweep(seed=17, direction="minimize"))
+    assert "\n" not in str(e.value)
+    with pytest.raises(SweepError, match="unknown test"):
+        compare_sweeps(base, base, test="t")
+
+
+def test_minimize_direction_flips_better():
+    base = _sweep(seed=18, direction="minimize")
+    cur = _sweep({**BASE_EFFECTS, "lr": {0.001: -0.8}}, seed=19, direction="minimize")
+    c = compare_sweeps(cur, base, test="welch")
+    low = c.matched["lr"] == 0.001
+    assert (c.matched.loc[low, "verdict"] == BETTER).all()
+    assert (c.matched.loc[~low, "verdict"] == NOT_SIGNIFICANT).all()
