@@ -27,7 +27,8 @@ from sweepsight.analysis.stats_tests import (benjamini_hochberg, holm, min_attai
 #: Columns of :attr:`Comparison.matched` besides one per shared hyperparameter.
 MATCHED_COLUMNS = [
     "label", "n_baseline", "n_current", "mean_baseline", "mean_current", "diff", "diff_ci_low",
-    "diff_ci_high", "mean_raw_baseline", "mean_raw_current", "diff_raw", "cliffs_delta", "ks_p",
+    "diff_ci_high", "mean_raw_baseline", "mean_raw_current", "diff_raw", "diff_raw_ci_low",
+    "diff_raw_ci_high", "cliffs_delta", "ks_p",
     "t_p", "mw_p", "p_holm", "p_bh", "min_attainable_p", "min_adjusted_p", "seeds_to_reach",
     "verdict",
 ]
@@ -119,6 +120,37 @@ class Comparison:
         return len(self.matched)
 
 
+@dataclasses.dataclass(frozen=True)
+class BaselineSweep:
+    """What the comparison needs of a baseline: its prepared runs, main effects and levels
+    (:func:`analyse_baseline`; cheaper than a whole :class:`analysis.Analysis`)."""
+
+    prep: Prepared
+    importance: object
+    levels: object
+
+
+def analyse_baseline(table, *, target: str, direction: str | None = None,
+                     metric_scale: str = "auto", budget: str | None = None,
+                     at_budget=None, alpha: float = 0.05, random_state: int = 0,
+                     n_jobs: int | None = -1) -> BaselineSweep:
+    """Prepare a baseline run table and compute its main effects and levels (no forest, no
+    neighbour tests). Raises :class:`SweepError` naming the baseline when it lacks ``target``."""
+    from sweepsight.analysis.importance import get_param_importances
+    from sweepsight.analysis.levels import level_effects
+    from sweepsight.analysis.prepare import prepare
+
+    if target not in table.metrics:
+        have = ", ".join(table.metrics[:5]) or "none"
+        raise SweepError(f"--baseline: the baseline has no metric {target!r} (its metrics: "
+                         f"{have}); pass a baseline sweep that logs {target}.")
+    prep = prepare(table, target=target, direction=direction, metric_scale=metric_scale,
+                   budget=budget, at_budget=at_budget)
+    importance = get_param_importances(prep, random_state=random_state, n_jobs=n_jobs)
+    return BaselineSweep(prep=prep, importance=importance,
+                         levels=level_effects(prep, importance=importance, alpha=alpha))
+
+
 def _parts(x):
     """(Prepared, Analysis or None) of an Analysis or a Prepared."""
     if isinstance(x, Prepared):
@@ -131,8 +163,8 @@ def _parts(x):
 
 def compare_sweeps(current, baseline, *, test: str = "ks", alpha: float = 0.05,
                    n_boot: int = 2000, random_state: int = 0) -> Comparison:
-    """Compare ``current`` with ``baseline`` (each an :class:`analysis.Analysis` or a
-    :class:`analysis.prepared.Prepared`); see :class:`Comparison`.
+    """Compare ``current`` with ``baseline`` (each an :class:`analysis.Analysis`, a
+    :class:`BaselineSweep` or a :class:`analysis.prepared.Prepared`); see :class:`Comparison`.
 
     Raises :class:`SweepError` when the two sweeps explain different targets or optimise in
     different directions. ``test``: ``"ks"``, ``"welch"`` or ``"mannwhitney"`` (all three
@@ -248,8 +280,8 @@ def _matched(cur: Prepared, base: Prepared, keys: list[str], numeric: set[str], 
     out["mean_baseline"], out["mean_current"] = bt["mean"].to_numpy()[a], ct["mean"].to_numpy()[ib]
     out["mean_raw_baseline"] = bt["mean_raw"].to_numpy()[a]
     out["mean_raw_current"] = ct["mean_raw"].to_numpy()[ib]
-    for c in ("diff", "diff_ci_low", "diff_ci_high", "diff_raw", "cliffs_delta", "ks_p", "t_p",
-              "mw_p"):
+    for c in ("diff", "diff_ci_low", "diff_ci_high", "diff_raw", "diff_raw_ci_low",
+              "diff_raw_ci_high", "cliffs_delta", "ks_p", "t_p", "mw_p"):
         out[c] = st[c].to_numpy()
     testable = out[p_col].notna().to_numpy()
     floor = (st["min_attainable_p"].to_numpy() if test == "ks"
@@ -352,4 +384,5 @@ def _moved(cur: Prepared, base: Prepared, cur_a, base_a, *, alpha: float) -> tup
     return tuple(out)
 
 
-__all__ = ["BestAgainstBest", "Comparison", "MATCHED_COLUMNS", "Moved", "compare_sweeps"]
+__all__ = ["BaselineSweep", "BestAgainstBest", "Comparison", "MATCHED_COLUMNS", "Moved",
+           "analyse_baseline", "compare_sweeps"]
