@@ -203,6 +203,10 @@ def run(args: argparse.Namespace) -> dict[str, float]:
             table.meta.query["path"] = relative(path)
     target = resolve_target(args.target, table.metrics, args.metric,
                             objective=table.meta.objective)
+    if baseline is not None and target not in baseline.metrics:
+        raise SweepError(f"--baseline {args.baseline}: the baseline has no metric {target!r} "
+                         f"(its metrics: {', '.join(baseline.metrics[:5]) or 'none'}); pass the "
+                         f"snapshot of a sweep that logs {target}.")
     forced = [p for p in args.param if p in table.params]
     table.meta.forced_params = sorted(set(table.meta.forced_params) | set(forced))
     options = remembered(args, table.meta)

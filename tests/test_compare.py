@@ -189,3 +189,70 @@ def test_minimize_direction_flips_better():
     low = c.matched["lr"] == 0.001
     assert (c.matched.loc[low, "verdict"] == BETTER).all()
     assert (c.matched.loc[~low, "verdict"] == NOT_SIGNIFICANT).all()
+
+
+# --- the build and summary.md --------------------------------------------------------------
+
+def _analysis(effects, *, seed):
+    from sweepsight.analysis import analyse
+
+    table = make_table(GRID, grid=True, seeds=8, noise=0.1, target="acc", effects=effects,
+                       random_state=seed)
+    return table, analyse(table, target="acc", direction="maximize", test="welch", n_jobs=1)
+
+
+def test_summary_opens_with_the_comparison_and_its_table():
+    from sweepsight.reports.build import _compare
+    from sweepsight.reports.summary import summary_markdown
+    from sweepsight.reports.text import comparison_caveats, comparison_sentence
+
+    base_table, base = _analysis(BASE_EFFECTS, seed=30)
+    _, cur = _analysis({**BASE_EFFECTS, "lr": {0.001: -0.3, 0.01: 0.5}}, seed=31)
+    assert summary_markdown(cur, title="t").split("\n")[2] == "## Findings"  # no baseline
+    comp = _compare(cur, base_table, progress=None)
+    assert comp.best.verdict == BETTER and comp.counts[BETTER] == 4 and comp.counts[WORSE] == 0
+    assert next(m for m in comp.moved if m.param == "lr").moved
+    assert all(m.share_current is not None for m in comp.moved)  # main effects on both sides
+    cur.comparison = comp
+    md = summary_markdown(cur, title="t")
+    lines = md.split("\n")
+    assert lines[2] == "## Against the baseline" and lines[4] == comparison_sentence(comp)
+    assert lines[4].startswith("The best configuration improves acc from ")
+    assert "4 of 12 matched configurations are significantly better, 0 worse" in lines[4]
+    assert md.index("## Against the baseline") < md.index("## Findings")
+    for c in comparison_caveats(comp):
+        assert f"- {c}" in md
+    assert md.count("| better |") == 4
+
+
+def test_comparison_sentence_says_cannot_tell_and_no_match():
+    from sweepsight.reports.text import comparison_sentence
+
+    c = compare_sweeps(_sweep(seed=32, seeds=3), _sweep(seed=33, seeds=3), test="ks")
+    s = comparison_sentence(c)
+    assert f"12 cannot tell with 3 seeds ({c.seeds_needed} per side would do)" in s
+    other = dict(GRID, lr=Choice([0.002, 0.02]))
+    s = comparison_sentence(compare_sweeps(_sweep(seed=34, params=other), _sweep(seed=35)))
+    assert "no configuration is in both sweeps" in s and s.startswith("The best configuration")
+
+
+def test_cli_baseline_that_cannot_be_read_is_one_line(capsys, tmp_path):
+    from tests.test_cli import assert_failed_cleanly, run_main
+
+    site = tmp_path / "site"
+    site.mkdir()
+    from sweepsight.reports import build
+
+    (site / build.SITE_MARKER).write_text("old\n")
+    (site / "index.html").write_text("<p>the old report</p>")
+    proc = run_main(capsys, "--baseline", str(tmp_path / "nope" / "sweep"), "--out", str(site))
+    assert_failed_cleanly(proc, site, says="--baseline")
+    (tmp_path / "bad.parquet").write_text("not parquet")
+    (tmp_path / "bad.json").write_text("{}")
+    proc = run_main(capsys, "--baseline", str(tmp_path / "bad"), "--out", str(site))
+    assert_failed_cleanly(proc, site, says="--baseline: snapshot file")
+    from sweepsight.adapters import snapshot
+
+    snapshot.save(make_table(GRID, grid=True, seeds=2, target="loss"), tmp_path / "other")
+    proc = run_main(capsys, "--baseline", str(tmp_path / "other"), "--out", str(site))
+    assert_failed_cleanly(proc, site, says="the baseline has no metric 'val_acc'")
