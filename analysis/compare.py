@@ -79,6 +79,25 @@ class Moved:
 
 
 @dataclasses.dataclass(frozen=True)
+class LevelShift:
+    """Where the change acts: the matched configurations at one level of a shared
+    hyperparameter, their differences of means (current - baseline) tested against 0 with the
+    Wilcoxon signed-rank test over configurations (scipy's; each configuration's runs are
+    independent of the others'). ``p_holm``: Holm over every (param, level) row; ``verdict`` as
+    for a matched configuration ("cannot tell" when even ``n`` configurations all moving the
+    same way could not reach alpha after Holm: the exact floor is 2 / 2**n)."""
+
+    param: str
+    level: str
+    n: int
+    median_diff: float
+    mean_diff: float
+    p: float
+    p_holm: float
+    verdict: str
+
+
+@dataclasses.dataclass(frozen=True)
 class Comparison:
     """A sweep (current) compared with a baseline sweep; differences are current - baseline.
 
@@ -93,7 +112,7 @@ class Comparison:
     verdict present. ``seeds_needed``: the fewest seeds per side with which the test could
     reach alpha after Holm over the matched configurations (None without any). ``best`` /
     ``replicated``: best against best (``replicated`` None when neither sweep's best lacks
-    runs). ``moved``: per hyperparameter in either sweep.
+    runs). ``moved``: per hyperparameter in either sweep. ``shifts``: see :class:`LevelShift`.
     """
 
     target: str
@@ -114,6 +133,8 @@ class Comparison:
     replicated: BestAgainstBest | None
     moved: tuple[Moved, ...]
     notes: tuple[str, ...]
+    #: per level of each shared hyperparameter, the matched configurations' shift
+    shifts: tuple[LevelShift, ...] = ()
 
     @property
     def n_matched(self) -> int:
@@ -215,7 +236,55 @@ def compare_sweeps(current, baseline, *, test: str = "ks", alpha: float = 0.05,
         shared=tuple(keys), only_current=only_cur, only_baseline=only_base,
         n_configs_current=_n_configs(cur), n_configs_baseline=_n_configs(base),
         matched=matched, counts=counts, n_tested=m, seeds_needed=seeds, best=best,
-        replicated=rep, moved=_moved(cur, base, cur_a, base_a, alpha=alpha), notes=tuple(notes))
+        replicated=rep, moved=_moved(cur, base, cur_a, base_a, alpha=alpha), notes=tuple(notes),
+        shifts=level_shifts(matched, keys, maximize=cur.direction == "maximize", alpha=alpha))
+
+
+def level_shifts(matched: pd.DataFrame, keys: list[str], *, maximize: bool,
+                 alpha: float) -> tuple[LevelShift, ...]:
+    """:class:`LevelShift` rows for every level of ``keys`` among ``matched`` (configurations
+    with a difference), Holm-adjusted over all rows."""
+    from scipy import stats
+
+    from sweepsight.analysis.configs import format_value
+
+    rows = []
+    d_all = matched["diff"].to_numpy(dtype=float)
+    for k in keys:
+        col = matched[k].astype(object).where(matched[k].notna(), None)
+        for level in pd.unique(col):
+            mask = (col == level).to_numpy() if level is not None else col.isna().to_numpy()
+            d = d_all[mask]
+            d = d[np.isfinite(d)]
+            nz = d[d != 0]
+            if len(nz) >= 2:
+                p = float(stats.wilcoxon(nz).pvalue)
+            elif len(d) >= 2 and len(nz) == 0:
+                p = 1.0  # no configuration moved at all
+            else:
+                p = float("nan")
+            rows.append((k, format_value(level), len(d), p, 2.0 ** (1 - max(len(nz), 1)), d))
+    if not rows:
+        return ()
+    p = np.array([r[3] for r in rows])
+    fam = np.zeros(len(rows), dtype=np.int64)
+    p_holm = holm(p, fam)
+    floor = holm(np.where(np.isnan(p), np.nan, [r[4] for r in rows]), fam)
+    out = []
+    for (k, label, n, pv, _, d), ph, fl in zip(rows, p_holm, floor):
+        med = float(np.median(d)) if len(d) else float("nan")
+        if math.isnan(pv):
+            verdict = NOT_TESTABLE
+        elif ph < alpha:
+            verdict = BETTER if (med > 0) == maximize else WORSE
+        elif fl >= alpha and pv < 1.0:
+            verdict = CANNOT_TELL
+        else:
+            verdict = NOT_SIGNIFICANT
+        out.append(LevelShift(param=k, level=label, n=n, median_diff=med,
+                              mean_diff=float(np.mean(d)) if len(d) else float("nan"), p=pv,
+                              p_holm=float(ph), verdict=verdict))
+    return tuple(out)
 
 
 def _own_keys(prep: Prepared) -> list[str]:
@@ -384,5 +453,5 @@ def _moved(cur: Prepared, base: Prepared, cur_a, base_a, *, alpha: float) -> tup
     return tuple(out)
 
 
-__all__ = ["BaselineSweep", "BestAgainstBest", "Comparison", "MATCHED_COLUMNS", "Moved",
-           "analyse_baseline", "compare_sweeps"]
+__all__ = ["BaselineSweep", "BestAgainstBest", "Comparison", "LevelShift", "MATCHED_COLUMNS",
+           "Moved", "analyse_baseline", "compare_sweeps", "level_shifts"]

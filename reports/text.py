@@ -607,6 +607,7 @@ def comparison_caveats(comp) -> list[str]:
                                           comp.alpha)[0].lower()
                        + _best_words(comp.replicated, comp.target, comp.test, comp.alpha)[1:]
                        if comp.replicated is not None else "") + ".")
+    out += _shift_sentences(comp)
     moved = [m for m in comp.moved if m.moved]
     if moved:
         out.append("The best level moved for " + ", ".join(
@@ -617,3 +618,29 @@ def comparison_caveats(comp) -> list[str]:
             out.append(f"Only {side} varies {', '.join(f'**{_esc(n)}**' for n in names)}; "
                        "matched configurations pool its values.")
     return out
+
+
+def _shift_sentences(comp, *, limit: int = 6) -> list[str]:
+    """Where the change acts: levels whose matched configurations shifted significantly
+    (:class:`analysis.compare.LevelShift`), and the levels of those hyperparameters that did
+    not."""
+    from sweepsight.analysis.constants import BETTER, NOT_SIGNIFICANT, WORSE
+
+    sig = sorted((s for s in comp.shifts if s.verdict in (BETTER, WORSE)), key=lambda s: s.p)
+    if not sig:
+        return []
+    params = {s.param for s in sig}
+    flat = [s for s in comp.shifts if s.param in params and s.verdict == NOT_SIGNIFICANT]
+
+    def name(s):
+        return f"**{_esc(s.param)}={_esc(s.level)}**"
+
+    shown = ", ".join(f"{name(s)} ({s.verdict}, median {s.median_diff:+.3g} over "
+                      f"{plural(s.n, 'configuration')})" for s in sig[:limit])
+    more = f" and {len(sig) - limit} more" if len(sig) > limit else ""
+    line = (f"Matched configurations shift significantly (Wilcoxon signed-rank over "
+            f"configurations, Holm over levels) at {shown}{more}")
+    if flat:
+        line += "; not at " + ", ".join(name(s) for s in flat[:limit]) + (
+            f" and {len(flat) - limit} more" if len(flat) > limit else "")
+    return [line + "."]

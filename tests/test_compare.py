@@ -256,3 +256,19 @@ def test_cli_baseline_that_cannot_be_read_is_one_line(capsys, tmp_path):
     snapshot.save(make_table(GRID, grid=True, seeds=2, target="loss"), tmp_path / "other")
     proc = run_main(capsys, "--baseline", str(tmp_path / "other"), "--out", str(site))
     assert_failed_cleanly(proc, site, says="the baseline has no metric 'val_acc'")
+
+
+def test_level_shifts_find_a_change_confined_to_one_solver():
+    params = dict(GRID, wd=Choice([0.0, 0.1, 0.2, 0.3]))
+    base = _sweep(seed=40, seeds=3, params=params)
+    cur = _sweep({**BASE_EFFECTS, "solver": {"adam": 0.35}}, seed=41, seeds=3, params=params)
+    c = compare_sweeps(cur, base, test="welch")
+    by = {(s.param, s.level): s for s in c.shifts}
+    assert len(by) == 3 + 2 + 2 + 4 and by[("solver", "adam")].n == 24
+    assert by[("solver", "adam")].verdict == BETTER
+    assert by[("solver", "sgd")].verdict == NOT_SIGNIFICANT
+    assert_allclose(by[("solver", "adam")].mean_diff, 0.15, atol=0.05)
+    adam = c.matched.loc[c.matched["solver"] == "adam", "diff"].to_numpy()
+    assert_allclose(by[("solver", "adam")].p, stats.wilcoxon(adam).pvalue, rtol=1e-12)
+    p = np.array([s.p for s in c.shifts])
+    assert_allclose([s.p_holm for s in c.shifts], multipletests(p, method="holm")[1], rtol=1e-12)
