@@ -370,8 +370,10 @@ def _matched(cur: Prepared, base: Prepared, keys: list[str], numeric: set[str], 
     out["verdict"] = np.select([~testable, cannot, sig & good, sig & bad],
                                [NOT_TESTABLE, CANNOT_TELL, BETTER, WORSE], NOT_SIGNIFICANT)
     out = out[["label", *keys, *[c for c in MATCHED_COLUMNS if c != "label"]]]
-    return out.sort_values(["p_holm", "label"], na_position="last",
-                           kind="stable").reset_index(drop=True)
+    # most significant first; among equal p (often all 1), the largest difference first
+    out = out.assign(_gap=-out["diff"].abs())
+    return out.sort_values(["p_holm", "_gap", "label"], na_position="last",
+                           kind="stable").drop(columns="_gap").reset_index(drop=True)
 
 
 def _best_vs_best(cur: Prepared, base: Prepared, *, scale: str, test: str, alpha: float,

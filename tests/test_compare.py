@@ -85,6 +85,8 @@ def test_p_values_equal_scipy_and_adjustments_statsmodels(test):
     assert_allclose(c.matched["p_holm"], multipletests(p, method="holm")[1], rtol=1e-12)
     assert_allclose(c.matched["p_bh"], multipletests(p, method="fdr_bh")[1], rtol=1e-12)
     assert c.matched["p_holm"].is_monotonic_increasing  # most significant first
+    for _, grp in c.matched.groupby("p_holm"):
+        assert grp["diff"].abs().is_monotonic_decreasing  # then the largest difference
 
 
 def test_pure_noise_rerun_calls_nothing_significant_in_95_of_100():
