@@ -54,6 +54,7 @@ PAGES = (
     Page("linear", "linear", "Linear model"),
     Page("importance", "importance", "Importance"),
     Page("significance", "significance", "Significance"),
+    Page("comparison", "comparison", "Baseline"),
 )
 
 

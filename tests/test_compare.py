@@ -274,3 +274,34 @@ def test_level_shifts_find_a_change_confined_to_one_solver():
     assert_allclose(by[("solver", "adam")].p, stats.wilcoxon(adam).pvalue, rtol=1e-12)
     p = np.array([s.p for s in c.shifts])
     assert_allclose([s.p_holm for s in c.shifts], multipletests(p, method="holm")[1], rtol=1e-12)
+
+
+def test_build_with_a_baseline_has_the_comparison_page_and_summary(tmp_path):
+    import html
+
+    from sweepsight.adapters import snapshot
+    from sweepsight.reports import build
+
+    base = make_table(GRID, grid=True, seeds=4, noise=0.05, target="acc", effects=BASE_EFFECTS,
+                      random_state=50)
+    cur = make_table(GRID, grid=True, seeds=4, noise=0.05, target="acc",
+                     effects={**BASE_EFFECTS, "solver": {"adam": 0.6}}, random_state=51)
+    snapshot.save(base, tmp_path / "base" / "sweep")
+    build.build(out=tmp_path / "site", target="acc", table=cur, direction="maximize",
+                test="welch", renderer="nbconvert", log=lambda line: None,
+                baseline=snapshot.load(tmp_path / "base" / "sweep"))
+    site = tmp_path / "site"
+    md = (site / "summary.md").read_text(encoding="utf-8")
+    page = html.unescape((site / "comparison.html").read_text(encoding="utf-8"))
+    first = md.split("\n")[4]
+    assert first.startswith("The best configuration improves acc from ")
+    assert "6 of 12 matched configurations are significantly better, 0 worse, 6 not" in first
+    assert "6 of 12 matched configurations are significantly better" in page
+    assert "Baseline" in (site / "index.html").read_text(encoding="utf-8")  # in the navbar
+    # without a baseline the page is there and says so
+    build.build(out=tmp_path / "plain", target="acc", table=cur, direction="maximize",
+                renderer="nbconvert", log=lambda line: None)
+    assert "No baseline was given" in (tmp_path / "plain" / "comparison.html").read_text(
+        encoding="utf-8")
+    assert "## Against the baseline" not in (tmp_path / "plain" / "summary.md").read_text(
+        encoding="utf-8")
