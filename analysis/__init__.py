@@ -13,6 +13,7 @@ from sweepsight.adapters.schema import RunTable
 if TYPE_CHECKING:
     import pandas as pd
 
+    from sweepsight.analysis.compare import Comparison
     from sweepsight.analysis.forest import ForestResult
     from sweepsight.analysis.importance import ImportanceResult
     from sweepsight.analysis.levels import LevelsResult
@@ -38,6 +39,8 @@ class Analysis:
     levels: LevelsResult | None = None  # per-level means, best level, shape (analysis.levels)
     #: the main effects' headline on the analysis scale and as logged (None on the raw scale)
     scale_check: ScaleCheck | None = None
+    #: this sweep against ``--baseline`` (analysis.compare; None without a baseline)
+    comparison: Comparison | None = None
 
 
 def analyse(

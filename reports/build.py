@@ -54,6 +54,7 @@ PAGES = (
     Page("linear", "linear", "Linear model"),
     Page("importance", "importance", "Importance"),
     Page("significance", "significance", "Significance"),
+    Page("comparison", "comparison", "Baseline"),
 )
 
 
@@ -82,8 +83,10 @@ def run_analysis(snapshot_path: str, *, target: str, direction: str | None = Non
 def _analyse_and_pickle(snapshot_path: str, *, target: str, direction: str | None,
                         metric_scale: str, budget: str | None, at_budget: str | None,
                         alpha: float, test: str, analysis_path: str,
-                        progress: Callable[[str, float], None] | None):
-    """:func:`run_analysis`, returning the :class:`analysis.Analysis` itself."""
+                        progress: Callable[[str, float], None] | None,
+                        baseline: RunTable | None = None):
+    """:func:`run_analysis`, returning the :class:`analysis.Analysis` itself; with a
+    ``baseline`` run table, its ``comparison`` (analysis.compare) against it."""
     from sweepsight.analysis import analyse
 
     table = snapshot.load(snapshot_path)
@@ -94,12 +97,36 @@ def _analyse_and_pickle(snapshot_path: str, *, target: str, direction: str | Non
                      metric_scale=metric_scale or "auto", budget=budget or None,
                      at_budget=at_budget or None, alpha=alpha,
                      test=test or "ks", **extra)
+    if baseline is not None:
+        result.comparison = _compare(result, baseline, progress=progress)
     path = Path(analysis_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_bytes(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
     tmp.replace(path)
     return result
+
+
+def _compare(result, baseline: RunTable, *, progress: Callable[[str, float], None] | None):
+    """``result`` against the ``baseline`` table, analysed with the same options (its
+    direction as its own report chose, so that different directions fail clearly)."""
+    from sweepsight.analysis.compare import analyse_baseline, compare_sweeps
+
+    start = time.perf_counter()
+    o = result.options
+    base = analyse_baseline(
+        baseline, target=result.prep.target,
+        direction=baseline.meta.report_options.get("direction") or o.get("direction") or None,
+        metric_scale=o.get("metric_scale") or "auto", budget=o.get("budget") or None,
+        at_budget=o.get("at_budget") or None, alpha=float(o.get("alpha", 0.05)),
+        random_state=int(o.get("random_state", 0)))
+    comp = compare_sweeps(result, base, test=o.get("test") or "ks",
+                          alpha=float(o.get("alpha", 0.05)),
+                          random_state=int(o.get("random_state", 0)))
+    result.timings["baseline"] = time.perf_counter() - start
+    if progress is not None:
+        progress("baseline", result.timings["baseline"])
+    return comp
 
 
 def load_analysis(path: str | Path):
@@ -349,6 +376,7 @@ def build(
     title: str | None = None,
     renderer: str = "auto",
     log: Callable[[str], None] = print,
+    baseline: RunTable | None = None,
 ) -> dict[str, float]:
     """Build the site for ``table`` (or an existing ``snapshot_path``) into ``out``.
 
@@ -357,6 +385,7 @@ def build(
     (the site, and its ``.sweepsight-work`` folder: the executed notebooks, the pickled
     analysis and the Quarto project, removed before the swap), so builds into different
     folders run at the same time and nothing is written into the installed package.
+    ``baseline``: a run table to compare with (``--baseline``; :mod:`analysis.compare`).
     Returns the wall time of every stage in seconds.
     """
     from sweepsight.reports import pairs, render, summary
@@ -417,7 +446,7 @@ def build(
                 results.append(_analyse_and_pickle(
                     str(snap), target=target, direction=direction, metric_scale=metric_scale,
                     budget=budget, at_budget=at_budget, alpha=float(alpha), test=test,
-                    analysis_path=str(analysis_path), progress=progress))
+                    analysis_path=str(analysis_path), progress=progress, baseline=baseline))
                 return ", ".join(f"{k} {v:.2f} s" for k, v in results[0].timings.items())
 
             stage("analysis", analyse_stage)

@@ -31,6 +31,9 @@ def parser() -> argparse.ArgumentParser:
                      help="csv, mlflow or wandb (default: csv; with no --path, the example sweep)")
     src.add_argument("--from-snapshot", metavar="PATH",
                      help="re-render a snapshot (<site>/data/sweep) instead of fetching")
+    src.add_argument("--baseline", metavar="PATH",
+                     help="compare with this snapshot (<site>/data/sweep of the base branch's "
+                          "report): matched configurations, best against best")
     src.add_argument("--path", help="csv: the CSV, Parquet or JSON-lines file")
     src.add_argument("--param", action="append", default=[], metavar="NAME",
                      help="a hyperparameter to analyse even if it looks like an outcome "
@@ -151,6 +154,12 @@ def precheck(args: argparse.Namespace) -> None:
         if args.source not in adapters.available():
             raise SweepError(f"unknown source {args.source!r}; valid sources: "
                              f"{', '.join(adapters.available())}.")
+    if args.baseline:
+        base = Path(args.baseline).with_suffix("")
+        if not all(base.with_suffix(s).is_file() for s in (".parquet", ".json")):
+            raise SweepError(f"--baseline {args.baseline}: no snapshot there ({base}.parquet and "
+                             f"{base}.json); pass the data/sweep of the base branch's report, "
+                             "e.g. site/data/sweep.")
     if args.path and (args.source or "csv") == "csv" and not args.from_snapshot:
         export_file(Path(args.path))  # the csv adapter's own check, before pandas loads
 
@@ -163,6 +172,12 @@ def run(args: argparse.Namespace) -> dict[str, float]:
     from sweepsight.reports.build import build
 
     start = time.perf_counter()
+    baseline = None
+    if args.baseline:  # read first: a baseline that cannot be read fails before any fetch
+        try:
+            baseline = snapshot.load(args.baseline)
+        except SweepError as exc:
+            raise SweepError(f"--baseline: {exc}") from None
     if args.from_snapshot:
         table = snapshot.load(args.from_snapshot)
         what = f"snapshot {args.from_snapshot}"
@@ -185,6 +200,10 @@ def run(args: argparse.Namespace) -> dict[str, float]:
             table.meta.query["path"] = relative(path)
     target = resolve_target(args.target, table.metrics, args.metric,
                             objective=table.meta.objective)
+    if baseline is not None and target not in baseline.metrics:
+        raise SweepError(f"--baseline {args.baseline}: the baseline has no metric {target!r} "
+                         f"(its metrics: {', '.join(baseline.metrics[:5]) or 'none'}); pass the "
+                         f"snapshot of a sweep that logs {target}.")
     forced = [p for p in args.param if p in table.params]
     table.meta.forced_params = sorted(set(table.meta.forced_params) | set(forced))
     options = remembered(args, table.meta)
@@ -200,7 +219,7 @@ def run(args: argparse.Namespace) -> dict[str, float]:
     timings.update(build(
         out=args.out, target=target, table=table, **options,
         title=args.title,
-        renderer=args.renderer, log=lambda line: print(line, flush=True),
+        renderer=args.renderer, log=lambda line: print(line, flush=True), baseline=baseline,
     ))
     return timings
 

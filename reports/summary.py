@@ -272,6 +272,32 @@ def _notes(result, *, limit: int, budget: int | None = None) -> list[str]:
         "configurations only where several seeds were run."]
 
 
+def _comparison(result, *, limit: int) -> list[str]:
+    """The comparison with the baseline (none without ``--baseline``): the verdict, its
+    caveats and the matched configurations that differ most (most significant first)."""
+    from sweepsight.reports.text import comparison_caveats, comparison_sentence
+
+    comp = getattr(result, "comparison", None)
+    if comp is None:
+        return []
+    lines = ["## Against the baseline", "", comparison_sentence(comp)]
+    caveats = comparison_caveats(comp)
+    if caveats:
+        lines += [""] + [f"- {c}" for c in caveats]
+    if comp.n_matched:
+        shown, more = capped(list(comp.matched.itertuples(index=False)), limit)
+        rows = [[text(r.label), f"{num(r.mean_raw_baseline)} ({count(r.n_baseline)})",
+                 f"{num(r.mean_raw_current)} ({count(r.n_current)})",
+                 num(r.diff_raw) + ("" if math.isnan(r.diff_raw_ci_low) else
+                                    f" [{num(r.diff_raw_ci_low)}, {num(r.diff_raw_ci_high)}]"),
+                 num(r.p_holm, 2), text(r.verdict)] for r in shown]
+        lines += [""] + table(["matched configuration", "baseline (runs)", "current (runs)",
+                               "difference [interval]", "p (Holm)", "verdict"], rows)
+        if more:
+            lines.append(more)
+    return lines
+
+
 def summary_markdown(result, *, title: str, rows: int = 15, notes: int = 30) -> str:
     """The whole ``summary.md`` for an :class:`analysis.Analysis` (always < 65,536 characters):
     findings first, then the hyperparameters, the best configuration against its neighbours,
@@ -280,10 +306,11 @@ def summary_markdown(result, *, title: str, rows: int = 15, notes: int = 30) -> 
     tail = ["*Full report: open `index.html` of the site, or the single-file `report.html`.*"]
     while True:
         parts = list(head)
-        for section in (_findings(result, limit=MAX_FINDINGS), _importance(result, limit=rows),
+        for section in (_comparison(result, limit=rows), _findings(result, limit=MAX_FINDINGS),
+                        _importance(result, limit=rows),
                         _neighbours(result, limit=rows) + _plan_unless_shown(result),
                         _numbers(result)):
-            parts += section + [""]
+            parts += section + [""] if section else []
         used = len("\n".join(parts + tail)) + 2
         parts += _notes(result, limit=notes, budget=MAX_CHARS - used - 1_000) + [""]
         out = "\n".join(parts + tail) + "\n"

@@ -550,3 +550,107 @@ def rerun_plan_text(analysis) -> str:
     return (f"**To settle the best configuration against {who}**, rerun these "
             f"{len(plan.configs)} configurations with {plan.seeds:,} seeds each "
             f"({plan.runs:,} runs, {plan.new_runs:,} more than now): with that many {why}.")
+
+
+def _mean_sd(c) -> str:
+    spread = "" if math.isnan(c.std_raw) else f" ± {c.std_raw:.2g}"
+    return f"{c.mean_raw:.4g}{spread}"
+
+
+def _best_words(b, target: str, test: str, alpha: float) -> str:
+    """One best-against-best comparison (:class:`analysis.compare.BestAgainstBest`)."""
+    from sweepsight.analysis.constants import BETTER, CANNOT_TELL, NOT_SIGNIFICANT, WORSE
+
+    what = "best configuration" if b.kind == "best" else "best well-replicated configuration"
+    move = f"{_esc(target)} from {_mean_sd(b.baseline)} to {_mean_sd(b.current)}"
+    seeds = f"{b.baseline.n} vs {b.current.n} runs"
+    test_name = {"ks": "KS", "welch": "Welch", "mannwhitney": "Mann-Whitney"}.get(test, test)
+    verb = {BETTER: "improves", WORSE: "worsens",
+            NOT_SIGNIFICANT: "does not significantly change"}.get(b.verdict)
+    if verb is not None:
+        return f"The {what} {verb} {move} ({test_name} {_p(b.p)}, {seeds})"
+    if b.verdict == CANNOT_TELL:
+        return (f"The {what} moves {move}, and {seeds} cannot tell whether that is real (the "
+                f"smallest possible {test_name} p is {b.min_attainable_p:.2g}, not below "
+                f"{alpha:g})")
+    return f"The {what} moves {move}; with {seeds} it cannot be tested"
+
+
+def comparison_sentence(comp) -> str:
+    """The one-sentence verdict on a sweep against its baseline (an
+    :class:`analysis.compare.Comparison`): best against best, then the matched configurations."""
+    from sweepsight.analysis.constants import BETTER, CANNOT_TELL, NOT_SIGNIFICANT, WORSE
+
+    parts = []
+    if comp.best is not None:
+        parts.append(_best_words(comp.best, comp.target, comp.test, comp.alpha))
+    c = comp.counts
+    if comp.n_matched == 0:
+        parts.append("no configuration is in both sweeps, so none could be compared run "
+                     "against run")
+    elif comp.n_tested == 0:
+        parts.append(f"{plural(comp.n_matched, 'configuration')} are in both sweeps, none "
+                     "with 2 or more runs on each side to test")
+    else:
+        seeds = sorted(set(comp.matched["n_current"]) | set(comp.matched["n_baseline"]))
+        tail = ""
+        if c[CANNOT_TELL]:
+            few = f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]}-{seeds[-1]}"
+            tail = (f", {c[CANNOT_TELL]} cannot tell with {few} seeds ({comp.seeds_needed} per "
+                    "side would do)")
+        same = f", {c[NOT_SIGNIFICANT]} not significantly different" if c[NOT_SIGNIFICANT] else ""
+        parts.append(f"{c[BETTER]} of {plural(comp.n_tested, 'matched configuration')} "
+                     f"{'is' if c[BETTER] == 1 else 'are'} significantly better, {c[WORSE]} "
+                     f"worse{same}{tail}")
+    sentence = "; ".join(parts) + "."
+    return sentence[0].upper() + sentence[1:]
+
+
+def comparison_caveats(comp) -> list[str]:
+    """Sentences that qualify :func:`comparison_sentence`: the winner's curse (with the best
+    well-replicated configurations), best levels that moved, hyperparameters on one side only."""
+    out = []
+    if comp.best is not None and comp.best.winners_curse:
+        out.append("A best configuration with few runs is likely flattered by being picked as "
+                   "the best (the winner's curse)" + (
+                       "; " + _best_words(comp.replicated, comp.target, comp.test,
+                                          comp.alpha)[0].lower()
+                       + _best_words(comp.replicated, comp.target, comp.test, comp.alpha)[1:]
+                       if comp.replicated is not None else "") + ".")
+    out += _shift_sentences(comp)
+    moved = [m for m in comp.moved if m.moved]
+    if moved:
+        out.append("The best level moved for " + ", ".join(
+            f"**{_esc(m.param)}** ({_esc(m.best_baseline)} → {_esc(m.best_current)})"
+            for m in moved) + ".")
+    for names, side in ((comp.only_current, "this sweep"), (comp.only_baseline, "the baseline")):
+        if names:
+            out.append(f"Only {side} varies {', '.join(f'**{_esc(n)}**' for n in names)}; "
+                       "matched configurations pool its values.")
+    return out
+
+
+def _shift_sentences(comp, *, limit: int = 6) -> list[str]:
+    """Where the change acts: levels whose matched configurations shifted significantly
+    (:class:`analysis.compare.LevelShift`), and the levels of those hyperparameters that did
+    not."""
+    from sweepsight.analysis.constants import BETTER, NOT_SIGNIFICANT, WORSE
+
+    sig = sorted((s for s in comp.shifts if s.verdict in (BETTER, WORSE)), key=lambda s: s.p)
+    if not sig:
+        return []
+    params = {s.param for s in sig}
+    flat = [s for s in comp.shifts if s.param in params and s.verdict == NOT_SIGNIFICANT]
+
+    def name(s):
+        return f"**{_esc(s.param)}={_esc(s.level)}**"
+
+    shown = ", ".join(f"{name(s)} ({s.verdict}, median {s.median_diff:+.3g} over "
+                      f"{plural(s.n, 'configuration')})" for s in sig[:limit])
+    more = f" and {len(sig) - limit} more" if len(sig) > limit else ""
+    line = (f"Matched configurations shift significantly (Wilcoxon signed-rank over "
+            f"configurations, Holm over levels) at {shown}{more}")
+    if flat:
+        line += "; not at " + ", ".join(name(s) for s in flat[:limit]) + (
+            f" and {len(flat) - limit} more" if len(flat) > limit else "")
+    return [line + "."]
