@@ -40,7 +40,10 @@ def tests(session: nox.Session) -> None:
     """Run the test suite (pass pytest options after --)."""
     install(session, "test")
     ensure_chromium(session)
-    session.run("pytest", *session.posargs)
+    # Two workers, a test file per worker (its module fixtures, e.g. a built site, are made
+    # once): most tests wait on a kernel, a server or a browser as much as they compute.
+    workers = [] if any(a.startswith("-n") for a in session.posargs) else ["-n", "2", "--dist", "loadfile"]
+    session.run("pytest", *workers, *session.posargs)
 
 
 @nox.session(python="3.11")

@@ -88,7 +88,7 @@ def _drop_duplicate_headers(path: Path, frame: pd.DataFrame, header: list) -> pd
         found = compare(name, tuple(f"column {i + 1}" for i in where), cols,
                         [f"data row {r + 1}" for r in range(len(frame))])
         if not found.same:
-            a, b = found.example
+            a, b = found.example or ("", "")  # set whenever not same
             raise SweepError(
                 f"{path} has two columns named {name!r} (columns {where[0] + 1} and {where[1] + 1}) "
                 f"with different values ({found.at}: {cell(a)} vs {cell(b)}); rename or delete one.")
@@ -117,7 +117,7 @@ def _merge_sources(raw: pd.DataFrame, renamed: dict, *, what: str, option: str, 
                         [f"run {r!r}" for r in runs])
         shown = " and ".join(repr(str(c)) for c in cols)
         if not found.same:
-            a, b = found.example
+            a, b = found.example or ("", "")  # set whenever not same
             raise SweepError(
                 f"{where}: columns {shown} both give {what} {name!r} with different values "
                 f"({found.at}: {cell(a)} vs {cell(b)}); keep one under its full name with "

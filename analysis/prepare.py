@@ -146,7 +146,10 @@ def prepare(
     reason[(reason == "") & y_all.isna()] = "missing target"
     reason[(reason == "") & np.isinf(y_all.to_numpy(dtype=float))] = "infinite target"
     huge = (reason == "") & (y_all.abs() > HUGE)
-    if huge.any() and _raw_scale(y_all[reason == ""].to_numpy(dtype=float), metric_scale):
+    usable = y_all[reason == ""].to_numpy(dtype=float)
+    # beside values of ordinary size (a metric in huge units everywhere is scaled, not dropped)
+    beside = len(usable) > 0 and float(np.median(np.abs(usable))) <= HUGE
+    if huge.any() and beside and _raw_scale(usable, metric_scale):
         reason[huge] = HUGE_REASON
     else:  # log10 or ranks tame them (diverged runs at 1e250): nothing overflows
         huge[:] = False
