@@ -54,31 +54,8 @@ def _rows(chart) -> int:
     return max(len(v) for v in spec.get("datasets", {"_": []}).values())
 
 
-def test_significance_data_defaults_to_best_with_right_verdicts(analysis):
-    data = significance._significance_data(analysis)
-    configs = analysis.significance.configs
-    best = configs.loc[configs["rank"].idxmin(), "label"]
-    assert data.default == best == data.configs["label"].iat[0]
-    # best: lowest loss -> the highest lr (effect +2 per log10 of lr, loss minimised) is worse
-    mine = data.pairs[data.pairs["config_label"] == best]
-    assert len(mine) > 0
-    lr_step = mine[mine["param"] == "lr"]
-    assert (lr_step["verdict"] == "worse").all() and (lr_step["diff"] > 0).all()
-    # every pair's neighbour label is itself a configuration, and both directions agree
-    back = data.pairs.set_index(["config_label", "label"])
-    for row in lr_step.itertuples():
-        assert back.loc[(row.label, row.config_label), "verdict"] == "better"
-    assert data.pairs["values_b"].map(len).tolist() == data.pairs["n_b"].tolist()
 
 
-def test_significance_view_is_valid_and_interactive(analysis):
-    chart = charts.significance_view(analysis)
-    spec = chart.to_dict()  # validates against the Vega-Lite schema
-    params = spec["params"]
-    assert [p["name"] for p in params] == ["target"]
-    assert params[0]["value"] == significance._significance_data(analysis).default
-    assert params[0]["bind"]["input"] == "select"
-    assert len(params[0]["views"]) == 2  # the ranking and the neighbour panel both set it
 
 
 def test_significance_table_marks_target_and_significant(analysis):
@@ -90,20 +67,6 @@ def test_significance_table_marks_target_and_significant(analysis):
     assert n_sig > 0 and html.count("background:#fff3b0") == n_sig
 
 
-def test_interactive_table_rows_follow_the_static_table(analysis):
-    """The chart's table (one row set per target) holds, for the best configuration, the same
-    neighbours in the same order and colours as the static table."""
-    data = significance._significance_data(analysis)
-    static = significance._significance_table_data(analysis).frame.iloc[1:]
-    mine = data.pairs[data.pairs["config_label"] == data.default].sort_values("row")
-    assert mine["row"].tolist() == list(range(1, len(mine) + 1))
-    assert mine["change"].tolist() == static["changes"].tolist()
-    significant = mine["verdict"].isin(["better", "worse"])
-    assert significant.any()
-    assert (mine["bg"][significant] == significance.ROW_STYLE["better"]).all()
-    assert (mine["bg"][~significant] == "transparent").all()
-    for rows in data.pairs.groupby("config_label")["row"]:
-        assert sorted(rows[1]) == list(range(1, len(rows[1]) + 1))
 
 
 def test_parallel_data_only_varying_params_and_log_axes(analysis):
@@ -152,8 +115,7 @@ def test_correlation_and_coefficients(analysis):
 
 def test_every_chart_is_valid_vega_lite(analysis):
     for make in (charts.parallel_coordinates, charts.correlation_chart, charts.coefficient_chart,
-                 charts.importance_chart, charts.interactions_chart, charts.metric_vs_params_chart,
-                 charts.significance_view):
+                 charts.importance_chart, charts.interactions_chart, charts.metric_vs_params_chart):
         spec = make(analysis).to_dict()
         assert json.dumps(spec)
 
@@ -164,10 +126,7 @@ def test_row_caps_on_100k_runs(big):
     assert len(pc.runs) == MAX_ROWS and "random sample" in pc.caption
     assert _rows(charts.parallel_coordinates(big)) <= MAX_ROWS
     assert big.significance.applicable
-    if True:
-        d = significance._significance_data(big)
-        assert len(d.pairs) + len(d.configs) <= MAX_ROWS
-        assert _rows(charts.significance_view(big)) <= MAX_ROWS
+    assert charts.significance_walk(big)  # no Vega dataset: every configuration, as columns
 
 
 def test_overview_counts_exact_configurations_and_names_the_ranking_scale():
@@ -183,6 +142,3 @@ def test_overview_counts_exact_configurations_and_names_the_ranking_scale():
     assert "mean (rank scale)" in top and top["mean (rank scale)"].is_monotonic_increasing
     caption = overview.top_configs_caption(a)
     assert "rank scale" in caption and "groups them into ranges" in caption
-    # the significance view's header gives the logged mean and the rank-scale one it tests
-    header = significance._significance_data(a).configs["header"]
-    assert header.str.contains(r"\(mean [-0-9.e]+; [-0-9.e]+ on the rank scale, n = \d+\)$").all()

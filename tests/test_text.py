@@ -67,7 +67,7 @@ def test_single_seed_sweep_says_why_not_tested():
     a = _analyse({"lr": 1.0}, seeds=1)
     assert not a.significance.applicable
     assert text.significance_summary(a).startswith("**Significance was not tested.**")
-    assert charts.significance_view(a) is None
+    assert charts.significance_walk(a) is None
     assert "Significance was not tested" in text.findings(a)
 
 

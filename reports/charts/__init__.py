@@ -13,10 +13,10 @@ from sweepsight.reports.charts.importance import (importance_chart, interactions
                                        metric_vs_params_chart)
 from sweepsight.reports.charts.models import coefficient_chart, correlation_chart
 from sweepsight.reports.charts.overview import parallel_coordinates
-from sweepsight.reports.charts.significance import significance_table_html, significance_view
+from sweepsight.reports.charts.significance import significance_table_html, significance_walk
 from sweepsight.reports.charts.tables import display, html_table
 
 __all__ = ["MAX_ROWS", "coefficient_chart", "comparison_chart", "correlation_chart", "display",
            "html_table",
            "importance_chart", "interactions_chart", "marginal", "metric_vs_params_chart",
-           "parallel_coordinates", "significance_table_html", "significance_view"]
+           "parallel_coordinates", "significance_table_html", "significance_walk"]

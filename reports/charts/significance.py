@@ -1,25 +1,24 @@
 """The significance view: pick a configuration, see which neighbours are really better or worse.
 
-One combined Altair chart driven by a single selection parameter ``target`` on the field
-``label``: the dropdown, a click on the ranking and a click on a neighbour all set it, so the
-reader can walk from configuration to configuration. The data are configurations and neighbour
-pairs only (never runs), capped at :data:`~reports.charts._common.MAX_ROWS` rows.
+:func:`significance_walk` embeds every configuration and every tested pair as compact columns
+(levels once, configurations as codes, neighbours by index) for a small script
+(``reports/assets/significance_walk.js``) that draws the target, its neighbours and their
+tables, so the reader can walk from any configuration to any other; no Vega dataset is
+involved, so the view scales to tens of thousands of configurations.
+:func:`significance_table_html` is the classic table of one configuration's neighbours.
 """
 from __future__ import annotations
 
 import html
-import textwrap
-import warnings
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
+from sweepsight.analysis.constants import VERDICTS
 from sweepsight.analysis.stats_tests import MIN_BOOT_RUNS
-from sweepsight.reports.charts._common import MAX_ROWS, VERDICT_COLORS, VERDICTS, show_value
+from sweepsight.reports.charts._common import VERDICT_COLORS
 
-#: Configurations shown in the ranking (and offered in the dropdown) at most.
-TOP = 60
 #: Row backgrounds of the classic table: the target green, significant neighbours yellow.
 ROW_STYLE = {"target": "#cdeccd", "better": "#fff3b0", "worse": "#fff3b0"}
 
@@ -30,104 +29,8 @@ def _fmt(v, spec: str) -> str:
     return format(v, spec)
 
 
-class SignificanceData(NamedTuple):
-    """``configs``: the ranked configurations shown; ``pairs``: their neighbour rows;
-    ``default``: the label selected at first (the best configuration); ``caption``: what was
-    left out, if anything; ``scale``: how the metric is shown."""
-
-    configs: pd.DataFrame
-    pairs: pd.DataFrame
-    default: str
-    caption: str
-    scale: str
-
-
 def _values_text(values, digits: int = 4) -> str:
     return ", ".join(f"{v:.{digits}g}" for v in values)
-
-
-def _significance_data(analysis, *, top: int = TOP, max_rows: int = MAX_ROWS) -> SignificanceData:
-    """The ranked configurations (best first, at most ``top``) and every neighbour pair whose
-    configuration is among them, ready to chart. Rows of both tables stay under ``max_rows``."""
-    sig, prep = analysis.significance, analysis.prep
-    scale = prep.metric_scale
-    configs = sig.configs.sort_values("rank", kind="stable").reset_index(drop=True)
-    pairs = sig.pairs
-    total = len(configs)
-    keep = min(top, total)
-    # both tables count: shrink the ranking until pairs + configs fit the cap
-    per_cfg = pairs.groupby("config_id").size() if len(pairs) else pd.Series(dtype=int)
-    counts = per_cfg.reindex(configs["config_id"]).fillna(0).to_numpy()
-    while keep > 1 and counts[:keep].sum() + keep > max_rows:
-        keep = max(1, keep // 2)
-    shown = configs.head(keep)
-    ids = set(shown["config_id"])
-    labels = configs.set_index("config_id")["label"]
-    values = configs.set_index("config_id")["values"]
-
-    cfg = pd.DataFrame({
-        "config_id": shown["config_id"].to_numpy(),
-        "label": shown["label"].astype(str).to_numpy(),
-        "rank": shown["rank"].to_numpy(dtype=int),
-        "n": shown["n"].to_numpy(dtype=int),
-        "mean": shown["mean"].to_numpy(dtype=float),
-        "std": shown["std"].to_numpy(dtype=float),
-    })
-    spread = np.nan_to_num(cfg["std"].to_numpy(), nan=0.0)
-    cfg["low"] = cfg["mean"] - spread
-    cfg["high"] = cfg["mean"] + spread
-    cfg["values"] = [list(np.round(np.asarray(v, dtype=float), 6)) for v in shown["values"]]
-    cfg["values_text"] = [_values_text(v) for v in shown["values"]]
-    params = config_params(configs)
-    cfg["short"] = [f"#{r}  " + " \u00b7 ".join(show_value(row[q]) for q in params)
-                    for r, (_, row) in zip(cfg["rank"], shown.iterrows())]
-    cfg["t_mean"] = [_mean_text(m, sd) for m, sd in zip(cfg["mean"], cfg["std"])]
-    # the header: the mean as logged, and the analysis-scale mean the tests use if it differs
-    raw = shown["mean_raw"] if "mean_raw" in shown else shown["mean"]
-    cfg["header"] = [
-        f"Target: {lab}  (mean {r:.4g}" + ("" if scale == "raw" else f"; {m:.4g} on the {scale} "
-                                             "scale") + f", n = {n})"
-        for lab, r, m, n in zip(cfg["label"], raw.to_numpy(dtype=float), cfg["mean"], cfg["n"])]
-
-    p = pairs[pairs["config_id"].isin(ids)] if len(pairs) else pairs
-    pr = pd.DataFrame({
-        "config_label": p["config_id"].map(labels).astype(str).to_numpy(),
-        "label": p["neighbour_id"].map(labels).astype(str).to_numpy(),
-        "param": p["param"].astype(str).to_numpy(),
-        "change": [f"{a}: {b} \u2192 {c}" for a, b, c in
-                   zip(p["param"], p["from_value"], p["to_value"])],
-        "verdict": p["verdict"].astype(str).to_numpy(),
-        "diff": p["diff"].to_numpy(dtype=float),
-        "diff_ci_low": p["diff_ci_low"].to_numpy(dtype=float),
-        "diff_ci_high": p["diff_ci_high"].to_numpy(dtype=float),
-        "p_holm": p["p_holm"].to_numpy(dtype=float),
-        "p_bh": p["p_bh"].to_numpy(dtype=float),
-        "cliffs_delta": p["cliffs_delta"].to_numpy(dtype=float),
-        "n_b": p["n_b"].to_numpy(dtype=int),
-        "mean_b": p["mean_b"].to_numpy(dtype=float),
-        "power_note": p["power_note"].astype(str).to_numpy() if "power_note" in p else "",
-        "in_ranking": p["neighbour_id"].isin(ids).to_numpy(),
-    })
-    pr["values_b"] = [list(np.round(np.asarray(values[i], dtype=float), 6))
-                      for i in p["neighbour_id"]]
-    pr["values_text"] = [_values_text(v) for v in pr["values_b"]]
-    # the classic table's cells; rows ordered within each target by adjusted p, then change
-    std_b = p["neighbour_id"].map(configs.set_index("config_id")["std"]).to_numpy(dtype=float)
-    pr["t_mean"] = [_mean_text(m, sd) for m, sd in zip(pr["mean_b"], std_b)]
-    pr["t_diff"] = [_diff_text(d, lo, hi) for d, lo, hi in
-                    zip(pr["diff"], pr["diff_ci_low"], pr["diff_ci_high"])]
-    pr["t_p"] = [_fmt(v, ".3g") for v in pr["p_holm"]]
-    pr["t_delta"] = [_fmt(v, "+.2f") for v in pr["cliffs_delta"]]
-    pr["row"] = (pr.sort_values(["p_holm", "change"], na_position="last", kind="stable")
-                 .groupby("config_label", sort=False).cumcount() + 1).astype(int)
-    pr["bg"] = pr["verdict"].map(ROW_STYLE).fillna("transparent")
-
-    caption = ""
-    if keep < total:
-        caption = (f"Showing the best {keep} of {total:,} configurations (and their neighbours); "
-                   "the dropdown lists those. The tables below cover every configuration.")
-    default = cfg["label"].iat[0] if len(cfg) else ""
-    return SignificanceData(cfg, pr, default, caption, scale)
 
 
 def config_params(configs: pd.DataFrame) -> list[str]:
@@ -151,139 +54,6 @@ def _diff_text(diff: float, low: float, high: float) -> str:
     return f"{diff:+.4g} [{_fmt(low, '+.3g')}, {_fmt(high, '+.3g')}]"
 
 
-def caption(analysis, *, top: int = TOP, max_rows: int = MAX_ROWS) -> str:
-    """What the interactive view leaves out ("" when it shows everything or is not shown)."""
-    if not analysis.significance.applicable:
-        return ""
-    return _significance_data(analysis, top=top, max_rows=max_rows).caption
-
-
-def _metric_axis(analysis) -> str:
-    prep = analysis.prep
-    arrow = "higher is better" if prep.maximize else "lower is better"
-    scale = "" if prep.metric_scale == "raw" else f", {prep.metric_scale} scale"
-    return f"mean {prep.target} ({arrow}{scale})"
-
-
-def significance_view(analysis, *, top: int = TOP, max_rows: int = MAX_ROWS):
-    """The interactive view (an Altair chart), or ``None`` when significance is not applicable.
-
-    Left: configurations ranked by mean with ±1 std error bars. Middle: the selected target's
-    neighbours, their difference to it with its bootstrap interval, coloured by verdict. Right:
-    per-seed values of the target and its neighbours. Pick the target in the dropdown or click
-    any configuration or neighbour.
-    """
-    import altair as alt
-
-    sig = analysis.significance
-    if not sig.applicable or len(sig.configs) == 0:
-        return None
-    data = _significance_data(analysis, top=top, max_rows=max_rows)
-    cfg = data.configs.drop(columns=["values"])
-    cfg_values = data.configs[["label", "values", "n"]]
-    pairs = data.pairs.drop(columns=["values_b"])
-    pair_values = data.pairs[["config_label", "label", "change", "verdict", "diff", "values_b"]]
-
-    target = alt.selection_point(
-        name="target", fields=["label"], value=data.default, toggle=False, clear=False,
-        on="click", empty=False,
-        bind=alt.binding_select(options=list(cfg["label"]), name="Target configuration: "),
-    )
-    in_target = ("isArray(target.label) ? indexof(target.label, datum.config_label) >= 0 "
-                 ": target.label == datum.config_label")
-    verdict_color = alt.Color(
-        "verdict:N", title="neighbour is",
-        scale=alt.Scale(domain=VERDICTS, range=[VERDICT_COLORS[v] for v in VERDICTS]),
-        legend=alt.Legend(orient="top", direction="horizontal"))
-    metric = _metric_axis(analysis)
-    height_rank = max(120, 14 * len(cfg))
-
-    rank_base = alt.Chart(cfg).encode(
-        y=alt.Y("short:N", sort=alt.EncodingSortField("rank", order="ascending"),
-                title=None, axis=alt.Axis(labelLimit=220, labelFontSize=10)),
-        tooltip=[alt.Tooltip("label:N", title="configuration"), alt.Tooltip("rank:Q"),
-                 alt.Tooltip("n:Q", title="runs"), alt.Tooltip("mean:Q", format=".4g"),
-                 alt.Tooltip("std:Q", format=".3g"),
-                 alt.Tooltip("values_text:N", title="per-seed values")],
-    )
-    ranking = alt.layer(
-        rank_base.mark_rule().encode(x=alt.X("low:Q", title=metric, scale=alt.Scale(zero=False)),
-                                     x2="high:Q",
-                                     color=alt.condition(target, alt.value(VERDICT_COLORS["target"]),
-                                                         alt.value("#bbbbbb"))),
-        rank_base.mark_point(filled=True, size=60, cursor="pointer").encode(
-            x="mean:Q",
-            color=alt.condition(target, alt.value(VERDICT_COLORS["target"]), alt.value("#777777")),
-        ).add_params(target),
-    ).properties(width=180, height=height_rank, title=alt.TitleParams(
-        "Configurations ranked by mean (±1 std); click one",
-        subtitle=_wrap("rank  " + " \u00b7 ".join(config_params(analysis.significance.configs)),
-                       50)))
-
-    header = alt.Chart(cfg).transform_filter(target).mark_text(
-        align="left", fontWeight="bold", fontSize=13, limit=TABLE_WIDTH).encode(
-        x=alt.value(0), y=alt.value(8), text="header:N").properties(
-        width=TABLE_WIDTH, height=16, view=alt.ViewConfig(strokeWidth=0))
-
-    # neighbours and per-seed values share their rows: the same rows (the target's included,
-    # at difference 0) in the same order, so the per-seed panel needs no labels of its own
-    rows = alt.Y("change:N", title=None, sort=alt.EncodingSortField("diff", order="descending"))
-    target_row = alt.Chart(cfg).transform_filter(target).transform_calculate(
-        change="'(target)'", verdict="'target'", diff="0")
-
-    nb_base = alt.Chart(pairs).transform_filter(in_target).encode(
-        y=rows.axis(labelLimit=220),
-        tooltip=[alt.Tooltip("label:N", title="neighbour"), alt.Tooltip("change:N", title="changes"),
-                 alt.Tooltip("verdict:N"), alt.Tooltip("p_holm:Q", title="p (Holm)", format=".3g"),
-                 alt.Tooltip("p_bh:Q", title="p (BH)", format=".3g"),
-                 alt.Tooltip("cliffs_delta:Q", title="Cliff's delta", format=".2f"),
-                 alt.Tooltip("diff:Q", title="difference of means", format=".4g"),
-                 alt.Tooltip("diff_ci_low:Q", title="interval low", format=".4g"),
-                 alt.Tooltip("diff_ci_high:Q", title="interval high", format=".4g"),
-                 alt.Tooltip("n_b:Q", title="neighbour runs"),
-                 alt.Tooltip("values_text:N", title="neighbour per-seed values"),
-                 alt.Tooltip("power_note:N", title="power")],
-    )
-    neighbours = alt.layer(
-        alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(strokeDash=[4, 3], color="#444")
-        .encode(x="zero:Q"),
-        nb_base.mark_rule(strokeWidth=2).encode(
-            x=alt.X("diff_ci_low:Q", title="neighbour mean − target mean (with interval)"),
-            x2="diff_ci_high:Q", color=verdict_color),
-        nb_base.mark_point(filled=True, size=90, cursor="pointer").encode(
-            x="diff:Q", color=verdict_color).add_params(target),
-        target_row.mark_point(filled=True, size=90, shape="diamond").encode(
-            x="diff:Q", y=rows, color=verdict_color),
-    ).properties(width=200, title=alt.TitleParams(
-        "Its neighbours (one hyperparameter changed)", subtitle="click one to move there"))
-
-    seeds = alt.layer(
-        alt.Chart(cfg_values).transform_filter(target).transform_flatten(["values"])
-        .transform_calculate(change="'(target)'", verdict="'target'", diff="0")
-        .mark_tick(thickness=2, size=12).encode(
-            x=alt.X("values:Q", title=f"per-seed {analysis.prep.target} (analysis scale)",
-                    scale=alt.Scale(zero=False)),
-            y=rows.axis(None),
-            color=verdict_color, tooltip=[alt.Tooltip("values:Q", format=".4g", title="value")]),
-        alt.Chart(pair_values).transform_filter(in_target).transform_flatten(["values_b"])
-        .mark_tick(thickness=2, size=12).encode(
-            x="values_b:Q", y=rows.axis(None), color=verdict_color,
-            tooltip=[alt.Tooltip("label:N", title="neighbour"),
-                     alt.Tooltip("values_b:Q", format=".4g", title="value")]),
-    ).properties(width=200, title=alt.TitleParams("Per-seed values", subtitle="same rows"))
-
-    table = _table_view(cfg, pairs, target, in_target)
-
-    with warnings.catch_warnings():
-        # the same selection on two views is intended: clicking either moves the target
-        warnings.simplefilter("ignore", UserWarning)
-        chart = alt.hconcat(
-            ranking, alt.vconcat(header, alt.hconcat(neighbours, seeds), table),
-        ).resolve_scale(color="shared", y="independent")
-        chart.to_dict()
-    return chart
-
-
 #: The classic table's columns: (title, field in the target row, field in neighbour rows,
 #: pixel x of the column's left edge, pixel width).
 TABLE_COLUMNS = (
@@ -297,48 +67,6 @@ TABLE_COLUMNS = (
 )
 TABLE_WIDTH = 720
 ROW_HEIGHT = 20
-
-
-def _table_view(cfg: pd.DataFrame, pairs: pd.DataFrame, target, in_target: str):
-    """The classic table for the selected target (it follows the selection): the target's row
-    green, significantly different neighbours yellow, most significant first."""
-    import altair as alt
-
-    y = alt.Y("row:O", axis=None)
-    head = alt.Chart(pd.DataFrame({"title": [c[0] for c in TABLE_COLUMNS],
-                                   "x": [c[3] for c in TABLE_COLUMNS]})).mark_text(
-        align="left", baseline="middle", fontWeight="bold", dx=4).encode(
-        x=alt.X("x:Q", scale=None), y=alt.value(ROW_HEIGHT / 2), text="title:N",
-    ).properties(width=TABLE_WIDTH, height=ROW_HEIGHT, view=alt.ViewConfig(strokeWidth=0))
-
-    target_row = alt.Chart(cfg).transform_filter(target).transform_calculate(
-        row="0", role="'target'", bg=f"'{ROW_STYLE['target']}'")
-    neighbour_rows = alt.Chart(pairs).transform_filter(in_target)
-    tooltip = [alt.Tooltip("label:N", title="neighbour"), alt.Tooltip("values_text:N",
-               title="per-seed values"), alt.Tooltip("power_note:N", title="note")]
-    layers = [
-        target_row.mark_rect().encode(y=y, x=alt.value(0), x2=alt.value(TABLE_WIDTH),
-                                      fill=alt.Fill("bg:N", scale=None)),
-        neighbour_rows.mark_rect().encode(y=y, x=alt.value(0), x2=alt.value(TABLE_WIDTH),
-                                          fill=alt.Fill("bg:N", scale=None), tooltip=tooltip),
-    ]
-    for _, target_field, pair_field, x, width in TABLE_COLUMNS:
-        cell = dict(align="left", baseline="middle", dx=4, limit=width - 8)
-        if target_field:
-            layers.append(target_row.mark_text(**cell).encode(
-                y=y, x=alt.value(x), text=f"{target_field}:N"))
-        layers.append(neighbour_rows.mark_text(**cell).encode(
-            y=y, x=alt.value(x), text=f"{pair_field}:N", tooltip=tooltip))
-    body = alt.layer(*layers).properties(width=TABLE_WIDTH, height=alt.Step(ROW_HEIGHT))
-    return alt.vconcat(head, body, spacing=0, title=alt.TitleParams(
-        "The classic table: the target green, significantly different neighbours yellow",
-        subtitle="hover a row for its per-seed values and what the test could reach",
-        anchor="start"))
-
-
-def _wrap(text: str, width: int) -> list[str]:
-    """``text`` split at spaces into lines of at most about ``width`` characters."""
-    return textwrap.wrap(text, width) or [""]
 
 
 class TableData(NamedTuple):
@@ -431,7 +159,7 @@ VERDICT_LEGEND = {
     "not testable": "a side has fewer than 2 runs.",
 }
 #: The order of verdict codes in the embedded data.
-WALK_VERDICTS = ["better", "worse", "not significant", "cannot tell", "not testable"]
+WALK_VERDICTS = list(VERDICTS)  # the script reads verdicts by their index in this list
 _TEST_FIELD = {"ks": "ks", "welch": "t", "mannwhitney": "mw"}
 
 
