@@ -16,10 +16,11 @@ import enum
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed, effective_n_jobs
+from joblib import effective_n_jobs
 from sklearn.ensemble import ExtraTreesRegressor
 from sklearn.metrics import r2_score
 from sklearn.model_selection import GroupKFold, KFold
+from sklearn.utils.parallel import Parallel, delayed  # carries sklearn's config to the workers
 
 from sweepsight.analysis.constants import CV_R2_LOW as R2_UNTRUSTED
 from sweepsight.analysis.constants import CV_R2_ROUGH as R2_ROUGH
