@@ -17,6 +17,7 @@ import pandas as pd
 
 from sweepsight.adapters.errors import SweepError
 from sweepsight.analysis.best import Config
+from sweepsight.analysis.grouping import n_groups
 from sweepsight.analysis.configs import group_configs, replicated_best
 from sweepsight.analysis.constants import (BETTER, CANNOT_TELL, NOT_SIGNIFICANT, NOT_TESTABLE,
                                            TEST_P_COLUMNS, VERDICTS, WORSE)
@@ -298,7 +299,7 @@ def _n_configs(prep: Prepared) -> int:
     runs = prep.runs[prep.runs["y"].notna()]
     if not keys:
         return int(len(runs) > 0)
-    return int(len(runs[keys].astype(object).where(runs[keys].notna(), "\0").drop_duplicates()))
+    return n_groups([runs[k] for k in keys])
 
 
 def _runs(prep: Prepared, scale: str) -> pd.DataFrame:

@@ -15,6 +15,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from sweepsight.analysis.grouping import first_rows, group_ids
+
 INACTIVE = "inactive"  # a conditional hyperparameter switched off by another
 MISSING = "missing"  # a value absent from a run for no stated reason
 
@@ -45,24 +47,6 @@ class Grouped:
     def matrix(self, idx: np.ndarray, k: int) -> np.ndarray:
         """Values of configurations ``idx`` (all with ``k`` runs) as an (len(idx) x k) array."""
         return self.y[self.start[idx][:, None] + np.arange(k)[None, :]]
-
-
-def unique_rows(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``np.unique(codes, axis=0, return_inverse=True)`` for integer codes >= -1, through one
-    int64 key per row (mixed radix, first column most significant: the same sorted order) when
-    the key fits, which sorts one column instead of rows."""
-    if codes.shape[0] == 0 or codes.shape[1] == 0:
-        uniq, inv = np.unique(codes, axis=0, return_inverse=True)
-        return uniq, inv.reshape(-1)
-    radix = codes.max(axis=0).astype(np.int64) + 2
-    if np.sum(np.log2(radix.astype(float))) >= 62:
-        uniq, inv = np.unique(codes, axis=0, return_inverse=True)
-        return uniq, inv.reshape(-1)
-    key = np.zeros(codes.shape[0], dtype=np.int64)
-    for j in range(codes.shape[1]):
-        key = key * radix[j] + (codes[:, j] + 1)
-    ukey, first, inv = np.unique(key, return_index=True, return_inverse=True)
-    return codes[first], inv.reshape(-1)
 
 
 def encode(col: pd.Series, *, numeric: bool) -> tuple[np.ndarray, list]:
@@ -171,7 +155,8 @@ def group_configs(runs: pd.DataFrame, params: list[str], numeric: set[str], *,
     elif k.shape[1] == 0:
         uniq, inv = np.zeros((1, 0), dtype=np.int64), np.zeros(len(runs), dtype=np.int64)
     else:
-        uniq, inv = unique_rows(k)
+        inv = group_ids(list(k.T), sort=True)
+        uniq = k[first_rows(inv)]
     n_cfg = uniq.shape[0]
     n = np.bincount(inv, minlength=n_cfg)
     sums = np.bincount(inv, weights=y, minlength=n_cfg)
@@ -251,10 +236,7 @@ def find_neighbours(codes: np.ndarray, ordered: list[bool],
             continue
         children = [c for c in range(n_par) if c != j and conditional[c] and not ordered[j]]
         others = np.delete(codes[active], [j] + children, axis=1)
-        if others.shape[1]:
-            _, grp = unique_rows(others)
-        else:
-            grp = np.zeros(active.size, dtype=np.int64)
+        grp = group_ids(list(others.T), sort=True, n=active.size)
         vals = codes[active, j]
         if ordered[j]:
             o = np.lexsort((vals, grp))

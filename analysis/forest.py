@@ -24,6 +24,7 @@ from sklearn.utils.parallel import Parallel, delayed  # carries sklearn's config
 
 from sweepsight.analysis.constants import CV_R2_LOW as R2_UNTRUSTED
 from sweepsight.analysis.constants import CV_R2_ROUGH as R2_ROUGH
+from sweepsight.analysis.grouping import group_ids
 from sweepsight.analysis.prepared import Prepared
 
 #: Up to this many runs the forest is the reference one (every tree on all runs, fully grown,
@@ -82,15 +83,10 @@ def param_columns(prep: Prepared, params: list[str] | None = None) -> dict[str, 
 
 
 def config_ids(prep: Prepared, params: list[str] | None = None) -> np.ndarray:
-    """Integer id of each run's configuration (its values of ``params``; NaN is a value)."""
+    """Integer id of each run's configuration (its values of ``params``; NaN is a value),
+    numbered in order of first appearance (:func:`analysis.grouping.group_ids`)."""
     params = list(prep.params if params is None else params)
-    key = np.zeros(len(prep.runs), dtype=np.int64)
-    for p in params:
-        # numbered in order of first appearance, as groupby(sort=False).ngroup() would; the key
-        # is re-factorized after each column so it never exceeds the number of runs
-        codes, levels = pd.factorize(prep.runs[p], use_na_sentinel=False)
-        key = pd.factorize(key * max(len(levels), 1) + codes)[0]
-    return key
+    return group_ids([prep.runs[p] for p in params], n=len(prep.runs))
 
 
 def make_forest(n: int, *, n_estimators: int, random_state: int, n_jobs: int | None,

@@ -11,6 +11,8 @@ import re
 
 import pandas as pd
 
+from sweepsight.analysis.grouping import n_groups
+
 _WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 #: A last word that names a measurement of the run.
 OUTCOME_WORDS = {
@@ -64,11 +66,11 @@ def varies_like_an_outcome(values: pd.Series, others: dict[str, pd.Series], *,
         return False
     if n < MIN_RUNS or present.nunique() < DISTINCT_SHARE * n:
         return False
-    frame = pd.DataFrame({k: v.to_numpy() for k, v in others.items()})
-    if len(frame.drop_duplicates()) > len(frame) / 2:  # the other hyperparameters do not repeat
+    columns = [v.to_numpy() for v in others.values()]
+    rows = len(columns[0])
+    if n_groups(columns) > rows / 2:  # the other hyperparameters do not repeat
         return False
-    frame["__seed"] = seed.to_numpy()
-    return len(frame.drop_duplicates()) >= DISTINCT_SHARE * len(frame)
+    return n_groups([*columns, seed.to_numpy()]) >= DISTINCT_SHARE * rows
 
 
 def is_number(values: pd.Series) -> bool:

@@ -17,6 +17,7 @@ from scipy import stats
 from sweepsight.adapters.errors import SweepError
 from sweepsight.adapters.schema import PARAM, RunTable
 from sweepsight.analysis import outcomes
+from sweepsight.analysis.grouping import group_ids
 from sweepsight.analysis.prepared import OUTCOMES, Aside, Condition, Prepared
 from sweepsight.analysis.scale import Scale, ScaleChoice, ScaleReason, climb
 
@@ -510,12 +511,6 @@ def _unusable(s: pd.Series, *, max_levels: int) -> tuple[Aside | None, str]:
     return None, ""
 
 
-def _codes(s: pd.Series) -> np.ndarray:
-    """Integer codes in order of first appearance, missing as a code of its own."""
-    codes, _ = pd.factorize(s, use_na_sentinel=False)
-    return np.asarray(codes, dtype=np.int64)
-
-
 def _is_number(s: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
 
@@ -708,8 +703,7 @@ def _budget_filter(frame: pd.DataFrame, keep: pd.Series, budget: str, config_par
     ``at_budget``); count configurations per level."""
     sub = frame.loc[keep]
     b = sub[PARAM + budget].astype(float)
-    codes = [_codes(sub[PARAM + p]) for p in config_params]
-    key = pd.Series(_combine(codes) if codes else np.zeros(len(sub), dtype=np.int64), index=sub.index)
+    key = pd.Series(group_ids([sub[PARAM + p] for p in config_params], n=len(sub)), index=sub.index)
     config_max = b.groupby(key).max()
     levels = np.sort(b.unique())
     counts = pd.Series([int((config_max >= lv).sum()) for lv in levels],
@@ -751,12 +745,6 @@ def _budget_value(text: float | str) -> float:
         return float(text)
     except (TypeError, ValueError):
         raise SweepError(f"--at-budget {text!r}: pass a budget value (e.g. 81) or max.") from None
-
-
-def _combine(code_arrays: list[np.ndarray]) -> np.ndarray:
-    """One integer per distinct combination of several code arrays."""
-    frame = pd.DataFrame({i: c for i, c in enumerate(code_arrays)})
-    return frame.groupby(list(frame.columns), sort=False).ngroup().to_numpy()
 
 
 def _log_scale(present: np.ndarray) -> bool:

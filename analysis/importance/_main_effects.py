@@ -46,6 +46,7 @@ import pandas as pd
 from scipy import stats
 from sklearn.ensemble import ExtraTreesRegressor
 
+from sweepsight.analysis import grouping
 from sweepsight.analysis.forest import config_ids, config_means, param_columns
 from sweepsight.analysis.importance._base import BaseImportanceEvaluator, ImportanceResult
 from sweepsight.analysis.prepared import Prepared
@@ -87,9 +88,8 @@ class MainEffectsEvaluator(BaseImportanceEvaluator):
 # --------------------------------------------------------------------------- the design
 def level_codes(prep: Prepared) -> pd.DataFrame:
     """Integer level of every run for each analysed hyperparameter (NaN is a level)."""
-    return pd.DataFrame(
-        {p: pd.factorize(prep.runs[p].astype(object), use_na_sentinel=False)[0]
-         for p in prep.params}, index=prep.runs.index)
+    return pd.DataFrame({p: grouping.level_codes(prep.runs[p]) for p in prep.params},
+                        index=prep.runs.index)
 
 
 def detect_grid(codes: pd.DataFrame) -> tuple[bool, str]:
@@ -97,7 +97,7 @@ def detect_grid(codes: pd.DataFrame) -> tuple[bool, str]:
     n = len(codes)
     levels = codes.max().to_numpy() + 1
     product = float(np.prod(levels.astype(float)))
-    n_configs = len(codes.drop_duplicates())
+    n_configs = _n_configs(codes)
     coverage = n_configs / product
     per_config = n / n_configs
     resid_df = n - 1 - int((levels - 1).sum())
@@ -120,7 +120,9 @@ def grid_main_effects(prep: Prepared, codes: pd.DataFrame, *, alpha: float = 0.0
     params = list(prep.params)
     notes = list(notes or [])
     y = prep.y.to_numpy(dtype=float)
-    cm = codes.assign(m=y).groupby(params, sort=False)["m"].mean().reset_index()
+    ids = grouping.group_ids([codes[p].to_numpy() for p in params], n=len(y))
+    cm = codes.iloc[grouping.first_rows(ids)].reset_index(drop=True)
+    cm["m"] = pd.Series(y).groupby(ids).mean().to_numpy()
     n_configs = len(cm)
     mu = cm["m"].mean()
     v_total = float(((cm["m"] - mu) ** 2).mean())
@@ -135,7 +137,7 @@ def grid_main_effects(prep: Prepared, codes: pd.DataFrame, *, alpha: float = 0.0
     # the leftover (interactions), tested against the pure within-configuration error: runs
     # around their own configuration's mean, which no model of the means can explain
     per_config = len(y) / n_configs
-    pe = _pure_error(y, codes, params)
+    pe = _pure_error(y, ids)
     scale = per_config * n_configs * v_total  # SS on the runs of a unit share (balanced: exact)
     df_main = int(sum(codes[p].nunique() - 1 for p in params))
     interaction = 1.0 - sum(share.values()) if v_total > 0 else 0.0
@@ -259,10 +261,15 @@ def _holm_floor(p_values: pd.Series, df: pd.Series, df_error: float, ms_error: f
     return stats.f.isf(level, d, df_error) * d * ms_error / scale
 
 
-def _pure_error(y: np.ndarray, codes: pd.DataFrame, params: list[str]) -> dict:
-    """Sum of squares, df and mean square of the runs around their configuration's mean."""
-    dev = y - pd.Series(y).groupby([codes[p].to_numpy() for p in params]).transform("mean")
-    ss, df = float((dev.to_numpy() ** 2).sum()), len(y) - len(codes.drop_duplicates())
+def _n_configs(codes: pd.DataFrame) -> int:
+    return int(grouping.group_ids([codes[p].to_numpy() for p in codes], n=len(codes)).max()) + 1
+
+
+def _pure_error(y: np.ndarray, ids: np.ndarray) -> dict:
+    """Sum of squares, df and mean square of the runs around their configuration's mean
+    (``ids``: each run's configuration)."""
+    dev = y - pd.Series(y).groupby(ids).transform("mean")
+    ss, df = float((dev.to_numpy() ** 2).sum()), len(y) - (int(ids.max()) + 1)
     return {"ss": ss, "df": df, "ms": ss / df if df > 0 else float("nan")}
 
 
@@ -609,7 +616,7 @@ def _shadows(X: np.ndarray, cfg: np.ndarray, groups: dict[str, list[int]],
     """
     rng = np.random.RandomState(seed)
     n_cfg = cfg.max() + 1
-    first = pd.Series(np.arange(len(cfg))).groupby(cfg).first().to_numpy()
+    first = grouping.first_rows(cfg)
     parts, sgroups, splans = [X], {}, {}
     width = X.shape[1]
     for p, idx in groups.items():
