@@ -15,7 +15,9 @@ import enum
 import math
 
 import numpy as np
+from scipy import stats
 
+from sweepsight.adapters.errors import SweepError
 from sweepsight.analysis.constants import INTERACTIONS_DOMINATE
 
 #: Share of the runs counted as "a few extreme runs" (at least one run).
@@ -23,6 +25,16 @@ TOP = 0.01
 #: Share of the variance above which those few runs "own" it.
 OWN_LIMIT = 0.25
 FAR_OUT = 3.0  # Tukey's "far out" fence, in IQRs beyond the quartiles
+#: ``--metric-scale`` values
+SCALES = ("auto", "raw", "log", "rank")
+# Heavy-tail rule (metric_scale="auto"); see choose_scale.
+RATIO_LIMIT = 100.0
+SKEW_LIMIT = 2.0
+#: Target values beyond this size are left out like inf when the metric is analysed as logged:
+#: their squares and sums overflow float64 (1e308 beside -1e308 crashed the forest's R²).
+#: On the log10 or rank scale (a few diverged runs at 1e250) they are kept.
+HUGE = 1e150
+HUGE_REASON = f"target beyond ±{HUGE:.0e} (arithmetic on it overflows)"
 
 
 class Scale(str, enum.Enum):
@@ -145,6 +157,96 @@ def climb(y: np.ndarray, *, heavy: bool, tail: str, right: bool) -> ScaleChoice:
                        far_out(y))
 
 
+def choose_scale(y: np.ndarray, metric_scale: str) -> tuple[np.ndarray, ScaleChoice]:
+    """The target on the analysis scale and the typed choice.
+
+    Rule for ``"auto"`` (documented in the report): the metric is heavy-tailed when it is
+    positive and spans more than 100x on either side of its median (max/median or median/min
+    > 100), or when its sample skewness exceeds 2 in size *and* some value lies beyond Tukey's
+    far-out fence (3 IQR past a quartile). Then the ladder of :func:`analysis.scale.climb`:
+    log10 for a positive metric with a heavy right tail (or a 100x span), ranks (mid-ranks
+    scaled to (0, 1]) only when a few extreme runs own the variance even so.
+    """
+    y = np.asarray(y, dtype=float)
+    positive = bool(np.all(y > 0))
+    if metric_scale == "raw":
+        return y, ScaleChoice(Scale.RAW, ScaleReason.GIVEN, "raw")
+    if metric_scale == "log":
+        if not positive:
+            raise SweepError(
+                f"--metric-scale log needs a positive metric, but its minimum is {y.min():.4g}; "
+                "use --metric-scale rank instead."
+            )
+        return np.log10(y), ScaleChoice(Scale.LOG, ScaleReason.GIVEN, "log")
+    if metric_scale == "rank":
+        return rank_scale(y), ScaleChoice(Scale.RANK, ScaleReason.GIVEN, "rank")
+    heavy, detail, by_ratio = heavy_tail(y)
+    right = positive and (by_ratio or skew(y) > 0)
+    choice = climb(y, heavy=heavy, tail=detail, right=right)
+    out = {Scale.RAW: y, Scale.LOG: np.log10(y) if positive else y, Scale.RANK: rank_scale(y)}
+    return out[choice.scale], choice
+
+
+def overflowing(y: np.ndarray, metric_scale: str) -> np.ndarray:
+    """Which of the finite targets ``y`` to leave out like inf: those beyond ±:data:`HUGE`,
+    when they stand beside values of ordinary size (a metric in huge units everywhere is scaled,
+    not dropped) and the ladder keeps the metric as logged, where their arithmetic overflows
+    (log10 or ranks tame them: diverged runs at 1e250 are kept)."""
+    y = np.asarray(y, dtype=float)
+    huge = np.abs(y) > HUGE
+    if not huge.any() or float(np.median(np.abs(y))) > HUGE:
+        return np.zeros(len(y), dtype=bool)
+    try:
+        raw = choose_scale(y, metric_scale)[1].scale is Scale.RAW
+    except SweepError:  # --metric-scale log of a non-positive metric: said later, in order
+        raw = False
+    return huge if raw else np.zeros(len(y), dtype=bool)
+
+
+def _unit(y: np.ndarray) -> np.ndarray:
+    """``y`` centred and divided by its largest deviation: moments without overflow."""
+    y = np.asarray(y, dtype=float)
+    if not len(y):
+        return y
+    big = np.max(np.abs(y))
+    if big > 0 and np.isfinite(big):
+        y = y / big  # first, so that y - median cannot overflow (1e308 and -1e308)
+    d = y - np.median(y)
+    top = np.max(np.abs(d))
+    return d / top if top > 0 and np.isfinite(top) else d
+
+
+def skew(y: np.ndarray) -> float:
+    """Sample skewness (biased, as ``scipy.stats.skew``) computed on :func:`_unit` values, so
+    that neither 1e308 nor a mean near zero overflows; 0 for a constant."""
+    c = _unit(y)
+    c = c - c.mean()
+    m2 = float(np.mean(c * c)) if len(c) else 0.0
+    return float(np.mean(c ** 3) / m2 ** 1.5) if m2 > 0 else 0.0
+
+
+def heavy_tail(y: np.ndarray, *, ratio: bool = True) -> tuple[bool, str, bool]:
+    """Whether ``y`` is heavy-tailed by the rule of :func:`choose_scale`, the numbers, and
+    whether the 100x ratio rule (rather than the skewness rule) said so."""
+    if ratio and len(y) and np.all(y > 0):
+        med = float(np.median(y))
+        hi, lo = float(y.max()) / med, med / float(y.min())
+        if hi > RATIO_LIMIT or lo > RATIO_LIMIT:
+            what = f"max/median = {hi:.2g}" if hi >= lo else f"median/min = {lo:.2g}"
+            return True, f"{what} > {RATIO_LIMIT:g}", True
+    u = _unit(y)
+    sk = skew(u)
+    q1, q3 = np.percentile(u, [25, 75])
+    iqr = q3 - q1
+    far = int(np.sum((u > q3 + FAR_OUT * iqr) | (u < q1 - FAR_OUT * iqr))) if iqr > 0 else 0
+    detail = f"skewness {sk:.2g}, {far} value{'s' if far != 1 else ''} beyond 3 IQR"
+    return abs(sk) > SKEW_LIMIT and far > 0, detail, False
+
+
+def rank_scale(y: np.ndarray) -> np.ndarray:
+    return stats.rankdata(y) / len(y)
+
+
 @dataclasses.dataclass(frozen=True)
 class Headline:
     """What the main effects say first: the top hyperparameter above its noise floor (None when
@@ -152,8 +254,6 @@ class Headline:
 
     top: str | None
     interactions: bool
-
-
 
 
 def headline(imp) -> Headline:

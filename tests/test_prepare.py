@@ -10,7 +10,8 @@ import pytest
 
 from sweepsight.adapters.errors import SweepError
 from sweepsight.adapters.schema import build_table
-from sweepsight.analysis.prepare import infer_direction, prepare
+from sweepsight.analysis.direction import infer_direction
+from sweepsight.analysis.prepare import prepare
 from sweepsight.analysis.scale import OWN_LIMIT, ScaleReason
 from sweepsight.analysis.synthetic import make_table, standard_sweep
 
@@ -313,7 +314,7 @@ def test_infinite_values_give_no_warning_and_stay_out_of_the_numbers():
 def test_skew_agrees_with_scipy():
     from scipy import stats
 
-    from sweepsight.analysis.prepare import _skew
+    from sweepsight.analysis.scale import skew as _skew
 
     rng = np.random.default_rng(14)
     for _ in range(50):

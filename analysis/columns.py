@@ -1,0 +1,113 @@
+"""Which columns are not hyperparameters: tracker internals, identifiers and paths (by their
+name or their values) whatever the runs; on the analysed runs, columns missing everywhere,
+constant, with too many levels, or outcomes of the runs (runtime, memory)."""
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from sweepsight.adapters.schema import PARAM
+from sweepsight.analysis import outcomes
+from sweepsight.analysis.encoding import level_text
+from sweepsight.analysis.outcomes import is_number
+from sweepsight.analysis.prepared import Aside
+
+# Names (last dotted part) that never describe a choice worth analysing, at any depth.
+_ID_NAME = re.compile(
+    r"^(?:run_?name|display_?name|run_?id|uuid|guid|job_?id|trial_?id|experiment_?id|"
+    r"(?:[a-z]+_)?(?:dir|directory)|output|outputs|logdir|"
+    r"timestamp|time_?stamp|date|datetime|created(?:_at)?|start_?time|host|hostname|"
+    r"git_?(?:commit|hash|sha|branch)|commit|sha|hash|url|uri)$",
+    re.IGNORECASE,
+)
+# Names that are identifiers only at the top level: ``optimizer.name`` is a real choice.
+_ID_NAME_TOP = re.compile(r"^(?:name|id|path|file|filename|out)$", re.IGNORECASE)
+# Names of files that may be a real choice (a data set) unless they take many values.
+_FILE_NAME = re.compile(r"^(?:[a-z]+_)?(?:path|file|filename)$", re.IGNORECASE)
+_WANDB = re.compile(r"(^|[._])_?wandb|^_", re.IGNORECASE)
+_PATTERNS = {
+    "URLs": re.compile(r"^[a-z][a-z0-9+.\-]*://", re.IGNORECASE),
+    "timestamps": re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T _]\d{2}:\d{2})?"),
+    "uuids": re.compile(r"^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$",
+                        re.IGNORECASE),
+    "hashes": re.compile(r"^(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,64}$", re.IGNORECASE),
+}
+_PATH = re.compile(r"[/\\]")
+
+
+def not_a_param(p: str, s: pd.Series, *, max_levels: int) -> tuple[Aside | None, str]:
+    """Why ``p`` is not a hyperparameter whatever the runs (an identifier, path, timestamp)."""
+    last = p.split(".")[-1]
+    present = s.dropna()
+    distinct = pd.Series(present.unique())
+    n_unique, n = len(distinct), len(present)
+    if n_unique <= 1:
+        return None, ""  # constant or all missing: said later, on the analysed runs
+    if _WANDB.search(p):
+        return Aside.TRACKER, "tracker internals (name starts with _ or mentions wandb)"
+    if _ID_NAME.match(last) or ("." not in p and _ID_NAME_TOP.match(p)):
+        return Aside.IDENTIFIER, "identifier/path/timestamp by its name"
+    if _FILE_NAME.match(last) and n_unique > max(3, 0.1 * n):
+        return Aside.PATH, f"file path by its name, with {n_unique} distinct values in {n} runs"
+    if pd.api.types.is_numeric_dtype(s) or isinstance(s.dtype, pd.BooleanDtype):
+        return None, ""
+    uniques = distinct.astype(str)
+    for label, pattern in _PATTERNS.items():
+        if uniques.str.match(pattern).mean() >= 0.9:
+            return Aside.IDENTIFIER, f"values look like {label} ({n_unique} distinct)"
+    if n_unique > max(3, 0.1 * n) and uniques.str.contains(_PATH).mean() >= 0.9:
+        return Aside.PATH, f"values look like paths ({n_unique} distinct in {n} runs)"
+    if n_unique > 5 and n_unique >= 0.9 * n:
+        return Aside.IDENTIFIER, (f"identifier (a different value in nearly every run: "
+                                  f"{n_unique} distinct in {n} runs)")
+    return None, ""
+
+
+def unusable(s: pd.Series, *, max_levels: int) -> tuple[Aside | None, str]:
+    """Why ``s`` cannot be analysed on these runs: all missing, constant, too many levels."""
+    present = s.dropna()
+    if len(present) == 0:
+        return Aside.ALL_MISSING, "missing in every analysed run"
+    n_unique = present.nunique()
+    if n_unique == 1:
+        missing = len(s) - len(present)
+        value = level_text(present.iloc[0])
+        return Aside.CONSTANT, (f"constant ({value}"
+                                + (f", missing in {missing} runs)" if missing else ")"))
+    if pd.api.types.is_numeric_dtype(s) or isinstance(s.dtype, pd.BooleanDtype):
+        return None, ""
+    if n_unique > max_levels:
+        text = present.astype(str)
+        if text.str.match(r"^\s*[\[{]").mean() >= 0.9:
+            return Aside.TOO_MANY_LEVELS, (f"lists/dicts with {n_unique} distinct values (more "
+                                           f"than max_levels={max_levels})")
+        return Aside.TOO_MANY_LEVELS, f"too many levels ({n_unique} > max_levels={max_levels})"
+    return None, ""
+
+
+def outcome_columns(kept: pd.DataFrame, candidates: list[str], *, seed: str | None,
+                     forced: list[str]) -> dict[str, Aside]:
+    """The candidate columns that are outcomes of the runs, by name or by values."""
+    found: dict[str, Aside] = {}
+    for p in candidates:
+        if p not in forced and is_number(kept[PARAM + p]) and outcomes.named_outcome(p):
+            found[p] = Aside.OUTCOME_NAME
+    rest = [p for p in candidates if p not in found]
+    seeds = kept[PARAM + seed] if seed is not None else None
+    for p in rest:
+        if p in forced or not is_number(kept[PARAM + p]):
+            continue
+        others = {q: kept[PARAM + q] for q in rest if q != p and q not in found}
+        if outcomes.varies_like_an_outcome(kept[PARAM + p], others, seed=seeds):
+            found[p] = Aside.OUTCOME_VALUES
+    return found
+
+
+def outcome_note(params: list[str], *, csv: bool = False) -> str:
+    """The note for columns set aside as outcomes, with how to force one in."""
+    s = "s" if len(params) > 1 else ""
+    return (f"Set aside as outcome{s} of the runs, not hyperparameters: {', '.join(params)}; "
+            f"to analyse one as a hyperparameter, pass --param NAME"
+            + (" (in a CSV without params./metrics. prefixes --param lists the hyperparameters, "
+               "so name the others too)" if csv else "") + ".")
