@@ -39,7 +39,7 @@ def test_marginal_curves_in_batches_equal_one_batch():
     from sklearn.ensemble import ExtraTreesRegressor
 
     from sweepsight.analysis.forest import param_columns
-    from sweepsight.analysis.importance._main_effects import _marginals, value_grid
+    from sweepsight.analysis.importance._surrogate import _marginals, value_grid
 
     prep = _wide_prep(12)
     groups = param_columns(prep)
@@ -57,7 +57,7 @@ def test_marginal_curves_in_batches_equal_one_batch():
 def test_many_parameters_shrink_the_background_and_say_so(monkeypatch):
     """Past the budget of predicted rows the surrogate averages over fewer background runs,
     flags it, and still finds the two real effects above the floor."""
-    from sweepsight.analysis.importance import _main_effects as me
+    from sweepsight.analysis.importance import _surrogate as me
     from sweepsight.analysis.importance import get_param_importances
 
     prep = _wide_prep(30)

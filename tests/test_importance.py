@@ -367,7 +367,7 @@ def test_a_strong_interaction_does_not_hide_a_real_main_effect():
 def test_holm_equals_statsmodels():
     from statsmodels.stats.multitest import multipletests
 
-    from sweepsight.analysis.importance._main_effects import holm
+    from sweepsight.analysis.importance._grid_anova import holm
 
     rng = np.random.default_rng(0)
     for p in [rng.uniform(size=7), rng.uniform(0, 0.05, size=12), np.array([0.01, 0.01, 0.2]),
