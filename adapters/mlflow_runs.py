@@ -19,12 +19,16 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 import pandas as pd
 
 from sweepsight.adapters.errors import SweepError
 from sweepsight.adapters.schema import METRIC, PARAM, RunTable, build_table
+
+if TYPE_CHECKING:
+    from mlflow.entities import Experiment
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +88,7 @@ def _secrets(uri: str) -> list[str]:
     return sorted({s for s in found if len(s) >= 3}, key=len, reverse=True)
 
 
-def _scrub(text: str, uri: str) -> str:
+def _scrub(text: object, uri: str) -> str:
     """``text`` (e.g. an MLflow error) with the URI and its credentials masked, on one line,
     cut before the response body a server sends back (a proxy's whole HTML page)."""
     text = str(text).replace(str(uri), redact_uri(uri))
@@ -188,11 +192,11 @@ def _as_list(value) -> list[str]:
     return [str(v) for v in value]
 
 
-def _experiments(client, wanted: list[str], uri: str) -> list:
+def _experiments(client, wanted: list[str], uri: str) -> list[Experiment]:
     """The MLflow experiments named (by name or id) in ``wanted``; unknown ones fail listing some."""
     from mlflow.exceptions import MlflowException
 
-    found = []
+    found: list[Experiment] = []
     for key in wanted:
         experiment = client.get_experiment_by_name(key)
         if experiment is None:

@@ -184,7 +184,7 @@ def load_offline(options: dict) -> RunTable:
     merged_config: list[Collision] = []
     merged_summary: list[Collision] = []
     for run in read_dir(path):
-        row = {"run_id": run.run_id, "name": run.name, "state": run.state,
+        row: dict[str, Any] = {"run_id": run.run_id, "name": run.name, "state": run.state,
                "group": run.sweep or run.group or run.project, "created_at": run.created_at}
         at = f"wandb run {run.run_id!r} ({run.path})"
         row.update({PARAM + k: v for k, v in clean_config(
@@ -210,7 +210,7 @@ def load_offline(options: dict) -> RunTable:
 
 
 # public API ----------------------------------------------------------------------------------
-def _secret_free(text: str) -> str:
+def _secret_free(text: object) -> str:
     """``text`` with the API key (if any is set) masked: keys never reach messages or logs."""
     key = os.environ.get("WANDB_API_KEY")
     text = " ".join(str(text).split())

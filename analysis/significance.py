@@ -148,7 +148,7 @@ def compare_neighbours(prep: Prepared, *, alpha: float = 0.05, n_boot: int = 200
     ordered = [p in key_numeric for p in keys]
     cond = [p in prep.conditional for p in keys]
     links = _steps(find_neighbours(grouped.codes, ordered, cond), len(params))
-    approximate, edges = False, {}
+    approximate, edges = False, dict[str, list[float]]()
     if _testable_share(grouped.n, links) < _MIN_NEIGHBOUR_SHARE and len(grouped.n):
         binned, edges, labels = coarsen(runs, [p for p in params if p in numeric],
                                         list(prep.log_scaled), bins=bins)

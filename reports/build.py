@@ -16,7 +16,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from sweepsight.adapters import snapshot
 from sweepsight.adapters.errors import SweepError
@@ -90,7 +90,7 @@ def _analyse_and_pickle(snapshot_path: str, *, target: str, direction: str | Non
     from sweepsight.analysis import analyse
 
     table = snapshot.load(snapshot_path)
-    extra = {}
+    extra: dict[str, Any] = {}
     if progress is not None and "progress" in inspect.signature(analyse).parameters:
         extra["progress"] = progress
     result = analyse(table, target=target, direction=direction or None,
@@ -420,6 +420,7 @@ def build(
             if table is not None:
                 snapshot.save(table, snap)
             else:
+                assert snapshot_path is not None  # build_site takes a table or a snapshot
                 src = Path(snapshot_path).with_suffix("")
                 snapshot.load(src)  # fails clearly when either file is missing or malformed
                 snap.parent.mkdir(parents=True, exist_ok=True)
@@ -430,9 +431,12 @@ def build(
         stage("snapshot", save_snapshot)
         with contextlib.ExitStack() as stack:
             kernels: list = []
-            stage("kernel", lambda: kernels.append(
-                start_kernel(work / "kernel.log", cwd=work, preload=KERNEL_PRELOAD))
-                or "started; it imports the page modules while the analysis runs")
+
+            def kernel_stage() -> str:
+                kernels.append(start_kernel(work / "kernel.log", cwd=work, preload=KERNEL_PRELOAD))
+                return "started; it imports the page modules while the analysis runs"
+
+            stage("kernel", kernel_stage)
             km = kernels[0]
             stack.callback(stop_kernel, km)  # on failure; on success stopped (and timed) below
             analysis_path = work / "analysis.pkl"
@@ -481,7 +485,12 @@ def build(
         shutil.rmtree(work)
         (tmp / SITE_MARKER).write_text("A sweepsight report site; the next build replaces this folder.\n")
         (tmp / LOCK).unlink()
-        stage("swap", lambda: (swap(tmp, out), str(out))[1])
+
+        def swap_stage() -> str:
+            swap(tmp, out)
+            return str(out)
+
+        stage("swap", swap_stage)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

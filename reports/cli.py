@@ -11,6 +11,7 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 # Only light imports here: ``--help`` and input errors answer before pandas, scikit-learn,
@@ -110,7 +111,7 @@ DEFAULTS = {"direction": None, "metric_scale": "auto", "budget": None, "at_budge
             "alpha": 0.05, "test": "ks"}
 
 
-def resolve_target(target: str | None, metrics: list[str], named: list[str] = (), *,
+def resolve_target(target: str | None, metrics: list[str], named: Sequence[str] = (), *,
                    objective: str | None = None) -> str:
     """``target`` if the sweep has it, else the only metric (or the only ``--metric`` named, or
     the metric the sweep optimised); otherwise a clear error."""
