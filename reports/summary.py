@@ -18,10 +18,12 @@ from sweepsight.analysis.configs import replicated_best
 from sweepsight.analysis.constants import NOT_TESTABLE, TEST_NAMES
 from sweepsight.analysis.findings import levels_of, neighbourhood
 from sweepsight.analysis.levels import Shape
+from sweepsight.reports.format import MISSING, count, number
 from sweepsight.reports.render import esc
 from sweepsight.reports.safe_text import for_github
-from sweepsight.reports.text import (finding_sentence, findings_lines, level_summary, percent,
-                                     plural, relative, rerun_plan_text, source_notes)
+from sweepsight.reports.format import percent, plural
+from sweepsight.reports.text import (finding_sentence, findings_lines, level_summary, relative,
+                                     rerun_plan_text, source_notes)
 
 MAX_CHARS = 65_536
 #: Findings that lead the page (the overview's first ones, in its order).
@@ -39,33 +41,6 @@ def text(value: Any, *, limit: int | None = CELL_CHARS) -> str:
     if limit is not None and len(s) > limit:
         s = s[: limit - 1] + "…"
     return esc(for_github(s))
-
-
-def num(value: Any, digits: int = 4) -> str:
-    """A number for a table cell (``–`` when missing)."""
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return "–"
-    if math.isnan(x):
-        return "–"
-    if math.isinf(x):
-        return "∞" if x > 0 else "−∞"
-    if x != 0 and (abs(x) < 1e-3 or abs(x) >= 1e5):
-        return f"{x:.{digits - 1}e}"
-    return f"{x:.{digits}g}"
-
-
-def count(value: Any) -> str:
-    """A count or other whole number as an integer (``6,667``, not ``6.67e+03``); a median
-    of counts may end in ``.5``; anything else as :func:`num`."""
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return "–"
-    if math.isfinite(x) and (2 * x).is_integer():
-        return f"{int(x):,}" if x.is_integer() else f"{x:,.1f}"
-    return num(value, 3)
 
 
 def table(header: list[str], rows: Iterable[list[str]]) -> list[str]:
@@ -109,26 +84,26 @@ def _numbers(result) -> list[str]:
     y_raw = pd.to_numeric(prep.runs["y_raw"], errors="coerce")
     if y_raw.notna().any():
         best = y_raw.idxmax() if prep.maximize else y_raw.idxmin()
-        rows.append(["best run", f"{text(prep.runs.loc[best, 'name'])}: {num(y_raw[best])}"])
+        rows.append(["best run", f"{text(prep.runs.loc[best, 'name'])}: {number(y_raw[best])}"])
     if configs is not None and len(configs):
         top = configs.iloc[0]
         mean = top.get("mean_raw", top.get("mean"))
         ranked = "" if prep.metric_scale == "raw" else f"; ranked on the {prep.metric_scale} scale"
         rows.append(["best configuration", f"{text(top.get('label'), limit=2 * CELL_CHARS)}: mean "
-                                           f"{num(mean)} over {_runs(top.get('n'))}{ranked}"])
+                                           f"{number(mean)} over {_runs(top.get('n'))}{ranked}"])
         steady = replicated_best(configs)
         if steady is not None:
             row, need = steady
             rows.append([f"best with at least {need} runs (the median)",
                          f"{text(row.get('label'), limit=2 * CELL_CHARS)}: mean "
-                         f"{num(row.get('mean_raw', row.get('mean')))} over {_runs(row.get('n'))}"])
+                         f"{number(row.get('mean_raw', row.get('mean')))} over {_runs(row.get('n'))}"])
     lin = result.linear
     if lin is not None and getattr(lin, "r2", None) is not None:
-        rows.append(["linear model R²", f"{num(lin.r2, 3)} (adjusted {num(getattr(lin, 'r2_adj', None), 3)})"])
+        rows.append(["linear model R²", f"{number(lin.r2, 3)} (adjusted {number(getattr(lin, 'r2_adj', None), 3)})"])
     forest = result.forest
     if forest is not None and getattr(forest, "cv_r2", None) is not None:
-        rows.append(["forest held-out R²", f"{num(forest.cv_r2, 3)} (pooled out-of-fold; spread "
-                                           f"over folds {num(getattr(forest, 'cv_r2_std', None), 2)})"])
+        rows.append(["forest held-out R²", f"{number(forest.cv_r2, 3)} (pooled out-of-fold; spread "
+                                           f"over folds {number(getattr(forest, 'cv_r2_std', None), 2)})"])
     return ["## The sweep in numbers", ""] + table(["", ""], rows)
 
 
@@ -177,12 +152,12 @@ def _importance(result, *, limit: int) -> list[str]:
     for i, (_, r) in enumerate(frame.iterrows()):
         pl = levels.get(str(r["param"]))
         above = r["above_floor"]
-        above_text = "–" if above is None or above is pd.NA or (
+        above_text = MISSING if above is None or above is pd.NA or (
             isinstance(above, float) and math.isnan(above)) else ("yes" if bool(above) else "no")
-        share = percent(float(r[share_col])) if share_col == "share" else num(r[share_col], 3)
-        best = "–" if pl is None else (f"{text(pl.best_level.label)} "
+        share = percent(float(r[share_col])) if share_col == "share" else number(r[share_col], 3)
+        best = MISSING if pl is None else (f"{text(pl.best_level.label)} "
                                        f"({level_summary(pl, result.prep.metric_scale)})")
-        shape = "–" if pl is None else _shape(pl)
+        shape = MISSING if pl is None else _shape(pl)
         rows.append([str(i + 1), text(r["param"]), share, above_text, best, shape])
     shown, more = capped(rows, limit)
     lines += table(["rank", "hyperparameter", "share", "above noise", f"best value ({typical})",
@@ -206,7 +181,7 @@ def _neighbours(result, *, limit: int) -> list[str]:
         return lines + ["The sweep has no configurations to compare."]
     where = " on the coarsened grid" if hood.approximate else ""
     lines += [f"Best configuration{where}: {text(hood.center.label, limit=2 * CELL_CHARS)} "
-              f"(mean {num(hood.center.mean_raw)} over {_runs(hood.center.n)}).", ""]
+              f"(mean {number(hood.center.mean_raw)} over {_runs(hood.center.n)}).", ""]
     if hood.approximate:
         lines += ["Configurations were formed on a coarsened grid (continuous hyperparameters "
                   "binned into the ranges shown), so neighbours are approximate.", ""]
@@ -218,15 +193,15 @@ def _neighbours(result, *, limit: int) -> list[str]:
     scale = SCALE_WORDS.get(result.prep.metric_scale, result.prep.metric_scale)
     test = TEST_NAMES.get(hood.test, hood.test)
     rows = [[text(r["param"]), f"{text(r['from_value'])} → {text(r['to_value'])}",
-             num(r["diff"], 3), f"[{num(r['diff_ci_low'], 3)}, {num(r['diff_ci_high'], 3)}]",
-             num(r["p_holm"], 2), text(r["verdict"])] for _, r in tested.iterrows()]
+             number(r["diff"], 3), f"[{number(r['diff_ci_low'], 3)}, {number(r['diff_ci_high'], 3)}]",
+             number(r["p_holm"], 2), text(r["verdict"])] for _, r in tested.iterrows()]
     shown, more = capped(rows, limit)
     whom = "the best cell" if hood.approximate else "the best configuration"
     lines += [f"Each neighbour against {whom} (neighbour minus best, {scale}; "
-              f"Holm-adjusted {test}, α = {num(hood.alpha, 2)}; the verdict is the "
+              f"Holm-adjusted {test}, α = {number(hood.alpha, 2)}; the verdict is the "
               "neighbour's).", ""]
     lines += table(["hyperparameter", "change", f"difference of means, {scale}",
-                    f"{num(100 * (1 - hood.alpha), 2)}% interval", "p (Holm)",
+                    f"{number(100 * (1 - hood.alpha), 2)}% interval", "p (Holm)",
                     "neighbour is"], shown)
     return lines + (["", more] if more else [])
 
@@ -286,11 +261,11 @@ def _comparison(result, *, limit: int) -> list[str]:
         lines += [""] + [f"- {c}" for c in caveats]
     if comp.n_matched:
         shown, more = capped(list(comp.matched.itertuples(index=False)), limit)
-        rows = [[text(r.label), f"{num(r.mean_raw_baseline)} ({count(r.n_baseline)})",
-                 f"{num(r.mean_raw_current)} ({count(r.n_current)})",
-                 num(r.diff_raw) + ("" if math.isnan(r.diff_raw_ci_low) else
-                                    f" [{num(r.diff_raw_ci_low)}, {num(r.diff_raw_ci_high)}]"),
-                 num(r.p_holm, 2), text(r.verdict)] for r in shown]
+        rows = [[text(r.label), f"{number(r.mean_raw_baseline)} ({count(r.n_baseline)})",
+                 f"{number(r.mean_raw_current)} ({count(r.n_current)})",
+                 number(r.diff_raw) + ("" if math.isnan(r.diff_raw_ci_low) else
+                                    f" [{number(r.diff_raw_ci_low)}, {number(r.diff_raw_ci_high)}]"),
+                 number(r.p_holm, 2), text(r.verdict)] for r in shown]
         lines += [""] + table(["matched configuration", "baseline (runs)", "current (runs)",
                                "difference [interval]", "p (Holm)", "verdict"], rows)
         if more:

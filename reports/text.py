@@ -15,28 +15,11 @@ from sweepsight.analysis.best import cannot_reach
 from sweepsight.analysis.constants import (CV_R2_LOW, CV_R2_ROUGH, INTERACTIONS_DOMINATE,
                                            LINEAR_R2_LOW, NOT_TESTABLE, TEST_NAMES, VIF_HIGH)
 from sweepsight.analysis.levels import ParamLevels, Shape
+from sweepsight.reports.format import number, ordinal, percent, plural
 
 __all__ = ["CV_R2_LOW", "CV_R2_ROUGH", "INTERACTIONS_DOMINATE", "TEST_NAMES", "finding_sentence",
            "findings", "findings_lines", "importance_summary", "importance_verdict", "percent",
            "plural"]
-
-
-def percent(share: float) -> str:
-    """``47%``; two significant digits below 10% (``3.6%``, ``0.39%``) so that small shares
-    stay apart and a real small share does not read as nothing."""
-    pct = 100 * share
-    return f"{pct:.0f}%" if abs(pct) >= 10 else f"{pct:.2g}%"
-
-
-def plural(n: int, noun: str, many: str | None = None) -> str:
-    """``1 run``, ``3 runs``, ``2 neighbours`` (``many``: an irregular plural)."""
-    return f"{n:,} {noun if n == 1 else (many or noun + 's')}"
-
-
-def ordinal(n: int) -> str:
-    """``1st``, ``2nd``, ``3rd``, ``11th``."""
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
 
 
 def relative(path: str) -> str:
@@ -300,12 +283,8 @@ PAGE_WORDS = {"index": "overview", "importance": "importance", "significance": "
 
 def _config_text(c, target: str) -> str:
     """``**label** with <target> mean ± std over n runs``, as logged."""
-    spread = "" if math.isnan(c.std_raw) else f" ± {c.std_raw:.2g}"
-    return f"**{_esc(c.label)}** with {_esc(target)} {c.mean_raw:.4g}{spread} over {plural(c.n, 'run')}"
-
-
-def _num(x: float) -> str:
-    return f"{x:.3g}"
+    spread = "" if math.isnan(c.std_raw) else f" ± {number(c.std_raw, 2)}"
+    return f"**{_esc(c.label)}** with {_esc(target)} {number(c.mean_raw)}{spread} over {plural(c.n, 'run')}"
 
 
 def _level_value(pl: ParamLevels) -> str:
@@ -337,17 +316,17 @@ def level_summary(pl: ParamLevels, metric_scale: str) -> str:
     """The best level's typical value as logged: the mean (the median when the metric was
     analysed on ranks because of a heavy tail, where a mean follows the tail)."""
     lv = pl.best_level
-    return _num(lv.median_raw if metric_scale == "rank" else lv.mean_raw)
+    return number(lv.median_raw if metric_scale == "rank" else lv.mean_raw, 3)
 
 
 def _level_numbers(pl: ParamLevels, target: str, metric_scale: str) -> str:
     lv = pl.best_level
     n = f"over {plural(lv.n, 'run')}"
     if metric_scale == "rank":
-        return f"median {_esc(target)} {_num(lv.median_raw)} there, {n}; ranked on the rank scale"
+        return f"median {_esc(target)} {number(lv.median_raw, 3)} there, {n}; ranked on the rank scale"
     ci = "" if math.isnan(lv.ci_low_raw) else (
-        f", 95% interval [{_num(lv.ci_low_raw)}, {_num(lv.ci_high_raw)}]")
-    return f"mean {_esc(target)} {_num(lv.mean_raw)} there{ci}, {n}"
+        f", 95% interval [{number(lv.ci_low_raw, 3)}, {number(lv.ci_high_raw, 3)}]")
+    return f"mean {_esc(target)} {number(lv.mean_raw, 3)} there{ci}, {n}"
 
 
 def _main_effect(m: F.MainEffect, maximize: bool, metric_scale: str) -> str:
@@ -553,8 +532,8 @@ def rerun_plan_text(analysis) -> str:
 
 
 def _mean_sd(c) -> str:
-    spread = "" if math.isnan(c.std_raw) else f" ± {c.std_raw:.2g}"
-    return f"{c.mean_raw:.4g}{spread}"
+    spread = "" if math.isnan(c.std_raw) else f" ± {number(c.std_raw, 2)}"
+    return f"{number(c.mean_raw)}{spread}"
 
 
 def _best_words(b, target: str, test: str, alpha: float) -> str:

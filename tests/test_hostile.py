@@ -412,7 +412,7 @@ def test_summary_cell_leaves_github_nothing_to_act_on(trick):
 
 def test_counts_print_as_integers():
     from sweepsight.reports.charts.tables import html_table
-    from sweepsight.reports.summary import count
+    from sweepsight.reports.format import count
 
     assert [count(6667), count(6667.0), count(2.5), count(1_000_000)] == \
         ["6,667", "6,667", "2.5", "1,000,000"]

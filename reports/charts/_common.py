@@ -1,14 +1,13 @@
 """Shared pieces of the charts: row caps, safe field names, colours, run sampling."""
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
-#: How charts show a value a run does not have (missing, or a conditional one switched off).
-NA = "n/a"
+from sweepsight.reports import format as fmt
+
 #: No chart embeds more rows than this; larger inputs are sampled or aggregated (and say so).
 MAX_ROWS = 5_000
 
@@ -27,20 +26,6 @@ def fields(names: list[str], prefix: str = "f") -> dict[str, str]:
     """Map each name to a field name Vega-Lite reads literally (dots, brackets, quotes in
     hyperparameter names would otherwise mean nested access); the names become titles."""
     return {name: f"{prefix}{i}" for i, name in enumerate(names)}
-
-
-def show_value(value) -> str:
-    """Short text for one hyperparameter value (:data:`NA` for NaN/None: missing, or inactive
-    for a conditional hyperparameter)."""
-    if value is None or value is pd.NA:
-        return NA
-    if isinstance(value, (float, np.floating)):
-        if math.isnan(value):
-            return NA
-        return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else f"{value:.4g}"
-    if isinstance(value, (bool, np.bool_)):
-        return str(bool(value))
-    return str(value)
 
 
 class Sample(NamedTuple):
@@ -96,5 +81,5 @@ def runs_with_text_params(prep, field_of: dict[str, str], rows: pd.DataFrame) ->
                         "y": rows["y"].to_numpy(dtype=float) if "y" in rows
                         else rows["y_raw"].to_numpy(dtype=float)})
     for p in prep.params:
-        out[field_of[p]] = [show_value(v) for v in rows[p].to_numpy(dtype=object)]
+        out[field_of[p]] = [fmt.value(v) for v in rows[p].to_numpy(dtype=object)]
     return out

@@ -6,8 +6,10 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from sweepsight.reports.charts._common import (MAX_ROWS, NA, fields, metric_encoding, metric_title,
-                                    param_tooltips, runs_with_text_params, sample_rows, show_value)
+from sweepsight.reports.charts._common import (MAX_ROWS, fields, metric_encoding, metric_title,
+                                    param_tooltips, runs_with_text_params, sample_rows)
+from sweepsight.reports.format import MISSING
+from sweepsight.reports.format import value as show_value
 from sweepsight.reports.safe_text import short
 
 
@@ -117,7 +119,7 @@ def _positions(values: pd.Series, *, numeric: bool, log: bool) -> tuple[np.ndarr
             ticks.append((1.0, show_value(10 ** hi if log else hi)))
     else:
         text = np.array([show_value(x) for x in values.to_numpy(dtype=object)], dtype=object)
-        ok = text != NA
+        ok = text != MISSING
         levels = sorted(set(text[ok]))
         k = len(levels)
         where = {lev: (i / (k - 1) if k > 1 else 0.5) for i, lev in enumerate(levels)}
@@ -125,7 +127,7 @@ def _positions(values: pd.Series, *, numeric: bool, log: bool) -> tuple[np.ndarr
         step = max(1, k // 12)  # at most ~12 labels per axis
         ticks = [(where[lev], lev) for lev in levels[::step]]
     if (~ok).any():
-        ticks.append((-0.08, NA))
+        ticks.append((-0.08, MISSING))
     pos = np.where(np.isnan(pos), -0.08, pos)
     return pos, ticks
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 from sweepsight.analysis.constants import VERDICTS
 from sweepsight.analysis.stats_tests import MIN_BOOT_RUNS
+from sweepsight.reports import format as fmt
 from sweepsight.reports.charts._common import VERDICT_COLORS
 
 #: Row backgrounds of the classic table: the target green, significant neighbours yellow.
@@ -41,7 +42,7 @@ def config_params(configs: pd.DataFrame) -> list[str]:
 
 
 def _mean_text(mean: float, std: float) -> str:
-    return f"{mean:.4g} \u00b1 {_fmt(std, '.2g') or 'n/a'}"
+    return f"{mean:.4g} \u00b1 {_fmt(std, '.2g') or fmt.MISSING}"
 
 
 def _diff_text(diff: float, low: float, high: float) -> str:
@@ -50,7 +51,7 @@ def _diff_text(diff: float, low: float, high: float) -> str:
     if np.isnan(diff):
         return ""
     if np.isnan(low) or np.isnan(high):
-        return f"{diff:+.4g} n/a (fewer than {MIN_BOOT_RUNS} runs)"
+        return f"{diff:+.4g} {fmt.MISSING} (fewer than {MIN_BOOT_RUNS} runs)"
     return f"{diff:+.4g} [{_fmt(low, '+.3g')}, {_fmt(high, '+.3g')}]"
 
 

@@ -6,6 +6,7 @@ import html
 import numpy as np
 import pandas as pd
 
+from sweepsight.reports.format import number
 from sweepsight.reports.safe_text import no_bidi, short
 
 CELL_CHARS = 120  # characters of a table cell shown; the whole text is its tooltip
@@ -15,7 +16,7 @@ def _cell(v) -> str:
     if isinstance(v, (float, np.floating)):
         if np.isfinite(v) and float(v).is_integer() and abs(v) < 1e15:
             return str(int(v))  # counts (runs per configuration) as integers, not 6.667e+04
-        return "" if np.isnan(v) else f"{v:.4g}"
+        return number(v)
     text = "" if v is None else str(v)
     if len(text) > CELL_CHARS:  # one unbroken 10,000-character value would widen the page
         return f'<span title="{html.escape(text)}">{html.escape(short(text, CELL_CHARS))}</span>'
