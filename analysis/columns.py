@@ -11,7 +11,7 @@ from sweepsight.adapters.schema import PARAM
 from sweepsight.analysis import outcomes
 from sweepsight.analysis.encoding import level_text
 from sweepsight.analysis.outcomes import is_number
-from sweepsight.analysis.prepared import Aside
+from sweepsight.analysis.prepared import Aside, AsideReason
 
 # Names (last dotted part) that never describe a choice worth analysing, at any depth.
 _ID_NAME = re.compile(
@@ -36,54 +36,59 @@ _PATTERNS = {
 _PATH = re.compile(r"[/\\]")
 
 
-def not_a_param(p: str, s: pd.Series, *, max_levels: int) -> tuple[Aside | None, str]:
+def not_a_param(p: str, s: pd.Series, *, max_levels: int) -> AsideReason | None:
     """Why ``p`` is not a hyperparameter whatever the runs (an identifier, path, timestamp)."""
     last = p.split(".")[-1]
     present = s.dropna()
     distinct = pd.Series(present.unique())
     n_unique, n = len(distinct), len(present)
     if n_unique <= 1:
-        return None, ""  # constant or all missing: said later, on the analysed runs
+        return None  # constant or all missing: said later, on the analysed runs
     if _WANDB.search(p):
-        return Aside.TRACKER, "tracker internals (name starts with _ or mentions wandb)"
+        return AsideReason.of(Aside.TRACKER, "tracker internals",
+                              "name starts with _ or mentions wandb")
     if _ID_NAME.match(last) or ("." not in p and _ID_NAME_TOP.match(p)):
-        return Aside.IDENTIFIER, "identifier/path/timestamp by its name"
+        return AsideReason.of(Aside.IDENTIFIER, "identifier/path/timestamp by its name")
     if _FILE_NAME.match(last) and n_unique > max(3, 0.1 * n):
-        return Aside.PATH, f"file path by its name, with {n_unique} distinct values in {n} runs"
+        return AsideReason.of(Aside.PATH, f"file path by its name, with {n_unique} distinct "
+                              f"values in {n} runs")
     if pd.api.types.is_numeric_dtype(s) or isinstance(s.dtype, pd.BooleanDtype):
-        return None, ""
+        return None
     uniques = distinct.astype(str)
     for label, pattern in _PATTERNS.items():
         if uniques.str.match(pattern).mean() >= 0.9:
-            return Aside.IDENTIFIER, f"values look like {label} ({n_unique} distinct)"
+            return AsideReason.of(Aside.IDENTIFIER, f"values look like {label}",
+                                  f"{n_unique} distinct")
     if n_unique > max(3, 0.1 * n) and uniques.str.contains(_PATH).mean() >= 0.9:
-        return Aside.PATH, f"values look like paths ({n_unique} distinct in {n} runs)"
+        return AsideReason.of(Aside.PATH, "values look like paths",
+                              f"{n_unique} distinct in {n} runs")
     if n_unique > 5 and n_unique >= 0.9 * n:
-        return Aside.IDENTIFIER, (f"identifier (a different value in nearly every run: "
-                                  f"{n_unique} distinct in {n} runs)")
-    return None, ""
+        return AsideReason.of(Aside.IDENTIFIER, "identifier", "a different value in nearly "
+                              f"every run: {n_unique} distinct in {n} runs")
+    return None
 
 
-def unusable(s: pd.Series, *, max_levels: int) -> tuple[Aside | None, str]:
+def unusable(s: pd.Series, *, max_levels: int) -> AsideReason | None:
     """Why ``s`` cannot be analysed on these runs: all missing, constant, too many levels."""
     present = s.dropna()
     if len(present) == 0:
-        return Aside.ALL_MISSING, "missing in every analysed run"
+        return AsideReason.of(Aside.ALL_MISSING, "missing in every analysed run")
     n_unique = present.nunique()
     if n_unique == 1:
         missing = len(s) - len(present)
         value = level_text(present.iloc[0])
-        return Aside.CONSTANT, (f"constant ({value}"
-                                + (f", missing in {missing} runs)" if missing else ")"))
+        return AsideReason.of(Aside.CONSTANT, "constant",
+                              value + (f", missing in {missing} runs" if missing else ""))
     if pd.api.types.is_numeric_dtype(s) or isinstance(s.dtype, pd.BooleanDtype):
-        return None, ""
+        return None
     if n_unique > max_levels:
         text = present.astype(str)
         if text.str.match(r"^\s*[\[{]").mean() >= 0.9:
-            return Aside.TOO_MANY_LEVELS, (f"lists/dicts with {n_unique} distinct values (more "
-                                           f"than max_levels={max_levels})")
-        return Aside.TOO_MANY_LEVELS, f"too many levels ({n_unique} > max_levels={max_levels})"
-    return None, ""
+            return AsideReason.of(Aside.TOO_MANY_LEVELS, f"lists/dicts with {n_unique} distinct "
+                                  f"values", f"more than max_levels={max_levels}")
+        return AsideReason.of(Aside.TOO_MANY_LEVELS, "too many levels",
+                              f"{n_unique} > max_levels={max_levels}")
+    return None
 
 
 def outcome_columns(kept: pd.DataFrame, candidates: list[str], *, seed: str | None,

@@ -20,7 +20,7 @@ from sweepsight.analysis.conditional import find_conditions
 from sweepsight.analysis.direction import infer_direction
 from sweepsight.analysis.encoding import encode_design, levels_if
 from sweepsight.analysis.outcomes import is_number
-from sweepsight.analysis.prepared import OUTCOMES, Aside, Prepared
+from sweepsight.analysis.prepared import OUTCOMES, Aside, AsideReason, Prepared
 from sweepsight.analysis.scale import HUGE, HUGE_REASON, SCALES, Scale, choose_scale, overflowing
 
 MIN_RUNS = 3
@@ -118,19 +118,24 @@ def prepare(
     set_aside: dict[str, str] = {}
     kind: dict[str, Aside] = {}
     forced = [p for p in table.meta.forced_params if p in all_params and p not in (seed, budget)]
+    label: dict[str, str] = {}  # the short reason the notes group set-aside columns by
+
+    def put(p: str, why: AsideReason) -> None:
+        set_aside[p], kind[p], label[p] = why.text, why.kind, why.label
+
     if seed is not None:
-        set_aside[seed] = "random seed (repeats of a configuration, not a choice)"
-        kind[seed] = Aside.SEED
+        put(seed, AsideReason.of(Aside.SEED, "random seed",
+                                 "repeats of a configuration, not a choice"))
     if budget is not None:
-        set_aside[budget] = "training budget (reported per budget level, not a hyperparameter)"
-        kind[budget] = Aside.BUDGET
+        put(budget, AsideReason.of(Aside.BUDGET, "training budget",
+                                   "reported per budget level, not a hyperparameter"))
     kept_frame = frame.loc[keep]
     for p in all_params:
         if p in set_aside or p in forced:
             continue
-        what, why = not_a_param(p, kept_frame[PARAM + p], max_levels=max_levels)
-        if what is not None:
-            set_aside[p], kind[p] = why, what
+        found = not_a_param(p, kept_frame[PARAM + p], max_levels=max_levels)
+        if found is not None:
+            put(p, found)
 
     # 3. Budgets: keep each configuration's runs at the highest budget it reached.
     budget_counts = None
@@ -175,18 +180,19 @@ def prepare(
     for p in all_params:
         if p in set_aside:
             continue
-        what, why = unusable(kept[PARAM + p], max_levels=max_levels)
-        if what is not None:
-            set_aside[p], kind[p] = why, what
+        found = unusable(kept[PARAM + p], max_levels=max_levels)
+        if found is not None:
+            put(p, found)
         else:
             candidates.append(p)
     for p, what in outcome_columns(kept, candidates, seed=seed, forced=forced).items():
         candidates.remove(p)
-        kind[p] = what
-        set_aside[p] = ("an outcome of the run by its name (a time, memory or the step it ended "
-                        "at), not a choice" if what is Aside.OUTCOME_NAME else
-                        f"an outcome of the run: a different value in {kept[PARAM + p].nunique()} "
-                        f"of {len(kept)} runs, also between seeds of one configuration")
+        by_name = "an outcome of the run by its name"
+        put(p, AsideReason(what, by_name, f"{by_name} (a time, memory or the step it ended at), "
+                           "not a choice") if what is Aside.OUTCOME_NAME else
+            AsideReason.of(what, f"an outcome of the run: a different value in "
+                           f"{kept[PARAM + p].nunique()} of {len(kept)} runs, also between "
+                           "seeds of one configuration"))
     if forced:
         notes.append(f"Analysed as hyperparameter{'s' if len(forced) > 1 else ''} because named "
                      f"with --param: {', '.join(forced)}.")
@@ -212,8 +218,8 @@ def prepare(
         aliases[name] = list(group)
         merged_values[name] = values[group[0]]
         for other in group[1:]:
-            set_aside[other] = f"alias of {group[0]} (same runs in every level; merged as {name!r})"
-            kind[other] = Aside.ALIAS
+            put(other, AsideReason.of(Aside.ALIAS, f"alias of {group[0]}",
+                                      f"same runs in every level; merged as {name!r}"))
         notes.append(
             f"{' and '.join(group)} take the same value (up to relabelling) in every run, so they "
             f"are analysed as one hyperparameter {name!r} with the values of {group[0]}."
@@ -226,8 +232,8 @@ def prepare(
                      "names a column of the analysed runs.")
     if set_aside:
         grouped: dict[str, list[str]] = {}
-        for p, why in set_aside.items():
-            grouped.setdefault(why.split(" (")[0], []).append(p)
+        for p in set_aside:
+            grouped.setdefault(label[p], []).append(p)
         notes.append("Set aside (not analysed as hyperparameters): " + "; ".join(
             f"{', '.join(ps[:8])}{' and %d more' % (len(ps) - 8) if len(ps) > 8 else ''}: {why}"
             for why, ps in grouped.items()) + ".")

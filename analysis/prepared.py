@@ -27,6 +27,21 @@ class Aside(str, enum.Enum):
     ALIAS = "alias"
 
 
+@dataclasses.dataclass(frozen=True)
+class AsideReason:
+    """Why one column is set aside: its ``kind``, the short ``label`` the notes group columns
+    by, and the whole reason ``text`` (the value in ``Prepared.set_aside``)."""
+
+    kind: Aside
+    label: str
+    text: str
+
+    @classmethod
+    def of(cls, kind: Aside, label: str, detail: str = "") -> AsideReason:
+        """``label (detail)``, or the label alone."""
+        return cls(kind, label, f"{label} ({detail})" if detail else label)
+
+
 #: The reasons that make a column an outcome of the run (``--param NAME`` forces it in).
 OUTCOMES = (Aside.OUTCOME_NAME, Aside.OUTCOME_VALUES)
 
