@@ -2,8 +2,8 @@
 
 The site is built in a temporary folder next to ``out`` and swapped into place only when every
 stage succeeded; on failure the temporary folder is deleted and the old site is left untouched.
-The analysis runs in this process; the page notebooks run with papermill in one kernel, which
-starts (and imports) while the analysis runs.
+The analysis and the page notebooks run in this process (papermill with the in-process engine
+of :mod:`reports.page_engine`: no second Python importing everything again).
 """
 from __future__ import annotations
 
@@ -33,12 +33,6 @@ LOCK = ".sweepsight-building.lock"  # held (flock) by the build that owns a .<ou
 ANALYSIS_PARAMETERS = ("snapshot_path", "target", "direction", "metric_scale", "budget",
                        "at_budget", "alpha", "test", "analysis_path")
 PAGE_PARAMETERS = ("analysis_path",)
-# Imported by the kernel while the analysis runs in the build's own process: the page modules
-# and the modules whose classes the pickled Analysis holds (sklearn, statsmodels).
-KERNEL_PRELOAD = ("sweepsight.reports.charts", "sweepsight.reports.text", "sweepsight.analysis.prepare",
-                  "sweepsight.analysis.correlation", "sweepsight.analysis.linear",
-                  "sweepsight.analysis.forest", "sweepsight.analysis.importance",
-                  "sweepsight.analysis.significance")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,147 +123,49 @@ def _compare(result, baseline: RunTable, *, progress: Callable[[str, float], Non
     return comp
 
 
+_IN_MEMORY: dict[Path, object] = {}  # analysis_path -> the Analysis the running build pickled there
+
+
 def load_analysis(path: str | Path):
-    """The :class:`analysis.Analysis` pickled by :func:`run_analysis` (page notebooks use this)."""
-    with open(path, "rb") as fh:
+    """The :class:`analysis.Analysis` pickled by :func:`run_analysis` (the page notebooks'
+    first cell). While a build runs its pages in this process, the object it pickled there
+    (no second copy); otherwise the pickle, e.g. a page opened by hand in Jupyter."""
+    resolved = Path(path).resolve()
+    if resolved in _IN_MEMORY:
+        return _IN_MEMORY[resolved]
+    with open(resolved, "rb") as fh:
         return pickle.load(fh)
 
 
-def kernel_env() -> dict[str, str]:
-    """The kernel's environment: ours, plus the repository root on ``PYTHONPATH`` only when
-    ``sweepsight`` runs from a bare checkout (an installed package needs nothing)."""
-    import sweepsight
+def execute(notebook: Path, output: Path, parameters: dict, *, cwd: Path | None = None) -> None:
+    """Execute ``notebook`` with papermill in this process (:mod:`reports.page_engine`, its
+    variables forgotten first); a :class:`SweepError` raised inside comes back as one.
 
-    env = dict(os.environ)
-    if not (Path(sweepsight.__file__).parent / "reports").is_dir():  # a checkout
-        root = str(PACKAGE.parent)
-        env["PYTHONPATH"] = os.pathsep.join([root] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-    return env
-
-
-def start_kernel(log_path: Path, *, cwd: Path, preload: tuple[str, ...] = ()):
-    """One Python kernel for every page (imports happen once, not once per page).
-
-    It starts in ``cwd`` (the build's own folder, so a user's ``analysis/`` or ``reports/`` in
-    the working folder is never on its path) and imports ``preload`` while it starts, which
-    overlaps with the analysis running in this process. Its own stdout/stderr go to
-    ``log_path``; what the cells print stays in the executed notebooks. Stop it with
-    :func:`stop_kernel`.
-    """
-    from jupyter_client.manager import AsyncKernelManager
-    from jupyter_core.utils import run_sync
-
-    class SharedKernelManager(AsyncKernelManager):
-        """Remembers the clients nbclient opens on it, so each can be closed after its notebook
-        (nbclient leaves a kernel it does not own running, and its client open)."""
-
-        def client(self, **kwargs):
-            kc = super().client(**kwargs)
-            self.__dict__.setdefault("_open_clients", []).append(kc)
-            return kc
-
-        def close_clients(self) -> None:
-            clients = self.__dict__.get("_open_clients", [])
-            while clients:
-                clients.pop().stop_channels()
-
-    km = SharedKernelManager(kernel_name="python3")
-    km.__dict__["_log"] = log = open(log_path, "w")
-    extra = [f"--IPKernelApp.exec_lines=import {', '.join(preload)}"] if preload else []
-    try:
-        run_sync(km.start_kernel)(cwd=str(cwd), stdout=log, stderr=log, env=kernel_env(),
-                                  extra_arguments=extra)
-    except BaseException:
-        log.close()
-        raise
-    return km
-
-
-def stop_kernel(km) -> None:
-    """Shut the kernel down (a no-op when it already is)."""
-    from jupyter_core.utils import run_sync
-
-    log = km.__dict__.pop("_log", None)
-    if log is None:
-        return
-    try:
-        km.close_clients()
-        run_sync(km.shutdown_kernel)(now=True)
-    except Exception:  # a dead kernel: nothing left to stop
-        pass
-    finally:
-        log.close()
-
-
-def _kernel_alive(km) -> bool:
-    from jupyter_core.utils import run_sync
-
-    try:
-        return bool(run_sync(km.is_alive)())
-    except Exception:
-        return False
-
-
-def execute(notebook: Path, output: Path, parameters: dict, *, km=None, cwd: Path | None = None) -> None:
-    """Execute ``notebook`` with papermill (in kernel ``km`` when given, after a reset); a
-    :class:`SweepError` raised inside comes back as one.
-
-    Any other failure is a :class:`BuildError` naming the notebook and the executed copy; a
-    kernel that died (killed for memory, crashed) is one too, in one line.
+    Any other failure is a :class:`BuildError` naming the notebook, the error, and a copy of
+    the executed notebook (with the traceback) kept outside the build folder, which is removed.
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    extra = {}
-    if km is not None:
-        extra["km"] = km
+    from sweepsight.reports import page_engine
+
     name = notebook.relative_to(PACKAGE.parent) if notebook.is_relative_to(PACKAGE.parent) else notebook
+    page_engine.forget()
     try:
-        if km is not None:
-            _reset(km)
         papermill.execute_notebook(
-            str(notebook), str(output), parameters=parameters, kernel_name="python3",
-            cwd=str(cwd or output.parent), progress_bar=False, log_output=False,
-            request_save_on_cell_execute=False, **extra,
-        )
+            str(notebook), str(output), parameters=parameters, engine_name=page_engine.ENGINE,
+            kernel_name="python3", cwd=str(cwd or output.parent), progress_bar=False,
+            log_output=False)
     except PapermillExecutionError as exc:
         if exc.ename.rsplit(".", 1)[-1] == "SweepError":
             raise SweepError(str(exc.evalue)) from None
-        raise BuildError(
-            f"{name} failed: {exc.ename}: {exc.evalue} (executed notebook kept at {output})"
-        ) from None
-    except (KeyboardInterrupt, SweepError, BuildError):
-        raise
-    except Exception as exc:
-        if km is not None and not _kernel_alive(km):
-            raise BuildError(
-                f"the notebook kernel died while running {name} (killed by the system, for "
-                f"example out of memory; {type(exc).__name__})") from None
-        raise
+        kept = Path(tempfile.gettempdir()) / f"sweepsight-failed-{output.name}"
+        with contextlib.suppress(OSError):
+            shutil.copyfile(output, kept)
+        raise BuildError(f"{name} failed: {exc.ename}: {exc.evalue} (the executed notebook, "
+                         f"with the traceback: {kept})") from None
     finally:
-        if km is not None:
-            km.close_clients()
-
-
-# Forgets the previous page's variables (so a page cannot lean on another's by accident) while
-# modules stay imported. Not ``%reset -f``: its full garbage collection over every imported
-# module cost 1-2 s per page.
-_FORGET = """\
-_ns = get_ipython().user_ns
-for _name in [n for n in _ns if not n.startswith("_") and n not in ("In", "Out", "get_ipython", "exit", "quit")]:
-    del _ns[_name]
-del _ns, _name
-"""
-
-
-def _reset(km) -> None:
-    """Forget the previous notebook's variables (modules stay imported)."""
-    import nbformat
-    from nbclient import NotebookClient
-
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(_FORGET)])
-    NotebookClient(nb, km=km, kernel_name="python3").execute()
-    km.close_clients()
+        page_engine.forget()
 
 
 def _prepare_out(out: Path) -> None:
@@ -428,45 +324,41 @@ def build(
             return f"{snap.relative_to(tmp)}.parquet/.json"
 
         stage("snapshot", save_snapshot)
-        with contextlib.ExitStack() as stack:
-            kernels: list = []
-            stage("kernel", lambda: kernels.append(
-                start_kernel(work / "kernel.log", cwd=work, preload=KERNEL_PRELOAD))
-                or "started; it imports the page modules while the analysis runs")
-            km = kernels[0]
-            stack.callback(stop_kernel, km)  # on failure; on success stopped (and timed) below
-            analysis_path = work / "analysis.pkl"
+        analysis_path = work / "analysis.pkl"
 
-            def progress(name: str, seconds: float) -> None:
-                log(f"[{seconds:7.2f} s]   analysis: {name}")
+        def progress(name: str, seconds: float) -> None:
+            log(f"[{seconds:7.2f} s]   analysis: {name}")
 
-            results: list = []
+        results: list = []
 
-            def analyse_stage() -> str:
-                results.append(_analyse_and_pickle(
-                    str(snap), target=target, direction=direction, metric_scale=metric_scale,
-                    budget=budget, at_budget=at_budget, alpha=float(alpha), test=test,
-                    analysis_path=str(analysis_path), progress=progress, baseline=baseline))
-                return ", ".join(f"{k} {v:.2f} s" for k, v in results[0].timings.items())
+        def analyse_stage() -> str:
+            results.append(_analyse_and_pickle(
+                str(snap), target=target, direction=direction, metric_scale=metric_scale,
+                budget=budget, at_budget=at_budget, alpha=float(alpha), test=test,
+                analysis_path=str(analysis_path), progress=progress, baseline=baseline))
+            return ", ".join(f"{k} {v:.2f} s" for k, v in results[0].timings.items())
 
-            stage("analysis", analyse_stage)
+        stage("analysis", analyse_stage)
+        result = results[0]
 
-            def pages_stage() -> str:
-                missing = [p.template for p in PAGES if not (TEMPLATES / f"{p.template}.ipynb").exists()]
-                if missing:
-                    raise BuildError(f"page templates missing in {TEMPLATES}: {', '.join(missing)}")
+        def pages_stage() -> str:
+            missing = [p.template for p in PAGES if not (TEMPLATES / f"{p.template}.ipynb").exists()]
+            if missing:
+                raise BuildError(f"page templates missing in {TEMPLATES}: {', '.join(missing)}")
+            _IN_MEMORY[analysis_path.resolve()] = result
+            try:
                 for page in PAGES:
                     start = time.perf_counter()
                     execute(TEMPLATES / f"{page.template}.ipynb", project / f"{page.stem}.ipynb",
-                            dict.fromkeys(PAGE_PARAMETERS, str(analysis_path)), km=km, cwd=work)
+                            dict.fromkeys(PAGE_PARAMETERS, str(analysis_path)), cwd=work)
                     log(f"[{time.perf_counter() - start:7.2f} s]   page {page.stem}")
-                return f"{len(PAGES)} pages"
+            finally:
+                _IN_MEMORY.pop(analysis_path.resolve(), None)
+            return f"{len(PAGES)} pages"
 
-            stage("pages", pages_stage)
-            pairs.write_pairs(load_analysis(analysis_path), tmp / SNAPSHOT.parent)  # data/pairs.csv
-            stage("kernel shutdown", lambda: stop_kernel(km))
+        stage("pages", pages_stage)
+        pairs.write_pairs(result, tmp / SNAPSHOT.parent)  # data/pairs.csv
         stage("bundle", lambda: str(render.write_vega_bundle(project).relative_to(project)))
-        result = results[0]
         site_title = title or default_title(result)
         stage("render", lambda: render.render_site(
             project, tmp, pages=PAGES, title=site_title, renderer=renderer, log=log))
