@@ -6,12 +6,16 @@ cores) and unpickle a second copy of the analysis. papermill still injects the p
 writes the executed notebook; this engine runs its code cells one after another in one
 IPython shell and records what they show as a kernel would (``stream``, ``display_data``,
 ``execute_result``, ``error`` outputs), so Quarto and nbconvert render the notebooks as
-before. Registered with papermill as ``sweepsight`` (also through the ``papermill.engine``
-entry point, so ``papermill --engine sweepsight page.ipynb out.ipynb`` works).
+before. Registered with papermill as ``sweepsight`` when this module is imported (not as a
+``papermill.engine`` entry point: papermill loads those while it is itself being imported, and
+this module imports papermill).
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
+import shutil
+import tempfile
 import traceback
 
 import nbformat
@@ -90,7 +94,16 @@ def shell():
             def finish_displayhook(self) -> None:
                 pass
 
-        _shell = InteractiveShell(display_pub_class=Publisher)
+        from IPython.core.profiledir import ProfileDir
+        from traitlets.config import Config
+
+        # No history database and no profile in the user's ~/.ipython: a throw-away profile
+        config = Config()
+        config.HistoryManager.enabled = False
+        profile = tempfile.mkdtemp(prefix="sweepsight-ipython-")
+        atexit.register(shutil.rmtree, profile, ignore_errors=True)
+        _shell = InteractiveShell(config=config, display_pub_class=Publisher, ipython_dir=profile,
+                                  profile_dir=ProfileDir.create_profile_dir(profile))
         # every MIME type, as a kernel's shell (a terminal's offers text/plain only)
         _shell.display_formatter.active_types = _shell.display_formatter.format_types
         _shell.displayhook = Hook(shell=_shell, cache_size=0)

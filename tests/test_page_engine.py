@@ -87,3 +87,20 @@ def test_a_build_inside_ipython_leaves_the_callers_shell_alone(tmp_path):
         assert InteractiveShell.instance() is caller
     finally:
         InteractiveShell.clear_instance()
+
+
+def test_nothing_is_written_into_the_users_home(tmp_path):
+    """No ~/.ipython profile, no IPython history database (a throw-away profile, removed at exit)."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    home = tmp_path / "home"
+    home.mkdir()
+    code = "from sweepsight.reports import page_engine as e; print(e.run_cell('6 * 7')[0][0]['data'])"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                          env={**os.environ, "HOME": str(home), "PYTHONPATH": str(REPO)}, check=True)
+    assert "'42'" in proc.stdout
+    assert list(home.iterdir()) == []
