@@ -27,7 +27,7 @@ TEMPLATES = PACKAGE / "pages"
 ANALYSIS_NOTEBOOK = PACKAGE / "analysis.ipynb"  # the analysis by hand; the build calls run_analysis
 SNAPSHOT = Path("data") / "sweep"  # inside the site: data/sweep.parquet + data/sweep.json
 SITE_MARKER = ".sweepsight-site"
-WORK = ".sweepsight-work"  # inside the building folder (notebooks, pickle, Quarto project); removed before the swap
+WORK = ".sweepsight-work"  # inside the building folder (notebooks, Quarto project); removed before the swap
 LOCK = ".sweepsight-building.lock"  # held (flock) by the build that owns a .<out>.building-* folder
 # What the CLI passes to the notebooks (tests check them against papermill.inspect_notebook).
 ANALYSIS_PARAMETERS = ("snapshot_path", "target", "direction", "metric_scale", "budget",
@@ -61,26 +61,28 @@ def run_analysis(snapshot_path: str, *, target: str, direction: str | None = Non
                  at_budget: str | None = None, alpha: float = 0.05, test: str = "ks",
                  analysis_path: str, progress: Callable[[str, float], None] | None = None,
                  ) -> dict[str, float]:
-    """Load the snapshot, run :func:`analysis.analyse` and pickle the result to ``analysis_path``.
+    """Load the snapshot, run :func:`analysis.analyse` and pickle the result to ``analysis_path``
+    (``reports/analysis.ipynb``: the analysis by hand, for page notebooks opened by hand).
 
-    ``reports/analysis.ipynb`` runs it by hand (the build calls :func:`_analyse_and_pickle`);
-    returns the per-analysis timings in seconds. ``progress(stage, seconds)`` is passed on to
+    The build calls :func:`_analyse` and hands the result to its pages without a pickle.
+    Returns the per-analysis timings in seconds. ``progress(stage, seconds)`` is passed on to
     ``analyse`` when it takes one.
     """
-    result = _analyse_and_pickle(
-        snapshot_path, target=target, direction=direction, metric_scale=metric_scale,
-        budget=budget, at_budget=at_budget, alpha=alpha, test=test, analysis_path=analysis_path,
-        progress=progress)
+    result = _analyse(snapshot_path, target=target, direction=direction, metric_scale=metric_scale,
+                      budget=budget, at_budget=at_budget, alpha=alpha, test=test, progress=progress)
+    path = Path(analysis_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_bytes(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+    tmp.replace(path)
     return dict(result.timings)
 
 
-def _analyse_and_pickle(snapshot_path: str, *, target: str, direction: str | None,
-                        metric_scale: str, budget: str | None, at_budget: str | None,
-                        alpha: float, test: str, analysis_path: str,
-                        progress: Callable[[str, float], None] | None,
-                        baseline: RunTable | None = None):
-    """:func:`run_analysis`, returning the :class:`analysis.Analysis` itself; with a
-    ``baseline`` run table, its ``comparison`` (analysis.compare) against it."""
+def _analyse(snapshot_path: str, *, target: str, direction: str | None, metric_scale: str,
+             budget: str | None, at_budget: str | None, alpha: float, test: str,
+             progress: Callable[[str, float], None] | None, baseline: RunTable | None = None):
+    """The :class:`analysis.Analysis` of the snapshot; with a ``baseline`` run table, its
+    ``comparison`` (analysis.compare) against it."""
     from sweepsight.analysis import analyse
 
     table = snapshot.load(snapshot_path)
@@ -93,11 +95,6 @@ def _analyse_and_pickle(snapshot_path: str, *, target: str, direction: str | Non
                      test=test or "ks", **extra)
     if baseline is not None:
         result.comparison = _compare(result, baseline, progress=progress)
-    path = Path(analysis_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
-    tmp.replace(path)
     return result
 
 
@@ -123,13 +120,13 @@ def _compare(result, baseline: RunTable, *, progress: Callable[[str, float], Non
     return comp
 
 
-_IN_MEMORY: dict[Path, object] = {}  # analysis_path -> the Analysis the running build pickled there
+_IN_MEMORY: dict[Path, object] = {}  # analysis_path -> the Analysis a running build hands its pages
 
 
 def load_analysis(path: str | Path):
-    """The :class:`analysis.Analysis` pickled by :func:`run_analysis` (the page notebooks'
-    first cell). While a build runs its pages in this process, the object it pickled there
-    (no second copy); otherwise the pickle, e.g. a page opened by hand in Jupyter."""
+    """The analysis a page notebook shows (its first cell): while a build runs its pages in this
+    process, the :class:`analysis.Analysis` it registered for ``path`` (nothing is pickled);
+    otherwise the one :func:`run_analysis` pickled there (a page opened by hand)."""
     resolved = Path(path).resolve()
     if resolved in _IN_MEMORY:
         return _IN_MEMORY[resolved]
@@ -278,8 +275,8 @@ def build(
 
     ``renderer``: ``"auto"`` (Quarto when on PATH, else nbconvert), ``"quarto"`` or
     ``"nbconvert"``. Everything is made inside a ``.<out>.building-*`` folder next to ``out``
-    (the site, and its ``.sweepsight-work`` folder: the executed notebooks, the pickled
-    analysis and the Quarto project, removed before the swap), so builds into different
+    (the site, and its ``.sweepsight-work`` folder: the executed notebooks and the Quarto
+    project, removed before the swap), so builds into different
     folders run at the same time and nothing is written into the installed package.
     ``baseline``: a run table to compare with (``--baseline``; :mod:`analysis.compare`).
     Returns the wall time of every stage in seconds.
@@ -324,7 +321,7 @@ def build(
             return f"{snap.relative_to(tmp)}.parquet/.json"
 
         stage("snapshot", save_snapshot)
-        analysis_path = work / "analysis.pkl"
+        analysis_path = work / "analysis.pkl"  # the pages' parameter; never written by the build
 
         def progress(name: str, seconds: float) -> None:
             log(f"[{seconds:7.2f} s]   analysis: {name}")
@@ -332,10 +329,10 @@ def build(
         results: list = []
 
         def analyse_stage() -> str:
-            results.append(_analyse_and_pickle(
+            results.append(_analyse(
                 str(snap), target=target, direction=direction, metric_scale=metric_scale,
                 budget=budget, at_budget=at_budget, alpha=float(alpha), test=test,
-                analysis_path=str(analysis_path), progress=progress, baseline=baseline))
+                progress=progress, baseline=baseline))
             return ", ".join(f"{k} {v:.2f} s" for k, v in results[0].timings.items())
 
         stage("analysis", analyse_stage)
