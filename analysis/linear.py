@@ -7,7 +7,8 @@ import warnings as _warnings
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
+from statsmodels.regression.linear_model import OLS
+from statsmodels.tools.tools import add_constant
 from scipy.linalg import solve_triangular
 
 from sweepsight.analysis.constants import VIF_HIGH as VIF_LIMIT
@@ -178,12 +179,12 @@ def fit_linear(prep: Prepared, *, robust: bool = False) -> LinearResult:
         values = values[:, keep]
         kept = [kept[j] for j in keep]
 
-    exog = sm.add_constant(values, has_constant="add") if names else np.ones((n, 1))
+    exog = add_constant(values, has_constant="add") if names else np.ones((n, 1))
     # Fit y / scale so that tiny (subnormal) or huge metrics do not under/overflow in sums of
     # squares; coefficients and intervals are scaled back, p-values and R² do not change.
     scale = float(np.max(np.abs(y))) if n else 1.0
     scale = scale if np.isfinite(scale) and scale > 0 else 1.0
-    model = sm.OLS(y / scale, exog)
+    model = OLS(y / scale, exog)
     with np.errstate(all="ignore"), _quiet():
         # pinv: one SVD of the design (statsmodels' "qr" path computes the pinv as well).
         fit = model.fit(cov_type="HC3") if robust else model.fit()

@@ -2,8 +2,8 @@
 
 The site is built in a temporary folder next to ``out`` and swapped into place only when every
 stage succeeded; on failure the temporary folder is deleted and the old site is left untouched.
-The analysis runs in this process; the page notebooks run with papermill in one kernel, which
-starts (and imports) while the analysis runs.
+The analysis and the page notebooks run in this process (papermill with the in-process engine
+of :mod:`reports.page_engine`: no second Python importing everything again).
 """
 from __future__ import annotations
 
@@ -27,18 +27,12 @@ TEMPLATES = PACKAGE / "pages"
 ANALYSIS_NOTEBOOK = PACKAGE / "analysis.ipynb"  # the analysis by hand; the build calls run_analysis
 SNAPSHOT = Path("data") / "sweep"  # inside the site: data/sweep.parquet + data/sweep.json
 SITE_MARKER = ".sweepsight-site"
-WORK = ".sweepsight-work"  # inside the building folder (notebooks, pickle, Quarto project); removed before the swap
+WORK = ".sweepsight-work"  # inside the building folder (notebooks, Quarto project); removed before the swap
 LOCK = ".sweepsight-building.lock"  # held (flock) by the build that owns a .<out>.building-* folder
 # What the CLI passes to the notebooks (tests check them against papermill.inspect_notebook).
 ANALYSIS_PARAMETERS = ("snapshot_path", "target", "direction", "metric_scale", "budget",
                        "at_budget", "alpha", "test", "analysis_path")
 PAGE_PARAMETERS = ("analysis_path",)
-# Imported by the kernel while the analysis runs in the build's own process: the page modules
-# and the modules whose classes the pickled Analysis holds (sklearn, statsmodels).
-KERNEL_PRELOAD = ("sweepsight.reports.charts", "sweepsight.reports.text", "sweepsight.analysis.prepare",
-                  "sweepsight.analysis.correlation", "sweepsight.analysis.linear",
-                  "sweepsight.analysis.forest", "sweepsight.analysis.importance",
-                  "sweepsight.analysis.significance")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,26 +61,28 @@ def run_analysis(snapshot_path: str, *, target: str, direction: str | None = Non
                  at_budget: str | None = None, alpha: float = 0.05, test: str = "ks",
                  analysis_path: str, progress: Callable[[str, float], None] | None = None,
                  ) -> dict[str, float]:
-    """Load the snapshot, run :func:`analysis.analyse` and pickle the result to ``analysis_path``.
+    """Load the snapshot, run :func:`analysis.analyse` and pickle the result to ``analysis_path``
+    (``reports/analysis.ipynb``: the analysis by hand, for page notebooks opened by hand).
 
-    ``reports/analysis.ipynb`` runs it by hand (the build calls :func:`_analyse_and_pickle`);
-    returns the per-analysis timings in seconds. ``progress(stage, seconds)`` is passed on to
+    The build calls :func:`_analyse` and hands the result to its pages without a pickle.
+    Returns the per-analysis timings in seconds. ``progress(stage, seconds)`` is passed on to
     ``analyse`` when it takes one.
     """
-    result = _analyse_and_pickle(
-        snapshot_path, target=target, direction=direction, metric_scale=metric_scale,
-        budget=budget, at_budget=at_budget, alpha=alpha, test=test, analysis_path=analysis_path,
-        progress=progress)
+    result = _analyse(snapshot_path, target=target, direction=direction, metric_scale=metric_scale,
+                      budget=budget, at_budget=at_budget, alpha=alpha, test=test, progress=progress)
+    path = Path(analysis_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_bytes(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+    tmp.replace(path)
     return dict(result.timings)
 
 
-def _analyse_and_pickle(snapshot_path: str, *, target: str, direction: str | None,
-                        metric_scale: str, budget: str | None, at_budget: str | None,
-                        alpha: float, test: str, analysis_path: str,
-                        progress: Callable[[str, float], None] | None,
-                        baseline: RunTable | None = None):
-    """:func:`run_analysis`, returning the :class:`analysis.Analysis` itself; with a
-    ``baseline`` run table, its ``comparison`` (analysis.compare) against it."""
+def _analyse(snapshot_path: str, *, target: str, direction: str | None, metric_scale: str,
+             budget: str | None, at_budget: str | None, alpha: float, test: str,
+             progress: Callable[[str, float], None] | None, baseline: RunTable | None = None):
+    """The :class:`analysis.Analysis` of the snapshot; with a ``baseline`` run table, its
+    ``comparison`` (analysis.compare) against it."""
     from sweepsight.analysis import analyse
 
     table = snapshot.load(snapshot_path)
@@ -99,11 +95,6 @@ def _analyse_and_pickle(snapshot_path: str, *, target: str, direction: str | Non
                      test=test or "ks", **extra)
     if baseline is not None:
         result.comparison = _compare(result, baseline, progress=progress)
-    path = Path(analysis_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
-    tmp.replace(path)
     return result
 
 
@@ -129,147 +120,49 @@ def _compare(result, baseline: RunTable, *, progress: Callable[[str, float], Non
     return comp
 
 
+_IN_MEMORY: dict[Path, object] = {}  # analysis_path -> the Analysis a running build hands its pages
+
+
 def load_analysis(path: str | Path):
-    """The :class:`analysis.Analysis` pickled by :func:`run_analysis` (page notebooks use this)."""
-    with open(path, "rb") as fh:
+    """The analysis a page notebook shows (its first cell): while a build runs its pages in this
+    process, the :class:`analysis.Analysis` it registered for ``path`` (nothing is pickled);
+    otherwise the one :func:`run_analysis` pickled there (a page opened by hand)."""
+    resolved = Path(path).resolve()
+    if resolved in _IN_MEMORY:
+        return _IN_MEMORY[resolved]
+    with open(resolved, "rb") as fh:
         return pickle.load(fh)
 
 
-def kernel_env() -> dict[str, str]:
-    """The kernel's environment: ours, plus the repository root on ``PYTHONPATH`` only when
-    ``sweepsight`` runs from a bare checkout (an installed package needs nothing)."""
-    import sweepsight
+def execute(notebook: Path, output: Path, parameters: dict, *, cwd: Path | None = None) -> None:
+    """Execute ``notebook`` with papermill in this process (:mod:`reports.page_engine`, its
+    variables forgotten first); a :class:`SweepError` raised inside comes back as one.
 
-    env = dict(os.environ)
-    if not (Path(sweepsight.__file__).parent / "reports").is_dir():  # a checkout
-        root = str(PACKAGE.parent)
-        env["PYTHONPATH"] = os.pathsep.join([root] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-    return env
-
-
-def start_kernel(log_path: Path, *, cwd: Path, preload: tuple[str, ...] = ()):
-    """One Python kernel for every page (imports happen once, not once per page).
-
-    It starts in ``cwd`` (the build's own folder, so a user's ``analysis/`` or ``reports/`` in
-    the working folder is never on its path) and imports ``preload`` while it starts, which
-    overlaps with the analysis running in this process. Its own stdout/stderr go to
-    ``log_path``; what the cells print stays in the executed notebooks. Stop it with
-    :func:`stop_kernel`.
-    """
-    from jupyter_client.manager import AsyncKernelManager
-    from jupyter_core.utils import run_sync
-
-    class SharedKernelManager(AsyncKernelManager):
-        """Remembers the clients nbclient opens on it, so each can be closed after its notebook
-        (nbclient leaves a kernel it does not own running, and its client open)."""
-
-        def client(self, **kwargs):
-            kc = super().client(**kwargs)
-            self.__dict__.setdefault("_open_clients", []).append(kc)
-            return kc
-
-        def close_clients(self) -> None:
-            clients = self.__dict__.get("_open_clients", [])
-            while clients:
-                clients.pop().stop_channels()
-
-    km = SharedKernelManager(kernel_name="python3")
-    km.__dict__["_log"] = log = open(log_path, "w")
-    extra = [f"--IPKernelApp.exec_lines=import {', '.join(preload)}"] if preload else []
-    try:
-        run_sync(km.start_kernel)(cwd=str(cwd), stdout=log, stderr=log, env=kernel_env(),
-                                  extra_arguments=extra)
-    except BaseException:
-        log.close()
-        raise
-    return km
-
-
-def stop_kernel(km) -> None:
-    """Shut the kernel down (a no-op when it already is)."""
-    from jupyter_core.utils import run_sync
-
-    log = km.__dict__.pop("_log", None)
-    if log is None:
-        return
-    try:
-        km.close_clients()
-        run_sync(km.shutdown_kernel)(now=True)
-    except Exception:  # a dead kernel: nothing left to stop
-        pass
-    finally:
-        log.close()
-
-
-def _kernel_alive(km) -> bool:
-    from jupyter_core.utils import run_sync
-
-    try:
-        return bool(run_sync(km.is_alive)())
-    except Exception:
-        return False
-
-
-def execute(notebook: Path, output: Path, parameters: dict, *, km=None, cwd: Path | None = None) -> None:
-    """Execute ``notebook`` with papermill (in kernel ``km`` when given, after a reset); a
-    :class:`SweepError` raised inside comes back as one.
-
-    Any other failure is a :class:`BuildError` naming the notebook and the executed copy; a
-    kernel that died (killed for memory, crashed) is one too, in one line.
+    Any other failure is a :class:`BuildError` naming the notebook, the error, and a copy of
+    the executed notebook (with the traceback) kept outside the build folder, which is removed.
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    extra = {}
-    if km is not None:
-        extra["km"] = km
+    from sweepsight.reports import page_engine
+
     name = notebook.relative_to(PACKAGE.parent) if notebook.is_relative_to(PACKAGE.parent) else notebook
+    page_engine.forget()
     try:
-        if km is not None:
-            _reset(km)
         papermill.execute_notebook(
-            str(notebook), str(output), parameters=parameters, kernel_name="python3",
-            cwd=str(cwd or output.parent), progress_bar=False, log_output=False,
-            request_save_on_cell_execute=False, **extra,
-        )
+            str(notebook), str(output), parameters=parameters, engine_name=page_engine.ENGINE,
+            kernel_name="python3", cwd=str(cwd or output.parent), progress_bar=False,
+            log_output=False)
     except PapermillExecutionError as exc:
         if exc.ename.rsplit(".", 1)[-1] == "SweepError":
             raise SweepError(str(exc.evalue)) from None
-        raise BuildError(
-            f"{name} failed: {exc.ename}: {exc.evalue} (executed notebook kept at {output})"
-        ) from None
-    except (KeyboardInterrupt, SweepError, BuildError):
-        raise
-    except Exception as exc:
-        if km is not None and not _kernel_alive(km):
-            raise BuildError(
-                f"the notebook kernel died while running {name} (killed by the system, for "
-                f"example out of memory; {type(exc).__name__})") from None
-        raise
+        kept = Path(tempfile.gettempdir()) / f"sweepsight-failed-{output.name}"
+        with contextlib.suppress(OSError):
+            shutil.copyfile(output, kept)
+        raise BuildError(f"{name} failed: {exc.ename}: {exc.evalue} (the executed notebook, "
+                         f"with the traceback: {kept})") from None
     finally:
-        if km is not None:
-            km.close_clients()
-
-
-# Forgets the previous page's variables (so a page cannot lean on another's by accident) while
-# modules stay imported. Not ``%reset -f``: its full garbage collection over every imported
-# module cost 1-2 s per page.
-_FORGET = """\
-_ns = get_ipython().user_ns
-for _name in [n for n in _ns if not n.startswith("_") and n not in ("In", "Out", "get_ipython", "exit", "quit")]:
-    del _ns[_name]
-del _ns, _name
-"""
-
-
-def _reset(km) -> None:
-    """Forget the previous notebook's variables (modules stay imported)."""
-    import nbformat
-    from nbclient import NotebookClient
-
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(_FORGET)])
-    NotebookClient(nb, km=km, kernel_name="python3").execute()
-    km.close_clients()
+        page_engine.forget()
 
 
 def _prepare_out(out: Path) -> None:
@@ -382,8 +275,8 @@ def build(
 
     ``renderer``: ``"auto"`` (Quarto when on PATH, else nbconvert), ``"quarto"`` or
     ``"nbconvert"``. Everything is made inside a ``.<out>.building-*`` folder next to ``out``
-    (the site, and its ``.sweepsight-work`` folder: the executed notebooks, the pickled
-    analysis and the Quarto project, removed before the swap), so builds into different
+    (the site, and its ``.sweepsight-work`` folder: the executed notebooks and the Quarto
+    project, removed before the swap), so builds into different
     folders run at the same time and nothing is written into the installed package.
     ``baseline``: a run table to compare with (``--baseline``; :mod:`analysis.compare`).
     Returns the wall time of every stage in seconds.
@@ -429,48 +322,41 @@ def build(
             return f"{snap.relative_to(tmp)}.parquet/.json"
 
         stage("snapshot", save_snapshot)
-        with contextlib.ExitStack() as stack:
-            kernels: list = []
+        analysis_path = work / "analysis.pkl"  # the pages' parameter; never written by the build
 
-            def kernel_stage() -> str:
-                kernels.append(start_kernel(work / "kernel.log", cwd=work, preload=KERNEL_PRELOAD))
-                return "started; it imports the page modules while the analysis runs"
+        def progress(name: str, seconds: float) -> None:
+            log(f"[{seconds:7.2f} s]   analysis: {name}")
 
-            stage("kernel", kernel_stage)
-            km = kernels[0]
-            stack.callback(stop_kernel, km)  # on failure; on success stopped (and timed) below
-            analysis_path = work / "analysis.pkl"
+        results: list = []
 
-            def progress(name: str, seconds: float) -> None:
-                log(f"[{seconds:7.2f} s]   analysis: {name}")
+        def analyse_stage() -> str:
+            results.append(_analyse(
+                str(snap), target=target, direction=direction, metric_scale=metric_scale,
+                budget=budget, at_budget=at_budget, alpha=float(alpha), test=test,
+                progress=progress, baseline=baseline))
+            return ", ".join(f"{k} {v:.2f} s" for k, v in results[0].timings.items())
 
-            results: list = []
+        stage("analysis", analyse_stage)
+        result = results[0]
 
-            def analyse_stage() -> str:
-                results.append(_analyse_and_pickle(
-                    str(snap), target=target, direction=direction, metric_scale=metric_scale,
-                    budget=budget, at_budget=at_budget, alpha=float(alpha), test=test,
-                    analysis_path=str(analysis_path), progress=progress, baseline=baseline))
-                return ", ".join(f"{k} {v:.2f} s" for k, v in results[0].timings.items())
-
-            stage("analysis", analyse_stage)
-
-            def pages_stage() -> str:
-                missing = [p.template for p in PAGES if not (TEMPLATES / f"{p.template}.ipynb").exists()]
-                if missing:
-                    raise BuildError(f"page templates missing in {TEMPLATES}: {', '.join(missing)}")
+        def pages_stage() -> str:
+            missing = [p.template for p in PAGES if not (TEMPLATES / f"{p.template}.ipynb").exists()]
+            if missing:
+                raise BuildError(f"page templates missing in {TEMPLATES}: {', '.join(missing)}")
+            _IN_MEMORY[analysis_path.resolve()] = result
+            try:
                 for page in PAGES:
                     start = time.perf_counter()
                     execute(TEMPLATES / f"{page.template}.ipynb", project / f"{page.stem}.ipynb",
-                            dict.fromkeys(PAGE_PARAMETERS, str(analysis_path)), km=km, cwd=work)
+                            dict.fromkeys(PAGE_PARAMETERS, str(analysis_path)), cwd=work)
                     log(f"[{time.perf_counter() - start:7.2f} s]   page {page.stem}")
-                return f"{len(PAGES)} pages"
+            finally:
+                _IN_MEMORY.pop(analysis_path.resolve(), None)
+            return f"{len(PAGES)} pages"
 
-            stage("pages", pages_stage)
-            pairs.write_pairs(load_analysis(analysis_path), tmp / SNAPSHOT.parent)  # data/pairs.csv
-            stage("kernel shutdown", lambda: stop_kernel(km))
+        stage("pages", pages_stage)
+        pairs.write_pairs(result, tmp / SNAPSHOT.parent)  # data/pairs.csv
         stage("bundle", lambda: str(render.write_vega_bundle(project).relative_to(project)))
-        result = results[0]
         site_title = title or default_title(result)
         stage("render", lambda: render.render_site(
             project, tmp, pages=PAGES, title=site_title, renderer=renderer, log=log))

@@ -227,7 +227,7 @@ def run(args: argparse.Namespace) -> dict[str, float]:
 
 def check(table, target: str, options: dict) -> float:
     """Prepare the runs once with the build's options, so that a problem with them (too few
-    runs, a constant target, an unknown budget) is reported before the notebook kernel starts;
+    runs, a constant target, an unknown budget) is reported before the analysis starts;
     the analysis notebook prepares them again. Returns the seconds taken."""
     from sweepsight.analysis.prepare import prepare
 
@@ -253,33 +253,16 @@ def main(argv: list[str] | None = None) -> int:
     except BaseException as exc:
         build = sys.modules.get("sweepsight.reports.build")
         if build is not None and isinstance(exc, build.BuildError):
-            # a bug in a page or the renderer, or a kernel that died: the message names it
-            _quiet_exit()
+            # a bug in a page or the renderer: the message names it
             print(f"error: the report could not be built: {' '.join(str(exc).split())}",
                   file=sys.stderr)
             print("error: the existing site was left untouched.", file=sys.stderr)
             return 1
-        # While a page runs, nbclient handles SIGINT itself (it stops the kernel client), and
-        # Ctrl-C then surfaces as asyncio's CancelledError instead of KeyboardInterrupt.
-        asyncio = sys.modules.get("asyncio")
-        if not (isinstance(exc, KeyboardInterrupt)
-                or (asyncio is not None and isinstance(exc, asyncio.CancelledError))):
+        if not isinstance(exc, KeyboardInterrupt):
             raise
-        _quiet_exit()
         print("error: interrupted; the existing site was left untouched.", file=sys.stderr)
         return 130
     if not args.check:
         print(f"[{time.perf_counter() - start:7.2f} s] done: "
               f"{Path(args.out).resolve() / 'index.html'}")
     return 0
-
-
-def _quiet_exit() -> None:
-    """After a failed or interrupted build the user has been told what happened in one line.
-    The notebook client left behind still has asyncio tasks and atexit clean-ups for a kernel
-    that is gone; they would print "Task exception was never retrieved" or "Exception ignored
-    in atexit callback" with a traceback while Python exits. Keep them quiet."""
-    import logging
-
-    logging.getLogger("asyncio").setLevel(logging.CRITICAL + 1)
-    sys.unraisablehook = lambda unraisable: None

@@ -78,6 +78,6 @@ def display(obj) -> None:
         with warnings.catch_warnings():
             # one selection shared by several views is intended (the significance view)
             warnings.simplefilter("ignore", UserWarning)
-            ipy_display(show(spec_without_bidi(obj.to_dict())))
+            ipy_display(show(spec_without_bidi(obj.to_dict(validate=False))))
     else:
         ipy_display(obj)
