@@ -305,8 +305,9 @@ def _pairs_table(grouped, links: pd.DataFrame, *, alpha: float, n_boot: int,
     out = pd.DataFrame({
         "cfg": cfg, "nbr": nbr,
         "config_id": ids[cfg], "neighbour_id": ids[nbr],
-        "param": np.array(params, dtype=object)[pidx_o] if len(pidx_o) else [],
-        "from_value": from_value, "to_value": to_value,
+        # a few distinct texts each, repeated over up to millions of rows: categoricals
+        "param": pd.Categorical(np.array(params, dtype=object)[pidx_o] if len(pidx_o) else []),
+        "from_value": pd.Categorical(from_value), "to_value": pd.Categorical(to_value),
         "n_a": grouped.n[cfg], "n_b": grouped.n[nbr], "mean_a": means[cfg], "mean_b": means[nbr],
         "diff": sign * pair_col("diff"), "diff_ci_low": lo, "diff_ci_high": hi,
         "cliffs_delta": sign * pair_col("cliffs_delta"),
@@ -316,7 +317,7 @@ def _pairs_table(grouped, links: pd.DataFrame, *, alpha: float, n_boot: int,
         "mean_raw_a": means_raw[cfg], "mean_raw_b": means_raw[nbr],
         "diff_raw": sign * pair_col("diff_raw"), "diff_raw_ci_low": rlo, "diff_raw_ci_high": rhi,
     })
-    del st, from_value, to_value, lo, hi, rlo, rhi, sign, half, fwd
+    del from_value, to_value, lo, hi, rlo, rhi, sign
     out["p_holm"] = holm(out[p_col].to_numpy(), cfg)
     testable = ~out[p_col].isna()
     # the smallest p each pair could get after Holm: Holm is monotone in every p, so it is
@@ -329,10 +330,11 @@ def _pairs_table(grouped, links: pd.DataFrame, *, alpha: float, n_boot: int,
     bad = out["diff"] < 0 if maximize else out["diff"] > 0
     sig = out["p_holm"] < alpha
     V = Verdict
-    out["verdict"] = np.select([~testable, cannot, sig & good, sig & bad],
-                               [V.NOT_TESTABLE.value, V.CANNOT_TELL.value, V.BETTER.value,
-                                V.WORSE.value], V.NOT_SIGNIFICANT.value)
-    out["power_note"] = _power_notes(out, alpha, p_col)
+    verdict = np.select([~testable, cannot, sig & good, sig & bad],
+                        [V.NOT_TESTABLE.value, V.CANNOT_TELL.value, V.BETTER.value,
+                         V.WORSE.value], V.NOT_SIGNIFICANT.value)
+    out["verdict"] = pd.Categorical(verdict, categories=sorted(v.value for v in V))
+    out["power_note"] = pd.Categorical(_power_notes(out, alpha, p_col))
     family = out.groupby("cfg")["cfg"].transform("size").to_numpy()
     out["seeds_to_reach"] = seeds_to_reach(family, alpha=alpha, test=test)
     std = grouped.table["std"].to_numpy(dtype=float)
