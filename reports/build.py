@@ -15,6 +15,7 @@ import pickle
 import shutil
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -102,7 +103,8 @@ def _analyse_and_pickle(snapshot_path: str, *, target: str, direction: str | Non
     path = Path(analysis_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+    with open(tmp, "wb") as fh:  # streamed: no second copy of the analysis as bytes
+        pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
     tmp.replace(path)
     return result
 
@@ -129,10 +131,22 @@ def _compare(result, baseline: RunTable, *, progress: Callable[[str, float], Non
     return comp
 
 
+_LOADED: dict = {}  # the last analysis loaded: {(path, mtime, size): Analysis}
+
+
 def load_analysis(path: str | Path):
-    """The :class:`analysis.Analysis` pickled by :func:`run_analysis` (page notebooks use this)."""
-    with open(path, "rb") as fh:
-        return pickle.load(fh)
+    """The :class:`analysis.Analysis` pickled by :func:`run_analysis` (page notebooks use this).
+
+    The pages run one after another in one kernel: the last file loaded is kept and given again
+    while it is unchanged, so the kernel unpickles it once, not once per page (pages only read
+    it)."""
+    st = os.stat(path)
+    key = (str(Path(path).resolve()), st.st_mtime_ns, st.st_size)
+    if key not in _LOADED:
+        _LOADED.clear()  # before loading: never two analyses at once
+        with open(path, "rb") as fh:
+            _LOADED[key] = pickle.load(fh)
+    return _LOADED[key]
 
 
 def kernel_env() -> dict[str, str]:
@@ -462,8 +476,16 @@ def build(
                     log(f"[{time.perf_counter() - start:7.2f} s]   page {page.stem}")
                 return f"{len(PAGES)} pages"
 
-            stage("pages", pages_stage)
-            pairs.write_pairs(load_analysis(analysis_path), tmp / SNAPSHOT.parent)  # data/pairs.csv
+            # data/pairs.csv and .parquet are written from this process's copy while the
+            # kernel runs the pages (a second core; the pages do not read them)
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                written = pool.submit(pairs.write_pairs, results[0], tmp / SNAPSHOT.parent)
+                stage("pages", pages_stage)
+                start = time.perf_counter()
+                files = written.result()
+            if files:
+                log(f"[{time.perf_counter() - start:7.2f} s]   pairs: "
+                    f"{', '.join(p.name for p in files)} (waited for after the pages)")
             stage("kernel shutdown", lambda: stop_kernel(km))
         stage("bundle", lambda: str(render.write_vega_bundle(project).relative_to(project)))
         result = results[0]

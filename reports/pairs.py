@@ -2,6 +2,7 @@
 ``data/pairs.parquet`` (one row per pair of neighbouring configurations)."""
 from __future__ import annotations
 
+import csv as csv_module
 from pathlib import Path
 
 import numpy as np
@@ -78,9 +79,40 @@ def write_pairs(analysis, data_dir: str | Path) -> list[Path]:
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     csv, parquet = data_dir / CSV, data_dir / PARQUET
-    frame.to_csv(csv, index=False, float_format="%.10g")
+    write_csv(frame, csv)
     frame.to_parquet(parquet, index=False)
     return [csv, parquet]
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """``frame.to_csv(path, index=False, float_format="%.10g")``, the same text about twice as
+    fast (a 250k-run grid has half a million pairs): floats formatted once per column, rows
+    written by the csv module (which pandas uses too). Frames with missing text or other
+    column types go through pandas."""
+    cols: list[list[str]] = []
+    for name in frame.columns:
+        col = frame[name]
+        kind = col.dtype.kind
+        if kind == "f":
+            values = col.to_numpy()
+            text = ["%.10g" % v for v in values.tolist()]
+            for i in np.flatnonzero(np.isnan(values)).tolist():
+                text[i] = ""
+        elif kind in "iu":
+            text = [str(v) for v in col.tolist()]
+        elif kind in "OU" or isinstance(col.dtype, pd.StringDtype):
+            text = col.tolist()
+            if not all(isinstance(v, str) for v in text):  # missing or non-text cells
+                frame.to_csv(path, index=False, float_format="%.10g")
+                return
+        else:
+            frame.to_csv(path, index=False, float_format="%.10g")
+            return
+        cols.append(text)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        out = csv_module.writer(fh, lineterminator="\n")
+        out.writerow(list(frame.columns))
+        out.writerows(zip(*cols))
 
 
 __all__ = ["CSV", "PARQUET", "pairs_frame", "write_pairs"]
