@@ -141,7 +141,8 @@ def _sizes(text: str) -> list[tuple[int, int]]:
     try:
         return [tuple(int(x) for x in part.lower().split("x", 1)) for part in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected RUNSxPARAMS[,...], e.g. 10000x20")
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected RUNSxPARAMS[,...], e.g. 10000x20") from None
 
 
 def main(argv: list[str] | None = None) -> None:
