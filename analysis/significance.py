@@ -348,6 +348,23 @@ def _pairs_table(grouped, links: pd.DataFrame, *, alpha: float, n_boot: int,
     return out[PAIR_COLUMNS]
 
 
+def pair_sides(result: SignificanceResult) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each neighbour pair once, as positions: ``(rows, mirror, ia, ib)``. ``rows``: the rows of
+    ``result.pairs`` whose ``config_id`` sorts before their ``neighbour_id`` (in table order),
+    ``mirror``: the row of the same pair seen from the neighbour (-1 if absent), ``ia``/``ib``:
+    the two configurations' positions in ``result.configs``. Integer lookups instead of
+    string joins: half a million pairs at 250k runs."""
+    pairs = result.pairs
+    index = pd.Index(result.configs["config_id"])
+    ia_all = index.get_indexer(pairs["config_id"])
+    ib_all = index.get_indexer(pairs["neighbour_id"])
+    rows = np.flatnonzero((pairs["config_id"] < pairs["neighbour_id"]).to_numpy(dtype=bool))
+    width = max(len(index), 1)
+    seen_from = pd.Index(ia_all.astype(np.int64) * width + ib_all)
+    mirror = seen_from.get_indexer(ib_all[rows].astype(np.int64) * width + ia_all[rows])
+    return rows, mirror, ia_all[rows], ib_all[rows]
+
+
 def _pair_key(cfg: np.ndarray, nbr: np.ndarray, family: np.ndarray) -> np.ndarray:
     """One int64 per (unordered pair, neighbourhood size), ordered as the rows
     ``(min, max, family)`` would sort."""
@@ -476,4 +493,4 @@ def _join(names: list[str]) -> str:
 
 
 __all__ = ["PAIR_COLUMNS", "RerunPlan", "SignificanceResult", "Verdict", "compare_neighbours",
-           "neighbourhood", "rerun_plan"]
+           "neighbourhood", "pair_sides", "rerun_plan"]

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sweepsight.analysis.constants import VERDICTS
+from sweepsight.analysis.significance import pair_sides
 from sweepsight.analysis.stats_tests import MIN_BOOT_RUNS
 from sweepsight.reports.charts._common import VERDICT_COLORS
 
@@ -167,7 +168,8 @@ def _num_text(values, digits: int = 4) -> str:
     """Floats as one comma-separated string at ``digits`` significant digits, an empty field
     for NaN/inf (the walk splits it: far smaller than a JSON array with nulls)."""
     arr = np.asarray(values, dtype=float)
-    out = np.array([f"{v:.{digits}g}" for v in arr.tolist()], dtype=object) if arr.size else arr
+    spec = f"%.{digits}g"  # as format(v, f".{digits}g"), about twice as fast
+    out = np.array([spec % v for v in arr.tolist()], dtype=object) if arr.size else arr
     if arr.size:
         out[~np.isfinite(arr)] = ""
     return ",".join(out.tolist()) if arr.size else ""
@@ -209,12 +211,10 @@ def walk_data(analysis, *, files: tuple[str, str] = ("data/pairs.csv", "data/pai
         absent.append(INACTIVE if p in prep.conditional else MISSING)
         has_absent.append(bool(na.any()))
     pairs = sig.pairs
-    fwd = pairs[pairs["config_id"] < pairs["neighbour_id"]]
-    fwd = fwd.assign(ia=fwd["config_id"].map(index).to_numpy(),
-                     ib=fwd["neighbour_id"].map(index).to_numpy())
-    fwd = fwd.sort_values(["ia", "ib"], kind="stable").reset_index(drop=True)
-    back = pairs.set_index(["config_id", "neighbour_id"]).reindex(
-        pd.MultiIndex.from_arrays([fwd["neighbour_id"], fwd["config_id"]])).reset_index(drop=True)
+    rows, mirror, ia, ib = pair_sides(sig)
+    order = np.lexsort((ib, ia))  # by the first configuration, then the second
+    fwd = pairs.iloc[rows[order]].reset_index(drop=True).assign(ia=ia[order], ib=ib[order])
+    back = pairs.iloc[mirror[order]].reset_index(drop=True)
     code_of = {v: i for i, v in enumerate(WALK_VERDICTS)}
 
     def seeds(col: pd.Series) -> np.ndarray:
