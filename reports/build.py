@@ -134,6 +134,26 @@ def _compare(result, baseline: RunTable, *, progress: Callable[[str, float], Non
 _LOADED: dict = {}  # the last analysis loaded: {(path, mtime, size): Analysis}
 
 
+def release_memory() -> None:
+    """Collect garbage and hand the freed heap back to the system (glibc's ``malloc_trim``;
+    elsewhere only the collection): after the analyses the freed intermediates otherwise stay
+    in this process's resident memory (about 0.4 GB at 250k runs) while the kernel builds
+    the pages."""
+    import ctypes
+    import ctypes.util
+    import gc
+
+    gc.collect()
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+        trim = getattr(libc, "malloc_trim", None)
+    except OSError:
+        trim = None
+    if trim is not None:
+        trim(0)
+
+
 def load_analysis(path: str | Path):
     """The :class:`analysis.Analysis` pickled by :func:`run_analysis` (page notebooks use this).
 
@@ -464,6 +484,7 @@ def build(
                 return ", ".join(f"{k} {v:.2f} s" for k, v in results[0].timings.items())
 
             stage("analysis", analyse_stage)
+            release_memory()  # the analyses' intermediates, before the kernel loads its copy
 
             def pages_stage() -> str:
                 missing = [p.template for p in PAGES if not (TEMPLATES / f"{p.template}.ipynb").exists()]
