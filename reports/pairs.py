@@ -28,7 +28,7 @@ def pairs_frame(analysis) -> pd.DataFrame:
         return pd.DataFrame(columns=_COLUMNS)
     rows, mirror, ia, ib = pair_sides(sig)
     fwd = pairs.iloc[rows].reset_index(drop=True)
-    back = _mirror_rows(pairs, mirror)
+    back = _mirror_rows(pairs[["p_holm", "verdict", "seeds_to_reach", "seeds_for_power"]], mirror)
     labels = sig.configs["label"].to_numpy()
     scale = analysis.prep.metric_scale
     out = pd.DataFrame({
