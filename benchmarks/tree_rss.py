@@ -24,7 +24,11 @@ import psutil
 def sample_tree(proc: psutil.Process) -> dict[int, float]:
     """RSS in MB of ``proc`` and each of its live descendants, by pid."""
     out: dict[int, float] = {}
-    for p in [proc, *proc.children(recursive=True)]:
+    try:
+        procs = [proc, *proc.children(recursive=True)]
+    except psutil.NoSuchProcess:  # the command has just ended
+        return out
+    for p in procs:
         try:
             out[p.pid] = p.memory_info().rss / 2**20
         except (psutil.NoSuchProcess, psutil.AccessDenied):
