@@ -15,7 +15,6 @@ import pickle
 import shutil
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -497,16 +496,11 @@ def build(
                     log(f"[{time.perf_counter() - start:7.2f} s]   page {page.stem}")
                 return f"{len(PAGES)} pages"
 
-            # data/pairs.csv and .parquet are written from this process's copy while the
-            # kernel runs the pages (a second core; the pages do not read them)
-            with ThreadPoolExecutor(max_workers=1) as pool:
-                written = pool.submit(pairs.write_pairs, results[0], tmp / SNAPSHOT.parent)
-                stage("pages", pages_stage)
-                start = time.perf_counter()
-                files = written.result()
-            if files:
-                log(f"[{time.perf_counter() - start:7.2f} s]   pairs: "
-                    f"{', '.join(p.name for p in files)} (waited for after the pages)")
+            stage("pages", pages_stage)
+            # from this process's copy, after the pages: a thread writing it beside them held
+            # the GIL long enough for nbclient to miss the kernel's output (IOPub timeout)
+            stage("pairs", lambda: ", ".join(
+                p.name for p in pairs.write_pairs(results[0], tmp / SNAPSHOT.parent)) or None)
             stage("kernel shutdown", lambda: stop_kernel(km))
         stage("bundle", lambda: str(render.write_vega_bundle(project).relative_to(project)))
         result = results[0]
