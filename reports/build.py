@@ -497,11 +497,11 @@ def build(
                 return f"{len(PAGES)} pages"
 
             stage("pages", pages_stage)
-            # from this process's copy, after the pages: a thread writing it beside them held
-            # the GIL long enough for nbclient to miss the kernel's output (IOPub timeout)
-            stage("pairs", lambda: ", ".join(
-                p.name for p in pairs.write_pairs(results[0], tmp / SNAPSHOT.parent)) or None)
             stage("kernel shutdown", lambda: stop_kernel(km))
+        # from this process's copy, once the kernel (and its copy) is gone: a thread writing it
+        # beside the pages held the GIL long enough for nbclient to miss the kernel's output
+        stage("pairs", lambda: ", ".join(
+            p.name for p in pairs.write_pairs(results[0], tmp / SNAPSHOT.parent)) or None)
         stage("bundle", lambda: str(render.write_vega_bundle(project).relative_to(project)))
         result = results[0]
         site_title = title or default_title(result)
