@@ -21,7 +21,7 @@ LEVEL_BINS = 5
 
 class Verdict(str, enum.Enum):
     """A neighbour's verdict against its configuration, from the neighbour's point of view
-    (the pairs table's ``verdict`` column holds the values, plain strings).
+    (the pairs table's ``verdict`` column holds the values, as a pandas categorical).
 
     ``CANNOT_TELL``: no outcome of the chosen test could reach alpha here (the smallest
     attainable p, Holm-adjusted over the neighbourhood, is not below alpha: too few seeds or

@@ -271,42 +271,55 @@ def _pairs_table(grouped, links: pd.DataFrame, *, alpha: float, n_boot: int,
     st["min_attainable_p"] = _min_attainable(st, grouped.n[a], grouped.n[b], test)
     st["p_bh"] = benjamini_hochberg(st[p_col].to_numpy())
     params = grouped.params
-    levels = [grouped.levels[p] for p in params]
+    # both directions of every pair, in the order (configuration, param, neighbour), built
+    # column by column: no per-side frames, concatenation or sorted copy of them
+    cfg_all, nbr_all = np.concatenate([a, b]), np.concatenate([b, a])
+    pidx_all = np.concatenate([pidx, pidx])
+    order = np.lexsort((nbr_all, pidx_all, cfg_all))
+    fwd = order < len(a)  # rows seen from a (difference b - a), the others from b
+    sign = np.where(fwd, 1.0, -1.0)
+    half = np.where(fwd, order, order - len(a))  # each row's pair in ``st``
+    cfg, nbr, pidx_o = cfg_all[order], nbr_all[order], pidx_all[order]
+    del cfg_all, nbr_all, pidx_all, order
+
+    def pair_col(name: str) -> np.ndarray:
+        return st[name].to_numpy()[half]
+
+    def swapped(low: str, high: str) -> tuple[np.ndarray, np.ndarray]:
+        lo, hi = pair_col(low), pair_col(high)
+        return np.where(fwd, lo, -hi), np.where(fwd, hi, -lo)
+
     # display text: values of different params have different types (0.001, "adam", True)
-    text = [[format_value(v) for v in lev] for lev in levels]
-    val_a = np.array([text[j][grouped.codes[i, j]] for i, j in zip(a, pidx)], dtype=object)
-    val_b = np.array([text[j][grouped.codes[i, j]] for i, j in zip(b, pidx)], dtype=object)
+    text = [np.array([format_value(v) for v in grouped.levels[p]], dtype=object) for p in params]
+    from_value = np.empty(len(cfg), dtype=object)
+    to_value = np.empty(len(cfg), dtype=object)
+    for j in range(len(params)):
+        rows = np.flatnonzero(pidx_o == j)
+        from_value[rows] = text[j][grouped.codes[cfg[rows], j]]
+        to_value[rows] = text[j][grouped.codes[nbr[rows], j]]
     ids = grouped.table["config_id"].to_numpy()
     means = grouped.table["mean"].to_numpy()
     means_raw = grouped.table["mean_raw"].to_numpy()
-
-    def side(x, y, vx, vy, sign):
-        lo, hi = st["diff_ci_low"].to_numpy(), st["diff_ci_high"].to_numpy()
-        rlo, rhi = st["diff_raw_ci_low"].to_numpy(), st["diff_raw_ci_high"].to_numpy()
-        return pd.DataFrame({
-            "cfg": x, "nbr": y, "pidx": pidx,
-            "config_id": ids[x], "neighbour_id": ids[y],
-            "param": np.array(params, dtype=object)[pidx] if len(pidx) else [],
-            "from_value": vx, "to_value": vy,
-            "n_a": grouped.n[x], "n_b": grouped.n[y], "mean_a": means[x], "mean_b": means[y],
-            "diff": sign * st["diff"].to_numpy(),
-            "diff_ci_low": lo if sign > 0 else -hi, "diff_ci_high": hi if sign > 0 else -lo,
-            "cliffs_delta": sign * st["cliffs_delta"].to_numpy(),
-            "ks_stat": st["ks_stat"].to_numpy(), "ks_p": st["ks_p"].to_numpy(),
-            "t_p": st["t_p"].to_numpy(), "mw_p": st["mw_p"].to_numpy(),
-            "p_bh": st["p_bh"].to_numpy(), "min_attainable_p": st["min_attainable_p"].to_numpy(),
-            "mean_raw_a": means_raw[x], "mean_raw_b": means_raw[y],
-            "diff_raw": sign * st["diff_raw"].to_numpy(),
-            "diff_raw_ci_low": rlo if sign > 0 else -rhi,
-            "diff_raw_ci_high": rhi if sign > 0 else -rlo,
-        })
-
-    out = pd.concat([side(a, b, val_a, val_b, 1), side(b, a, val_b, val_a, -1)],
-                    ignore_index=True)
-    out = out.sort_values(["cfg", "pidx", "nbr"], kind="stable").reset_index(drop=True)
-    out["p_holm"] = holm(out[p_col].to_numpy(), out["cfg"].to_numpy())
+    lo, hi = swapped("diff_ci_low", "diff_ci_high")
+    rlo, rhi = swapped("diff_raw_ci_low", "diff_raw_ci_high")
+    out = pd.DataFrame({
+        "cfg": cfg, "nbr": nbr,
+        "config_id": ids[cfg], "neighbour_id": ids[nbr],
+        # a few distinct texts each, repeated over up to millions of rows: categoricals
+        "param": pd.Categorical(np.array(params, dtype=object)[pidx_o] if len(pidx_o) else []),
+        "from_value": pd.Categorical(from_value), "to_value": pd.Categorical(to_value),
+        "n_a": grouped.n[cfg], "n_b": grouped.n[nbr], "mean_a": means[cfg], "mean_b": means[nbr],
+        "diff": sign * pair_col("diff"), "diff_ci_low": lo, "diff_ci_high": hi,
+        "cliffs_delta": sign * pair_col("cliffs_delta"),
+        "ks_stat": pair_col("ks_stat"), "ks_p": pair_col("ks_p"),
+        "t_p": pair_col("t_p"), "mw_p": pair_col("mw_p"),
+        "p_bh": pair_col("p_bh"), "min_attainable_p": pair_col("min_attainable_p"),
+        "mean_raw_a": means_raw[cfg], "mean_raw_b": means_raw[nbr],
+        "diff_raw": sign * pair_col("diff_raw"), "diff_raw_ci_low": rlo, "diff_raw_ci_high": rhi,
+    })
+    del from_value, to_value, lo, hi, rlo, rhi, sign
+    out["p_holm"] = holm(out[p_col].to_numpy(), cfg)
     testable = ~out[p_col].isna()
-    cfg = out["cfg"].to_numpy()
     # the smallest p each pair could get after Holm: Holm is monotone in every p, so it is
     # the Holm adjustment of the neighbourhood's smallest attainable p-values
     floor = np.where(testable, out["min_attainable_p"].to_numpy(), np.nan)
@@ -317,22 +330,48 @@ def _pairs_table(grouped, links: pd.DataFrame, *, alpha: float, n_boot: int,
     bad = out["diff"] < 0 if maximize else out["diff"] > 0
     sig = out["p_holm"] < alpha
     V = Verdict
-    out["verdict"] = np.select([~testable, cannot, sig & good, sig & bad],
-                               [V.NOT_TESTABLE.value, V.CANNOT_TELL.value, V.BETTER.value,
-                                V.WORSE.value], V.NOT_SIGNIFICANT.value)
-    out["power_note"] = _power_notes(out, alpha, p_col)
+    verdict = np.select([~testable, cannot, sig & good, sig & bad],
+                        [V.NOT_TESTABLE.value, V.CANNOT_TELL.value, V.BETTER.value,
+                         V.WORSE.value], V.NOT_SIGNIFICANT.value)
+    out["verdict"] = pd.Categorical(verdict, categories=sorted(v.value for v in V))
+    out["power_note"] = pd.Categorical(_power_notes(out, alpha, p_col))
     family = out.groupby("cfg")["cfg"].transform("size").to_numpy()
     out["seeds_to_reach"] = seeds_to_reach(family, alpha=alpha, test=test)
     std = grouped.table["std"].to_numpy(dtype=float)
     # symmetric in the two sides: solve once per (pair, neighbourhood size)
-    nbr = out["nbr"].to_numpy()
-    key = np.column_stack([np.minimum(cfg, nbr), np.maximum(cfg, nbr), family])
-    _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    _, first, inverse = np.unique(_pair_key(cfg, nbr, family), return_index=True,
+                                  return_inverse=True)
     diff = np.where(testable, out["diff"].to_numpy(), np.nan)
     power = seeds_for_power(diff[first], std[cfg[first]], std[nbr[first]],
                             alpha=alpha / family[first])
     out["seeds_for_power"] = power[inverse.reshape(-1)]
     return out[PAIR_COLUMNS]
+
+
+def pair_sides(result: SignificanceResult) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each neighbour pair once, as positions: ``(rows, mirror, ia, ib)``. ``rows``: the rows of
+    ``result.pairs`` whose ``config_id`` sorts before their ``neighbour_id`` (in table order),
+    ``mirror``: the row of the same pair seen from the neighbour (-1 if absent), ``ia``/``ib``:
+    the two configurations' positions in ``result.configs``. Integer lookups instead of
+    string joins: half a million pairs at 250k runs."""
+    pairs = result.pairs
+    index = pd.Index(result.configs["config_id"])
+    ia_all = index.get_indexer(pairs["config_id"])
+    ib_all = index.get_indexer(pairs["neighbour_id"])
+    rows = np.flatnonzero((pairs["config_id"] < pairs["neighbour_id"]).to_numpy(dtype=bool))
+    width = max(len(index), 1)
+    seen_from = pd.Index(ia_all.astype(np.int64) * width + ib_all)
+    mirror = seen_from.get_indexer(ib_all[rows].astype(np.int64) * width + ia_all[rows])
+    return rows, mirror, ia_all[rows], ib_all[rows]
+
+
+def _pair_key(cfg: np.ndarray, nbr: np.ndarray, family: np.ndarray) -> np.ndarray:
+    """One int64 per (unordered pair, neighbourhood size), ordered as the rows
+    ``(min, max, family)`` would sort."""
+    lo, hi = np.minimum(cfg, nbr).astype(np.int64), np.maximum(cfg, nbr).astype(np.int64)
+    n_cfg = int(max(cfg.max(initial=0), nbr.max(initial=0))) + 1
+    width = int(family.max(initial=0)) + 1
+    return (lo * n_cfg + hi) * width + family.astype(np.int64)
 
 
 def _min_attainable(st: pd.DataFrame, n_a: np.ndarray, n_b: np.ndarray, test: str) -> np.ndarray:
@@ -454,4 +493,4 @@ def _join(names: list[str]) -> str:
 
 
 __all__ = ["PAIR_COLUMNS", "RerunPlan", "SignificanceResult", "Verdict", "compare_neighbours",
-           "neighbourhood", "rerun_plan"]
+           "neighbourhood", "pair_sides", "rerun_plan"]

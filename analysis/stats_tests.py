@@ -8,7 +8,9 @@ formula as scipy's, for all pairs at once (the per-size scipy calls dominated th
 from __future__ import annotations
 
 import functools
+import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -23,6 +25,18 @@ def min_attainable_ks_p(n_a: int, n_b: int) -> float:
     """The smallest two-sided KS p-value possible with samples of these sizes (3 vs 3 -> 0.1)."""
     res = stats.ks_2samp(np.arange(n_a, dtype=float), np.arange(n_b, dtype=float) + n_a)
     return float(res.pvalue)
+
+
+def in_threads(fn, jobs: list) -> list:
+    """``[fn(job) for job in jobs]`` on one thread per usable core (at most 4): the batched
+    numpy work below (sorts, gathers, scipy's distributions) releases the GIL, so chunks run
+    side by side; results do not depend on the number of threads."""
+    workers = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                  else os.cpu_count() or 1, len(jobs))
+    if workers <= 1:
+        return [fn(job) for job in jobs]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(fn, jobs))
 
 
 def _chunks(n_rows: int, per_row: int):
@@ -80,7 +94,8 @@ def pair_tests(y: np.ndarray, start: np.ndarray, n: np.ndarray, a: np.ndarray, b
     2 values gives at most 3 distinct means: an interval from that looks precise and is not).
     """
     m = len(a)
-    y_raw = y if y_raw is None else y_raw
+    # on the raw scale the two are equal: one bootstrap serves both
+    y_raw = y if y_raw is None or np.array_equal(y_raw, y) else y_raw
     cols = {c: np.full(m, np.nan) for c in
             ("diff_ci_low", "diff_ci_high", "diff_raw_ci_low", "diff_raw_ci_high",
              "cliffs_delta", "ks_stat", "ks_p", "t_p", "mw_p", "min_attainable_p")}
@@ -153,23 +168,28 @@ def bootstrap_diff_ci(samples: tuple[np.ndarray, ...], start: np.ndarray, n: np.
     q = [(1 - confidence) / 2, 1 - (1 - confidence) / 2]
     same = len(samples) > 1 and all(s is samples[0] for s in samples[1:])
     na_all, nb_all = n[a], n[b]
+    jobs = []
     for na, nb in sorted(set(zip(na_all.tolist(), nb_all.tolist()))):
         rows = np.flatnonzero((na_all == na) & (nb_all == nb))
         draw_a, draw_b = _draw(rng, na, n_boot), _draw(rng, nb, n_boot)
         widest = max(na, nb)
         per_row = 2 * n_boot + (widest ** widest * widest if widest <= _TUPLE_MAX_K else 0)
-        for sl in _chunks(rows.size, per_row):
-            r = rows[sl]
-            for i, (res, y) in enumerate(zip(out, samples)):
-                if same and i:
-                    res[r] = out[0][r]
-                    continue
-                # resampled deviations from each side's own mean, in float32 (the Monte Carlo
-                # error dwarfs its rounding), shifted back by the observed difference
-                dev_b, mean_b = _resampled_means(y, start, b[r], nb, draw_b)
-                dev_a, mean_a = _resampled_means(y, start, a[r], na, draw_a)
-                dev_b -= dev_a
-                res[r] = _quantiles(dev_b, q) + (mean_b - mean_a)[:, None]
+        jobs += [(rows[sl], na, nb, draw_a, draw_b) for sl in _chunks(rows.size, per_row)]
+
+    def interval(job) -> None:
+        r, na, nb, draw_a, draw_b = job
+        for res, y in zip(out[:1] if same else out, samples):
+            # resampled deviations from each side's own mean, in float32 (the Monte Carlo
+            # error dwarfs its rounding), shifted back by the observed difference
+            dev_b, mean_b = _resampled_means(y, start, b[r], nb, draw_b)
+            dev_a, mean_a = _resampled_means(y, start, a[r], na, draw_a)
+            dev_b -= dev_a
+            res[r] = _quantiles(dev_b, q) + (mean_b - mean_a)[:, None]
+
+    in_threads(interval, jobs)  # chunks write disjoint rows; the draws were made above
+    if same:
+        for res in out[1:]:
+            res[:] = out[0]
     return out
 
 
@@ -259,6 +279,21 @@ def seeds_for_power(diff: np.ndarray, sd_a: np.ndarray, sd_b: np.ndarray, *, alp
     """
     diff, sd_a, sd_b = (np.asarray(v, dtype=float) for v in (diff, sd_a, sd_b))
     alpha = np.broadcast_to(np.asarray(alpha, dtype=float), diff.shape)
+    if diff.ndim != 1 or diff.size <= _POWER_CHUNK:
+        return _seeds_for_power(diff, sd_a, sd_b, alpha, power, max_seeds)
+    # each pair is solved on its own: chunks of pairs run side by side
+    parts = in_threads(lambda sl: _seeds_for_power(diff[sl], sd_a[sl], sd_b[sl], alpha[sl],
+                                                   power, max_seeds),
+                       [slice(s, s + _POWER_CHUNK) for s in range(0, diff.size, _POWER_CHUNK)])
+    return np.concatenate(parts)
+
+
+#: pairs per chunk of :func:`seeds_for_power`
+_POWER_CHUNK = 50_000
+
+
+def _seeds_for_power(diff: np.ndarray, sd_a: np.ndarray, sd_b: np.ndarray, alpha: np.ndarray,
+                     power: float, max_seeds: int) -> np.ndarray:
     out = np.full(diff.shape, np.nan)
     pooled = np.sqrt((sd_a ** 2 + sd_b ** 2) / 2)
     ok = np.isfinite(diff) & np.isfinite(pooled) & (diff != 0)
@@ -278,14 +313,13 @@ def seeds_for_power(diff: np.ndarray, sd_a: np.ndarray, sd_b: np.ndarray, *, alp
     # (and scipy's noncentral t is slow at huge degrees of freedom)
     k[normal > max_seeds] = np.inf
     dd_all, aa_all = d[todo], alpha[todo]
-    while True:
-        cand = np.flatnonzero(np.isfinite(k) & (k > 2))
-        if cand.size == 0:
-            break
+    down = np.isfinite(k) & (k > 2)  # a pair stops going down at its first failing step
+    while down.any():
+        cand = np.flatnonzero(down)
         ok_below = _t_power(dd_all[cand], k[cand] - 1, aa_all[cand]) >= power
-        if not ok_below.any():
-            break
         k[cand[ok_below]] -= 1
+        down[cand[~ok_below]] = False
+        down &= k > 2
     k[k > max_seeds] = np.inf
     live = np.isfinite(k)
     while live.any():

@@ -2,8 +2,9 @@
 
 ``python -m benchmarks [--goals] [--quick] [--sizes 10000x20,...] [--no-report] [--out DIR]``:
 --goals runs only the speed goals side by side (:mod:`benchmarks.goals`: analyse vs one forest
-at 10k x 10, main effects with 30 one-hot columns, 2k x 1,000 parameters, the 250k grid), which
-a full run also does first; --quick
+at 10k x 10, main effects with 30 one-hot columns, 2k x 1,000 parameters, the 250k grid's
+analyses and its whole report), which a full run also does first, followed by the
+significance walk's page sizes (:mod:`benchmarks.walk_size`); --quick
 runs only the 1k-run sweeps (and logs 1k runs into MLflow instead of 10k); --sizes runs only
 the named sweeps (and skips MLflow); --no-report skips the notebook+render stage
 (``python -m reports``).
@@ -82,30 +83,30 @@ def parse_cli_stages(stdout: str) -> dict[str, float]:
     return out
 
 
-#: runs the report CLI as a child and prints the peak RSS of the largest process it started
-#: (the CLI itself or the notebook kernel; ru_maxrss of children is a maximum, not a sum)
-_RSS_WRAPPER = (
-    "import resource, subprocess, sys\n"
-    "r = subprocess.run(sys.argv[1:])\n"
-    "print(f'[bench] peak_rss_mb {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.1f}')\n"
-    "sys.exit(r.returncode)\n")
-
-
 def run_report(csv: Path, out: Path) -> dict:
-    """Build the whole site (notebooks + render) for one sweep; time it and measure its size."""
+    """Build the whole site (notebooks + render) for one sweep; time it, measure its size and
+    the peak resident memory of its process tree (the build process and any children
+    summed, sampled every 50 ms by :mod:`benchmarks.tree_rss`; ``peak_rss_mb`` is the largest
+    single process)."""
     start = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-c", _RSS_WRAPPER, sys.executable, "-m", "reports", "--source", "csv",
-         "--path", str(csv), "--target", "val_loss", "--out", str(out)],
+        [sys.executable, "-m", "benchmarks.tree_rss", "--", sys.executable, "-W", "ignore",
+         "-m", "reports", "--source", "csv", "--path", str(csv), "--target", "val_loss",
+         "--out", str(out), "--renderer", "nbconvert"],
         capture_output=True, text=True)
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         return {"error": (proc.stderr or proc.stdout).strip().splitlines()[-1:],
                 "seconds": seconds}
-    rss = re.search(r"\[bench\] peak_rss_mb ([0-9.]+)", proc.stdout)
+
+    def mb(name: str) -> float | None:
+        m = re.search(rf"\[bench\] {name} ([0-9.]+)", proc.stdout)
+        return float(m.group(1)) if m else None
+
     return {"seconds": seconds, "site_mb": dir_size_mb(out),
             "largest_file_mb": max(f.stat().st_size for f in out.rglob("*") if f.is_file()) / 1e6,
-            "peak_rss_mb": float(rss.group(1)) if rss else None,
+            "tree_peak_rss_mb": mb("tree_peak_rss_mb"),
+            "peak_rss_mb": mb("largest_process_peak_rss_mb"), "cpu_seconds": mb("cpu_seconds"),
             "stages": parse_cli_stages(proc.stdout), "log": proc.stdout[-3000:]}
 
 
@@ -141,7 +142,8 @@ def _sizes(text: str) -> list[tuple[int, int]]:
     try:
         return [tuple(int(x) for x in part.lower().split("x", 1)) for part in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected RUNSxPARAMS[,...], e.g. 10000x20")
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected RUNSxPARAMS[,...], e.g. 10000x20") from None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -165,9 +167,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.goals or not (args.quick or args.sizes):
         from benchmarks import goals
 
-        goals.main(["--out", str(out)] + ([] if args.no_report else ["--report"]))
+        goals.main(["--out", str(out)] + (["--no-report"] if args.no_report else []))
         if args.goals:
             return
+        from benchmarks import walk_size
+
+        print("[bench] the significance walk's size (benchmarks.walk_size) ...", flush=True)
+        walk_size.main([], results=out)
     sizes = args.sizes or ([s for s in SIZES if s[0] == 1_000] if args.quick else SIZES)
     started = time.time()
     results: dict = {"machine": machine(), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
@@ -214,7 +220,7 @@ def to_markdown(results: dict) -> str:
              "peak RSS of the analysis process; the report column is the whole "
              "`python -m reports` build (load, notebooks, render) and its site size.", "",
              "| runs | params | " + " | ".join(STAGES)
-             + " | peak RSS MB | load avg | report s | report peak RSS MB | site MB |",
+             + " | peak RSS MB | load avg | report s | report peak RSS MB (all processes) | site MB |",
              "|---:|---:|" + "---:|" * (len(STAGES) + 5)]
     for e in results["sweeps"]:
         if "error" in e:
@@ -228,7 +234,7 @@ def to_markdown(results: dict) -> str:
             f"| {e['runs']} | {e['params']} | " + " | ".join(cells)
             + f" | {e['analyses_total']['peak_mb']:.0f}"
             + f" | {e.get('load_average_before', [float('nan')])[0]:.1f}"
-            + f" | {rep_s} | {rep.get('peak_rss_mb') or float('nan'):.0f}"
+            + f" | {rep_s} | {rep.get('tree_peak_rss_mb') or float('nan'):.0f}"
             + f" | {rep.get('site_mb', float('nan')):.2f} |")
     reps = [e for e in results["sweeps"] if e.get("report", {}).get("stages")]
     if reps:

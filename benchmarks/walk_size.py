@@ -1,7 +1,8 @@
 """The significance page's size at 1k, 10k and 30k configurations, and significance's time on
 the 250k-run grid: ``python -m benchmarks.walk_size [--skip-250k]``.
 
-Writes ``benchmarks/results/walk_size.json`` and prints a Markdown table. The sweeps are full
+Writes ``benchmarks/results/walk_size.json`` and ``walk_size.md`` and prints the Markdown table;
+a full ``python -m benchmarks`` (``nox -s bench``) runs it after the goals. The sweeps are full
 grids of 5 hyperparameters (3 numeric, 2 categorical) with 3 seeds; the 250k grid is
 ``benchmarks.sweeps.make_sweep(248_832, 9, seeds=4)``.
 """
@@ -62,21 +63,32 @@ def significance_250k() -> dict:
             "significance_seconds": time.perf_counter() - start}
 
 
-def main(argv: list[str]) -> None:
+def to_markdown(out: dict) -> str:
+    lines = ["| configurations | pairs | runs | significance page (walk) | build | significance |",
+             "|---:|---:|---:|---:|---:|---:|"]
+    for r in out["walk"]:
+        lines.append(f"| {r['configs']:,} | {r['pairs']:,} | {r['runs']:,} | "
+                     f"{r['walk_bytes'] / 1e6:.2f} MB | {r['walk_seconds']:.2f} s | "
+                     f"{r['significance_seconds']:.2f} s |")
+    if "grid_250k" in out:
+        g = out["grid_250k"]
+        lines += ["", f"250k-run sweep: {g['runs']:,} runs, {g['configs']:,} configurations, "
+                      f"{g['pairs']:,} pairs: significance {g['significance_seconds']:.1f} s"]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str], *, results: Path = RESULTS) -> str:
+    """Measure, write ``walk_size.json`` and ``walk_size.md`` into ``results``; returns the
+    Markdown table."""
     out = {"walk": [walk_size(n) for n in GRIDS]}
     if "--skip-250k" not in argv:
         out["grid_250k"] = significance_250k()
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "walk_size.json").write_text(json.dumps(out, indent=1))
-    print("| configurations | pairs | runs | significance page (walk) | build | significance |")
-    print("|---:|---:|---:|---:|---:|---:|")
-    for r in out["walk"]:
-        print(f"| {r['configs']:,} | {r['pairs']:,} | {r['runs']:,} | {r['walk_bytes'] / 1e6:.2f} MB "
-              f"| {r['walk_seconds']:.2f} s | {r['significance_seconds']:.2f} s |")
-    if "grid_250k" in out:
-        g = out["grid_250k"]
-        print(f"\n250k grid: {g['runs']:,} runs, {g['configs']:,} configurations, {g['pairs']:,} "
-              f"pairs: significance {g['significance_seconds']:.1f} s")
+    results.mkdir(parents=True, exist_ok=True)
+    (results / "walk_size.json").write_text(json.dumps(out, indent=1))
+    text = to_markdown(out)
+    (results / "walk_size.md").write_text(text)
+    print(text)
+    return text
 
 
 if __name__ == "__main__":

@@ -355,7 +355,8 @@ def build(
             return f"{len(PAGES)} pages"
 
         stage("pages", pages_stage)
-        pairs.write_pairs(result, tmp / SNAPSHOT.parent)  # data/pairs.csv
+        stage("pairs", lambda: ", ".join(p.name for p in pairs.write_pairs(result, tmp / SNAPSHOT.parent))
+              or None)
         stage("bundle", lambda: str(render.write_vega_bundle(project).relative_to(project)))
         site_title = title or default_title(result)
         stage("render", lambda: render.render_site(

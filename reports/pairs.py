@@ -2,10 +2,13 @@
 ``data/pairs.parquet`` (one row per pair of neighbouring configurations)."""
 from __future__ import annotations
 
+import csv as csv_module
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from sweepsight.analysis.significance import pair_sides
 
 #: File names written into the site's data folder.
 CSV, PARQUET = "pairs.csv", "pairs.parquet"
@@ -23,18 +26,18 @@ def pairs_frame(analysis) -> pd.DataFrame:
     pairs = sig.pairs
     if len(pairs) == 0:
         return pd.DataFrame(columns=_COLUMNS)
-    labels = sig.configs.set_index("config_id")["label"]
-    fwd = pairs[pairs["config_id"] < pairs["neighbour_id"]].reset_index(drop=True)
-    back = pairs.set_index(["config_id", "neighbour_id"]).reindex(
-        pd.MultiIndex.from_arrays([fwd["neighbour_id"], fwd["config_id"]]))
+    rows, mirror, ia, ib = pair_sides(sig)
+    fwd = pairs.iloc[rows].reset_index(drop=True)
+    back = _mirror_rows(pairs[["p_holm", "verdict", "seeds_to_reach", "seeds_for_power"]], mirror)
+    labels = sig.configs["label"].to_numpy()
     scale = analysis.prep.metric_scale
     out = pd.DataFrame({
         "pair": np.arange(1, len(fwd) + 1),
         "param": fwd["param"].astype(str),
         "from_value": fwd["from_value"].astype(str), "to_value": fwd["to_value"].astype(str),
-        "config_a_id": fwd["config_id"], "config_a": fwd["config_id"].map(labels).astype(str),
+        "config_a_id": fwd["config_id"], "config_a": pd.Series(labels[ia]).astype(str),
         "config_b_id": fwd["neighbour_id"],
-        "config_b": fwd["neighbour_id"].map(labels).astype(str),
+        "config_b": pd.Series(labels[ib]).astype(str),
         "n_a": fwd["n_a"].astype(int), "n_b": fwd["n_b"].astype(int),
         "mean_a_logged": fwd["mean_raw_a"], "mean_b_logged": fwd["mean_raw_b"],
         "diff_logged": fwd["diff_raw"], "diff_logged_ci_low": fwd["diff_raw_ci_low"],
@@ -55,6 +58,16 @@ def pairs_frame(analysis) -> pd.DataFrame:
         "seeds_for_power_in_b": back["seeds_for_power"].to_numpy(),
     })
     return out[_COLUMNS]
+
+
+def _mirror_rows(pairs: pd.DataFrame, mirror: np.ndarray) -> pd.DataFrame:
+    """The rows at ``mirror``, all missing where -1 (a pair seen from one side only)."""
+    back = pairs.iloc[np.maximum(mirror, 0)].reset_index(drop=True)
+    missing = mirror < 0
+    if missing.any():
+        back = back.astype(object)
+        back.loc[missing] = np.nan
+    return back
 
 
 _COLUMNS = [
@@ -78,9 +91,40 @@ def write_pairs(analysis, data_dir: str | Path) -> list[Path]:
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     csv, parquet = data_dir / CSV, data_dir / PARQUET
-    frame.to_csv(csv, index=False, float_format="%.10g")
+    write_csv(frame, csv)
     frame.to_parquet(parquet, index=False)
     return [csv, parquet]
 
 
-__all__ = ["CSV", "PARQUET", "pairs_frame", "write_pairs"]
+def write_csv(frame: pd.DataFrame, path: Path, *, chunk: int = 20_000) -> None:
+    """``frame.to_csv(path, index=False, float_format="%.10g")``, the same text about twice as
+    fast (a 250k-run grid has half a million pairs): floats formatted a column at a time, rows
+    written by the csv module (which pandas uses too), ``chunk`` rows at a time so that the
+    texts never all exist at once. Frames with missing text or other column types go through
+    pandas."""
+    for name in frame.columns:
+        dtype = frame[name].dtype
+        text = dtype.kind in "OU" or isinstance(dtype, pd.StringDtype)
+        if not (dtype.kind in "fiu" or text) or (text and not all(
+                isinstance(v, str) for v in frame[name].tolist())):  # missing or non-text cells
+            frame.to_csv(path, index=False, float_format="%.10g")
+            return
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        out = csv_module.writer(fh, lineterminator="\n")
+        out.writerow(list(frame.columns))
+        for start in range(0, len(frame), chunk):
+            part = frame.iloc[start:start + chunk]
+            out.writerows(zip(*(_cell_text(part[name]) for name in part.columns)))
+
+
+def _cell_text(col: pd.Series) -> list[str]:
+    """One column's cells as pandas' ``to_csv(float_format="%.10g")`` writes them."""
+    if col.dtype.kind == "f":
+        values = col.to_numpy()
+        text = ["%.10g" % v for v in values.tolist()]
+        for i in np.flatnonzero(np.isnan(values)).tolist():
+            text[i] = ""
+        return text
+    if col.dtype.kind in "iu":
+        return [str(v) for v in col.tolist()]
+    return col.tolist()

@@ -112,7 +112,7 @@ def test_out_that_is_not_a_site_is_refused(capsys, tmp_path):
 def test_error_raised_inside_the_analysis_notebook(old_site, tmp_path):
     """prepare() refuses a log scale for a metric with negative values: the SweepError comes
     out of papermill's PapermillExecutionError as the same one line (the build called directly,
-    since the CLI finds this before the kernel starts)."""
+    since the CLI finds this before the analysis starts)."""
     from sweepsight import adapters
 
     table = adapters.load("csv", {"path": str(write_sweep(tmp_path / "sweep.csv"))})
@@ -147,7 +147,7 @@ def _log_of_negative(path: Path) -> list[str]:
     (_constant_target, "metric 'val_acc' is 0.5 in all 72 analysed runs"),
     (_log_of_negative, "--metric-scale log needs a positive metric"),
 ], ids=["few_runs", "constant_target", "log_of_negative"])
-def test_preparation_problems_fail_before_the_kernel_starts(capsys, old_site, tmp_path, write, says):
+def test_preparation_problems_fail_before_the_analysis_starts(capsys, old_site, tmp_path, write, says):
     args = write(tmp_path / "sweep.csv")
     proc = run_main(capsys, "--path", str(tmp_path / "sweep.csv"), *args, "--out", str(old_site),
                     "--renderer", "nbconvert")

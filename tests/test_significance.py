@@ -6,7 +6,7 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
@@ -593,3 +593,71 @@ def test_walk_data_embeds_every_configuration_and_pair_once():
         "optimizer": ["adam", "sgd"]}
     html = significance_walk(_analysis(prep, sig))
     assert "fetch(" not in html and "http" not in html.split("<script>")[1].split("SVGNS")[0]
+
+
+def test_pairs_csv_writer_gives_pandas_text(tmp_path):
+    """The fast writer of pairs.csv gives the bytes of ``to_csv(float_format="%.10g")``:
+    NaN, infinities, -0, tiny numbers, quotes, commas, newlines, empty text, chunk edges."""
+    from sweepsight.reports.pairs import write_csv
+
+    frame = pd.DataFrame({
+        "pair": np.arange(1, 8), "text": ["a", 'say "hi", then', "two\nlines", "", "é", "x", "y"],
+        "value": [np.nan, np.inf, -np.inf, -0.0, 1e-300, 1234567890123.0, 0.1 + 0.2],
+        "n": np.array([1, 2, 3, 4, 5, 6, 7], dtype=np.int32),
+    })
+    frame["text"] = frame["text"].astype("str")
+    write_csv(frame, tmp_path / "fast.csv", chunk=3)
+    frame.to_csv(tmp_path / "pandas.csv", index=False, float_format="%.10g")
+    assert (tmp_path / "fast.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
+    missing = frame.assign(text=frame["text"].where(frame["pair"] != 2))  # pandas' own path
+    write_csv(missing, tmp_path / "fast2.csv")
+    missing.to_csv(tmp_path / "pandas2.csv", index=False, float_format="%.10g")
+    assert (tmp_path / "fast2.csv").read_bytes() == (tmp_path / "pandas2.csv").read_bytes()
+
+
+def test_threads_do_not_change_intervals_or_seeds(monkeypatch):
+    """Bootstrap chunks and power chunks run on several threads: the same numbers as on one."""
+    from sweepsight.analysis import stats_tests
+
+    rng = np.random.default_rng(3)
+    n = rng.integers(3, 7, 400)
+    start = np.concatenate([[0], np.cumsum(n)[:-1]])
+    y = rng.normal(size=int(n.sum()))
+    a, b = rng.integers(0, 400, 3000), rng.integers(0, 400, 3000)
+    diff, sd = rng.normal(size=60_000) * 0.5, np.abs(rng.normal(size=60_000)) + 0.1
+    monkeypatch.setattr(stats_tests, "_CHUNK", 50_000)  # many chunks
+    monkeypatch.setattr(stats_tests, "_POWER_CHUNK", 7_000)
+
+    def run():
+        (ci,) = stats_tests.bootstrap_diff_ci((y,), start, n, a, b, n_boot=500,
+                                              confidence=0.95, random_state=1)
+        return ci, stats_tests.seeds_for_power(diff, sd, sd[::-1], alpha=0.05 / 7)
+
+    many = run()
+    monkeypatch.setattr(stats_tests.os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    monkeypatch.setattr(stats_tests.os, "cpu_count", lambda: 1)
+    one = run()
+    assert_array_equal(many[0], one[0])
+    assert_array_equal(many[1], one[1])
+    # and each chunk's power answer is the one-pair-at-a-time answer
+    some = rng.choice(60_000, 40, replace=False)
+    single = [stats_tests.seeds_for_power(diff[i:i + 1], sd[i:i + 1], sd[::-1][i:i + 1],
+                                          alpha=0.05 / 7)[0] for i in some]
+    assert_array_equal(many[1][some], single)
+
+
+def test_pair_sides_match_the_id_join():
+    """pair_sides' integer lookup finds, for each pair once, the row seen from the other side."""
+    from sweepsight.analysis.significance import pair_sides
+
+    sig = compare_neighbours(_irregular_prep(), n_boot=100)
+    rows, mirror, ia, ib = pair_sides(sig)
+    pairs = sig.pairs
+    assert len(rows) == len(pairs) // 2 and (mirror >= 0).all()
+    fwd, back = pairs.iloc[rows], pairs.iloc[mirror]
+    assert (fwd["config_id"].to_numpy() < fwd["neighbour_id"].to_numpy()).all()
+    assert_array_equal(back["config_id"].to_numpy(), fwd["neighbour_id"].to_numpy())
+    assert_array_equal(back["neighbour_id"].to_numpy(), fwd["config_id"].to_numpy())
+    ids = sig.configs["config_id"].to_numpy()
+    assert_array_equal(ids[ia], fwd["config_id"].to_numpy())
+    assert_array_equal(ids[ib], fwd["neighbour_id"].to_numpy())

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sweepsight.analysis.constants import VERDICTS
+from sweepsight.analysis.significance import pair_sides
 from sweepsight.analysis.stats_tests import MIN_BOOT_RUNS
 from sweepsight.reports import format as fmt
 from sweepsight.reports.charts._common import VERDICT_COLORS
@@ -168,7 +169,8 @@ def _num_text(values, digits: int = 4) -> str:
     """Floats as one comma-separated string at ``digits`` significant digits, an empty field
     for NaN/inf (the walk splits it: far smaller than a JSON array with nulls)."""
     arr = np.asarray(values, dtype=float)
-    out = np.array([f"{v:.{digits}g}" for v in arr.tolist()], dtype=object) if arr.size else arr
+    spec = f"%.{digits}g"  # as format(v, f".{digits}g"), about twice as fast
+    out = np.array([spec % v for v in arr.tolist()], dtype=object) if arr.size else arr
     if arr.size:
         out[~np.isfinite(arr)] = ""
     return ",".join(out.tolist()) if arr.size else ""
@@ -210,12 +212,14 @@ def walk_data(analysis, *, files: tuple[str, str] = ("data/pairs.csv", "data/pai
         absent.append(INACTIVE if p in prep.conditional else MISSING)
         has_absent.append(bool(na.any()))
     pairs = sig.pairs
-    fwd = pairs[pairs["config_id"] < pairs["neighbour_id"]]
-    fwd = fwd.assign(ia=fwd["config_id"].map(index).to_numpy(),
-                     ib=fwd["neighbour_id"].map(index).to_numpy())
-    fwd = fwd.sort_values(["ia", "ib"], kind="stable").reset_index(drop=True)
-    back = pairs.set_index(["config_id", "neighbour_id"]).reindex(
-        pd.MultiIndex.from_arrays([fwd["neighbour_id"], fwd["config_id"]])).reset_index(drop=True)
+    rows, mirror, ia, ib = pair_sides(sig)
+    order = np.lexsort((ib, ia))  # by the first configuration, then the second
+    # only the columns the walk embeds (a million rows at 250k runs)
+    fwd = _rows(pairs, rows[order], ["param", "diff_ci_low", "diff_ci_high", "diff_raw_ci_low",
+                                     "diff_raw_ci_high", "cliffs_delta", "ks_p", "t_p", "mw_p",
+                                     "p_bh", "p_holm", "verdict", "seeds_for_power"])
+    fwd = fwd.assign(ia=ia[order], ib=ib[order])
+    back = _rows(pairs, mirror[order], ["p_holm", "verdict", "seeds_for_power"])
     code_of = {v: i for i, v in enumerate(WALK_VERDICTS)}
 
     def seeds(col: pd.Series) -> np.ndarray:
@@ -264,6 +268,11 @@ def walk_data(analysis, *, files: tuple[str, str] = ("data/pairs.csv", "data/pai
         "values": _num_text(values), "pairs": pair_text,
     }
     return json.dumps(plain, separators=(",", ":"))
+
+
+def _rows(frame: pd.DataFrame, rows: np.ndarray, columns: list[str]) -> pd.DataFrame:
+    """``frame[columns]`` at positions ``rows``, in one take, with a fresh index."""
+    return frame.iloc[rows, [frame.columns.get_loc(c) for c in columns]].reset_index(drop=True)
 
 
 _WALK_CSS = """
