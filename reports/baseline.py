@@ -136,6 +136,8 @@ def load_baseline(spec: BaselineSpec, *, target: str | None):
     query = table.meta.query if isinstance(table.meta.query, dict) else {}
     if isinstance(query.get("path"), str):
         query["path"] = relative(query["path"])
+    if isinstance(query.get("tracking_uri"), str):
+        query["tracking_uri"] = relative_uri(query["tracking_uri"])
     return table, BaselineOrigin(kind=spec.kind, where=where, source=str(table.meta.source),
                                  query=query_text(table.meta), runs=len(table.frame))
 
@@ -146,3 +148,14 @@ def require_target(table, spec: BaselineSpec, target: str) -> None:
         raise SweepError(f"--baseline {spec.given}: the baseline has no metric {target!r} (its "
                          f"metrics: {', '.join(table.metrics[:5]) or 'none'}); pass a baseline "
                          f"sweep that logs {target}.")
+
+
+def relative_uri(uri: str) -> str:
+    """A ``sqlite:///`` or ``file:`` tracking URI with its path relative to the working folder
+    (as the report may say it); any other URI unchanged."""
+    from sweepsight.reports.text import relative
+
+    for scheme in ("sqlite:///", "file://", "file:"):
+        if uri.startswith(scheme) and uri[len(scheme):].startswith("/"):
+            return ("sqlite:///" if scheme == "sqlite:///" else "file:") + relative(uri[len(scheme):])
+    return uri

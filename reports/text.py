@@ -519,8 +519,14 @@ def notes(analysis, *, which: str = "prep") -> str:
 def query_text(meta) -> str:
     """A run table's query as ``key=value, ...`` (paths relative), "" when it has none."""
     query = meta.query if isinstance(meta.query, dict) else {}
-    return ", ".join(f"{k}={relative(v) if k == 'path' and isinstance(v, str) else v}"
-                     for k, v in sorted(query.items()) if v not in (None, "", []))
+
+    def show(k, v) -> str:
+        if k == "path" and isinstance(v, str):
+            return relative(v)
+        return ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
+
+    return ", ".join(f"{k}={show(k, v)}" for k, v in sorted(query.items())
+                     if v not in (None, "", []))
 
 
 def source_notes(meta) -> list[str]:

@@ -127,7 +127,9 @@ def matched_table_html(comp, sig, *, max_rows: int = 60) -> str:
     head = ["configuration", "verdict", "baseline mean (runs)", "current mean (runs)",
             "difference [interval]", "p (Holm)", "walk the baseline"]
     out = ['<table class="sweepsight-table comparison-table">',
-           "<thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr></thead>",
+           "<thead><tr>" + "".join(
+               f'<th style="text-align:{"left" if i in (0, 1, 6) else "right"}">{html.escape(h)}</th>'
+               for i, h in enumerate(head)) + "</tr></thead>",
            "<tbody>"]
     for r in rows[:max_rows]:
         name = html.escape(r.label)
@@ -143,7 +145,8 @@ def matched_table_html(comp, sig, *, max_rows: int = 60) -> str:
                  f"{_num(r.diff, '+.4g')}{interval}", _num(r.p_holm, ".3g"), base]
         color = ROW_COLORS.get(r.verdict, "transparent")
         out.append(f'<tr data-verdict="{html.escape(r.verdict)}" style="background:{color}">'
-                   + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+                   + "".join(f'<td style="text-align:{"left" if i in (0, 1, 6) else "right"}">'
+                             f"{c}</td>" for i, c in enumerate(cells)) + "</tr>")
     out.append("</tbody></table>")
     if len(rows) > max_rows:
         out.append(f"<p><em>{len(rows) - max_rows:,} more matched configurations not shown "
