@@ -277,6 +277,15 @@ def test_level_shifts_find_a_change_confined_to_one_solver():
     assert_allclose(by[("solver", "adam")].p, stats.wilcoxon(adam).pvalue, rtol=1e-12)
     p = np.array([s.p for s in c.shifts])
     assert_allclose([s.p_holm for s in c.shifts], multipletests(p, method="holm")[1], rtol=1e-12)
+    # the change acts through solver only: its levels' differences differ (Kruskal-Wallis over
+    # the levels, Holm over the hyperparameters), the other hyperparameters' levels shift alike
+    names = ["lr", "solver", "bs", "wd"]
+    kw = [stats.kruskal(*[g["diff"].to_numpy() for _, g in c.matched.groupby(k)]).pvalue
+          for k in names]
+    want = dict(zip(names, multipletests(kw, method="holm")[1]))
+    for s in c.shifts:
+        assert_allclose(s.param_p_holm, want[s.param], rtol=1e-12)
+        assert s.acts == (s.param == "solver"), s
 
 
 def test_build_with_a_baseline_has_the_comparison_page_and_summary(tmp_path):
@@ -579,5 +588,14 @@ def test_a_comparison_row_opens_the_walk_at_its_configuration(browser, mlflow_ba
     assert walk.get_attribute("data-target") == str(want)
     header = walk.locator(".walk-header").inner_text()
     assert set(name.split(", ")) <= set(header.split(": ", 2)[-1].split(". ")[0].split(", "))
+    # the hash also takes a configuration's label, or some of its values (the best-ranked match)
+    from urllib.parse import quote
+
+    labels = _walk_labels(site / "significance.html")
+    for key, index in ((labels[5], 5), ("optimizer=sgd", next(
+            i for i, label in enumerate(labels) if "optimizer=sgd" in label))):
+        watched.page.goto(f"{(site / 'significance.html').as_uri()}#config={quote(key)}")
+        watched.page.wait_for_function(
+            f"() => document.querySelector('.sweepsight-walk').dataset.target === '{index}'")
     assert watched.errors == [] and watched.remote == [] and watched.dialogs == []
     watched.page.close()
