@@ -124,6 +124,7 @@ def load_baseline(spec: BaselineSpec, *, target: str | None):
             table = snapshot.load(spec.snapshot)
             where = relative(str(spec.snapshot))
         else:
+            assert spec.options is not None  # a spec is a snapshot or source options
             opts = copy.copy(spec.options)
             opts.target = target  # its history is aggregated for the same metric
             table = adapters.load(opts.source, adapter_options(opts))
