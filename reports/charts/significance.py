@@ -273,7 +273,7 @@ def walk_data(analysis, *, files: tuple[str, str] | None = PAIR_FILES,
 
 
 _WALK_CSS = """
-.sweepsight-walk { font-size: 14px; max-width: 800px; }
+.sweepsight-walk { font-size: 14px; max-width: 800px; scroll-margin-top: 72px; }
 .sweepsight-walk .walk-picker label { display: inline-block; margin: 0 12px 6px 0; font-size: 13px; }
 .sweepsight-walk select, .sweepsight-walk input, .sweepsight-walk button { font-size: 13px; }
 .sweepsight-walk .walk-rank { width: 5em; }
