@@ -13,7 +13,7 @@ from sweepsight.adapters.schema import RunTable
 if TYPE_CHECKING:
     import pandas as pd
 
-    from sweepsight.analysis.compare import Comparison
+    from sweepsight.analysis.compare import BaselineOrigin, Comparison
     from sweepsight.analysis.forest import ForestResult
     from sweepsight.analysis.importance import ImportanceResult
     from sweepsight.analysis.levels import LevelsResult
@@ -41,6 +41,8 @@ class Analysis:
     scale_check: ScaleCheck | None = None
     #: this sweep against ``--baseline`` (analysis.compare; None without a baseline)
     comparison: Comparison | None = None
+    #: where the baseline came from, or why there is none (None: no --baseline was asked for)
+    baseline: BaselineOrigin | None = None
 
 
 def analyse(

@@ -86,7 +86,13 @@ class LevelShift:
     Wilcoxon signed-rank test over configurations (scipy's; each configuration's runs are
     independent of the others'). ``p_holm``: Holm over every (param, level) row; ``verdict`` as
     for a matched configuration ("cannot tell" when even ``n`` configurations all moving the
-    same way could not reach alpha after Holm: the exact floor is 2 / 2**n)."""
+    same way could not reach alpha after Holm: the exact floor is 2 / 2**n).
+
+    ``param_p_holm``: whether the change differs between the levels of ``param`` at all
+    (Kruskal-Wallis over its levels' differences, Holm over the hyperparameters; NaN with one
+    level); ``acts``: it does (below alpha), so the change acts through ``param``. A change
+    confined to ``solver=adam`` shifts every level of the other hyperparameters too (each holds
+    adam configurations), alike: only ``solver`` acts."""
 
     param: str
     level: str
@@ -96,6 +102,8 @@ class LevelShift:
     p: float
     p_holm: float
     verdict: str
+    param_p_holm: float = float("nan")
+    acts: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,6 +144,8 @@ class Comparison:
     notes: tuple[str, ...]
     #: per level of each shared hyperparameter, the matched configurations' shift
     shifts: tuple[LevelShift, ...] = ()
+    #: the baseline as analysed, when given as a :class:`BaselineSweep` (its neighbour walk)
+    baseline_sweep: BaselineSweep | None = None
 
     @property
     def n_matched(self) -> int:
@@ -143,21 +153,41 @@ class Comparison:
 
 
 @dataclasses.dataclass(frozen=True)
+class BaselineOrigin:
+    """Where the baseline came from, as the report says it (``--baseline``). ``kind``:
+    ``"snapshot"`` (``where``: its path, relative), ``"source"`` (loaded from a tracker with
+    its own options) or ``"missing"`` (none was found; ``where``: why). ``source``/``query``:
+    the tracker its runs were loaded from and the query, without credentials; ``runs``: rows."""
+
+    kind: str
+    where: str
+    source: str = ""
+    query: str = ""
+    runs: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
 class BaselineSweep:
-    """What the comparison needs of a baseline: its prepared runs, main effects and levels
-    (:func:`analyse_baseline`; cheaper than a whole :class:`analysis.Analysis`)."""
+    """What the comparison needs of a baseline: its prepared runs, main effects and levels,
+    and its neighbour tests for the comparison page's walk over the baseline
+    (:func:`analyse_baseline`; cheaper than a whole :class:`analysis.Analysis`). ``options``:
+    the test and alpha of the neighbour tests, as on :attr:`analysis.Analysis.options`."""
 
     prep: Prepared
     importance: object
     levels: object
+    significance: object = None
+    options: dict = dataclasses.field(default_factory=dict)
 
 
 def analyse_baseline(table, *, target: str, direction: str | None = None,
                      metric_scale: str = "auto", budget: str | None = None,
-                     at_budget=None, alpha: float = 0.05, random_state: int = 0,
-                     n_jobs: int | None = -1) -> BaselineSweep:
-    """Prepare a baseline run table and compute its main effects and levels (no forest, no
-    neighbour tests). Raises :class:`SweepError` naming the baseline when it lacks ``target``."""
+                     at_budget=None, alpha: float = 0.05, test: str = "ks",
+                     random_state: int = 0, n_jobs: int | None = -1,
+                     neighbours: bool = True) -> BaselineSweep:
+    """Prepare a baseline run table and compute its main effects, levels and (``neighbours``)
+    neighbour tests with ``test``; no forest. Raises :class:`SweepError` naming the baseline
+    when it lacks ``target``."""
     from sweepsight.analysis.importance import get_param_importances
     from sweepsight.analysis.levels import level_effects
     from sweepsight.analysis.prepare import prepare
@@ -169,8 +199,14 @@ def analyse_baseline(table, *, target: str, direction: str | None = None,
     prep = prepare(table, target=target, direction=direction, metric_scale=metric_scale,
                    budget=budget, at_budget=at_budget)
     importance = get_param_importances(prep, random_state=random_state, n_jobs=n_jobs)
+    sig = None
+    if neighbours:
+        from sweepsight.analysis.significance import compare_neighbours
+
+        sig = compare_neighbours(prep, alpha=alpha, random_state=random_state, test=test)
     return BaselineSweep(prep=prep, importance=importance,
-                         levels=level_effects(prep, importance=importance, alpha=alpha))
+                         levels=level_effects(prep, importance=importance, alpha=alpha),
+                         significance=sig, options={"test": test, "alpha": alpha})
 
 
 def _parts(x):
@@ -238,7 +274,8 @@ def compare_sweeps(current, baseline, *, test: str = "ks", alpha: float = 0.05,
         n_configs_current=_n_configs(cur), n_configs_baseline=_n_configs(base),
         matched=matched, counts=counts, n_tested=m, seeds_needed=seeds, best=best,
         replicated=rep, moved=_moved(cur, base, cur_a, base_a, alpha=alpha), notes=tuple(notes),
-        shifts=level_shifts(matched, keys, maximize=cur.direction == "maximize", alpha=alpha))
+        shifts=level_shifts(matched, keys, maximize=cur.direction == "maximize", alpha=alpha),
+        baseline_sweep=baseline if isinstance(baseline, BaselineSweep) else None)
 
 
 def level_shifts(matched: pd.DataFrame, keys: list[str], *, maximize: bool,
@@ -251,8 +288,22 @@ def level_shifts(matched: pd.DataFrame, keys: list[str], *, maximize: bool,
 
     rows = []
     d_all = matched["diff"].to_numpy(dtype=float)
+    param_p = {}
     for k in keys:
         col = matched[k].astype(object).where(matched[k].notna(), None)
+        groups = []
+        for level in pd.unique(col):
+            mask = (col == level).to_numpy() if level is not None else col.isna().to_numpy()
+            d = d_all[mask]
+            if np.isfinite(d).sum():
+                groups.append(d[np.isfinite(d)])
+        both = np.concatenate(groups) if groups else np.zeros(0)
+        if len(groups) < 2 or len(both) < 3:
+            param_p[k] = float("nan")
+        elif np.all(both == both[0]):
+            param_p[k] = 1.0  # every configuration moved by the same amount
+        else:
+            param_p[k] = float(stats.kruskal(*groups).pvalue)
         for level in pd.unique(col):
             mask = (col == level).to_numpy() if level is not None else col.isna().to_numpy()
             d = d_all[mask]
@@ -267,6 +318,8 @@ def level_shifts(matched: pd.DataFrame, keys: list[str], *, maximize: bool,
             rows.append((k, format_value(level), len(d), p, 2.0 ** (1 - max(len(nz), 1)), d))
     if not rows:
         return ()
+    ks = list(param_p)
+    adjusted = dict(zip(ks, holm(np.array([param_p[k] for k in ks]), np.zeros(len(ks), dtype=np.int64))))
     p = np.array([r[3] for r in rows])
     fam = np.zeros(len(rows), dtype=np.int64)
     p_holm = holm(p, fam)
@@ -284,7 +337,9 @@ def level_shifts(matched: pd.DataFrame, keys: list[str], *, maximize: bool,
             verdict = NOT_SIGNIFICANT
         out.append(LevelShift(param=k, level=label, n=n, median_diff=med,
                               mean_diff=float(np.mean(d)) if len(d) else float("nan"), p=pv,
-                              p_holm=float(ph), verdict=verdict))
+                              p_holm=float(ph), verdict=verdict,
+                              param_p_holm=float(adjusted[k]),
+                              acts=bool(adjusted[k] < alpha)))
     return tuple(out)
 
 
@@ -456,5 +511,5 @@ def _moved(cur: Prepared, base: Prepared, cur_a, base_a, *, alpha: float) -> tup
     return tuple(out)
 
 
-__all__ = ["BaselineSweep", "BestAgainstBest", "Comparison", "LevelShift", "MATCHED_COLUMNS",
+__all__ = ["BaselineOrigin", "BaselineSweep", "BestAgainstBest", "Comparison", "LevelShift", "MATCHED_COLUMNS",
            "Moved", "analyse_baseline", "compare_sweeps", "level_shifts"]

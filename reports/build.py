@@ -26,6 +26,7 @@ PACKAGE = Path(__file__).resolve().parent  # reports/ in a checkout, sweepsight/
 TEMPLATES = PACKAGE / "pages"
 ANALYSIS_NOTEBOOK = PACKAGE / "analysis.ipynb"  # the analysis by hand; the build calls run_analysis
 SNAPSHOT = Path("data") / "sweep"  # inside the site: data/sweep.parquet + data/sweep.json
+BASELINE_SNAPSHOT = Path("data") / "baseline"  # the baseline compared with (--baseline)
 SITE_MARKER = ".sweepsight-site"
 WORK = ".sweepsight-work"  # inside the building folder (notebooks, Quarto project); removed before the swap
 LOCK = ".sweepsight-building.lock"  # held (flock) by the build that owns a .<out>.building-* folder
@@ -80,9 +81,11 @@ def run_analysis(snapshot_path: str, *, target: str, direction: str | None = Non
 
 def _analyse(snapshot_path: str, *, target: str, direction: str | None, metric_scale: str,
              budget: str | None, at_budget: str | None, alpha: float, test: str,
-             progress: Callable[[str, float], None] | None, baseline: RunTable | None = None):
+             progress: Callable[[str, float], None] | None, baseline: RunTable | None = None,
+             baseline_origin=None):
     """The :class:`analysis.Analysis` of the snapshot; with a ``baseline`` run table, its
-    ``comparison`` (analysis.compare) against it."""
+    ``comparison`` (analysis.compare) against it, and ``baseline_origin`` (an
+    :class:`analysis.compare.BaselineOrigin`) on ``.baseline``."""
     from sweepsight.analysis import analyse
 
     table = snapshot.load(snapshot_path)
@@ -95,6 +98,7 @@ def _analyse(snapshot_path: str, *, target: str, direction: str | None, metric_s
                      test=test or "ks", **extra)
     if baseline is not None:
         result.comparison = _compare(result, baseline, progress=progress)
+    result.baseline = baseline_origin
     return result
 
 
@@ -110,7 +114,7 @@ def _compare(result, baseline: RunTable, *, progress: Callable[[str, float], Non
         direction=baseline.meta.report_options.get("direction") or o.get("direction") or None,
         metric_scale=o.get("metric_scale") or "auto", budget=o.get("budget") or None,
         at_budget=o.get("at_budget") or None, alpha=float(o.get("alpha", 0.05)),
-        random_state=int(o.get("random_state", 0)))
+        test=o.get("test") or "ks", random_state=int(o.get("random_state", 0)))
     comp = compare_sweeps(result, base, test=o.get("test") or "ks",
                           alpha=float(o.get("alpha", 0.05)),
                           random_state=int(o.get("random_state", 0)))
@@ -270,6 +274,7 @@ def build(
     renderer: str = "auto",
     log: Callable[[str], None] = print,
     baseline: RunTable | None = None,
+    baseline_origin=None,
 ) -> dict[str, float]:
     """Build the site for ``table`` (or an existing ``snapshot_path``) into ``out``.
 
@@ -278,7 +283,10 @@ def build(
     (the site, and its ``.sweepsight-work`` folder: the executed notebooks and the Quarto
     project, removed before the swap), so builds into different
     folders run at the same time and nothing is written into the installed package.
-    ``baseline``: a run table to compare with (``--baseline``; :mod:`analysis.compare`).
+    ``baseline``: a run table to compare with (``--baseline``; :mod:`analysis.compare`), kept
+    in the site as ``data/baseline.parquet``/``.json``; ``baseline_origin``: where it came from,
+    or why there is none (an :class:`analysis.compare.BaselineOrigin`, said on the comparison
+    page and in summary.md).
     Returns the wall time of every stage in seconds.
     """
     from sweepsight.reports import pairs, render, summary
@@ -319,32 +327,23 @@ def build(
                 snap.parent.mkdir(parents=True, exist_ok=True)
                 for suffix in (".parquet", ".json"):
                     shutil.copyfile(src.with_suffix(suffix), snap.with_suffix(suffix))
-            return f"{snap.relative_to(tmp)}.parquet/.json"
+            kept = f"{snap.relative_to(tmp)}.parquet/.json"
+            if baseline is not None:  # the site keeps what it was compared with
+                snapshot.save(baseline, tmp / BASELINE_SNAPSHOT)
+                kept += f", {BASELINE_SNAPSHOT}.parquet/.json"
+            return kept
 
         stage("snapshot", save_snapshot)
-        analysis_path = work / "analysis.pkl"  # the pages' parameter; never written by the build
-
-        def progress(name: str, seconds: float) -> None:
-            log(f"[{seconds:7.2f} s]   analysis: {name}")
-
-        results: list = []
-
         def analyse_stage() -> str:
             results.append(_analyse(
                 str(snap), target=target, direction=direction, metric_scale=metric_scale,
                 budget=budget, at_budget=at_budget, alpha=float(alpha), test=test,
-                progress=progress, baseline=baseline))
+                progress=progress, baseline=baseline, baseline_origin=baseline_origin))
+            comp = results[0].comparison
+            if comp is not None and comp.n_matched == 0:
+                log("[   0.00 s]   baseline: no configuration is in both sweeps (the "
+                    "hyperparameters' values differ); comparing best against best only")
             return ", ".join(f"{k} {v:.2f} s" for k, v in results[0].timings.items())
-
-        stage("analysis", analyse_stage)
-        result = results[0]
-
-        def pages_stage() -> str:
-            missing = [p.template for p in PAGES if not (TEMPLATES / f"{p.template}.ipynb").exists()]
-            if missing:
-                raise BuildError(f"page templates missing in {TEMPLATES}: {', '.join(missing)}")
-            _IN_MEMORY[analysis_path.resolve()] = result
-            try:
                 for page in PAGES:
                     start = time.perf_counter()
                     execute(TEMPLATES / f"{page.template}.ipynb", project / f"{page.stem}.ipynb",
@@ -357,6 +356,10 @@ def build(
         stage("pages", pages_stage)
         stage("pairs", lambda: ", ".join(p.name for p in pairs.write_pairs(result, tmp / SNAPSHOT.parent))
               or None)
+        if result.comparison is not None:  # every matched configuration, for the page
+            from sweepsight.reports.charts.comparison import MATCHED_FILE
+
+            result.comparison.matched.to_csv(tmp / MATCHED_FILE, index=False)
         stage("bundle", lambda: str(render.write_vega_bundle(project).relative_to(project)))
         site_title = title or default_title(result)
         stage("render", lambda: render.render_site(

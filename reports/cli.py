@@ -22,44 +22,55 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "digits_sweep.cs
 EXAMPLE_TARGET = "val_acc"
 
 
+def add_source_options(group) -> None:
+    """The options that say where the runs come from (``group``: a parser or argument group);
+    the main sweep's and ``--baseline``'s, so both read the same options."""
+    group.add_argument("--source", default=None,
+                       help="csv, mlflow or wandb (default: csv; with no --path, the example sweep)")
+    group.add_argument("--from-snapshot", metavar="PATH",
+                       help="re-render a snapshot (<site>/data/sweep) instead of fetching")
+    group.add_argument("--path", help="csv: the CSV, Parquet or JSON-lines file")
+    group.add_argument("--param", action="append", default=[], metavar="NAME",
+                       help="a hyperparameter to analyse even if it looks like an outcome "
+                            "(runtime_s) or an identifier; csv: a bare column that is a "
+                            "hyperparameter (repeatable)")
+    group.add_argument("--metric", action="append", default=[], metavar="NAME",
+                       help="a bare metric column (csv) or a metric whose history to aggregate (repeatable)")
+    group.add_argument("--seed", metavar="NAME", help="the hyperparameter holding the random seed")
+    group.add_argument("--budget", metavar="NAME",
+                       help="the hyperparameter holding the budget (epochs, steps); each configuration "
+                            "is analysed at the largest it reached")
+    group.add_argument("--at-budget", metavar="VALUE",
+                       help="with --budget: analyse only the runs at this budget ('max': the largest)")
+    group.add_argument("--tracking-uri", help="mlflow: tracking URI (default: $MLFLOW_TRACKING_URI)")
+    group.add_argument("--experiment", action="append", default=[], metavar="NAME",
+                       help="mlflow: experiment name or id (repeatable)")
+    group.add_argument("--filter",
+                       help="mlflow: search filter string; wandb: a JSON filter, e.g. "
+                            "'{\"state\": \"finished\"}'")
+    group.add_argument("--max-results", type=int, metavar="N",
+                       help="mlflow: fetch at most this many runs (newest first)")
+    group.add_argument("--project", help="wandb: entity/project")
+    group.add_argument("--sweep", help="wandb: sweep id")
+    group.add_argument("--metric-agg", choices=["last", "min", "max"], default="last",
+                       help="how a metric's history becomes one value per run (default: last)")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=Path(sys.argv[0]).name if Path(sys.argv[0]).name == "sweepsight" else "python -m reports",
         description="Turn a hyperparameter sweep into a static report site. With no arguments: "
                     "the bundled example sweep.")
     src = p.add_argument_group("where the runs come from")
-    src.add_argument("--source", default=None,
-                     help="csv, mlflow or wandb (default: csv; with no --path, the example sweep)")
-    src.add_argument("--from-snapshot", metavar="PATH",
-                     help="re-render a snapshot (<site>/data/sweep) instead of fetching")
-    src.add_argument("--baseline", metavar="PATH",
-                     help="compare with this snapshot (<site>/data/sweep of the base branch's "
-                          "report): matched configurations, best against best")
-    src.add_argument("--path", help="csv: the CSV, Parquet or JSON-lines file")
-    src.add_argument("--param", action="append", default=[], metavar="NAME",
-                     help="a hyperparameter to analyse even if it looks like an outcome "
-                          "(runtime_s) or an identifier; csv: a bare column that is a "
-                          "hyperparameter (repeatable)")
-    src.add_argument("--metric", action="append", default=[], metavar="NAME",
-                     help="a bare metric column (csv) or a metric whose history to aggregate (repeatable)")
-    src.add_argument("--seed", metavar="NAME", help="the hyperparameter holding the random seed")
-    src.add_argument("--budget", metavar="NAME",
-                     help="the hyperparameter holding the budget (epochs, steps); each configuration "
-                          "is analysed at the largest it reached")
-    src.add_argument("--at-budget", metavar="VALUE",
-                     help="with --budget: analyse only the runs at this budget ('max': the largest)")
-    src.add_argument("--tracking-uri", help="mlflow: tracking URI (default: $MLFLOW_TRACKING_URI)")
-    src.add_argument("--experiment", action="append", default=[], metavar="NAME",
-                     help="mlflow: experiment name or id (repeatable)")
-    src.add_argument("--filter",
-                     help="mlflow: search filter string; wandb: a JSON filter, e.g. "
-                          "'{\"state\": \"finished\"}'")
-    src.add_argument("--max-results", type=int, metavar="N",
-                     help="mlflow: fetch at most this many runs (newest first)")
-    src.add_argument("--project", help="wandb: entity/project")
-    src.add_argument("--sweep", help="wandb: sweep id")
-    src.add_argument("--metric-agg", choices=["last", "min", "max"], default="last",
-                     help="how a metric's history becomes one value per run (default: last)")
+    add_source_options(src)
+    src.add_argument("--baseline", metavar="SNAPSHOT|OPTIONS",
+                     help="compare with a baseline sweep: a snapshot (<site>/data/sweep of the "
+                          "base branch's report), a site folder, or its source options in one "
+                          "argument, e.g. \"--source mlflow --experiment old-sweep\" (target "
+                          "and direction are this sweep's)")
+    src.add_argument("--baseline-missing", metavar="WHY",
+                     help="without --baseline: why there is none (e.g. the base branch has no "
+                          "report yet), said in summary.md and on the comparison page")
     ana = p.add_argument_group("analysis")
     ana.add_argument("--target", help="the metric to explain (default: the only metric, the "
                                       "one the sweep optimised, or the snapshot's)")
@@ -155,12 +166,8 @@ def precheck(args: argparse.Namespace) -> None:
         if args.source not in adapters.available():
             raise SweepError(f"unknown source {args.source!r}; valid sources: "
                              f"{', '.join(adapters.available())}.")
-    if args.baseline:
-        base = Path(args.baseline).with_suffix("")
-        if not all(base.with_suffix(s).is_file() for s in (".parquet", ".json")):
-            raise SweepError(f"--baseline {args.baseline}: no snapshot there ({base}.parquet and "
-                             f"{base}.json); pass the data/sweep of the base branch's report, "
-                             "e.g. site/data/sweep.")
+    if args.baseline is not None and args.baseline_missing:
+        raise SweepError("pass --baseline or --baseline-missing (why there is none), not both.")
     if args.path and (args.source or "csv") == "csv" and not args.from_snapshot:
         export_file(Path(args.path))  # the csv adapter's own check, before pandas loads
 
@@ -168,17 +175,17 @@ def precheck(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> dict[str, float]:
     """Load (or read the snapshot), then build the site; returns stage timings."""
     precheck(args)
+    from sweepsight.reports.baseline import load_baseline, parse_baseline, require_target
+
+    spec = parse_baseline(args.baseline, args) if args.baseline is not None else None  # light
     from sweepsight import adapters
     from sweepsight.adapters import snapshot
     from sweepsight.reports.build import build
 
     start = time.perf_counter()
-    baseline = None
-    if args.baseline:  # read first: a baseline that cannot be read fails before any fetch
-        try:
-            baseline = snapshot.load(args.baseline)
-        except SweepError as exc:
-            raise SweepError(f"--baseline: {exc}") from None
+    baseline = origin = None
+    if spec is not None and spec.snapshot is not None:  # a snapshot fails before any fetch
+        baseline, origin = load_baseline(spec, target=None)  # its target is checked below
     if args.from_snapshot:
         table = snapshot.load(args.from_snapshot)
         what = f"snapshot {args.from_snapshot}"
@@ -201,16 +208,19 @@ def run(args: argparse.Namespace) -> dict[str, float]:
             table.meta.query["path"] = relative(path)
     target = resolve_target(args.target, table.metrics, args.metric,
                             objective=table.meta.objective)
-    if baseline is not None and target not in baseline.metrics:
-        raise SweepError(f"--baseline {args.baseline}: the baseline has no metric {target!r} "
-                         f"(its metrics: {', '.join(baseline.metrics[:5]) or 'none'}); pass the "
-                         f"snapshot of a sweep that logs {target}.")
+    if spec is not None:
+        if baseline is None:
+            baseline, origin = load_baseline(spec, target=target)
+        require_target(baseline, spec, target)
     forced = [p for p in args.param if p in table.params]
     table.meta.forced_params = sorted(set(table.meta.forced_params) | set(forced))
     options = remembered(args, table.meta)
     table.meta.report_options = {"target": target, **options}  # the snapshot remembers them
     print(f"[{time.perf_counter() - start:7.2f} s] load: {len(table.frame):,} runs from {what}, "
           f"{len(table.params)} hyperparameters, target {target}", flush=True)
+    if baseline is not None and origin is not None:
+        print(f"[{time.perf_counter() - start:7.2f} s] baseline: {len(baseline.frame):,} runs from "
+              f"{origin.where or origin.source} ({origin.query or 'no query'})", flush=True)
     timings = {"load": time.perf_counter() - start}
     timings["check"] = check(table, target, options)
     if args.check:
@@ -221,8 +231,18 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         out=args.out, target=target, table=table, **options,
         title=args.title,
         renderer=args.renderer, log=lambda line: print(line, flush=True), baseline=baseline,
+        baseline_origin=origin or _missing(args.baseline_missing),
     ))
     return timings
+
+
+def _missing(why: str | None):
+    """The origin saying why there is no baseline (``--baseline-missing``), else None."""
+    if not why:
+        return None
+    from sweepsight.analysis.compare import BaselineOrigin
+
+    return BaselineOrigin(kind="missing", where=" ".join(why.split()))
 
 
 def check(table, target: str, options: dict) -> float:

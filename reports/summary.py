@@ -250,12 +250,16 @@ def _notes(result, *, limit: int, budget: int | None = None) -> list[str]:
 def _comparison(result, *, limit: int) -> list[str]:
     """The comparison with the baseline (none without ``--baseline``): the verdict, its
     caveats and the matched configurations that differ most (most significant first)."""
-    from sweepsight.reports.text import comparison_caveats, comparison_sentence
+    from sweepsight.reports.text import (baseline_origin_text, comparison_caveats,
+                                         comparison_sentence)
 
-    comp = getattr(result, "comparison", None)
+    comp, origin = getattr(result, "comparison", None), getattr(result, "baseline", None)
     if comp is None:
-        return []
+        # the one line saying why there is no baseline (--baseline-missing), if one was expected
+        return [baseline_origin_text(origin)] if origin is not None else []
     lines = ["## Against the baseline", "", comparison_sentence(comp)]
+    if origin is not None:
+        lines += ["", baseline_origin_text(origin)]
     caveats = comparison_caveats(comp)
     if caveats:
         lines += [""] + [f"- {c}" for c in caveats]

@@ -495,10 +495,22 @@ def notes(analysis, *, which: str = "prep") -> str:
     return _bullets([_esc(n) for n in items])
 
 
+def query_text(meta) -> str:
+    """A run table's query as ``key=value, ...`` (paths relative), "" when it has none."""
+    query = meta.query if isinstance(meta.query, dict) else {}
+
+    def show(k, v) -> str:
+        if k == "path" and isinstance(v, str):
+            return relative(v)
+        return ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
+
+    return ", ".join(f"{k}={show(k, v)}" for k, v in sorted(query.items())
+                     if v not in (None, "", []))
+
+
 def source_notes(meta) -> list[str]:
     """Where the runs came from (query, fetch time, metric aggregation) and the adapter's notes."""
-    query = ", ".join(f"{k}={relative(v) if k == 'path' and isinstance(v, str) else v}"
-                      for k, v in sorted(meta.query.items()) if v not in (None, "", []))
+    query = query_text(meta)
     agg = {"last": "the last logged value", "min": "the minimum over the run's history",
            "max": "the maximum over the run's history"}.get(meta.metric_agg, meta.metric_agg)
     return [f"Runs loaded from {meta.source} ({query or 'no query'}) at {meta.fetched_at}; each "
@@ -585,6 +597,22 @@ def comparison_sentence(comp) -> str:
     return sentence[0].upper() + sentence[1:]
 
 
+def baseline_origin_text(origin) -> str:
+    """Where the baseline came from (an :class:`analysis.compare.BaselineOrigin`), one
+    sentence for the comparison page and summary.md; or why there is none."""
+    if origin.kind == "missing":
+        return f"No baseline: {_esc(origin.where.rstrip('.'))}."
+    runs = plural(origin.runs, "run")
+    if origin.kind == "snapshot":
+        query = f": {_esc(origin.query)}" if origin.query else ""
+        where = f"the snapshot {_esc(origin.where)} ({runs} loaded from {_esc(origin.source)}{query})"
+    else:
+        query = f" ({_esc(origin.query)})" if origin.query else ""
+        where = f"{runs} loaded from {_esc(origin.source)}{query} with its own source options"
+    return (f"The baseline is {where}; this site keeps it as `data/baseline.parquet` and "
+            "`.json`.")
+
+
 def comparison_caveats(comp) -> list[str]:
     """Sentences that qualify :func:`comparison_sentence`: the winner's curse (with the best
     well-replicated configurations), best levels that moved, hyperparameters on one side only."""
@@ -609,13 +637,28 @@ def comparison_caveats(comp) -> list[str]:
     return out
 
 
+def shifts_alike_sentence(comp) -> str | None:
+    """When the change acts through some hyperparameters: the others, whose levels all shift
+    alike (None otherwise)."""
+    if not any(s.acts for s in comp.shifts):
+        return None
+    alike = sorted({s.param for s in comp.shifts if not s.acts})
+    if not alike:
+        return None
+    return (f"The change is alike across the levels of {', '.join(_esc(n) for n in alike)} "
+            f"(Kruskal-Wallis, Holm over hyperparameters: not below {comp.alpha:g}), so their "
+            "levels are not listed.")
+
+
 def _shift_sentences(comp, *, limit: int = 6) -> list[str]:
-    """Where the change acts: levels whose matched configurations shifted significantly
-    (:class:`analysis.compare.LevelShift`), and the levels of those hyperparameters that did
-    not."""
+    """Where the change acts: the hyperparameters whose levels shift differently
+    (:attr:`analysis.compare.LevelShift.acts`) with their levels that shifted significantly and
+    those that did not; when none does, the levels that shifted (alike)."""
     from sweepsight.analysis.constants import BETTER, NOT_SIGNIFICANT, WORSE
 
-    sig = sorted((s for s in comp.shifts if s.verdict in (BETTER, WORSE)), key=lambda s: s.p)
+    acting = [s for s in comp.shifts if s.acts]
+    sig = sorted((s for s in (acting or comp.shifts) if s.verdict in (BETTER, WORSE)),
+                 key=lambda s: s.p)
     if not sig:
         return []
     params = {s.param for s in sig}
@@ -627,8 +670,17 @@ def _shift_sentences(comp, *, limit: int = 6) -> list[str]:
     shown = ", ".join(f"{name(s)} ({s.verdict}, median {s.median_diff:+.3g} over "
                       f"{plural(s.n, 'configuration')})" for s in sig[:limit])
     more = f" and {len(sig) - limit} more" if len(sig) > limit else ""
-    line = (f"Matched configurations shift significantly (Wilcoxon signed-rank over "
-            f"configurations, Holm over levels) at {shown}{more}")
+    if acting:
+        names = sorted({s.param for s in acting})
+        lead = (f"The change acts through {', '.join(f'**{_esc(n)}**' for n in names)} (the "
+                "matched configurations' differences differ between its levels: Kruskal-Wallis, "
+                "Holm over hyperparameters; each level's shift by the Wilcoxon signed-rank test "
+                "over configurations, Holm over levels): ")
+    else:
+        lead = ("Matched configurations shift significantly, alike across the levels of every "
+                "hyperparameter (Wilcoxon signed-rank over configurations, Holm over levels), "
+                "at ")
+    line = f"{lead}{shown}{more}"
     if flat:
         line += "; not at " + ", ".join(name(s) for s in flat[:limit]) + (
             f" and {len(flat) - limit} more" if len(flat) > limit else "")

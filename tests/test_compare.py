@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
+from html.parser import HTMLParser
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +17,7 @@ from sweepsight.analysis.constants import (BETTER, CANNOT_TELL, NOT_SIGNIFICANT,
                                            WORSE)
 from sweepsight.analysis.prepare import prepare
 from sweepsight.analysis.synthetic import Choice, make_table
+from tests.test_browser import browser  # noqa: F401  (the fixture, for the click-through test)
 
 GRID = {"lr": Choice([0.001, 0.01, 0.1]), "solver": Choice(["adam", "sgd"]),
         "bs": Choice([32, 256])}
@@ -274,6 +277,15 @@ def test_level_shifts_find_a_change_confined_to_one_solver():
     assert_allclose(by[("solver", "adam")].p, stats.wilcoxon(adam).pvalue, rtol=1e-12)
     p = np.array([s.p for s in c.shifts])
     assert_allclose([s.p_holm for s in c.shifts], multipletests(p, method="holm")[1], rtol=1e-12)
+    # the change acts through solver only: its levels' differences differ (Kruskal-Wallis over
+    # the levels, Holm over the hyperparameters), the other hyperparameters' levels shift alike
+    names = ["lr", "solver", "bs", "wd"]
+    kw = [stats.kruskal(*[g["diff"].to_numpy() for _, g in c.matched.groupby(k)]).pvalue
+          for k in names]
+    want = dict(zip(names, multipletests(kw, method="holm")[1]))
+    for s in c.shifts:
+        assert_allclose(s.param_p_holm, want[s.param], rtol=1e-12)
+        assert s.acts == (s.param == "solver"), s
 
 
 def test_build_with_a_baseline_has_the_comparison_page_and_summary(tmp_path):
@@ -305,3 +317,285 @@ def test_build_with_a_baseline_has_the_comparison_page_and_summary(tmp_path):
         encoding="utf-8")
     assert "## Against the baseline" not in (tmp_path / "plain" / "summary.md").read_text(
         encoding="utf-8")
+
+
+# --- --baseline through the real CLI: source options, a site folder, the example ------------
+
+class _Tables(HTMLParser):
+    """Every table of a page as rows of cell texts, and every link's href."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables: list[list[list[str]]] = []
+        self.links: list[str] = []
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr" and self.tables:
+            self.tables[-1].append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+        elif tag == "a":
+            self.links.append(dict(attrs).get("href") or "")
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None and self.tables:
+            self.tables[-1][-1].append(" ".join("".join(self._cell).split()))
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def _page(path: Path) -> _Tables:
+    parsed = _Tables()
+    parsed.feed(path.read_text(encoding="utf-8"))
+    return parsed
+
+
+def test_baseline_options_that_are_not_source_options_are_one_line(capsys, tmp_path,
+                                                                    monkeypatch):
+    from tests.conftest import write_sweep
+    from tests.test_cli import assert_failed_cleanly, run_main
+
+    monkeypatch.chdir(tmp_path)
+    write_sweep(tmp_path / "sweep.csv", seeds=2)
+    site = tmp_path / "site"
+    site.mkdir()
+    from sweepsight.reports import build
+
+    (site / build.SITE_MARKER).write_text("old\n")
+    (site / "index.html").write_text("<p>the old report</p>")
+    main = ["--source", "csv", "--path", "sweep.csv", "--target", "val_acc", "--out", "site"]
+    for given, says in [
+        ("--source csv --path sweep.csv --target val_loss",
+         "--baseline: unrecognized arguments: --target val_loss; the baseline shares this "
+         "sweep's target and direction"),
+        ("--direction minimize", "unrecognized arguments: --direction minimize"),
+        ("--source tensorboard", "--baseline: unknown source 'tensorboard'; valid sources: csv"),
+        ("--experiment old", "say where its runs come from with --source (csv, mlflow, wandb)"),
+        ("--source csv --path 'unclosed", "No closing quotation"),
+        ("--source csv --path missing.csv", "--baseline: "),
+        ("nowhere/sweep", "--baseline nowhere/sweep: no snapshot there"),
+        ("--source csv --path sweep.csv --at-budget max", "--at-budget is this sweep's"),
+    ]:
+        proc = run_main(capsys, *main, "--baseline", given)
+        assert_failed_cleanly(proc, site, says=says)
+    proc = run_main(capsys, *main, "--baseline", "sweep", "--baseline-missing", "x")
+    assert_failed_cleanly(proc, site, says="not both")
+
+
+def test_baseline_from_a_site_folder_or_csv_options_is_read_with_check(capsys, tmp_path,
+                                                                       monkeypatch):
+    from sweepsight.adapters import snapshot
+    from tests.conftest import write_sweep
+    from tests.test_cli import run_main
+
+    monkeypatch.chdir(tmp_path)
+    write_sweep(tmp_path / "sweep.csv", seeds=2)
+    write_sweep(tmp_path / "base.csv", seeds=3, random_state=1)
+    main = ["--source", "csv", "--path", "sweep.csv", "--target", "val_acc", "--check"]
+    proc = run_main(capsys, *main, "--baseline", "--source csv --path base.csv --seed seed")
+    assert proc.returncode == 0, proc.stderr
+    assert "baseline: 73 runs from csv (path=base.csv)" in proc.stdout
+    from sweepsight import adapters
+
+    snapshot.save(adapters.load("csv", {"path": "base.csv"}), tmp_path / "old" / "data" / "sweep")
+    for given in ("old", "old/data/sweep", "old/data/sweep.parquet", "--from-snapshot old"):
+        proc = run_main(capsys, *main, "--baseline", given)
+        assert proc.returncode == 0, (given, proc.stderr)
+        assert "baseline: 73 runs from old/data/sweep (path=base.csv)" in proc.stdout, given
+    other = make_table(GRID, grid=True, seeds=2, target="loss")
+    snapshot.save(other, tmp_path / "other" / "sweep")
+    proc = run_main(capsys, *main, "--baseline", "other")
+    assert proc.returncode == 2
+    assert "--baseline other: the baseline has no metric 'val_acc'" in proc.stderr
+
+
+def test_example_raised_for_adam_only_against_the_example(capsys, tmp_path, monkeypatch):
+    """Issue 16, done when #2: the example sweep against a copy whose val_acc is raised by 0.01
+    for solver=adam only, the baseline given as CSV source options."""
+    import pandas as pd
+
+    from sweepsight.adapters import snapshot
+    from sweepsight.reports.cli import EXAMPLE
+    from tests.test_cli import run_main
+
+    monkeypatch.chdir(tmp_path)
+    runs = pd.read_csv(EXAMPLE)
+    runs.to_csv("base.csv", index=False)
+    runs.loc[runs["params.solver"] == "adam", "metrics.val_acc"] += 0.01
+    runs.to_csv("current.csv", index=False)
+    proc = run_main(capsys, "--source", "csv", "--path", "current.csv", "--target", "val_acc",
+                    "--baseline", "--source csv --path base.csv", "--out", "site",
+                    "--renderer", "nbconvert")
+    assert proc.returncode == 0, proc.stderr
+    site = tmp_path / "site"
+    md = (site / "summary.md").read_text(encoding="utf-8")
+    lines = md.split("\n")
+    assert lines[2] == "## Against the baseline"
+    assert lines[4].startswith("The best configuration improves val\\_acc from 0.98 ")
+    assert lines[6] == ("The baseline is 1,200 runs loaded from csv (path=base.csv) with its own "
+                        "source options; this site keeps it as `data/baseline.parquet` and `.json`.")
+    assert "The change acts through **solver**" in md and "not at **solver=sgd**" in md
+    page = _page(site / "comparison.html")
+    (shifts,) = [t for t in page.tables if t and "level" in t[0]]
+    head, *rows = shifts
+    got = {(r[head.index("level")], r[head.index("verdict")]) for r in rows}
+    assert got == {("adam", "better"), ("sgd", "not significant")}  # solver's levels only
+    assert all(r[0] == "solver" and r[head.index("configurations")] == "120" for r in rows)
+    # every adam configuration moved by +0.01, every sgd one by 0
+    matched = pd.read_csv(site / "data" / "matched.csv")
+    assert len(matched) == 240
+    assert_allclose(matched.loc[matched["solver"] == "adam", "diff_raw"], 0.01, atol=1e-9)
+    assert_allclose(matched.loc[matched["solver"] == "sgd", "diff_raw"], 0.0, atol=1e-9)
+    kept = snapshot.load(site / "data" / "baseline")
+    assert len(kept.frame) == 1200 and kept.meta.query["path"] == "base.csv"
+    html_page = (site / "comparison.html").read_text(encoding="utf-8")
+    assert "The baseline is 1,200 runs loaded from csv (path=base.csv)" in html_page
+    assert str(tmp_path) not in md + html_page and "/work/" not in md + html_page  # relative only
+    assert sum(h.startswith("significance.html#config=") for h in page.links) == 60  # shown rows
+    assert sum(h.startswith("#baseline=") for h in page.links) == 60
+
+
+@pytest.fixture(scope="module")
+def mlflow_baseline_site(tmp_path_factory):
+    """A CSV sweep (adam raised by 0.03) built against its baseline in a real MLflow sqlite
+    store, given as source options; the site, the store's folder and the CLI's output."""
+    import contextlib
+    import io
+    import os
+
+    import pandas as pd
+
+    from sweepsight.reports.cli import main
+    from tests.conftest import write_sweep
+    from tests.mlflow_helpers import T0, client_for, fast_dir, log_run
+
+    tmp = tmp_path_factory.mktemp("mlflow_baseline")
+    with fast_dir(tmp / "store") as root:
+        uri = f"sqlite:///{root / 'mlflow.db'}"
+        client = client_for(uri)
+        eid = client.create_experiment("old-sweep")
+        base = pd.read_csv(write_sweep(tmp / "base.csv", seeds=3, random_state=1))
+        for i, r in enumerate(base.to_dict("records")):
+            if r["state"] != "finished":
+                continue
+            config = {k.removeprefix("params."): v for k, v in r.items() if k.startswith("params.")}
+            history = [{k.removeprefix("metrics."): v for k, v in r.items()
+                        if k.startswith("metrics.")}]
+            log_run(client, eid, name=r["name"], config=config, history=history,
+                    start=T0 + i * 1000)
+        current = pd.read_csv(write_sweep(tmp / "current.csv", seeds=3, random_state=2))
+        current.loc[current["params.optimizer"] == "adam", "metrics.val_acc"] += 0.03
+        current.to_csv(tmp / "current.csv", index=False)
+        out, err = io.StringIO(), io.StringIO()
+        cwd = os.getcwd()
+        os.chdir(tmp)
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                code = main(["--source", "csv", "--path", "current.csv", "--target", "val_acc",
+                             "--out", "site", "--renderer", "nbconvert", "--baseline",
+                             f"--source mlflow --tracking-uri {uri} --experiment old-sweep"])
+        finally:
+            os.chdir(cwd)
+        assert code == 0, err.getvalue()
+        yield tmp / "site", root, out.getvalue()
+
+
+def _walk_labels(page: Path) -> list[str]:
+    """The configurations of the first significance walk embedded in ``page``, as the walk
+    labels them (``lr=0.01, depth=2, ...``), in its order."""
+    import json
+    import re
+
+    data = json.loads(re.search(r'<script [^>]*id="sweepsight-walk-[^"]+-data"[^>]*>(.*?)</script>',
+                                page.read_text(encoding="utf-8"), re.S).group(1))
+    codes = [[int(x) for x in c.split(",")] for c in data["codes"]]
+    return [", ".join(f"{p}={data['levels'][j][codes[j][c]]}" for j, p in enumerate(data["params"]))
+            for c in range(len(codes[0]))]
+
+
+def test_baseline_from_a_real_mlflow_store_through_the_cli(mlflow_baseline_site):
+    import html
+
+    import pandas as pd
+
+    from sweepsight.adapters import snapshot
+
+    site, store, stdout = mlflow_baseline_site
+    assert ("baseline: 72 runs from mlflow (experiment=old-sweep, experiment_id=1, "
+            "tracking_uri=sqlite:///") in stdout
+    md = (site / "summary.md").read_text(encoding="utf-8")
+    page_html = html.unescape((site / "comparison.html").read_text(encoding="utf-8"))
+    said = ("The baseline is 72 runs loaded from mlflow (experiment=old-sweep, experiment\\_id=1, "
+            "tracking\\_uri=sqlite")
+    assert said in md and said.replace("\\_", "_") in page_html
+    # relative paths only: the store's URI as relative to the working folder, nothing absolute
+    assert f":///{store}" not in md + page_html and str(site.parent) not in md + page_html
+    kept = snapshot.load(site / "data" / "baseline")
+    assert kept.meta.source == "mlflow" and len(kept.frame) == 72
+    assert sorted(kept.frame["name"]) == sorted(
+        pd.read_csv(site.parent / "base.csv").query("state == 'finished'")["name"])
+    # each matched configuration links to the same configuration in both walks
+    page = _page(site / "comparison.html")
+    (table,) = [t for t in page.tables if t and t[0][0] == "configuration"]
+    assert len(table) - 1 == 24
+    current = _walk_labels(site / "significance.html")
+    baseline = _walk_labels(site / "comparison.html")
+    to_current = [h for h in page.links if h.startswith("significance.html#config=")]
+    to_baseline = [h for h in page.links if h.startswith("#baseline=")]
+    assert len(to_current) == len(to_baseline) == 24
+    for row, a, b in zip(table[1:], to_current, to_baseline):
+        parts = set(row[0].split(", "))
+        assert set(current[int(a.rsplit("=", 1)[1])].split(", ")) == parts
+        assert set(baseline[int(b.rsplit("=", 1)[1])].split(", ")) == parts
+
+
+@pytest.mark.browser
+def test_a_comparison_row_opens_the_walk_at_its_configuration(browser, mlflow_baseline_site):
+    from tests.test_browser import SHOTS, Watched
+
+    site, _, _ = mlflow_baseline_site
+    watched = Watched(browser)
+    watched.page.set_viewport_size({"width": 1400, "height": 900})
+    watched.open(site / "comparison.html")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    watched.page.screenshot(path=str(SHOTS / "comparison-baseline.png"), full_page=True)
+    link = watched.page.locator("a.to-walk").nth(2)
+    name = link.inner_text()
+    want = int(link.get_attribute("href").rsplit("=", 1)[1])
+    assert want != 0  # not the walk's default
+    # the baseline's walk on this page follows its link without leaving the page
+    base_link = watched.page.locator("a.to-baseline-walk").nth(2)
+    base_want = base_link.get_attribute("href").rsplit("=", 1)[1]
+    base_link.click()
+    walk = watched.page.locator(".sweepsight-walk")
+    watched.page.wait_for_function(
+        f"() => document.querySelector('.sweepsight-walk').dataset.target === '{base_want}'")
+    assert set(name.split(", ")) <= set(
+        walk.locator(".walk-header").inner_text().split(": ", 2)[-1].rstrip(".").split(". ")[0]
+        .split(", "))
+    link = watched.page.locator("a.to-walk").nth(2)
+    link.click()
+    watched.page.wait_for_url(f"**/significance.html#config={want}")
+    watched.page.wait_for_function(
+        "() => Array.from(document.querySelectorAll('.sweepsight-walk')).every(e => e.dataset.ready)")
+    walk = watched.page.locator(".sweepsight-walk")
+    assert walk.get_attribute("data-target") == str(want)
+    header = walk.locator(".walk-header").inner_text()
+    assert set(name.split(", ")) <= set(header.split(": ", 2)[-1].split(". ")[0].split(", "))
+    # the hash also takes a configuration's label, or some of its values (the best-ranked match)
+    from urllib.parse import quote
+
+    labels = _walk_labels(site / "significance.html")
+    for key, index in ((labels[5], 5), ("optimizer=sgd", next(
+            i for i, label in enumerate(labels) if "optimizer=sgd" in label))):
+        watched.page.goto(f"{(site / 'significance.html').as_uri()}#config={quote(key)}")
+        watched.page.wait_for_function(
+            f"() => document.querySelector('.sweepsight-walk').dataset.target === '{index}'")
+    assert watched.errors == [] and watched.remote == [] and watched.dialogs == []
+    watched.page.close()

@@ -86,7 +86,7 @@ def test_source_notes_say_where_runs_came_from_and_how_metrics_were_aggregated()
     meta = RunMeta(source="mlflow", metric_agg="max", notes=["2 parent runs left out"],
                    query={"tracking_uri": "http://127.0.0.1:5000", "experiment": ["sweep"]})
     first, second = source_notes(meta)
-    assert first.startswith("Runs loaded from mlflow (experiment=['sweep'], "
+    assert first.startswith("Runs loaded from mlflow (experiment=sweep, "
                             "tracking_uri=http://127.0.0.1:5000) at ")
     assert "each metric is the maximum over the run's history (--metric-agg max)" in first
     assert second == "2 parent runs left out"

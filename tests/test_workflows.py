@@ -169,6 +169,8 @@ def test_pages_builds_with_the_action_and_deploys_with_pages_permissions():
     step = _local_action(build)
     assert step["with"]["args"] == "--source csv --path examples/digits_sweep.csv --target val_acc"
     assert step["with"]["comment"] == "false" and step["with"]["upload-site"] == "false"
+    # the snapshot pull requests compare with (pr-report.yml's baseline: auto)
+    assert step["with"]["upload-snapshot"] == "true" and step["with"]["baseline"] == "none"
     upload = next(s for s in build["steps"]
                   if s.get("uses", "").startswith("actions/upload-pages-artifact@"))
     assert upload["with"]["path"].rstrip("/") == step["with"]["out"] == "site"
@@ -183,10 +185,18 @@ def test_pages_builds_with_the_action_and_deploys_with_pages_permissions():
 def test_pr_report_uses_the_action_with_its_comment_and_artifacts():
     wf = _load(PR)
     assert "pull_request" in wf["on"]
-    assert wf["permissions"] == {"contents": "read", "pull-requests": "write"}
+    assert wf["permissions"] == {"contents": "read", "pull-requests": "write", "actions": "read"}
     (job,) = wf["jobs"].values()
     step = _local_action(job)
-    assert set(step["with"]) == {"args"}  # comment and upload-site default to "true"
+    assert set(step["with"]) == {"args", "baseline", "baseline-workflow"}  # comment, uploads: "true"
+    assert step["with"]["baseline"] == "auto"
+    # the workflow it fetches the baseline from runs on pushes to main and uploads the snapshot
+    # under the name the action looks for
+    publisher = _load(WORKFLOWS / step["with"]["baseline-workflow"])
+    assert publisher["on"]["push"]["branches"] == ["main"]
+    (built,) = [s for s in publisher["jobs"]["build"]["steps"] if s.get("uses") == "./"]
+    assert built["with"]["upload-snapshot"] == "true"
+    assert "snapshot-artifact" not in built["with"]  # both sides use the action's default name
     _env_from_secrets(job)
     # A commented example of building from a tracker sits next to the build step.
     assert "# args: --source wandb --project" in PR.read_text()
@@ -212,10 +222,16 @@ def test_the_action_installs_builds_uploads_and_keeps_one_comment():
         if "run" in step:
             assert "${{" not in step["run"], step["name"]
             assert step["shell"] == "bash"
-    uploads = [s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@")]
-    assert {s["with"]["path"] for s in uploads} == {"${{ steps.build.outputs.site }}/",
-                                                     "${{ steps.build.outputs.site }}/report.html"}
-    assert all(s["if"] == "inputs.upload-site == 'true'" for s in uploads)
+    uploads = {s["name"]: s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@")}
+    snap = uploads.pop("Upload the snapshot")
+    assert {s["with"]["path"] for s in uploads.values()} == {
+        "${{ steps.build.outputs.site }}/", "${{ steps.build.outputs.site }}/report.html"}
+    assert all(s["if"] == "inputs.upload-site == 'true'" for s in uploads.values())
+    assert snap["if"] == "inputs.upload-snapshot == 'true'"
+    assert snap["with"]["name"] == "${{ inputs.snapshot-artifact }}"
+    assert snap["with"]["path"].splitlines() == ["${{ steps.build.outputs.site }}/data/sweep.parquet",
+                                            "${{ steps.build.outputs.site }}/data/sweep.json"]
+    assert inputs["baseline"]["default"] == "auto"
     (comment,) = [s for s in steps if s.get("uses", "").startswith("actions/github-script@")]
     assert "inputs.comment == 'true'" in comment["if"]
     assert "github.event_name == 'pull_request'" in comment["if"]
@@ -229,63 +245,201 @@ def test_the_action_installs_builds_uploads_and_keeps_one_comment():
         "} else {") < script.index("createComment")
 
 
-def _expand(value: str, *, inputs: dict, github: dict) -> str:
+def _expand(value: str, *, inputs: dict, github: dict, steps: dict | None = None) -> str:
     """The few expressions the action's shell steps use, evaluated like GitHub does."""
     def one(m):
         scope, _, name = m.group(1).strip().partition(".")
+        if scope == "steps":
+            step, _, output = name.partition(".outputs.")
+            return (steps or {}).get(step, {}).get(output, "")
         return {"inputs": inputs, "github": github}[scope][name]
     return re.sub(r"\$\{\{(.*?)\}\}", one, value)
 
 
-@pytest.mark.slow
-def test_the_actions_shell_steps_run_locally(tmp_path):
-    """The action's bash steps, run here with a fake GITHUB_* environment: the install step (pip
-    replaced by a FAKE that records its arguments) and the build step for real."""
+def _outputs(text: str) -> dict[str, str]:
+    """A step's GITHUB_OUTPUT file: ``name=value`` lines and ``name<<EOF`` blocks."""
+    out, lines = {}, iter(text.splitlines())
+    for line in lines:
+        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
+            name, end = line.split("<<", 1)
+            value = []
+            for more in lines:
+                if more == end:
+                    break
+                value.append(more)
+            out[name] = "\n".join(value)
+        elif "=" in line:
+            name, value = line.split("=", 1)
+            out[name] = value
+    return out
+
+
+# The GitHub CLI cannot reach GitHub offline: this FAKE answers the action's two calls from
+# files instead. `gh run list ...` prints $FAKE_GH_RUN (nothing when unset: no run found);
+# `gh run download RUN -n NAME -D DIR` copies the folder $FAKE_GH_ARTIFACT into DIR when RUN and
+# NAME are $FAKE_GH_RUN and $FAKE_GH_NAME, else fails like gh does. Every call is logged.
+FAKE_GH = """#!/bin/sh
+echo "$@" >> "$FAKE_GH_LOG"
+if [ "$1 $2" = "run list" ]; then
+  [ -n "$FAKE_GH_RUN" ] && echo "$FAKE_GH_RUN"
+  exit 0
+fi
+if [ "$1 $2" = "run download" ]; then
+  run=$3; name=""; dir=.
+  shift 3
+  while [ $# -gt 0 ]; do
+    case "$1" in -n) name=$2; shift 2 ;; -D) dir=$2; shift 2 ;; *) shift ;; esac
+  done
+  if [ "$run" != "$FAKE_GH_RUN" ] || [ "$name" != "$FAKE_GH_NAME" ] || [ -z "$FAKE_GH_ARTIFACT" ]; then
+    echo "no valid artifacts found to download" >&2
+    exit 1
+  fi
+  mkdir -p "$dir" && cp -R "$FAKE_GH_ARTIFACT"/. "$dir"/
+  exit 0
+fi
+echo "fake gh: unexpected call: $*" >&2
+exit 2
+"""
+
+
+class ActionRunner:
+    """Runs the action's bash steps here, in order, with a fake GITHUB_* environment: each
+    step's own GITHUB_OUTPUT, expressions evaluated from the inputs, ``github`` and earlier
+    steps' outputs; pip and gh replaced by FAKEs on PATH, sweepsight for real."""
+
+    def __init__(self, tmp_path: Path, *, inputs: dict, github: dict, env: dict | None = None):
+        self.action = _action()
+        tmp_path.mkdir(parents=True, exist_ok=True)
+        self.work = tmp_path / "workspace"
+        self.work.mkdir(exist_ok=True)
+        bin_dir = tmp_path / "bin"
+        bin_dir.mkdir(exist_ok=True)
+        self.pip_log, self.gh_log = tmp_path / "pip.log", tmp_path / "gh.log"
+        (bin_dir / "python").write_text(  # FAKE pip: records "python -m pip ..."; python otherwise
+            f'#!/bin/sh\nif [ "$1" = "-m" ] && [ "$2" = "pip" ]; then echo "$@" >> {self.pip_log}; exit 0; fi\n'
+            f'exec {sys.executable} "$@"\n')
+        (bin_dir / "sweepsight").write_text(f'#!/bin/sh\nexec {sys.executable} -m sweepsight "$@"\n')
+        (bin_dir / "gh").write_text(FAKE_GH)
+        for exe in bin_dir.iterdir():
+            exe.chmod(0o755)
+        self.tmp = tmp_path
+        self.step_summary = tmp_path / "step_summary"
+        self.step_summary.write_text("")
+        self.inputs = {k: str(v.get("default", "")) for k, v in self.action["inputs"].items()}
+        self.inputs.update(inputs)
+        self.github = {"action_path": str(ROOT), "event_name": "pull_request", "base_ref": "main",
+                       "token": "fake-token", "repository": "owner/repo", **github}
+        (tmp_path / "runner-temp").mkdir(exist_ok=True)
+        self.env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+                    "PYTHONPATH": str(ROOT), "GITHUB_STEP_SUMMARY": str(self.step_summary),
+                    "GITHUB_ENV": str(tmp_path / "env"), "GITHUB_WORKSPACE": str(self.work),
+                    "GITHUB_ACTION_PATH": str(ROOT), "GITHUB_ACTIONS": "true",
+                    "GITHUB_EVENT_NAME": self.github["event_name"],
+                    "GITHUB_REPOSITORY": "owner/repo", "RUNNER_TEMP": str(tmp_path / "runner-temp"),
+                    "FAKE_GH_LOG": str(self.gh_log), **(env or {})}
+        self.outputs: dict[str, dict[str, str]] = {}
+        self.ran: list[str] = []
+
+    def run(self, *names: str) -> None:
+        """Run the named bash steps (all of them when none are named), in the action's order."""
+        for i, step in enumerate(self.action["runs"]["steps"]):
+            if "run" not in step or (names and step["name"] not in names):
+                continue
+            out = self.tmp / f"output-{i}"
+            out.write_text("")
+            step_env = {k: _expand(str(v), inputs=self.inputs, github=self.github, steps=self.outputs)
+                        for k, v in step.get("env", {}).items()}
+            done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+                                  cwd=self.work, env={**self.env, **step_env, "GITHUB_OUTPUT": str(out)},
+                                  capture_output=True, text=True, timeout=1200)
+            assert done.returncode == 0, (step["name"], done.stdout[-2000:], done.stderr[-2000:])
+            self.outputs[step.get("id", step["name"])] = _outputs(out.read_text())
+            self.ran.append(step["name"])
+
+    def gh_calls(self) -> list[str]:
+        return self.gh_log.read_text().splitlines() if self.gh_log.exists() else []
+
+
+def _base_snapshot(folder: Path) -> Path:
+    """A real snapshot artifact: data/sweep.* of a sweep like the current one, as the action's
+    "Upload the snapshot" step lays it out (sweep.parquet and sweep.json at the top)."""
+    from sweepsight import adapters
+    from sweepsight.adapters import snapshot
     from tests.conftest import write_sweep
 
-    action = _action()
-    work = tmp_path / "workspace"
-    work.mkdir()
-    write_sweep(work / "runs.csv", seeds=2)
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    pip_log = tmp_path / "pip.log"
-    (bin_dir / "python").write_text(  # FAKE pip: records "python -m pip ..."; python otherwise
-        f'#!/bin/sh\nif [ "$1" = "-m" ] && [ "$2" = "pip" ]; then echo "$@" >> {pip_log}; exit 0; fi\n'
-        f'exec {sys.executable} "$@"\n')
-    (bin_dir / "sweepsight").write_text(f'#!/bin/sh\nexec {sys.executable} -m sweepsight "$@"\n')
-    for exe in bin_dir.iterdir():
-        exe.chmod(0o755)
-    files = {n: tmp_path / n for n in ("output", "step_summary", "env")}
-    for f in files.values():
-        f.write_text("")
-    inputs = {k: str(v.get("default", "")) for k, v in action["inputs"].items()}
-    inputs.update({"args": """--source csv --path runs.csv --target val_acc --title 'Our "lr" sweep'""",
-                   "out": "report site", "quarto": "false"})
-    github = {"action_path": str(ROOT)}
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-           "PYTHONPATH": str(ROOT), "GITHUB_OUTPUT": str(files["output"]),
-           "GITHUB_STEP_SUMMARY": str(files["step_summary"]), "GITHUB_ENV": str(files["env"]),
-           "GITHUB_WORKSPACE": str(work), "GITHUB_ACTION_PATH": str(ROOT), "GITHUB_ACTIONS": "true",
-           "GITHUB_EVENT_NAME": "pull_request", "GITHUB_REPOSITORY": "owner/repo"}
-    ran = []
-    for step in action["runs"]["steps"]:
-        if "run" not in step:
-            continue
-        step_env = {k: _expand(str(v), inputs=inputs, github=github) for k, v in step.get("env", {}).items()}
-        done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
-                              cwd=work, env={**env, **step_env}, capture_output=True, text=True,
-                              timeout=1200)
-        assert done.returncode == 0, (step["name"], done.stdout[-2000:], done.stderr[-2000:])
-        ran.append(step["name"])
-    assert ran == ["Install sweepsight", "Build the report"]
-    assert pip_log.read_text().split() == ["-m", "pip", "install", "--disable-pip-version-check",
-                                           "--quiet", f"{ROOT}[mlflow,wandb]"]
-    outputs = dict(line.split("=", 1) for line in files["output"].read_text().splitlines())
-    assert outputs == {"site": "report site", "summary": "report site/summary.md"}
-    site = work / "report site"
+    folder.mkdir(parents=True)
+    csv = write_sweep(folder.parent / "base.csv", seeds=2, random_state=5)
+    snapshot.save(adapters.load("csv", {"path": str(csv)}), folder / "sweep")
+    return folder
+
+
+@pytest.mark.slow
+def test_the_actions_shell_steps_run_locally(tmp_path):
+    """The action's bash steps on a pull request: pip replaced by a FAKE that records its
+    arguments, gh by a FAKE that serves a real snapshot as the base branch's artifact, and the
+    build for real: summary.md opens with the comparison against that snapshot."""
+    from tests.conftest import write_sweep
+
+    artifact = _base_snapshot(tmp_path / "artifact")
+    runner = ActionRunner(
+        tmp_path, inputs={"args": """--source csv --path runs.csv --target val_acc --title 'Our "lr" sweep'""",
+                          "out": "report site", "quarto": "false"},
+        github={}, env={"FAKE_GH_RUN": "4242", "FAKE_GH_NAME": "report-snapshot",
+                        "FAKE_GH_ARTIFACT": str(artifact)})
+    write_sweep(runner.work / "runs.csv", seeds=2)
+    runner.run()
+    assert runner.ran == ["Install sweepsight", "Find the baseline", "Build the report"]
+    assert runner.pip_log.read_text().split() == ["-m", "pip", "install", "--disable-pip-version-check",
+                                                  "--quiet", f"{ROOT}[mlflow,wandb]"]
+    fetched = tmp_path / "runner-temp" / "sweepsight-baseline"
+    assert runner.gh_calls() == [
+        "run list --branch main --workflow pages.yml --status success --limit 1 --json "
+        "databaseId --jq .[0].databaseId // empty",
+        f"run download 4242 -n report-snapshot -D {fetched}"]
+    assert runner.outputs["baseline"] == {"baseline": str(fetched), "missing": ""}
+    assert runner.outputs["build"] == {"site": "report site", "summary": "report site/summary.md"}
+    site = runner.work / "report site"
     summary = (site / "summary.md").read_text()
-    assert files["step_summary"].read_text() == summary and "val\\_acc" in summary
-    assert summary.startswith('# Our "lr" sweep\n')  # the quoted argument arrived as one
-    for page in ("index.html", "report.html", "significance.html"):
+    assert runner.step_summary.read_text() == summary and "val\\_acc" in summary
+    lines = summary.split("\n")
+    assert lines[0] == '# Our "lr" sweep'  # the quoted argument arrived as one
+    assert lines[2] == "## Against the baseline" and lines[4].startswith("The best configuration")
+    assert lines[6].startswith("The baseline is the snapshot ../runner-temp/sweepsight-baseline/sweep (49 runs ")
+    for page in ("index.html", "report.html", "significance.html", "comparison.html",
+                 "data/baseline.parquet", "data/sweep.parquet", "data/sweep.json"):
         assert (site / page).is_file(), page
+
+
+@pytest.mark.slow
+def test_no_base_snapshot_builds_without_a_baseline_and_says_so(tmp_path):
+    from tests.conftest import write_sweep
+
+    runner = ActionRunner(tmp_path, inputs={"args": "--source csv --path runs.csv --target val_acc",
+                                            "quarto": "false"}, github={"base_ref": "release/2"})
+    write_sweep(runner.work / "runs.csv", seeds=2)
+    runner.run()  # gh finds no successful run: not a failure
+    assert [c.split()[:2] for c in runner.gh_calls()] == [["run", "list"]]
+    why = "no successful pages.yml run on release/2 to compare with"
+    assert runner.outputs["baseline"] == {"baseline": "", "missing": why}
+    lines = (runner.work / "site" / "summary.md").read_text().split("\n")
+    assert lines[2] == f"No baseline: {why}." and lines[4] == "## Findings"
+    assert not (runner.work / "site" / "data" / "baseline.parquet").exists()
+
+
+def test_the_baseline_step_without_gh(tmp_path):
+    """The baseline step alone: a run without the artifact, none, a value passed through, and
+    auto outside a pull request (no gh call in the last three)."""
+    cases = [
+        ({"baseline": "auto"}, {}, {"FAKE_GH_RUN": "7", "FAKE_GH_NAME": "other"},
+         {"baseline": "", "missing": "the newest successful pages.yml run on main (7) has no "
+                                     "report-snapshot artifact with a snapshot"}, 2),
+        ({"baseline": "none"}, {}, {}, {"baseline": "", "missing": ""}, 0),
+        ({"baseline": "--source mlflow --experiment 'old sweep'"}, {}, {},
+         {"baseline": "--source mlflow --experiment 'old sweep'", "missing": ""}, 0),
+        ({"baseline": "auto"}, {"event_name": "push"}, {}, {"baseline": "", "missing": ""}, 0),
+    ]
+    for i, (inputs, github, env, want, calls) in enumerate(cases):
+        runner = ActionRunner(tmp_path / str(i), inputs={"args": "x", **inputs}, github=github, env=env)
+        runner.run("Find the baseline")
+        assert runner.outputs["baseline"] == want, inputs
+        assert len(runner.gh_calls()) == calls, inputs

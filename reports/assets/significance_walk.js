@@ -1,6 +1,9 @@
 /* The significance walk: every configuration reachable from an embedded, columnar data set.
  * SWEEPSIGHT_WALK(root, data) draws the picker, the target's neighbourhood (SVG), its table
- * and the paged table of every pair. All text from the data goes through textContent. */
+ * and the paged table of every pair. All text from the data goes through textContent.
+ * A URL hash "#<hash_key>=<index or key>" (hash_key "config" by default) selects a
+ * configuration on load and when the hash changes: its index in the data (0 = the best), its
+ * label ("lr=0.01, solver=adam"), or some of its values (the best-ranked match). */
 window.SWEEPSIGHT_WALK = window.SWEEPSIGHT_WALK || function (root, D) {
   "use strict";
   var SVGNS = "http://www.w3.org/2000/svg";
@@ -396,11 +399,14 @@ window.SWEEPSIGHT_WALK = window.SWEEPSIGHT_WALK || function (root, D) {
   ];
   allBox.appendChild(el("h3", {}, "Every neighbour pair of the sweep"));
   var links = el("p");
-  links.appendChild(document.createTextNode("All " + P.toLocaleString("en") + " pairs as files: "));
-  links.appendChild(el("a", {href: D.files.csv}, "pairs.csv"));
-  links.appendChild(document.createTextNode(", "));
-  links.appendChild(el("a", {href: D.files.parquet}, "pairs.parquet"));
-  links.appendChild(document.createTextNode(". Each pair appears twice below, once from each side (Holm adjusts within each configuration's neighbourhood)."));
+  if (D.files) {
+    links.appendChild(document.createTextNode("All " + P.toLocaleString("en") + " pairs as files: "));
+    links.appendChild(el("a", {href: D.files.csv}, "pairs.csv"));
+    links.appendChild(document.createTextNode(", "));
+    links.appendChild(el("a", {href: D.files.parquet}, "pairs.parquet"));
+    links.appendChild(document.createTextNode(". "));
+  }
+  links.appendChild(document.createTextNode("Each pair appears twice below, once from each side (Holm adjusts within each configuration's neighbourhood)."));
   allBox.appendChild(links);
   var allInput = el("input", {type: "search", placeholder: "filter: any value, hyperparameter or verdict", "class": "walk-filter"});
   var verdictSel = el("select", {"class": "walk-verdict-filter"});
@@ -475,7 +481,41 @@ window.SWEEPSIGHT_WALK = window.SWEEPSIGHT_WALK || function (root, D) {
     allTable.appendChild(body);
   }
 
-  setTarget(0);
+  // "#config=12", "#config=lr%3D0.01%2C%20solver%3Dadam" or some of the values
+  var HASH_KEY = D.hash_key || "config";
+  function fromHash() {
+    var want = null;
+    location.hash.replace(/^#/, "").split("&").forEach(function (part) {
+      var eq = part.indexOf("=");
+      if (eq > 0 && decodeURIComponent(part.slice(0, eq)) === HASH_KEY)
+        want = decodeURIComponent(part.slice(eq + 1).replace(/\+/g, " "));
+    });
+    if (want === null) return -1;
+    if (/^\d+$/.test(want)) return +want < C ? +want : -1;
+    for (var c = 0; c < C; c++) if (label(c) === want) return c;
+    var given = {};  // some of the values: "solver=adam, lr=0.01"
+    want.split(/,\s*/).forEach(function (kv) {
+      var q = kv.indexOf("=");
+      if (q > 0) given[kv.slice(0, q).trim()] = kv.slice(q + 1).trim();
+    });
+    for (c = 0; c < C; c++) {  // configurations are stored best first
+      var ok = Object.keys(given).length > 0;
+      for (var j = 0; j < NP && ok; j++)
+        if (D.params[j] in given && valueText(j, D.codes[j][c]) !== given[D.params[j]]) ok = false;
+      if (ok) return c;
+    }
+    return -1;
+  }
+  function followHash() {
+    var c = fromHash();
+    if (c < 0) return false;
+    go(c);
+    root.scrollIntoView();
+    return true;
+  }
+  window.addEventListener("hashchange", followHash);
+
+  if (!followHash()) setTarget(0);
   drawAll();
   root.setAttribute("data-ready", "1");
 };

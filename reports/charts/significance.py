@@ -180,12 +180,18 @@ def _int_text(values) -> str:
     return ",".join(map(str, np.asarray(values, dtype=np.int64).tolist()))
 
 
-def walk_data(analysis, *, files: tuple[str, str] = ("data/pairs.csv", "data/pairs.parquet")) -> str | None:
+PAIR_FILES = ("data/pairs.csv", "data/pairs.parquet")
+
+
+def walk_data(analysis, *, files: tuple[str, str] | None = PAIR_FILES,
+              hash_key: str = "config") -> str | None:
     """The walk's data as a JSON text (None when significance is not applicable): every
     configuration (best first) as columns of codes into levels stored once, and every
-    neighbour pair once by configuration index, with both sides' Holm p, verdict and seeds."""
+    neighbour pair once by configuration index, with both sides' Holm p, verdict and seeds.
+    ``files``: the pair files to link (None: none); ``hash_key``: the URL hash key that
+    selects a configuration (``#config=<index or label>``)."""
     sig, prep = analysis.significance, analysis.prep
-    if not sig.applicable or len(sig.configs) == 0:
+    if sig is None or not sig.applicable or len(sig.configs) == 0:
         return None
     import json
 
@@ -260,7 +266,8 @@ def walk_data(analysis, *, files: tuple[str, str] = ("data/pairs.csv", "data/pai
         "colors": dict(VERDICT_COLORS), "row_colors": dict(ROW_STYLE),
         "legend": [{"verdict": v, "text": t} for v, t in VERDICT_LEGEND.items()],
         "min_boot": MIN_BOOT_RUNS, "ci_text": f"{100 * (1 - alpha):g}% bootstrap interval",
-        "files": {"csv": files[0], "parquet": files[1]},
+        "files": {"csv": files[0], "parquet": files[1]} if files else None,
+        "hash_key": hash_key,
         "codes": [_int_text(c) for c in codes],
         "n": _int_text(configs["n"]), "rank": _int_text(configs["rank"]),
         "reach": _int_text(reach.to_numpy()),
@@ -276,7 +283,7 @@ def _rows(frame: pd.DataFrame, rows: np.ndarray, columns: list[str]) -> pd.DataF
 
 
 _WALK_CSS = """
-.sweepsight-walk { font-size: 14px; max-width: 800px; }
+.sweepsight-walk { font-size: 14px; max-width: 800px; scroll-margin-top: 72px; }
 .sweepsight-walk .walk-picker label { display: inline-block; margin: 0 12px 6px 0; font-size: 13px; }
 .sweepsight-walk select, .sweepsight-walk input, .sweepsight-walk button { font-size: 13px; }
 .sweepsight-walk .walk-rank { width: 5em; }
@@ -299,12 +306,15 @@ _WALK_CSS = """
 """
 
 
-def significance_walk(analysis) -> str | None:
+def significance_walk(analysis, *, files: tuple[str, str] | None = PAIR_FILES,
+                      hash_key: str = "config") -> str | None:
     """The significance walk as self-contained HTML (data embedded, script inline; nothing is
-    fetched), or None when significance is not applicable."""
+    fetched), or None when significance is not applicable. ``analysis``: anything with
+    ``significance``, ``prep`` and ``options`` (an :class:`analysis.Analysis`, or a baseline's
+    :class:`analysis.compare.BaselineSweep`); ``files``, ``hash_key``: see :func:`walk_data`."""
     from importlib import resources
 
-    data = walk_data(analysis)
+    data = walk_data(analysis, files=files, hash_key=hash_key)
     if data is None:
         return None
     script = resources.files("sweepsight.reports").joinpath("assets/significance_walk.js").read_text(
