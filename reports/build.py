@@ -334,6 +334,13 @@ def build(
             return kept
 
         stage("snapshot", save_snapshot)
+        analysis_path = work / "analysis.pkl"  # the pages' parameter; never written by the build
+
+        def progress(name: str, seconds: float) -> None:
+            log(f"[{seconds:7.2f} s]   analysis: {name}")
+
+        results: list = []
+
         def analyse_stage() -> str:
             results.append(_analyse(
                 str(snap), target=target, direction=direction, metric_scale=metric_scale,
@@ -344,6 +351,16 @@ def build(
                 log("[   0.00 s]   baseline: no configuration is in both sweeps (the "
                     "hyperparameters' values differ); comparing best against best only")
             return ", ".join(f"{k} {v:.2f} s" for k, v in results[0].timings.items())
+
+        stage("analysis", analyse_stage)
+        result = results[0]
+
+        def pages_stage() -> str:
+            missing = [p.template for p in PAGES if not (TEMPLATES / f"{p.template}.ipynb").exists()]
+            if missing:
+                raise BuildError(f"page templates missing in {TEMPLATES}: {', '.join(missing)}")
+            _IN_MEMORY[analysis_path.resolve()] = result
+            try:
                 for page in PAGES:
                     start = time.perf_counter()
                     execute(TEMPLATES / f"{page.template}.ipynb", project / f"{page.stem}.ipynb",
