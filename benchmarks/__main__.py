@@ -83,7 +83,7 @@ def parse_cli_stages(stdout: str) -> dict[str, float]:
     return out
 
 
-def run_report(csv: Path, out: Path) -> dict:
+def run_report(csv: Path, out: Path, *, target: str = "val_loss") -> dict:
     """Build the whole site (notebooks + render) for one sweep; time it, measure its size and
     the peak resident memory of its process tree (the build process and any children
     summed, sampled every 50 ms by :mod:`benchmarks.tree_rss`; ``peak_rss_mb`` is the largest
@@ -91,7 +91,7 @@ def run_report(csv: Path, out: Path) -> dict:
     start = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks.tree_rss", "--", sys.executable, "-W", "ignore",
-         "-m", "reports", "--source", "csv", "--path", str(csv), "--target", "val_loss",
+         "-m", "reports", "--source", "csv", "--path", str(csv), "--target", target,
          "--out", str(out), "--renderer", "nbconvert"],
         capture_output=True, text=True)
     seconds = time.perf_counter() - start
