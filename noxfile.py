@@ -100,5 +100,6 @@ def minimum(session: nox.Session) -> None:
     """The fast tests on the lowest versions pyproject allows for each direct dependency
     (``uv pip install --resolution lowest-direct``); pass pytest options after --."""
     deps = nox.project.dependency_groups(PYPROJECT, "test")
-    session.install("--resolution", "lowest-direct", "-e", ".[mlflow,wandb]", *deps)
+    session.install("--resolution", "lowest-direct", "-e", ".[mlflow,wandb]", *deps,
+                    env={"UV_COMPILE_BYTECODE": "1"})
     session.run("pytest", "-m", "not browser and not server", *session.posargs)
