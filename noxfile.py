@@ -16,13 +16,16 @@ nox.options.sessions = ["tests"]
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 
 
+# Compile to bytecode at install: uv does not by default, and where PYTHONDONTWRITEBYTECODE is
+# set nothing is ever cached, so every Python process recompiled pandas, scikit-learn, scipy
+# and statsmodels (16 CPU seconds of imports per process here, 5.4 compiled).
+COMPILED = {"UV_COMPILE_BYTECODE": "1"}
+
+
 def install(session: nox.Session, *groups: str, extras: str = "mlflow,wandb") -> None:
-    """The project with its tracker extras, plus the named dependency groups, compiled to
-    bytecode at install: uv does not compile by default, and where PYTHONDONTWRITEBYTECODE is
-    set nothing is ever cached, so every Python process recompiled pandas, scikit-learn, scipy
-    and statsmodels (16 CPU seconds of imports per process here, 5.4 compiled)."""
+    """The project with its tracker extras, plus the named dependency groups (compiled)."""
     deps = [d for g in groups for d in nox.project.dependency_groups(PYPROJECT, g)]
-    session.install("-e", f".[{extras}]", *deps, env={"UV_COMPILE_BYTECODE": "1"})
+    session.install("-e", f".[{extras}]", *deps, env=COMPILED)
 
 
 def ensure_chromium(session: nox.Session) -> None:
@@ -100,6 +103,5 @@ def minimum(session: nox.Session) -> None:
     """The fast tests on the lowest versions pyproject allows for each direct dependency
     (``uv pip install --resolution lowest-direct``); pass pytest options after --."""
     deps = nox.project.dependency_groups(PYPROJECT, "test")
-    session.install("--resolution", "lowest-direct", "-e", ".[mlflow,wandb]", *deps,
-                    env={"UV_COMPILE_BYTECODE": "1"})
+    session.install("--resolution", "lowest-direct", "-e", ".[mlflow,wandb]", *deps, env=COMPILED)
     session.run("pytest", "-m", "not browser and not server", *session.posargs)
