@@ -194,14 +194,45 @@ def bootstrap_diff_ci(samples: tuple[np.ndarray, ...], start: np.ndarray, n: np.
 
 
 def _quantiles(d: np.ndarray, q: list[float]) -> np.ndarray:
-    """``np.quantile(d, q, axis=1).T`` (linear interpolation), sorting ``d`` in place (numpy's
-    vectorised sort beats a partition at a few order statistics)."""
-    d.sort(axis=1)
+    """``np.quantile(d, q, axis=1).T`` (linear interpolation), reordering ``d`` in place."""
     pos = np.asarray(q) * (d.shape[1] - 1)
     lo = np.floor(pos).astype(int)
     hi = np.minimum(lo + 1, d.shape[1] - 1)
     frac = (pos - lo)[None, :]
-    return d[:, lo] * (1 - frac) + d[:, hi] * frac
+    at = order_statistics(d, np.concatenate([lo, hi]))
+    return at[:, :len(lo)] * (1 - frac) + at[:, len(lo):] * frac
+
+
+#: rows are sorted in this many slices when that gives the order statistics (see below)
+_SLICES = 4
+
+
+def order_statistics(d: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """``np.sort(d, axis=1)[:, positions]`` (NaN last), reordering ``d`` in place.
+
+    Near either end, as a percentile interval's are: each row is sorted as four slices (numpy's
+    vectorised sort is about four times faster on 500 values than on 2,000, per value), then
+    only the m smallest and m largest of every slice (m: the deepest position asked for, from
+    its nearer end) are merged and sorted. The k-th smallest value of a row is among the k
+    smallest of its slices, so the result is the full sort's, exactly.
+    """
+    rows, n = d.shape
+    positions = np.asarray(positions, dtype=int)
+    depth = int(np.minimum(positions + 1, n - positions).max(initial=0))
+    if n % _SLICES or 2 * depth * _SLICES > n:
+        d.sort(axis=1)
+        return d[:, positions]
+    width = n // _SLICES
+    parts = d.reshape(rows * _SLICES, width)  # a view: d is C-contiguous from the callers
+    parts.sort(axis=1)
+    parts = parts.reshape(rows, _SLICES, width)
+    low = np.sort(parts[:, :, :depth].reshape(rows, -1), axis=1)
+    high = np.sort(parts[:, :, width - depth:].reshape(rows, -1), axis=1)
+    below = positions < depth  # else n - position <= depth: counted from the top
+    out = np.empty((rows, positions.size), dtype=d.dtype)
+    out[:, below] = low[:, positions[below]]
+    out[:, ~below] = high[:, positions[~below] - (n - high.shape[1])]
+    return out
 
 
 def _draw(rng: np.random.Generator, k: int, n_boot: int) -> np.ndarray:
@@ -252,6 +283,32 @@ def _t_power(d: np.ndarray, k: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     crit = stats.t.isf(alpha / 2, df)
     nc = d * np.sqrt(k / 2)
     return stats.nct.sf(crit, df, nc) + stats.nct.cdf(-crit, df, nc)
+
+
+def _reaches(d: np.ndarray, k: np.ndarray, alpha: np.ndarray, power: float) -> np.ndarray:
+    """``_t_power(d, k, alpha) >= power`` for d >= 0, mostly without its smaller term: the
+    chance of a significant result in the wrong direction, ``nct.cdf(-crit)``, is at most
+    alpha / 2 (its value with no effect), so it can only decide where the larger term falls
+    short of ``power`` by less than that. The critical values are computed once per distinct
+    (k, alpha)."""
+    df = 2 * k - 2
+    levels, codes = _factorize(alpha)
+    keys, key = _factorize(df * len(levels) + codes)
+    crit = stats.t.isf(levels[keys.astype(np.int64) % len(levels)] / 2,
+                       keys // len(levels))[key]
+    nc = d * np.sqrt(k / 2)
+    upper = stats.nct.sf(crit, df, nc)
+    out = upper >= power
+    close = np.flatnonzero(~out & (upper >= power - alpha / 2))
+    if close.size:
+        out[close] = upper[close] + stats.nct.cdf(-crit[close], df[close], nc[close]) >= power
+    return out
+
+
+def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct values, each value's position among them), by hashing."""
+    codes, levels = pd.factorize(values)
+    return np.asarray(levels), codes
 
 
 def min_attainable_p(test: str, n_a, n_b):
@@ -305,30 +362,40 @@ def _seeds_for_power(diff: np.ndarray, sd_a: np.ndarray, sd_b: np.ndarray, alpha
         return out
     z_a = stats.norm.isf(alpha[todo] / 2)
     z = z_a + stats.norm.isf(1 - power)
-    # start one below Guenther's approximation (normal + z**2/4), which is rarely off by more;
-    # step down while the power holds, then up until it does
+    # Guenther's approximation (normal + z**2/4) is rarely off: certify it with one power
+    # below it and one at it, and step only where that fails
     normal = 2 * (z / d[todo]) ** 2
-    k = np.maximum(2, np.ceil(normal + z_a ** 2 / 4) - 1).astype(float)
+    k = np.maximum(2, np.ceil(normal + z_a ** 2 / 4)).astype(float)
     # the t-test never needs fewer seeds than the normal approximation: beyond the cap early
     # (and scipy's noncentral t is slow at huge degrees of freedom)
     k[normal > max_seeds] = np.inf
     dd_all, aa_all = d[todo], alpha[todo]
-    down = np.isfinite(k) & (k > 2)  # a pair stops going down at its first failing step
+    live = np.flatnonzero(np.isfinite(k))
+    below = np.zeros(k.shape, dtype=bool)  # the power holds one seed fewer: step down
+    at = np.zeros(k.shape, dtype=bool)
+    both = np.concatenate([live, live[k[live] > 2]])
+    steps = np.concatenate([k[live], k[live[k[live] > 2]] - 1])
+    ok = _reaches(dd_all[both], steps, aa_all[both], power)
+    at[live] = ok[:live.size]
+    below[live[k[live] > 2]] = ok[live.size:]
+    down = below.copy()
     while down.any():
         cand = np.flatnonzero(down)
-        ok_below = _t_power(dd_all[cand], k[cand] - 1, aa_all[cand]) >= power
-        k[cand[ok_below]] -= 1
-        down[cand[~ok_below]] = False
-        down &= k > 2
+        k[cand] -= 1
+        down[cand] = k[cand] > 2
+        cand = np.flatnonzero(down)
+        if cand.size:
+            down[cand] = _reaches(dd_all[cand], k[cand] - 1, aa_all[cand], power)
+    up = np.isfinite(k) & ~at & ~below
+    while up.any():
+        rows = np.flatnonzero(up)
+        k[rows] += 1
+        over = k[rows] > max_seeds
+        k[rows[over]] = np.inf
+        rows = rows[~over]
+        up[:] = False
+        up[rows] = ~_reaches(dd_all[rows], k[rows], aa_all[rows], power)
     k[k > max_seeds] = np.inf
-    live = np.isfinite(k)
-    while live.any():
-        rows = np.flatnonzero(live)
-        short = _t_power(dd_all[rows], k[rows], aa_all[rows]) < power
-        k[rows[short]] += 1
-        k[rows[short & (k[rows] > max_seeds)]] = np.inf
-        live[rows[~short]] = False
-        live &= np.isfinite(k)
     out[todo] = k
     return out
 
