@@ -289,7 +289,7 @@ def build(
     page and in summary.md).
     Returns the wall time of every stage in seconds.
     """
-    from sweepsight.reports import pairs, render, summary
+    from sweepsight.reports import memory, pairs, render, summary
 
     if (table is None) == (snapshot_path is None):
         raise ValueError("pass exactly one of table and snapshot_path")
@@ -301,9 +301,12 @@ def build(
     tmp, lock = _building_folder(out)
     timings: dict[str, float] = {}
 
+    memory.keep_large_blocks_mapped()
+
     def stage(name: str, fn: Callable[[], str | None]) -> None:
         start = time.perf_counter()
         detail = fn()
+        memory.trim()  # what the stage freed goes back before the next one allocates
         timings[name] = time.perf_counter() - start
         log(f"[{timings[name]:7.2f} s] {name}" + (f": {detail}" if detail else ""))
 
