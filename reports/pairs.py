@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from sweepsight.analysis.significance import pair_sides
+from sweepsight.reports.format import formatted
 
 #: File names written into the site's data folder.
 CSV, PARQUET = "pairs.csv", "pairs.parquet"
@@ -161,17 +162,13 @@ def _quote(text: str) -> str:
 
 
 def _cell_text(col: pd.Series) -> list[str]:
-    """One column's cells as pandas' ``to_csv(float_format="%.10g")`` writes them, each
-    distinct value formatted once (p-values, deltas, means and labels repeat across pairs)."""
-    values = col.to_numpy()
-    codes, uniques = pd.factorize(values)  # NaN -> -1; -0.0 joins 0.0, set apart below
-    if col.dtype.kind in "fiu":
-        spec = "%.10g" if col.dtype.kind == "f" else "%d"
-        text = np.array([spec % v for v in uniques.tolist()] + [""], dtype=object)[codes]
-        if col.dtype.kind == "f":
-            zero = values == 0
-            text[np.flatnonzero(zero)] = np.where(np.signbit(values[zero]), "-0", "0")
-        return text.tolist()
+    """One column's cells as pandas' ``to_csv(float_format="%.10g")`` writes them; texts
+    (labels repeat across pairs) quoted once per distinct value."""
+    if col.dtype.kind == "f":
+        return formatted(col.to_numpy(), "%.10g").tolist()
+    if col.dtype.kind in "iu":
+        return list(map(str, col.tolist()))
+    codes, uniques = pd.factorize(col.to_numpy())  # missing -> -1: an empty field
     text = np.array(uniques.tolist() + [""], dtype=object)
     special = np.flatnonzero(pd.Series(text).str.contains('[,"\r\n]', regex=True).to_numpy())
     text[special] = [_quote(v) for v in text[special].tolist()]
