@@ -87,6 +87,13 @@ def coerce(values: pd.Series) -> Coerced:
     missing beside numbers or booleans (and counted), and a level of a categorical column.
     """
     if _all_text(values):
+        codes, uniques = pd.factorize(values)  # missing -> -1
+        if 2 * len(uniques) < len(values):  # a grid repeats a few values: type each once
+            at = np.where(codes < 0, len(uniques), codes)
+            distinct = pd.Series([*uniques.tolist(), None], dtype=object)
+            typed = _coerce_text(distinct, counts=np.bincount(at, minlength=len(distinct)))
+            return Coerced(pd.Series(typed.values.array.take(at), index=values.index,
+                                     dtype=typed.values.dtype), typed.kind, typed.null_words)
         return _coerce_text(values)
     return _coerce_objects(values)
 
@@ -110,24 +117,27 @@ def _floats(text: pd.Series) -> np.ndarray | None:
         return None
 
 
-def _coerce_text(values: pd.Series) -> Coerced:
-    """:func:`_coerce_objects` for all-string columns, column at a time (~30x faster)."""
+def _coerce_text(values: pd.Series, counts: np.ndarray | None = None) -> Coerced:
+    """:func:`_coerce_objects` for all-string columns, column at a time (~30x faster).
+    ``counts``: how many runs each value stands for (distinct values typed once), for
+    :attr:`Coerced.null_words`."""
     stripped = values.astype(object).where(values.notna(), "").str.strip()
     null = (stripped == "").to_numpy()
     word = stripped.str.lower().isin(NULL_WORDS).to_numpy() & ~null
+    words = int(word.sum() if counts is None else counts[word].sum())
     rest = ~null & ~word
     if rest.any():
         low = stripped[rest].str.lower()
         if low.isin(_TRUE | _FALSE).all():
             out = pd.Series(pd.NA, index=values.index, dtype="boolean")
             out[rest] = (low == "true").to_numpy()
-            return Coerced(out, "boolean", int(word.sum()))
+            return Coerced(out, "boolean", words)
         numbers = _floats(stripped[rest])
         if numbers is not None:
             out = np.full(len(values), np.nan)
             out[rest] = numbers
             return Coerced(pd.Series(out, index=values.index, dtype="float64"), "numeric",
-                           int(word.sum()))
+                           words)
     return Coerced(pd.Series(stripped.where(~null, None), index=values.index, dtype=object),
                    "categorical")
 
