@@ -316,7 +316,7 @@ def _pairs_table(grouped, links: pd.DataFrame, *, alpha: float, n_boot: int,
         "p_bh": pair_col("p_bh"), "min_attainable_p": pair_col("min_attainable_p"),
         "mean_raw_a": means_raw[cfg], "mean_raw_b": means_raw[nbr],
         "diff_raw": sign * pair_col("diff_raw"), "diff_raw_ci_low": rlo, "diff_raw_ci_high": rhi,
-    })
+    }, copy=False)  # each column is a fresh array: no second, consolidated copy of them all
     del from_value, to_value, lo, hi, rlo, rhi, sign
     out["p_holm"] = holm(out[p_col].to_numpy(), cfg)
     testable = ~out[p_col].isna()
@@ -330,10 +330,12 @@ def _pairs_table(grouped, links: pd.DataFrame, *, alpha: float, n_boot: int,
     bad = out["diff"] < 0 if maximize else out["diff"] > 0
     sig = out["p_holm"] < alpha
     V = Verdict
+    names = sorted(v.value for v in V)
+    code = {v: names.index(v.value) for v in V}  # codes, not a million strings
     verdict = np.select([~testable, cannot, sig & good, sig & bad],
-                        [V.NOT_TESTABLE.value, V.CANNOT_TELL.value, V.BETTER.value,
-                         V.WORSE.value], V.NOT_SIGNIFICANT.value)
-    out["verdict"] = pd.Categorical(verdict, categories=sorted(v.value for v in V))
+                        [code[V.NOT_TESTABLE], code[V.CANNOT_TELL], code[V.BETTER],
+                         code[V.WORSE]], code[V.NOT_SIGNIFICANT])
+    out["verdict"] = pd.Categorical.from_codes(verdict, categories=names)
     out["power_note"] = pd.Categorical(_power_notes(out, alpha, p_col))
     family = out.groupby("cfg")["cfg"].transform("size").to_numpy()
     out["seeds_to_reach"] = seeds_to_reach(family, alpha=alpha, test=test)

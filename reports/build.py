@@ -301,7 +301,7 @@ def build(
     tmp, lock = _building_folder(out)
     timings: dict[str, float] = {}
 
-    memory.keep_large_blocks_mapped()
+    memory.return_freed_memory()
 
     def stage(name: str, fn: Callable[[], str | None]) -> None:
         start = time.perf_counter()

@@ -179,6 +179,9 @@ def run(args: argparse.Namespace) -> dict[str, float]:
 
     spec = parse_baseline(args.baseline, args) if args.baseline is not None else None  # light
     from sweepsight import adapters
+    from sweepsight.reports import memory
+
+    memory.return_freed_memory()  # before the runs are loaded: see reports.memory
     from sweepsight.adapters import snapshot
     from sweepsight.reports.build import build
 
