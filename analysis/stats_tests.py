@@ -290,14 +290,18 @@ def _reaches(d: np.ndarray, k: np.ndarray, alpha: np.ndarray, power: float) -> n
     chance of a significant result in the wrong direction, ``nct.cdf(-crit)``, is at most
     alpha / 2 (its value with no effect), so it can only decide where the larger term falls
     short of ``power`` by less than that. The critical values are computed once per distinct
-    (k, alpha)."""
+    (k, alpha), in the calling thread (``t.isf`` is cdflib's, which is not re-entrant before
+    SciPy 1.13: threads calling it hang); the noncentral t (Boost's) runs on threads in
+    chunks of :data:`_POWER_CHUNK`."""
     df = 2 * k - 2
     levels, codes = _factorize(alpha)
     keys, key = _factorize(df * len(levels) + codes)
     crit = stats.t.isf(levels[keys.astype(np.int64) % len(levels)] / 2,
                        keys // len(levels))[key]
     nc = d * np.sqrt(k / 2)
-    upper = stats.nct.sf(crit, df, nc)
+    upper = np.concatenate(in_threads(
+        lambda sl: stats.nct.sf(crit[sl], df[sl], nc[sl]),
+        [slice(s, s + _POWER_CHUNK) for s in range(0, max(d.size, 1), _POWER_CHUNK)]))
     out = upper >= power
     close = np.flatnonzero(~out & (upper >= power - alpha / 2))
     if close.size:
@@ -336,16 +340,12 @@ def seeds_for_power(diff: np.ndarray, sd_a: np.ndarray, sd_b: np.ndarray, *, alp
     """
     diff, sd_a, sd_b = (np.asarray(v, dtype=float) for v in (diff, sd_a, sd_b))
     alpha = np.broadcast_to(np.asarray(alpha, dtype=float), diff.shape)
-    if diff.ndim != 1 or diff.size <= _POWER_CHUNK:
-        return _seeds_for_power(diff, sd_a, sd_b, alpha, power, max_seeds)
-    # each pair is solved on its own: chunks of pairs run side by side
-    parts = in_threads(lambda sl: _seeds_for_power(diff[sl], sd_a[sl], sd_b[sl], alpha[sl],
-                                                   power, max_seeds),
-                       [slice(s, s + _POWER_CHUNK) for s in range(0, diff.size, _POWER_CHUNK)])
-    return np.concatenate(parts)
+    shape = diff.shape
+    flat = [np.ravel(v) for v in (diff, sd_a, sd_b, alpha)]
+    return _seeds_for_power(*flat, power, max_seeds).reshape(shape)
 
 
-#: pairs per chunk of :func:`seeds_for_power`
+#: power evaluations per chunk of :func:`_reaches` (the chunks run on threads)
 _POWER_CHUNK = 50_000
 
 

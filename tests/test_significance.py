@@ -697,8 +697,8 @@ def test_order_statistics_equal_the_full_sort():
 
 
 def test_seeds_for_power_where_scipy_loses_the_lower_tail():
-    """A large effect at 3 seeds: scipy's ``nct.cdf`` of the wrong-direction tail is NaN there
-    (statsmodels' solver then answers 2.78, i.e. 3), yet the power at 3 seeds is 0.76 < 0.8
+    """A large effect at 3 seeds: recent scipy's ``nct.cdf`` of the wrong-direction tail is NaN
+    there (statsmodels' solver then answers 2.78, i.e. 3), yet the power at 3 seeds is 0.76 < 0.8
     (that tail is at most alpha / 2): 4 seeds are needed, and 4 give 0.99."""
     from scipy import stats
     from statsmodels.stats.power import TTestIndPower
@@ -710,6 +710,7 @@ def test_seeds_for_power_where_scipy_loses_the_lower_tail():
     upper = {k: stats.nct.sf(stats.t.isf(alpha / 2, 2 * k - 2), 2 * k - 2, d * np.sqrt(k / 2))
              for k in (3, 4)}
     assert upper[3] + alpha / 2 < 0.8 <= upper[4]
-    assert np.isnan(TTestIndPower().power(d, 3, alpha))  # what misleads the reference solver
+    reference = TTestIndPower().power(d, 3, alpha)  # NaN with recent SciPy: it misleads the
+    assert np.isnan(reference) or reference < 0.8  # reference solver; older SciPy agrees
     got = seeds_for_power(np.array([diff]), np.array([sd_a]), np.array([sd_b]), alpha=alpha)
     assert got[0] == 4
