@@ -341,8 +341,8 @@ def seeds_for_power(diff: np.ndarray, sd_a: np.ndarray, sd_b: np.ndarray, *, alp
     diff, sd_a, sd_b = (np.asarray(v, dtype=float) for v in (diff, sd_a, sd_b))
     alpha = np.broadcast_to(np.asarray(alpha, dtype=float), diff.shape)
     shape = diff.shape
-    flat = [np.ravel(v) for v in (diff, sd_a, sd_b, alpha)]
-    return _seeds_for_power(*flat, power, max_seeds).reshape(shape)
+    return _seeds_for_power(diff.ravel(), sd_a.ravel(), sd_b.ravel(), alpha.ravel(), power,
+                            max_seeds).reshape(shape)
 
 
 #: power evaluations per chunk of :func:`_reaches` (the chunks run on threads)
