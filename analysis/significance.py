@@ -324,7 +324,11 @@ def _pairs_table(grouped, links: pd.DataFrame, *, alpha: float, n_boot: int,
     # the Holm adjustment of the neighbourhood's smallest attainable p-values
     floor = np.where(testable, out["min_attainable_p"].to_numpy(), np.nan)
     out["min_adjusted_p"] = holm(floor, cfg)
-    out["n_family"] = out.groupby("cfg")[p_col].transform("count").to_numpy()
+    # rows run by configuration (the lexsort above): each neighbourhood is one run of rows
+    starts = np.flatnonzero(np.r_[True, cfg[1:] != cfg[:-1]]) if len(cfg) else np.zeros(0, int)
+    sizes = np.diff(np.r_[starts, len(cfg)])
+    out["n_family"] = np.repeat(np.add.reduceat(testable.to_numpy(dtype=np.int64), starts)
+                                if len(cfg) else np.zeros(0, np.int64), sizes)
     cannot = testable & (out["min_adjusted_p"] >= alpha)
     good = out["diff"] > 0 if maximize else out["diff"] < 0
     bad = out["diff"] < 0 if maximize else out["diff"] > 0
@@ -336,8 +340,10 @@ def _pairs_table(grouped, links: pd.DataFrame, *, alpha: float, n_boot: int,
                         [code[V.NOT_TESTABLE], code[V.CANNOT_TELL], code[V.BETTER],
                          code[V.WORSE]], code[V.NOT_SIGNIFICANT])
     out["verdict"] = pd.Categorical.from_codes(verdict, categories=names)
-    out["power_note"] = pd.Categorical(_power_notes(out, alpha, p_col))
-    family = out.groupby("cfg")["cfg"].transform("size").to_numpy()
+    least = (np.repeat(np.fmin.reduceat(out["min_attainable_p"].to_numpy(), starts), sizes)
+             if len(cfg) else np.zeros(0))
+    out["power_note"] = pd.Categorical(_power_notes(out, alpha, least))
+    family = np.repeat(sizes, sizes)
     out["seeds_to_reach"] = seeds_to_reach(family, alpha=alpha, test=test)
     std = grouped.table["std"].to_numpy(dtype=float)
     # symmetric in the two sides: solve once per (pair, neighbourhood size)
@@ -383,33 +389,40 @@ def _min_attainable(st: pd.DataFrame, n_a: np.ndarray, n_b: np.ndarray, test: st
     return np.asarray(min_attainable_p(test, n_a, n_b), dtype=float)
 
 
-def _power_notes(out: pd.DataFrame, alpha: float, p_col: str = "ks_p") -> np.ndarray:
+def _power_notes(out: pd.DataFrame, alpha: float, least: np.ndarray) -> np.ndarray:
+    """``least``: each row's neighbourhood's smallest attainable p."""
     notes = np.full(len(out), "", dtype=object)
     minp = out["min_attainable_p"].to_numpy()
     na, nb = out["n_a"].to_numpy(), out["n_b"].to_numpy()
-    m = out.groupby("cfg")[p_col].transform("count").to_numpy()
-    holm_min = np.minimum(1.0, m * out.groupby("cfg")["min_attainable_p"].transform("min"))
+    m = out["n_family"].to_numpy()
+    hm = np.minimum(1.0, m * least)
     few = minp > alpha
-    after_holm = ~few & (holm_min.to_numpy() > alpha)
+    after_holm = ~few & (hm > alpha)
     # the texts repeat: build each distinct one once
-    for i in _first_of_each(np.column_stack([na, nb]), few):
-        notes[few & (na == na[i]) & (nb == nb[i])] = (
-            f"cannot tell: with {na[i]} vs {nb[i]} seeds the smallest possible p is {minp[i]:.2g}")
-    hm = holm_min.to_numpy()
-    for i in _first_of_each(np.column_stack([m, np.round(hm, 12)]), after_holm):
-        notes[after_holm & (m == m[i]) & (np.round(hm, 12) == np.round(hm[i], 12))] = (
-            f"cannot tell after Holm over {m[i]} neighbours: the smallest possible adjusted p "
-            f"is {hm[i]:.2g}")
+    rows = np.flatnonzero(few)
+    codes, first = _distinct(na[rows], nb[rows])
+    texts = [f"cannot tell: with {na[i]} vs {nb[i]} seeds the smallest possible p is "
+             f"{minp[i]:.2g}" for i in rows[first]]
+    notes[rows] = np.array(texts, dtype=object)[codes] if texts else notes[rows]
+    rows = np.flatnonzero(after_holm)
+    codes, first = _distinct(m[rows], np.round(hm[rows], 12))
+    texts = [f"cannot tell after Holm over {m[i]} neighbours: the smallest possible adjusted p "
+             f"is {hm[i]:.2g}" for i in rows[first]]
+    notes[rows] = np.array(texts, dtype=object)[codes] if texts else notes[rows]
     return notes
 
 
-def _first_of_each(keys: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Row positions of the first row of each distinct key among ``mask``."""
-    rows = np.flatnonzero(mask)
-    if rows.size == 0:
-        return rows
-    _, first = np.unique(keys[rows], axis=0, return_index=True)
-    return rows[first]
+def _distinct(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's code among the distinct combinations of ``columns`` (hashed, in order of
+    first appearance) and the row where each combination first appears."""
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    for col in columns:
+        codes, uniques = pd.factorize(col)
+        key = key * len(uniques) + codes
+    codes, uniques = pd.factorize(key)
+    first = np.empty(len(uniques), dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)  # the earliest row writes last
+    return codes, first
 
 
 def _pair_sentences(pairs: pd.DataFrame, *, alpha: float, n_boot: int,
