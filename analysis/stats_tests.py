@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 from scipy import stats
+from threadpoolctl import threadpool_limits
 
 # elements per batch of the broadcast comparisons (keeps memory small for big samples)
 _CHUNK = 4_000_000
@@ -165,10 +166,11 @@ def bootstrap_diff_ci(samples: tuple[np.ndarray, ...], start: np.ndarray, n: np.
 
     Each side is resampled with replacement, ``n_boot`` times, seeded. Pairs with the same
     sample sizes share the resampling indices (each pair's interval is still an ordinary
-    bootstrap; only pairs' errors are correlated), so a resample is one column gather. For
-    samples of up to :data:`_TUPLE_MAX_K` values the mean of each of the k**k equally likely
-    ordered resamples is computed once and a resample draws one of them uniformly (the same
-    distribution as drawing k positions).
+    bootstrap; only pairs' errors are correlated), so every resampled difference of means of
+    a chunk of pairs is one matrix product: the pairs' deviations from their means (b, then
+    minus a) times each resample's counts of every position over the sample size. For
+    samples of up to :data:`_TUPLE_MAX_K` values a resample draws one of the k**k equally
+    likely ordered resamples (the same distribution as drawing k positions).
     """
     rng = np.random.default_rng(random_state)
     out = [np.full((len(a), 2), np.nan) for _ in samples]
@@ -181,21 +183,21 @@ def bootstrap_diff_ci(samples: tuple[np.ndarray, ...], start: np.ndarray, n: np.
     for na, nb in sorted(set(zip(na_all.tolist(), nb_all.tolist()))):
         rows = np.flatnonzero((na_all == na) & (nb_all == nb))
         draw_a, draw_b = _draw(rng, na, n_boot), _draw(rng, nb, n_boot)
-        widest = max(na, nb)
-        per_row = 2 * n_boot + (widest ** widest * widest if widest <= _TUPLE_MAX_K else 0)
-        jobs += [(rows[sl], na, nb, draw_a, draw_b) for sl in _chunks(rows.size, per_row)]
+        weights = np.vstack([_weights(draw_b, nb, n_boot), _weights(draw_a, na, n_boot)])
+        jobs += [(rows[sl], na, nb, weights) for sl in _chunks(rows.size, 2 * n_boot)]
 
     def interval(job) -> None:
-        r, na, nb, draw_a, draw_b = job
+        r, na, nb, weights = job
         for res, y in zip(out[:1] if same else out, samples):
             # resampled deviations from each side's own mean, in float32 (the Monte Carlo
             # error dwarfs its rounding), shifted back by the observed difference
-            dev_b, mean_b = _resampled_means(y, start, b[r], nb, draw_b)
-            dev_a, mean_a = _resampled_means(y, start, a[r], na, draw_a)
-            dev_b -= dev_a
-            res[r] = _quantiles(dev_b, q) + (mean_b - mean_a)[:, None]
+            vb, va = _gather(y, start, b[r], nb), _gather(y, start, a[r], na)
+            mean_b, mean_a = vb.mean(axis=1), va.mean(axis=1)
+            dev = np.concatenate([vb - mean_b[:, None], mean_a[:, None] - va], axis=1)
+            res[r] = _quantiles(dev.astype(np.float32) @ weights, q) + (mean_b - mean_a)[:, None]
 
-    in_threads(interval, jobs)  # chunks write disjoint rows; the draws were made above
+    with threadpool_limits(1):  # the products are small: one BLAS thread per chunk's thread
+        in_threads(interval, jobs)  # chunks write disjoint rows; the draws were made above
     if same:
         for res in out[1:]:
             res[:] = out[0]
@@ -258,15 +260,12 @@ def _tuples(k: int) -> np.ndarray:
     return np.indices((k,) * k).reshape(k, -1).T
 
 
-def _resampled_means(y: np.ndarray, start: np.ndarray, configs: np.ndarray, k: int,
-                     draw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(resampled means minus the sample mean, float32: configs x n_boot; the sample means)."""
-    vals = _gather(y, start, configs, k)
-    mean = vals.mean(axis=1)
-    dev = (vals - mean[:, None]).astype(np.float32)
-    if draw.ndim == 1:
-        return dev[:, _tuples(k)].mean(axis=2)[:, draw], mean
-    return dev[:, draw].mean(axis=2), mean
+def _weights(draw: np.ndarray, k: int, n_boot: int) -> np.ndarray:
+    """(k x n_boot) float32: how often each resample drew each position, over k (a resample's
+    mean is the sample times its column)."""
+    positions = _tuples(k)[draw] if draw.ndim == 1 else draw  # (n_boot x k)
+    flat = (positions * n_boot + np.arange(n_boot)[:, None]).ravel()
+    return (np.bincount(flat, minlength=k * n_boot).reshape(k, n_boot) / k).astype(np.float32)
 
 
 def seeds_to_reach(m: np.ndarray, *, alpha: float, test: str, max_seeds: int = 1000) -> np.ndarray:
