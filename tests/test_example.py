@@ -147,11 +147,11 @@ def test_parallel_runs_equal_serial_runs(monkeypatch):
         assert a["history"] == b["history"]
 
 
-def test_quick_mode_mlflow_sink_loads_back(quick_csv, tmp_path):
+def test_quick_mode_mlflow_sink_loads_back(quick_csv, fast_tmp_path):
     pytest.importorskip("mlflow")
     if not (ROOT / "adapters" / "mlflow_runs.py").exists():
         pytest.skip("adapters/mlflow_runs.py is not written yet")
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = f"sqlite:///{fast_tmp_path / 'mlflow.db'}"
     _run("--sink", "mlflow", "--tracking-uri", uri, "--experiment", "quick", "--seeds", "2")
     table = adapters.load("mlflow", {"tracking_uri": uri, "experiment": "quick"})
     assert len(table.frame) == 8
