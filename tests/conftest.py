@@ -103,6 +103,46 @@ def fast_tmp_path(tmp_path) -> Path:
         yield path
 
 
+#: The test files that take longest (wall seconds on 2 workers, a full run on this 2-core
+#: machine), longest first. ``nox -s tests`` hands out whole files (``--dist loadfile``); xdist
+#: would hand them out by number of tests, which put the wheel (3 tests, ~27 s) last and left
+#: one worker idle for ~20 s at the end. Longest first, the short files fill in at the end.
+#: Files not named here follow, in the order pytest collects them.
+LONGEST_FIRST = (
+    "test_readme_commands.py",  # 66 s
+    "test_browser.py",  # 58 s
+    "test_compare.py",  # 45 s
+    "test_qa_end_to_end.py",  # 44 s
+    "test_example.py",  # 38 s
+    "test_hostile.py",  # 36 s
+    "test_wheel.py",  # 27 s
+    "test_quarto_site.py",  # 26 s
+    "test_report_build.py",  # 27 s
+    "test_significance.py",  # 27 s
+    "test_real_sweeps.py",  # 23 s
+    "test_workflows.py",  # 20 s
+    "test_adapter_mlflow.py",  # 14 s
+    "test_importance.py",  # 12 s
+    "test_charts.py",  # 11 s
+    "test_messy.py",  # 10 s
+    "test_forest.py",  # 10 s
+    "test_adapter_wandb.py",  # 7 s
+)
+
+
+def pytest_configure(config):
+    """Keep the file order below for xdist (``--no-loadscope-reorder``, in xdist >= 3.6)."""
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The files of :data:`LONGEST_FIRST` first, in that order (a stable sort: the tests of a
+    file keep their order, and so do the files not named)."""
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 def pytest_collection_finish(session):
     """Freeze every object alive after collection (the imported libraries, the test functions):
     statsmodels' Holm adjustment calls ``gc.collect()`` on every call, and rescanning those
