@@ -8,6 +8,7 @@ import io
 import itertools
 import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -93,7 +94,7 @@ def single_run_site(tmp_path_factory) -> Built:
 
 
 @pytest.fixture
-def fast_tmp_path(tmp_path) -> Path:
+def fast_tmp_path(tmp_path) -> Iterator[Path]:
     """A fresh folder in RAM (``/dev/shm``) when there is one, else under ``tmp_path``: for
     MLflow sqlite stores, which commit (fsync) every migration and every logged run; on this
     machine's disk creating a store took 6-7 s, in RAM under 1 s."""

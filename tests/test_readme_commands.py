@@ -20,6 +20,7 @@ import re
 import shlex
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -122,7 +123,7 @@ def _log_sweep(uri: str, experiment: str | None = None, *, objective: str | None
 
 
 @pytest.fixture(scope="module")
-def mlflow_store(tmp_path_factory) -> str:
+def mlflow_store(tmp_path_factory) -> Iterator[str]:
     """The MLflow store of $MLFLOW_TRACKING_URI, with the experiment ``my-sweep``: a sqlite
     file in RAM when there is some (:func:`tests.mlflow_helpers.fast_dir`)."""
     from tests.mlflow_helpers import fast_dir
