@@ -8,6 +8,7 @@ import io
 import itertools
 import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -92,6 +93,57 @@ def single_run_site(tmp_path_factory) -> Built:
     return built
 
 
+@pytest.fixture
+def fast_tmp_path(tmp_path) -> Iterator[Path]:
+    """A fresh folder in RAM (``/dev/shm``) when there is one, else under ``tmp_path``: for
+    MLflow sqlite stores, which commit (fsync) every migration and every logged run; on this
+    machine's disk creating a store took 6-7 s, in RAM under 1 s."""
+    from tests.mlflow_helpers import fast_dir
+
+    with fast_dir(tmp_path / "fast") as path:
+        yield path
+
+
+#: The test files that take longest (wall seconds on 2 workers, a full run on this 2-core
+#: machine), longest first. ``nox -s tests`` hands out whole files (``--dist loadfile``); xdist
+#: would hand them out by number of tests, which put the wheel (3 tests, ~27 s) last and left
+#: one worker idle for ~20 s at the end. Longest first, the short files fill in at the end.
+#: Files not named here follow, in the order pytest collects them.
+LONGEST_FIRST = (
+    "test_readme_commands.py",  # 66 s
+    "test_browser.py",  # 58 s
+    "test_compare.py",  # 45 s
+    "test_qa_end_to_end.py",  # 44 s
+    "test_example.py",  # 38 s
+    "test_hostile.py",  # 36 s
+    "test_wheel.py",  # 27 s
+    "test_quarto_site.py",  # 26 s
+    "test_report_build.py",  # 27 s
+    "test_significance.py",  # 27 s
+    "test_real_sweeps.py",  # 23 s
+    "test_workflows.py",  # 20 s
+    "test_adapter_mlflow.py",  # 14 s
+    "test_importance.py",  # 12 s
+    "test_charts.py",  # 11 s
+    "test_messy.py",  # 10 s
+    "test_forest.py",  # 10 s
+    "test_adapter_wandb.py",  # 7 s
+)
+
+
+def pytest_configure(config):
+    """Keep the file order below for xdist (``--no-loadscope-reorder``, in xdist >= 3.6)."""
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The files of :data:`LONGEST_FIRST` first, in that order (a stable sort: the tests of a
+    file keep their order, and so do the files not named)."""
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 def pytest_collection_finish(session):
     """Freeze every object alive after collection (the imported libraries, the test functions):
     statsmodels' Holm adjustment calls ``gc.collect()`` on every call, and rescanning those
@@ -100,3 +152,21 @@ def pytest_collection_finish(session):
     import gc
 
     gc.freeze()
+
+
+_last_module: list = [None]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """At the first test of each file, once the previous file's module fixtures are gone:
+    collect, then freeze what is left (as after collection, above). Objects the earlier files
+    left alive (caches, shells, imported modules) made each of statsmodels' ``gc.collect()``
+    calls slower as the run went on: test_holm_and_bh_equal_statsmodels took 0.07 s alone,
+    2 s after test_qa_end_to_end and 5-9 s late in a full run."""
+    if item.module is not _last_module[0]:
+        import gc
+
+        _last_module[0] = item.module
+        gc.collect()
+        gc.freeze()

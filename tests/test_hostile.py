@@ -358,7 +358,7 @@ def test_mlflow_http_retries_bounded_unless_set(monkeypatch):
 
 
 @pytest.mark.server
-def test_mlflow_server_dying_mid_fetch_fails_in_one_line(tmp_path, monkeypatch, capsys):
+def test_mlflow_server_dying_mid_fetch_fails_in_one_line(tmp_path, fast_tmp_path, monkeypatch, capsys):
     """The server answers the reachability probe, then dies: the experiment lookup fails after
     MLflow's (bounded) retries, as one line naming the server."""
     import time
@@ -366,7 +366,7 @@ def test_mlflow_server_dying_mid_fetch_fails_in_one_line(tmp_path, monkeypatch, 
     from sweepsight.adapters import mlflow_runs
     from tests.mlflow_helpers import MlflowServer, client_for, log_contract
 
-    server = MlflowServer(tmp_path)
+    server = MlflowServer(fast_tmp_path)  # its sqlite store in RAM: no waits on fsync
     try:
         url = server.url()
         log_contract(client_for(url), "sweep")

@@ -14,11 +14,13 @@ slow (a minute or more each on a loaded 2-core machine): marker ``slow``.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -121,13 +123,24 @@ def _log_sweep(uri: str, experiment: str | None = None, *, objective: str | None
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory) -> Path:
+def mlflow_store(tmp_path_factory) -> Iterator[str]:
+    """The MLflow store of $MLFLOW_TRACKING_URI, with the experiment ``my-sweep``: a sqlite
+    file in RAM when there is some (:func:`tests.mlflow_helpers.fast_dir`)."""
+    from tests.mlflow_helpers import fast_dir
+
+    with fast_dir(tmp_path_factory.mktemp("readme_store")) as root:
+        uri = f"sqlite:///{root / 'mlflow.db'}"
+        _log_sweep(uri, "my-sweep")
+        yield uri
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory, mlflow_store) -> Path:
     """The folder the commands run in, with the files they name."""
     root = tmp_path_factory.mktemp("readme")
     write_sweep(root / "runs.csv")
     _bare_export(root / "wandb_export.csv")
     _wandb_offline(root)
-    _log_sweep(f"sqlite:///{root / 'mlflow.db'}", "my-sweep")
     return root
 
 
@@ -156,11 +169,12 @@ def _params():
 
 
 @pytest.mark.parametrize("command", _params())
-def test_readme_command_runs_verbatim(command, workdir, tmp_path):
+def test_readme_command_runs_verbatim(command, workdir, mlflow_store, tmp_path):
     from sweepsight.adapters import snapshot
 
-    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{workdir / 'mlflow.db'}"}
+    env = {"MLFLOW_TRACKING_URI": mlflow_store}
     server = None
+    scratch = contextlib.ExitStack()
     if "--from-snapshot site/data/sweep" in command:
         if not (workdir / "site/data/sweep.json").exists():  # run alone: the quick start's site
             assert run_command("nox -s report", workdir).returncode == 0
@@ -180,9 +194,9 @@ def test_readme_command_runs_verbatim(command, workdir, tmp_path):
                     "WANDB_SILENT": "true", "WANDB_CACHE_DIR": str(tmp_path / "cache")})
         env["WANDB_MODE"] = "online"
     if SERVER_PORT in command:
-        from tests.mlflow_helpers import MlflowServer
+        from tests.mlflow_helpers import MlflowServer, fast_dir
 
-        server = MlflowServer(tmp_path)
+        server = MlflowServer(scratch.enter_context(fast_dir(tmp_path)))
         url = server.url()
         _log_sweep(url, objective="val_acc")
         command = command.replace(f"http://{SERVER_PORT}", url)
@@ -195,6 +209,7 @@ def test_readme_command_runs_verbatim(command, workdir, tmp_path):
     finally:
         if server is not None:
             server.stop()
+        scratch.close()
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     if full:
         assert "done:" in proc.stdout and (workdir / "site" / "index.html").exists()

@@ -212,13 +212,13 @@ def test_bare_export_sets_runtime_aside_and_keeps_the_exact_grid(tmp_path, capsy
 
 # --- 6. the metric the sweep optimised, and options a snapshot remembers -------------------------
 
-def test_an_mlflow_parent_runs_metric_tag_names_the_target(tmp_path):
+def test_an_mlflow_parent_runs_metric_tag_names_the_target(fast_tmp_path):
     from sweepsight import adapters
     from sweepsight.reports.cli import resolve_target
     from tests import contract
     from tests.mlflow_helpers import T0, client_for, log_run
 
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = f"sqlite:///{fast_tmp_path / 'mlflow.db'}"
     client = client_for(uri)
     eid = client.create_experiment("study")
     parent = client.create_run(eid, start_time=T0, run_name="study", tags={"metric": "val_loss"})
