@@ -282,10 +282,12 @@ def _pairs_table(grouped, links: pd.DataFrame, *, alpha: float, n_boot: int,
     cfg, nbr, pidx_o = cfg_all[order], nbr_all[order], pidx_all[order]
     del cfg_all, nbr_all, pidx_all, order
 
-    def pair_col(name: str) -> np.ndarray:
+    # (bound as defaults, not closures: deleted below, they free the pair tests' table)
+    def pair_col(name: str, st: pd.DataFrame = st, half: np.ndarray = half) -> np.ndarray:
         return st[name].to_numpy()[half]
 
-    def swapped(low: str, high: str) -> tuple[np.ndarray, np.ndarray]:
+    def swapped(low: str, high: str, fwd: np.ndarray = fwd,
+                pair_col=pair_col) -> tuple[np.ndarray, np.ndarray]:
         lo, hi = pair_col(low), pair_col(high)
         return np.where(fwd, lo, -hi), np.where(fwd, hi, -lo)
 
@@ -317,7 +319,7 @@ def _pairs_table(grouped, links: pd.DataFrame, *, alpha: float, n_boot: int,
         "mean_raw_a": means_raw[cfg], "mean_raw_b": means_raw[nbr],
         "diff_raw": sign * pair_col("diff_raw"), "diff_raw_ci_low": rlo, "diff_raw_ci_high": rhi,
     }, copy=False)  # each column is a fresh array: no second, consolidated copy of them all
-    del from_value, to_value, lo, hi, rlo, rhi, sign
+    del from_value, to_value, lo, hi, rlo, rhi, sign, st, half, fwd, pair_col, swapped
     out["p_holm"] = holm(out[p_col].to_numpy(), cfg)
     testable = ~out[p_col].isna()
     # the smallest p each pair could get after Holm: Holm is monotone in every p, so it is

@@ -348,13 +348,18 @@ def seeds_for_power(diff: np.ndarray, sd_a: np.ndarray, sd_b: np.ndarray, *, alp
     """
     diff, sd_a, sd_b = (np.asarray(v, dtype=float) for v in (diff, sd_a, sd_b))
     alpha = np.broadcast_to(np.asarray(alpha, dtype=float), diff.shape)
-    shape = diff.shape
-    return _seeds_for_power(diff.ravel(), sd_a.ravel(), sd_b.ravel(), alpha.ravel(), power,
-                            max_seeds).reshape(shape)
+    d, sa, sb, al = diff.ravel(), sd_a.ravel(), sd_b.ravel(), alpha.ravel()
+    # pieces of pairs one after another: the solve's working arrays stay small
+    parts = [_seeds_for_power(d[sl], sa[sl], sb[sl], al[sl], power, max_seeds)
+             for sl in (slice(s, s + _POWER_PIECE)
+                        for s in range(0, max(diff.size, 1), _POWER_PIECE))]
+    return np.concatenate(parts).reshape(diff.shape)
 
 
 #: power evaluations per chunk of :func:`_reaches` (the chunks run on threads)
 _POWER_CHUNK = 50_000
+#: pairs solved at a time by :func:`seeds_for_power`
+_POWER_PIECE = 200_000
 
 
 def _seeds_for_power(diff: np.ndarray, sd_a: np.ndarray, sd_b: np.ndarray, alpha: np.ndarray,
