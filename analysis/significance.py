@@ -303,23 +303,29 @@ def _pairs_table(grouped, links: pd.DataFrame, *, alpha: float, n_boot: int,
     means = grouped.table["mean"].to_numpy()
     means_raw = grouped.table["mean_raw"].to_numpy()
     lo, hi = swapped("diff_ci_low", "diff_ci_high")
-    rlo, rhi = swapped("diff_raw_ci_low", "diff_raw_ci_high")
+    diff, mean_a, mean_b = sign * pair_col("diff"), means[cfg], means[nbr]
+    if np.array_equal(grouped.y_raw, grouped.y):  # the raw scale: the same numbers, held once
+        rlo, rhi, diff_raw, raw_a, raw_b = lo, hi, diff, mean_a, mean_b
+    else:
+        rlo, rhi = swapped("diff_raw_ci_low", "diff_raw_ci_high")
+        diff_raw, raw_a, raw_b = sign * pair_col("diff_raw"), means_raw[cfg], means_raw[nbr]
     out = pd.DataFrame({
         "cfg": cfg, "nbr": nbr,
         "config_id": ids[cfg], "neighbour_id": ids[nbr],
         # a few distinct texts each, repeated over up to millions of rows: categoricals
         "param": pd.Categorical(np.array(params, dtype=object)[pidx_o] if len(pidx_o) else []),
         "from_value": pd.Categorical(from_value), "to_value": pd.Categorical(to_value),
-        "n_a": grouped.n[cfg], "n_b": grouped.n[nbr], "mean_a": means[cfg], "mean_b": means[nbr],
-        "diff": sign * pair_col("diff"), "diff_ci_low": lo, "diff_ci_high": hi,
+        "n_a": grouped.n[cfg], "n_b": grouped.n[nbr], "mean_a": mean_a, "mean_b": mean_b,
+        "diff": diff, "diff_ci_low": lo, "diff_ci_high": hi,
         "cliffs_delta": sign * pair_col("cliffs_delta"),
         "ks_stat": pair_col("ks_stat"), "ks_p": pair_col("ks_p"),
         "t_p": pair_col("t_p"), "mw_p": pair_col("mw_p"),
         "p_bh": pair_col("p_bh"), "min_attainable_p": pair_col("min_attainable_p"),
-        "mean_raw_a": means_raw[cfg], "mean_raw_b": means_raw[nbr],
-        "diff_raw": sign * pair_col("diff_raw"), "diff_raw_ci_low": rlo, "diff_raw_ci_high": rhi,
+        "mean_raw_a": raw_a, "mean_raw_b": raw_b,
+        "diff_raw": diff_raw, "diff_raw_ci_low": rlo, "diff_raw_ci_high": rhi,
     }, copy=False)  # each column is a fresh array: no second, consolidated copy of them all
     del from_value, to_value, lo, hi, rlo, rhi, sign, st, half, fwd, pair_col, swapped
+    del diff, mean_a, mean_b, diff_raw, raw_a, raw_b
     out["p_holm"] = holm(out[p_col].to_numpy(), cfg)
     testable = ~out[p_col].isna()
     # the smallest p each pair could get after Holm: Holm is monotone in every p, so it is

@@ -181,7 +181,8 @@ def _report_row(rep: dict, load: str) -> str:
     if "error" in rep:
         return f"| 250k grid, whole report | error: {' '.join(rep['error'])[-200:]} | | | | | {load} |"
     st = rep.get("stages", {})
-    keys = ["load", "analysis", "analysis.significance", "pages", "render", "summary"]
+    keys = ["load", "analysis", "analysis.significance", "pages", "pairs", "render", "summary",
+            "report"]
     per = ", ".join(f"{k.replace('analysis.', '')} {st[k]:.1f}" for k in keys if k in st)
     nan = float("nan")
     return (f"| 250k grid, whole report (`python -m reports`, nbconvert) | {per} | "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import inspect
 import os
 import pickle
@@ -380,18 +381,25 @@ def build(
             from sweepsight.reports.charts.comparison import MATCHED_FILE
 
             result.comparison.matched.to_csv(tmp / MATCHED_FILE, index=False)
-        stage("bundle", lambda: str(render.write_vega_bundle(project).relative_to(project)))
         site_title = title or default_title(result)
-        stage("render", lambda: render.render_site(
-            project, tmp, pages=PAGES, title=site_title, renderer=renderer, log=log))
 
         def summary_stage() -> str:
             text = summary.summary_markdown(result, title=site_title)
             (tmp / "summary.md").write_text(text, encoding="utf-8")
-            render.write_single_file(project, tmp / "report.html", pages=PAGES, title=site_title)
-            return f"summary.md ({len(text):,} characters), report.html"
+            return f"summary.md ({len(text):,} characters)"
 
         stage("summary", summary_stage)
+        # the rest is made from the executed pages: the analysis (most of this process's
+        # memory at 250k runs) goes before rendering them, the build's last peaks
+        results.clear()
+        result = None
+        gc.collect()
+        memory.trim()
+        stage("bundle", lambda: str(render.write_vega_bundle(project).relative_to(project)))
+        stage("render", lambda: render.render_site(
+            project, tmp, pages=PAGES, title=site_title, renderer=renderer, log=log))
+        stage("report", lambda: render.write_single_file(
+            project, tmp / "report.html", pages=PAGES, title=site_title).name)
         shutil.rmtree(work)
         (tmp / SITE_MARKER).write_text("A sweepsight report site; the next build replaces this folder.\n")
         (tmp / LOCK).unlink()
