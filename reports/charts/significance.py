@@ -321,8 +321,12 @@ def significance_walk(analysis, *, files: tuple[str, str] | None = PAIR_FILES,
         encoding="utf-8")
     import hashlib
 
-    uid = "sweepsight-walk-" + hashlib.sha1(data.encode("utf-8")).hexdigest()[:12]
+    digest = hashlib.sha1()
+    for i in range(0, len(data), 1 << 20):  # tens of MB at 250k runs: no encoded copy of it all
+        digest.update(data[i:i + (1 << 20)].encode("utf-8"))
+    uid = "sweepsight-walk-" + digest.hexdigest()[:12]
     safe = data.replace("<", "\\u003c")  # "<" only occurs inside JSON strings
+    del data
     return (f'<div class="sweepsight-walk" id="{uid}"><p>Loading the significance view…</p></div>\n'
             f"<style>{_WALK_CSS}</style>\n"
             f'<script type="application/json" id="{uid}-data">{safe}</script>\n'
