@@ -145,8 +145,9 @@ def to_markdown(rows: list[dict]) -> str:
                 lines.append(f"| example | error: {' '.join(rep['error'])[-200:]} | | | | | {load} |")
                 continue
             st = rep.get("stages", {})
-            per = ", ".join(f"{k} {st[k]:.1f}" for k in ("load", "analysis", "pages", "render",
-                                                          "summary") if k in st)
+            per = ", ".join(f"{k} {st[k]:.1f}" for k in ("load", "analysis", "pages", "pairs",
+                                                          "summary", "render", "report")
+                            if k in st)
             lines.append(f"| the example (1,200 runs), whole report, nbconvert | {per} | "
                          f"**{rep['seconds']:.1f}** | {rep.get('cpu_seconds') or float('nan'):.1f} | "
                          f"{rep.get('tree_peak_rss_mb') or float('nan'):.0f} | <= 15 s | {load} |")
@@ -181,7 +182,7 @@ def _report_row(rep: dict, load: str) -> str:
     if "error" in rep:
         return f"| 250k grid, whole report | error: {' '.join(rep['error'])[-200:]} | | | | | {load} |"
     st = rep.get("stages", {})
-    keys = ["load", "analysis", "analysis.significance", "pages", "pairs", "render", "summary",
+    keys = ["load", "analysis", "analysis.significance", "pages", "pairs", "summary", "render",
             "report"]
     per = ", ".join(f"{k.replace('analysis.', '')} {st[k]:.1f}" for k in keys if k in st)
     nan = float("nan")
