@@ -223,6 +223,15 @@ def to_csv(results: list[dict], args: argparse.Namespace) -> str:
     return str(out)
 
 
+def _logging(results: list[dict], where: str, args: argparse.Namespace):
+    """``results`` with a progress bar: logging 1,200 runs takes 40 s (MLflow) to 2 minutes
+    (W&B) after training ends."""
+    from tqdm import tqdm
+
+    return tqdm(results, desc=f"logging {where}", unit="run", file=sys.stderr,
+                disable=getattr(args, "no_progress", False))
+
+
 def to_mlflow(results: list[dict], args: argparse.Namespace) -> str:
     """One MLflow run per result, per-epoch history and params in one ``log_batch`` each."""
     from mlflow.entities import Metric, Param, RunTag
@@ -232,7 +241,7 @@ def to_mlflow(results: list[dict], args: argparse.Namespace) -> str:
     experiment = client.get_experiment_by_name(args.experiment)
     experiment_id = (experiment.experiment_id if experiment is not None
                      else client.create_experiment(args.experiment))
-    for r in results:
+    for r in _logging(results, "to MLflow", args):
         start_ms = int(r["created_at"].timestamp() * 1000)
         run = client.create_run(experiment_id, start_time=start_ms, run_name=r["name"],
                                 tags={"sweep": "digits", "example_run_id": r["run_id"]})
@@ -254,7 +263,7 @@ def to_wandb(results: list[dict], args: argparse.Namespace) -> str:
 
     directory = Path(args.wandb_dir)
     directory.mkdir(parents=True, exist_ok=True)
-    for r in results:
+    for r in _logging(results, "to W&B (offline)", args):
         run = wandb.init(mode="offline", dir=str(directory), project=args.project,
                          group="digits-sweep", name=r["name"], config=run_params(r),
                          reinit="finish_previous", settings=wandb.Settings(silent=True))
