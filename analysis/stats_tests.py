@@ -285,22 +285,15 @@ def seeds_to_reach(m: np.ndarray, *, alpha: float, test: str, max_seeds: int = 1
     return out
 
 
-def _t_power(d: np.ndarray, k: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """Power of the two-sided two-sample t-test, k per side, effect size d (statsmodels')."""
-    df = 2 * k - 2
-    crit = stats.t.isf(alpha / 2, df)
-    nc = d * np.sqrt(k / 2)
-    return stats.nct.sf(crit, df, nc) + stats.nct.cdf(-crit, df, nc)
-
-
 def _reaches(d: np.ndarray, k: np.ndarray, alpha: np.ndarray, power: float) -> np.ndarray:
-    """``_t_power(d, k, alpha) >= power`` for d >= 0, mostly without its smaller term: the
-    chance of a significant result in the wrong direction, ``nct.cdf(-crit)``, is at most
-    alpha / 2 (its value with no effect), so it can only decide where the larger term falls
-    short of ``power`` by less than that. The critical values are computed once per distinct
-    (k, alpha), in the calling thread (``t.isf`` is cdflib's, which is not re-entrant before
-    SciPy 1.13: threads calling it hang); the noncentral t (Boost's) runs on threads in
-    chunks of :data:`_POWER_CHUNK`."""
+    """Whether the two-sided two-sample t-test, k seeds per side, at ``alpha`` has at least
+    ``power`` against effect size d >= 0 (statsmodels' power: ``nct.sf(crit) +
+    nct.cdf(-crit)``), mostly without the smaller term: the chance of a significant result in
+    the wrong direction is at most alpha / 2 (its value with no effect), so it can only decide
+    where the larger term falls short of ``power`` by less than that. The critical values are
+    computed once per distinct (k, alpha), in the calling thread (``t.isf`` is cdflib's
+    ``stdtrit``: threads calling it hung with SciPy 1.11 and 1.12); the noncentral t (Boost's
+    since SciPy 1.12) runs on threads in chunks of :data:`_POWER_CHUNK`."""
     df = 2 * k - 2
     levels, codes = _factorize(alpha)
     keys, key = _factorize(df * len(levels) + codes)
