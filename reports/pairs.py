@@ -125,8 +125,8 @@ def write_pairs(analysis, data_dir: str | Path) -> list[Path]:
 
 
 def write_csv(frame: pd.DataFrame, path: Path, *, chunk: int = 20_000) -> None:
-    """``frame.to_csv(path, index=False, float_format="%.10g")``, the same text several times
-    faster (a 250k-run grid has half a million pairs): see :func:`_write_rows`."""
+    """``frame.to_csv(path, index=False, float_format="%.10g")``: the same text, faster (a
+    250k-run grid has half a million pairs), see :func:`_write_rows`."""
     with open(path, "w", newline="", encoding="utf-8") as fh:
         _write_rows(frame, fh, header=True, chunk=chunk)
 

@@ -714,3 +714,20 @@ def test_seeds_for_power_where_scipy_loses_the_lower_tail():
     assert np.isnan(reference) or reference < 0.8  # reference solver; older SciPy agrees
     got = seeds_for_power(np.array([diff]), np.array([sd_a]), np.array([sd_b]), alpha=alpha)
     assert got[0] == 4
+
+
+def test_formatted_text_is_the_same_whether_values_repeat_or_not():
+    """reports.format.formatted formats each distinct value once when values repeat (its
+    sample of the first thousand decides): the text is the value-by-value text either way,
+    -0.0 beside 0.0, NaN, infinities and tiny numbers included."""
+    from sweepsight.reports.format import formatted
+
+    rng = np.random.default_rng(5)
+    special = np.array([-0.0, 0.0, np.nan, np.inf, -np.inf, 1e-300, 0.1 + 0.2])
+    repeating = rng.choice(np.r_[special, [0.05, 1.0, 2.5]], 5000)
+    distinct = np.r_[rng.normal(size=5000), special]
+    for values in (repeating, distinct, special):
+        for spec in ("%.10g", "%.3g"):
+            want = np.array([spec % v for v in values.tolist()], dtype=object)
+            want[np.isnan(values)] = ""
+            assert formatted(values, spec).tolist() == want.tolist()
