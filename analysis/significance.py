@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from sweepsight.adapters.errors import SweepError
+from sweepsight.analysis import grouping
 from sweepsight.analysis.configs import coarsen, find_neighbours, format_value, group_configs
 from sweepsight.analysis.constants import Verdict
 from sweepsight.analysis.prepared import Prepared
@@ -408,29 +409,18 @@ def _power_notes(out: pd.DataFrame, alpha: float, least: np.ndarray) -> np.ndarr
     after_holm = ~few & (hm > alpha)
     # the texts repeat: build each distinct one once
     rows = np.flatnonzero(few)
-    codes, first = _distinct(na[rows], nb[rows])
+    codes = grouping.group_ids([na[rows], nb[rows]])
+    first = grouping.first_rows(codes)
     texts = [f"cannot tell: with {na[i]} vs {nb[i]} seeds the smallest possible p is "
              f"{minp[i]:.2g}" for i in rows[first]]
     notes[rows] = np.array(texts, dtype=object)[codes] if texts else notes[rows]
     rows = np.flatnonzero(after_holm)
-    codes, first = _distinct(m[rows], np.round(hm[rows], 12))
+    codes = grouping.group_ids([m[rows], np.round(hm[rows], 12)])
+    first = grouping.first_rows(codes)
     texts = [f"cannot tell after Holm over {m[i]} neighbours: the smallest possible adjusted p "
              f"is {hm[i]:.2g}" for i in rows[first]]
     notes[rows] = np.array(texts, dtype=object)[codes] if texts else notes[rows]
     return notes
-
-
-def _distinct(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's code among the distinct combinations of ``columns`` (hashed, in order of
-    first appearance) and the row where each combination first appears."""
-    key = np.zeros(len(columns[0]), dtype=np.int64)
-    for col in columns:
-        codes, uniques = pd.factorize(col)
-        key = key * len(uniques) + codes
-    codes, uniques = pd.factorize(key)
-    first = np.empty(len(uniques), dtype=np.int64)
-    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)  # the earliest row writes last
-    return codes, first
 
 
 def _pair_sentences(pairs: pd.DataFrame, *, alpha: float, n_boot: int,

@@ -17,6 +17,8 @@ import pandas as pd
 from scipy import stats
 from threadpoolctl import threadpool_limits
 
+from sweepsight.analysis import grouping
+
 # elements per batch of the broadcast comparisons (keeps memory small for big samples)
 _CHUNK = 4_000_000
 
@@ -295,10 +297,9 @@ def _reaches(d: np.ndarray, k: np.ndarray, alpha: np.ndarray, power: float) -> n
     ``stdtrit``: threads calling it hung with SciPy 1.11 and 1.12); the noncentral t (Boost's
     since SciPy 1.12) runs on threads in chunks of :data:`_POWER_CHUNK`."""
     df = 2 * k - 2
-    levels, codes = _factorize(alpha)
-    keys, key = _factorize(df * len(levels) + codes)
-    crit = stats.t.isf(levels[keys.astype(np.int64) % len(levels)] / 2,
-                       keys // len(levels))[key]
+    key = grouping.group_ids([df, alpha])
+    first = grouping.first_rows(key)
+    crit = stats.t.isf(alpha[first] / 2, df[first])[key]
     nc = d * np.sqrt(k / 2)
     upper = np.concatenate(in_threads(
         lambda sl: stats.nct.sf(crit[sl], df[sl], nc[sl]),
@@ -308,12 +309,6 @@ def _reaches(d: np.ndarray, k: np.ndarray, alpha: np.ndarray, power: float) -> n
     if close.size:
         out[close] = upper[close] + stats.nct.cdf(-crit[close], df[close], nc[close]) >= power
     return out
-
-
-def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(distinct values, each value's position among them), by hashing."""
-    codes, levels = pd.factorize(values)
-    return np.asarray(levels), codes
 
 
 def min_attainable_p(test: str, n_a, n_b):

@@ -171,7 +171,7 @@ def main_effects_anova(levels: pd.DataFrame, means: np.ndarray, counts: np.ndarr
     target = (means - np.average(means, weights=counts)) * weight  # centred: no cancellation
     blocks = {}
     for p in levels.columns:
-        codes = pd.factorize(levels[p].to_numpy(), sort=True)[0]
+        codes = grouping.level_codes(levels[p].to_numpy(), sort=True)
         dummies = np.zeros((len(codes), int(codes.max())))
         rows = np.flatnonzero(codes > 0)
         dummies[rows, codes[rows] - 1] = 1.0  # treatment coding, the first level dropped
