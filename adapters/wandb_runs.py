@@ -8,6 +8,7 @@ metric's minimum or maximum over its logged history instead of its last value.
 from __future__ import annotations
 
 import inspect
+import logging
 import math
 import os
 import re
@@ -21,6 +22,8 @@ import pandas as pd
 from sweepsight.adapters.collide import Collision, cell, flat_sources, same_value, show_path
 from sweepsight.adapters.errors import SweepError
 from sweepsight.adapters.schema import METRIC, PARAM, RunTable, build_table
+
+log = logging.getLogger(__name__)
 
 AGGREGATIONS = ("last", "min", "max")
 HISTORY_WORKERS = 8
@@ -227,8 +230,15 @@ def _is_network_error(exc: BaseException) -> bool:
     return isinstance(exc, (ConnectionError, TimeoutError)) or bool(_NETWORK.search(str(exc)))
 
 
+#: Logging in is one small request: a server that has not answered it within this many seconds,
+#: twice, is not there (the client's own default waits 30 s a try, 4 tries: over 2 minutes).
+LOGIN_TIMEOUT = 2.5
+LOGIN_ATTEMPTS = 2
+
+
 def _retry(call: Callable[[], Any], *, what: str, retries: int, backoff: float) -> Any:
-    """``call()``, retried with exponential backoff on network errors; other errors pass through."""
+    """``call()``, retried with exponential backoff on network errors (each wait logged);
+    other errors pass through."""
     for attempt in range(retries + 1):
         try:
             return call()
@@ -242,16 +252,43 @@ def _retry(call: Callable[[], Any], *, what: str, retries: int, backoff: float) 
                     f"cannot reach the W&B server while {what} after {retries + 1} attempts "
                     f"({_secret_free(exc)[:200]}); check the network, WANDB_BASE_URL, or retry "
                     "later.") from None
-            time.sleep(backoff * 2 ** attempt)
+            delay = backoff * 2 ** attempt
+            log.info("W&B did not answer while %s (try %d of %d); retrying in %.1f s",
+                     what, attempt + 1, retries + 1, delay)
+            time.sleep(delay)
+
+
+def _probe_server(*, retries: int, backoff: float) -> None:
+    """Fail plainly, before the client starts its service process, when the W&B server (the URL
+    the client would use) does not answer at all: any HTTP answer counts as reachable; only
+    connection errors and time-outs are retried."""
+    import requests
+    from wandb import env
+
+    from sweepsight.adapters.mlflow_runs import redact_uri  # the one redaction of a URL
+    from wandb.sdk import wandb_setup
+
+    url = env.get_base_url(wandb_setup.singleton().settings.base_url).rstrip("/")
+
+    def probe() -> None:
+        try:
+            requests.get(url, timeout=LOGIN_TIMEOUT)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise ConnectionError(f"{redact_uri(url)} did not answer: {type(exc).__name__}") from None
+
+    _retry(probe, what=f"connecting to {redact_uri(url)}", retries=retries, backoff=backoff)
 
 
 def _api(timeout: float, retries: int, backoff: float) -> Any:
+    """A ``wandb.Api`` with ``timeout`` per request, once the key has been checked with a short
+    time-out (:data:`LOGIN_TIMEOUT`, :data:`LOGIN_ATTEMPTS`): an unreachable server or a bad
+    key ends in one line within seconds, not minutes."""
     import wandb
     from wandb.errors import AuthenticationError, UsageError
 
-    def make() -> Any:
+    def make(seconds: float) -> Any:
         try:
-            return wandb.Api(timeout=timeout)
+            return wandb.Api(timeout=seconds)
         except UsageError as exc:
             raise SweepError(f"no W&B API key ({_secret_free(exc)[:120]}); run `wandb login` or "
                              "set WANDB_API_KEY, or read offline runs with --path.") from None
@@ -261,7 +298,11 @@ def _api(timeout: float, retries: int, backoff: float) -> Any:
             raise SweepError(f"W&B refused the API key ({_secret_free(exc)[:160]}); run "
                              "`wandb login --relogin` or set WANDB_API_KEY to a valid key.") from None
 
-    return _retry(make, what="logging in", retries=retries, backoff=backoff)
+    _probe_server(retries=LOGIN_ATTEMPTS - 1, backoff=min(backoff, 0.5))
+    short = min(timeout, LOGIN_TIMEOUT)
+    api = _retry(lambda: make(short), what="logging in", retries=LOGIN_ATTEMPTS - 1,
+                 backoff=min(backoff, 0.5))
+    return api if short == timeout else make(timeout)
 
 
 def _split_project(project: str, api: Any) -> tuple[str, str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
 import sys
@@ -202,6 +203,9 @@ def run(args: argparse.Namespace) -> dict[str, float]:
                 raise SweepError(f"the example sweep {EXAMPLE} is missing; pass --path FILE, or "
                                  "create it with: python examples/digits_sweep.py")
         adapters.get_adapter(source)  # an unknown source fails here, listing the valid ones
+        if source != "csv":  # a tracker may take a while: say what we wait for
+            print(f"[{time.perf_counter() - start:7.2f} s] load: fetching runs from {source} ...",
+                  flush=True)
         table = adapters.load(source, adapter_options(args))
         what = f"{source}"
         path = table.meta.query.get("path") if isinstance(table.meta.query, dict) else None
@@ -264,9 +268,22 @@ def check(table, target: str, options: dict) -> float:
     return took
 
 
+def show_waits() -> None:
+    """The adapters' log lines (a tracker that does not answer, each retry and its wait) on
+    stdout beside the build's progress; stderr keeps the one-line error."""
+    logger = logging.getLogger("sweepsight")
+    if not any(getattr(h, "sweepsight_cli", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("           wait: %(message)s"))
+        handler.sweepsight_cli = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Build the report; a :class:`SweepError` prints ``error: <message>`` and returns 2."""
     args = parser().parse_args(argv)
+    show_waits()
     start = time.perf_counter()
     try:
         run(args)

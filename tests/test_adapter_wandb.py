@@ -283,3 +283,34 @@ def test_api_metric_agg_one_named_metric(api_env):
         np.testing.assert_allclose(frame.loc[r["name"], "metrics.val_loss"], low[r["name"]]["val_loss"])
         np.testing.assert_allclose(frame.loc[r["name"], "metrics.val_acc"], r["metrics"]["val_acc"])
     assert "val_loss" in table.meta.notes[-1] and "val_acc" not in table.meta.notes[-1]
+
+
+@pytest.mark.server
+def test_cli_unanswering_server_ends_in_one_line_within_seconds(tmp_path):
+    """A W&B server that takes the connection and never answers (or no network at all): the
+    real client would retry for minutes; the CLI says what it waits for, then one line, exit 2
+    (about 8 s here; the subprocess time-out only guards against a hang)."""
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        env = {**__import__("os").environ, "WANDB_BASE_URL": f"http://127.0.0.1:{silent.getsockname()[1]}",
+               "WANDB_API_KEY": "f" * 40, "WANDB_SILENT": "true",
+               "WANDB_CONFIG_DIR": str(tmp_path / "config"), "WANDB_CACHE_DIR": str(tmp_path / "cache")}
+        env.pop("WANDB_MODE", None)
+        start = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "reports", "--source", "wandb", "--project",
+                               "ent/proj", "--out", str(tmp_path / "site")], cwd=REPO, env=env,
+                              capture_output=True, text=True, timeout=120)
+        took = time.perf_counter() - start
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: cannot reach the W&B server")
+    assert "f" * 40 not in done.stdout + done.stderr
+    assert "fetching runs from wandb" in done.stdout and "retrying in" in done.stdout
+    assert not (tmp_path / "site").exists()
+    print(f"unanswering W&B server: exit 2 after {took:.1f} s")
