@@ -3,6 +3,8 @@
 ``lint`` (ruff + mypy) and ``minimum`` (the fast tests on the lowest allowed versions)."""
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 from pathlib import Path
@@ -12,20 +14,39 @@ import nox
 nox.needs_version = ">=2024.10"
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.sessions = ["tests"]
+# Keep each session's environment between runs: `install` reinstalls only when what it would
+# install changes (pyproject.toml, the groups, the extras). The project is installed editable,
+# so a change of code needs no reinstall. `nox -R`/`--reuse-venv=no` starts afresh.
+nox.options.reuse_venv = "yes"
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
+STAMP = ".sweepsight-installed"  # in the environment: what was installed there, as a digest
 
 
 # Compile to bytecode at install: uv does not by default, and where PYTHONDONTWRITEBYTECODE is
 # set nothing is ever cached, so every Python process recompiled pandas, scikit-learn, scipy
 # and statsmodels (16 CPU seconds of imports per process here, 5.4 compiled).
-COMPILED = {"UV_COMPILE_BYTECODE": "1"}
+# UV_COMPILE_BYTECODE=0 in the environment turns it off (the noxfile test does, for speed).
+COMPILED = {"UV_COMPILE_BYTECODE": os.environ.get("UV_COMPILE_BYTECODE", "1")}
 
 
 def install(session: nox.Session, *groups: str, extras: str = "mlflow,wandb") -> None:
-    """The project with its tracker extras, plus the named dependency groups (compiled)."""
+    """The project with its tracker extras, plus the named dependency groups (compiled), unless
+    the reused environment already holds exactly that (:data:`STAMP`)."""
     deps = [d for g in groups for d in nox.project.dependency_groups(PYPROJECT, g)]
-    session.install("-e", f".[{extras}]", *deps, env=COMPILED)
+    args = ["-e", f".[{extras}]", *deps]
+    wanted = hashlib.sha256(json.dumps(
+        [Path("pyproject.toml").read_text(encoding="utf-8"), args]).encode()).hexdigest()
+    stamp = Path(session.virtualenv.location) / STAMP
+    if stamp.is_file() and stamp.read_text(encoding="utf-8").strip() == wanted:
+        session.log(f"reusing {session.virtualenv.location}: pyproject.toml and the packages "
+                    "asked for are unchanged, nothing to install (nox -R to start afresh)")
+        return
+    stamp.unlink(missing_ok=True)  # a failed install must not look complete next time
+    session.log("installing the project and its dependencies: about a minute the first time, "
+                "then only when pyproject.toml changes")
+    session.install(*args, env=COMPILED, silent=False)
+    stamp.write_text(wanted + "\n", encoding="utf-8")
 
 
 def ensure_chromium(session: nox.Session) -> None:
@@ -34,6 +55,7 @@ def ensure_chromium(session: nox.Session) -> None:
         return
     if shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
         env = {"DEBIAN_FRONTEND": "noninteractive"}
+        session.log("installing Debian's chromium for the browser tests (a minute or two, once)")
         session.run("apt-get", "update", "-qq", external=True, env=env)
         session.run("apt-get", "install", "-y", "-qq", "chromium", external=True, env=env)
     else:

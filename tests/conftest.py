@@ -122,6 +122,7 @@ LONGEST_FIRST = (
     "test_significance.py",  # 27 s
     "test_real_sweeps.py",  # 23 s
     "test_workflows.py",  # 20 s
+    "test_noxfile.py",  # 20 s (three nox runs, one install)
     "test_adapter_mlflow.py",  # 14 s
     "test_importance.py",  # 12 s
     "test_charts.py",  # 11 s
