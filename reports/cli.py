@@ -176,6 +176,12 @@ def precheck(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> dict[str, float]:
     """Load (or read the snapshot), then build the site; returns stage timings."""
     precheck(args)
+    if not (args.source or args.path or args.from_snapshot) and not EXAMPLE.parent.is_dir():
+        # installed, and no sweep named: the example ships with the repository, not the package
+        raise SweepError(
+            "no sweep given: pass --path runs.csv, --source mlflow --experiment NAME or "
+            "--source wandb --project ENTITY/PROJECT (sweepsight --help lists them all; the "
+            "example sweep ships with the repository, not the package).")
     from sweepsight.reports.baseline import load_baseline, parse_baseline, require_target
 
     spec = parse_baseline(args.baseline, args) if args.baseline is not None else None  # light

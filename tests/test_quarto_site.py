@@ -142,7 +142,9 @@ def test_offline_css_drops_the_web_font_import():
 
 
 @pytest.mark.skipif(not (REFERENCE / "reports" / "generated" / "correlation.html").exists(),
-                    reason=f"the reference Quarto render is not at {REFERENCE}")
+                    reason=f"the reference Quarto render is not at {REFERENCE}: it is the team's "
+                           "shared folder beside the checkout (../shared/quarto-render, which CI "
+                           "has), or set SWEEPSIGHT_QUARTO_REFERENCE to a copy")
 @pytest.mark.parametrize("name", ["reports/generated/correlation.html", "index.html"])
 def test_offline_html_on_the_reference_quarto_render(name):
     text = (REFERENCE / name).read_text(encoding="utf-8")

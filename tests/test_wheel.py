@@ -102,7 +102,7 @@ def test_the_wheel_holds_every_module_and_the_package_data(wheel):
 
 
 def test_help_and_input_errors_load_nothing_heavy(venv, hostile):
-    for args, code in ((["--help"], 0), (["--path", "missing.csv"], 2),
+    for args, code in ((["--help"], 0), ([], 2), (["--path", "missing.csv"], 2),
                        (["--source", "nope"], 2), (["--alpha", "3"], 2)):
         start = time.perf_counter()
         done = _run([str(venv / "python"), "-X", "importtime", "-m", "sweepsight", *args],
@@ -116,6 +116,8 @@ def test_help_and_input_errors_load_nothing_heavy(venv, hostile):
         messages = [line for line in done.stderr.splitlines() if not line.startswith("import time:")]
         if code == 2:
             assert len(messages) == 1 and messages[0].startswith("error: "), messages
+        if not args:  # installed, with no sweep named: what to pass, not a missing example file
+            assert messages[0].startswith("error: no sweep given: pass --path"), messages
         print(f"{' '.join(args)}: {took:.2f} s")
     done = _run([str(venv / "sweepsight"), "--help"], cwd=hostile, env=clean_env(), timeout=60)
     assert done.returncode == 0 and "--source" in done.stdout
