@@ -15,6 +15,11 @@ fresh process (so its peak RSS is its own) and prints one table:
   (``python -m reports --renderer nbconvert``, :func:`benchmarks.__main__.run_report`: wall
   and CPU seconds, peak RSS of the build's process tree summed); goals: the
   report <= 60 s and <= 1.2 GB, significance <= 10 s (``--no-report`` skips the report).
+* ``grid_1m``: the largest sweeps one machine holds: a full grid of 245,760 configurations x 4
+  seeds = 983,040 runs x 9 hyperparameters, analyses then whole report; goal <= 120 s, <= 2.5 GB.
+* ``random_20k``: a random search, 20,000 trials (one run each, every trial its own
+  configuration) x 50 hyperparameters (uniform, log-uniform and categorical), analyses then
+  whole report; goal <= 60 s, <= 1.5 GB.
 
 Wall and CPU seconds (all threads) are both given: the machine may be shared, and CPU time is
 less affected by other jobs than wall time. The load average is recorded for each case.
@@ -31,7 +36,9 @@ import tempfile
 import time
 from pathlib import Path
 
-CASES = ["example", "ratio_10k", "main_effects_30", "wide", "grid_250k"]
+CASES = ["example", "ratio_10k", "main_effects_30", "wide", "grid_250k", "grid_1m",
+         "random_20k"]
+REPORTED = {"grid_250k", "grid_1m", "random_20k"}  # cases that also build the whole report
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "digits_sweep.csv"
 
 
@@ -111,12 +118,14 @@ def worker(case: str, csv: Path) -> dict:
 
 
 def make_csv(case: str, tmp: Path) -> Path:
-    from benchmarks.sweeps import make_grid_sweep, make_sweep
+    from benchmarks.sweeps import make_grid_sweep, make_random_sweep, make_sweep
 
     frame = {"ratio_10k": lambda: make_sweep(10_000, 10),
              "main_effects_30": lambda: make_sweep(10_000, 10, cat_levels=10),
              "wide": lambda: make_sweep(2_000, 1_000),
-             "grid_250k": make_grid_sweep}[case]()
+             "grid_250k": make_grid_sweep,
+             "grid_1m": lambda: make_grid_sweep((4, 4, 4, 4, 4, 4, 4, 5, 3)),
+             "random_20k": make_random_sweep}[case]()
     path = tmp / f"{case}.csv"
     frame.to_csv(path, index=False)
     return path
@@ -165,32 +174,40 @@ def to_markdown(rows: list[dict]) -> str:
                          f"{r['peak_mb']:.0f} | <= 5 s | {load} |")
         else:
             a = r["analyse"]
-            name = {"wide": "2k runs x 1,000 params", "grid_250k": "250k grid (62,208 x 4 x 9)"}[c]
-            goal = {"wide": "minutes, < 2 GB", "grid_250k": "report <= 60 s, <= 1.2 GB"}[c]
+            name = {"wide": "2k runs x 1,000 params", "grid_250k": "250k grid (62,208 x 4 x 9)",
+                    "grid_1m": "1M grid (245,760 x 4 x 9)",
+                    "random_20k": "random search, 20k trials x 50"}[c]
+            goal = {"wide": "minutes, < 2 GB", "grid_250k": "report <= 60 s, <= 1.2 GB",
+                    "grid_1m": "report <= 120 s, <= 2.5 GB",
+                    "random_20k": "report <= 60 s, <= 1.5 GB"}[c]
             per = ", ".join(f"{k} {v['seconds']:.1f}" for k, v in r["stages"].items())
             lines.append(f"| {name} | analyse ({per}) | **{a['seconds']:.1f}** | "
                          f"{a['cpu_seconds']:.1f} | **{r['peak_mb']:.0f}** | {goal} | {load} |")
         if "report" in r:
-            lines.append(_report_row(r["report"], load))
+            lines.append(_report_row(r["report"], load, GOALS.get(c, GOALS["grid_250k"]),
+                                     name.split(" (")[0].replace(", 20k trials x 50", "")))
     return "\n".join(lines) + "\n"
 
 
-def _report_row(rep: dict, load: str) -> str:
+GOALS = {"grid_250k": "<= 60 s, <= 1.2 GB; significance <= 10 s",
+         "grid_1m": "<= 120 s, <= 2.5 GB", "random_20k": "<= 60 s, <= 1.5 GB"}
+
+
+def _report_row(rep: dict, load: str, goal: str = GOALS["grid_250k"], what: str = "250k grid") -> str:
     """The 250k grid's whole report: wall and CPU seconds of every process, the peak RSS of
     the process tree (the build process and any children, summed) and of its largest process,
     and the CLI's own stage times (the analysis stages among them)."""
     if "error" in rep:
-        return f"| 250k grid, whole report | error: {' '.join(rep['error'])[-200:]} | | | | | {load} |"
+        return f"| {what}, whole report | error: {' '.join(rep['error'])[-200:]} | | | | | {load} |"
     st = rep.get("stages", {})
     keys = ["load", "analysis", "analysis.significance", "pages", "pairs", "summary", "render",
             "report"]
     per = ", ".join(f"{k.replace('analysis.', '')} {st[k]:.1f}" for k in keys if k in st)
     nan = float("nan")
-    return (f"| 250k grid, whole report (`python -m reports`, nbconvert) | {per} | "
+    return (f"| {what}, whole report (`python -m reports`, nbconvert) | {per} | "
             f"**{rep.get('seconds', nan):.1f}** | {rep.get('cpu_seconds') or nan:.1f} | "
             f"**{rep.get('tree_peak_rss_mb') or nan:.0f}** (largest process "
-            f"{rep.get('peak_rss_mb') or nan:.0f}) | <= 60 s, <= 1.2 GB; significance <= 10 s "
-            f"| {load} |")
+            f"{rep.get('peak_rss_mb') or nan:.0f}) | {goal} | {load} |")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -223,7 +240,7 @@ def main(argv: list[str] | None = None) -> None:
                 continue
             csv = make_csv(case, Path(tmp))
             row = run_case(case, csv)
-            if not args.no_report and case == "grid_250k" and "error" not in row:
+            if not args.no_report and case in REPORTED and "error" not in row:
                 print("[bench]   report (python -m reports) ...", flush=True)
                 row["report"] = run_report(csv, Path(tmp) / "site")
                 row["report"].pop("log", None)

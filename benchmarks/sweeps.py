@@ -72,3 +72,34 @@ def make_grid_sweep(levels: tuple[int, ...] = (4, 4, 4, 4, 3, 3, 3, 3, 3), *, se
     frame.insert(0, "name", [f"run-{i}" for i in range(n)])
     frame.insert(0, "run_id", [f"r{i:07d}" for i in range(n)])
     return frame
+
+
+def make_random_sweep(n_trials: int = 20_000, n_params: int = 50, *,
+                      random_state: int = 0) -> pd.DataFrame:
+    """A random search as W&B's ``random`` method or Optuna's RandomSampler runs it: one run
+    per trial, every trial its own configuration. Of the hyperparameters, 40% are uniform
+    numbers, 30% log-uniform (1e-5..1e-1) and 30% categorical with 2-6 levels; the loss
+    depends on the first three (strong, medium, weak) plus noise."""
+    rng = np.random.default_rng(random_state)
+    columns: dict[str, np.ndarray] = {}
+    effect = np.zeros(n_trials)
+    for j in range(n_params):
+        kind = j % 10
+        if kind < 4:
+            u = rng.random(n_trials)
+            columns[f"params.u{j:02d}"] = 0.1 + 0.8 * u
+        elif kind < 7:
+            u = rng.random(n_trials)
+            columns[f"params.lr{j:02d}"] = 10 ** (-5 + 4 * u)
+        else:
+            levels = int(rng.integers(2, 7))
+            codes = rng.integers(0, levels, n_trials)
+            u = codes / max(levels - 1, 1)
+            columns[f"params.c{j:02d}"] = np.array([f"level{k}" for k in range(levels)])[codes]
+        if j < 3:
+            effect += (1.0, 0.3, 0.1)[j] * (u - 0.5) * 3.4
+    frame = pd.DataFrame(columns)
+    frame["metrics.val_loss"] = np.exp(effect * 0.3 + rng.normal(0, 0.2, n_trials))
+    frame.insert(0, "name", [f"trial-{i}" for i in range(n_trials)])
+    frame.insert(0, "run_id", [f"t{i:06d}" for i in range(n_trials)])
+    return frame
