@@ -19,8 +19,9 @@ from typing import Any
 
 from sweepsight.reports.safe_text import for_page
 
-# mistune's GFM-ish plugins, as nbconvert renders Markdown outputs (footnotes, abbr off there too)
-_PLUGINS = ["strikethrough", "table", "url", "task_lists", "def_list"]
+# mistune's plugins as nbconvert renders Markdown outputs, but "url": a bare URL in a name stays
+# text (the prose's own links are [text](href); footnotes and abbr are off there too)
+_PLUGINS = ["strikethrough", "table", "task_lists", "def_list"]
 _markdown = None
 
 # In a title: what pandoc's Markdown reader would act on (raw HTML, entities, links and spans,
