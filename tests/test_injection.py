@@ -154,6 +154,7 @@ def page_text(text: str) -> str:
 
 # ----------------------------------------------------------------------- (a) the Quarto inputs
 
+@pytest.mark.slow
 @needs_reference
 @pytest.mark.parametrize("name", ["quarto-img", "quarto-script"])
 def test_quarto_inputs_carry_no_markup_from_a_name(sites, name):
@@ -181,6 +182,7 @@ def test_quarto_inputs_carry_no_markup_from_a_name(sites, name):
 @needs_reference
 @pytest.mark.parametrize("name, title", [
     ("quarto-img", TITLE), ("quarto-script", f"Sweep report: {SCRIPT} ({CSV_NAME})")])
+@pytest.mark.slow
 def test_the_quarto_title_is_text_to_pandoc_and_reads_as_given(sites, name, title):
     import yaml
 
@@ -209,6 +211,20 @@ def test_the_checks_find_the_script_in_the_unfixed_quarto_render():
 
 
 @needs_reference
+def test_quartos_own_search_json_indexes_page_text_escaped():
+    """What the simulation assumes of search.json, in the real render: Quarto indexes a page's
+    text with ``<>&`` escaped (the name the reference shows as text is there, inert), so text
+    that is text on our pages is text in search.json."""
+    import html
+
+    entries = json.loads((HOSTILE_REFERENCE / "search.json").read_text())
+    name = '<img src=x onerror=alert("XSS-img")>'
+    hits = [e["text"] for e in entries if name in html.unescape(e["text"])]
+    assert hits and all(Markup(t).tags == [] and "&lt;img" in t for t in hits)
+
+
+@pytest.mark.slow
+@needs_reference
 @pytest.mark.parametrize("name", ["quarto-img", "quarto-script", "nbconvert"])
 def test_no_element_attribute_or_script_from_a_name_on_any_page(sites, name):
     site = sites[name]
@@ -230,6 +246,7 @@ def test_no_element_attribute_or_script_from_a_name_on_any_page(sites, name):
     assert " ".join(wanted.split()) in html.unescape(title)
 
 
+@pytest.mark.slow
 @needs_reference
 @pytest.mark.parametrize("name", ["quarto-img", "quarto-script"])
 def test_navbar_title_and_search_json_are_text(sites, name):
@@ -278,6 +295,7 @@ def _hover_marks(page, limit: int = 12) -> list[str]:
     return seen
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 @needs_reference
 @pytest.mark.parametrize("name", ["quarto-img", "quarto-script", "nbconvert"])
