@@ -42,9 +42,11 @@ def _output_md(output: dict) -> str:
     """One output as Quarto's Jupyter engine writes it (the div's content and classes)."""
     kind = output["output_type"]
     if kind == "stream":
-        return f"::: {{.cell-output .cell-output-{output['name']}}}\n" + _fence("".join(output["text"])) + ":::\n"
+        text = _fence("".join(output["text"]))
+        return f"::: {{.cell-output .cell-output-{output['name']}}}\n{text}:::\n"
     if kind == "error":
-        return "::: {.cell-output .cell-output-error}\n" + _fence(f"{output['ename']}: {output['evalue']}") + ":::\n"
+        text = _fence(f"{output['ename']}: {output['evalue']}")
+        return f"::: {{.cell-output .cell-output-error}}\n{text}:::\n"
     data = output.get("data", {})
     for mime in ("text/html", "text/markdown", "text/plain"):
         if mime in data:
@@ -116,9 +118,8 @@ def page(reference: str, *, body: str, title: str, page_title: str) -> str:
                   reference, count=1, flags=re.S)
     text = re.sub(r'(<span class="navbar-title">).*?(</span>)',
                   lambda m: m.group(1) + title_html(title) + m.group(2), text, flags=re.S)
-    plain = " ".join(pandoc(title, "plain").split())
-    return re.sub(r"<title>.*?</title>", lambda m: f"<title>{html.escape(f'{page_title} – {plain}', quote=False)}</title>",
-                  text, count=1, flags=re.S)
+    plain = html.escape(f"{page_title} – {' '.join(pandoc(title, 'plain').split())}", quote=False)
+    return re.sub(r"<title>.*?</title>", lambda m: f"<title>{plain}</title>", text, count=1, flags=re.S)
 
 
 def render(project: Path, reference: Path) -> None:

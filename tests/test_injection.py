@@ -162,7 +162,8 @@ def test_quarto_inputs_carry_no_markup_from_a_name(sites, name):
     markdown_outputs, html_outputs = [], 0
     for stem in [p.stem for p in build.PAGES]:
         nb = json.loads((inputs / f"{stem}.ipynb").read_text())
-        template = json.loads((build.TEMPLATES / f"{next(p.template for p in build.PAGES if p.stem == stem)}.ipynb").read_text())
+        source = next(p.template for p in build.PAGES if p.stem == stem)
+        template = json.loads((build.TEMPLATES / f"{source}.ipynb").read_text())
         # Markdown that Quarto's pandoc reads: the templates' own cells, nothing run-derived
         assert ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown"] == \
             ["".join(c["source"]) for c in template["cells"] if c["cell_type"] == "markdown"]
