@@ -232,11 +232,14 @@ QUARTO_PROJECT = Path(__file__).resolve().parent / "quarto"  # _quarto.yml + the
 
 
 def quarto_config(*, title: str) -> dict:
-    """The project's ``_quarto.yml`` (package data) with ``website.title`` set to ``title``."""
+    """The project's ``_quarto.yml`` (package data) with ``website.title`` set to ``title``,
+    escaped (:func:`reports.escape.site_title`): Quarto reads it as Markdown into every navbar."""
     import yaml
 
+    from sweepsight.reports.escape import site_title
+
     config = yaml.safe_load((QUARTO_PROJECT / "_quarto.yml").read_text(encoding="utf-8"))
-    config["website"]["title"] = title
+    config["website"]["title"] = site_title(title)
     return config
 
 

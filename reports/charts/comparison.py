@@ -12,6 +12,7 @@ import pandas as pd
 from sweepsight.reports.charts._common import MAX_ROWS, VERDICT_COLORS
 from sweepsight.reports.charts.marginal import FONT_PX
 from sweepsight.reports.charts.significance import config_params
+from sweepsight.reports.escape import Html
 
 
 def comparison_data(comp, *, max_rows: int = MAX_ROWS) -> pd.DataFrame:
@@ -117,7 +118,7 @@ def _num(v: float, spec: str = ".4g") -> str:
 MATCHED_FILE = "data/matched.csv"
 
 
-def matched_table_html(comp, sig, *, max_rows: int = 60) -> str:
+def matched_table_html(comp, sig, *, max_rows: int = 60) -> Html:
     """The matched configurations as an HTML table, rows coloured by verdict; each links to
     the significance page's walk at that configuration (``significance.html#config=N``) and to
     the baseline's walk on this page (``#baseline=N``). Run-derived text is escaped."""
@@ -152,7 +153,7 @@ def matched_table_html(comp, sig, *, max_rows: int = 60) -> str:
         out.append(f"<p><em>{len(rows) - max_rows:,} more matched configurations not shown "
                    f'(the least significant); all {len(rows):,} are in <a href="{MATCHED_FILE}">'
                    f"{MATCHED_FILE}</a>.</em></p>")
-    return "\n".join(out)
+    return Html("\n".join(out))
 
 
 #: Light row backgrounds by verdict for the matched table.

@@ -9,6 +9,7 @@ import pandas as pd
 
 from sweepsight.analysis.findings import interactions, levels_of, verdict, Verdict
 from sweepsight.analysis.levels import run_labels
+from sweepsight.reports.escape import md
 
 #: Charts fit an 800 px column; no text below 11 px.
 COLUMN_PX = 800
@@ -51,7 +52,7 @@ def marginal_info(analysis) -> MarginalInfo:
     arrow = "higher is better" if prep.maximize else "lower is better"
     y_title = f"{prep.target} ({arrow})" + ("" if raw else ", rank")
     pct = f"{100 * res.confidence:.0f}%"
-    caption = (f"Mean of {prep.target} over the runs at each value ({pct} interval over those "
+    caption = (f"Mean of {md(prep.target)} over the runs at each value ({pct} interval over those "
                "runs; the other hyperparameters vary within each point), the best value in "
                "orange. Continuous hyperparameters with many values are binned into quantiles "
                "(the point sits at the bin's median).")
@@ -139,8 +140,9 @@ def heatmap_info(analysis) -> HeatmapInfo | None:
     meets = marginal == cell
     where = ("" if marginal is None else
              f" It is {'' if meets else 'not '}where the marginal bests meet "
-             f"({top.param_a} = {marginal[0]}, {top.param_b} = {marginal[1]}).")
-    caption = (f"Mean {prep.target} over the runs in each cell of {top.param_a} × {top.param_b}, "
+             f"({md(top.param_a)} = {md(marginal[0])}, {md(top.param_b)} = {md(marginal[1])}).")
+    caption = (f"Mean {md(prep.target)} over the runs in each cell of {md(top.param_a)} × "
+               f"{md(top.param_b)}, "
                f"the strongest interaction ({100 * top.share:.0f}% of the variance between "
                "configurations): how much one hyperparameter's effect changes with the other. "
                f"The best cell is outlined.{where}")

@@ -20,6 +20,7 @@ from sweepsight.analysis.significance import pair_sides
 from sweepsight.analysis.stats_tests import MIN_BOOT_RUNS
 from sweepsight.reports import format as fmt
 from sweepsight.reports.charts._common import VERDICT_COLORS
+from sweepsight.reports.escape import Html
 
 #: Row backgrounds of the classic table: the target green, significant neighbours yellow.
 ROW_STYLE = {"target": "#cdeccd", "better": "#fff3b0", "worse": "#fff3b0"}
@@ -114,7 +115,7 @@ def _significance_table_data(analysis, *, target: str | None = None) -> TableDat
     return TableData(pd.concat([first, rest], ignore_index=True), target)
 
 
-def significance_table_html(analysis, *, target: str | None = None) -> str:
+def significance_table_html(analysis, *, target: str | None = None) -> Html:
     """The best configuration's classic table as HTML: target row green, significantly
     different neighbours yellow; means as logged, and on the analysis scale (labelled) when
     it differs. Every run-derived text is escaped."""
@@ -143,7 +144,7 @@ def significance_table_html(analysis, *, target: str | None = None) -> str:
         out.append(f'<tr style="{style}">' + "".join(
             f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
     out.append("</tbody></table>")
-    return "\n".join(out)
+    return Html("\n".join(out))
 
 
 # ------------------------------------------------------------------ the walk (every configuration)
@@ -307,7 +308,7 @@ _WALK_CSS = """
 
 
 def significance_walk(analysis, *, files: tuple[str, str] | None = PAIR_FILES,
-                      hash_key: str = "config") -> str | None:
+                      hash_key: str = "config") -> Html | None:
     """The significance walk as self-contained HTML (data embedded, script inline; nothing is
     fetched), or None when significance is not applicable. ``analysis``: anything with
     ``significance``, ``prep`` and ``options`` (an :class:`analysis.Analysis`, or a baseline's
@@ -327,7 +328,7 @@ def significance_walk(analysis, *, files: tuple[str, str] | None = PAIR_FILES,
     uid = "sweepsight-walk-" + digest.hexdigest()[:12]
     safe = data.replace("<", "\\u003c")  # "<" only occurs inside JSON strings
     del data
-    return (f'<div class="sweepsight-walk" id="{uid}"><p>Loading the significance view…</p></div>\n'
+    return Html(f'<div class="sweepsight-walk" id="{uid}"><p>Loading the significance view…</p></div>\n'
             f"<style>{_WALK_CSS}</style>\n"
             f'<script type="application/json" id="{uid}-data">{safe}</script>\n'
             f"<script>{script}\n"

@@ -6,6 +6,7 @@ import html
 import numpy as np
 import pandas as pd
 
+from sweepsight.reports.escape import Html, markdown_html
 from sweepsight.reports.format import number
 from sweepsight.reports.safe_text import no_bidi, short
 
@@ -23,11 +24,11 @@ def _cell(v) -> str:
     return html.escape(text)
 
 
-def html_table(frame: pd.DataFrame, *, max_rows: int = 200, caption: str = "") -> str:
+def html_table(frame: pd.DataFrame, *, max_rows: int = 200, caption: str = "") -> Html:
     """``frame`` as an HTML table (every cell escaped, floats to 4 significant digits), at most
     ``max_rows`` rows with a line saying how many were left out."""
     if frame is None or len(frame) == 0:
-        return "<p><em>(none)</em></p>"
+        return Html("<p><em>(none)</em></p>")
     shown = frame.head(max_rows)
     out = ['<table class="sweepsight-table">']
     if caption:
@@ -39,7 +40,7 @@ def html_table(frame: pd.DataFrame, *, max_rows: int = 200, caption: str = "") -
     out.append("</tbody></table>")
     if len(frame) > max_rows:
         out.append(f"<p><em>{len(frame) - max_rows:,} more rows not shown.</em></p>")
-    return "\n".join(out)
+    return Html("\n".join(out))
 
 
 def spec_without_bidi(spec):
@@ -55,10 +56,13 @@ def spec_without_bidi(spec):
 
 
 def display(obj) -> None:
-    """Show ``obj`` in a page notebook: ``None`` shows nothing, ``str`` is Markdown (escape
-    run-derived parts first), a DataFrame becomes an HTML table, an Altair chart is embedded
+    """Show ``obj`` in a page notebook: ``None`` shows nothing, :class:`~reports.escape.Html`
+    (built with every run-derived part escaped) is shown as it is, any other ``str`` is Markdown
+    (run-derived parts escaped with ``reports.escape.md``), shown as HTML made here
+    (:func:`reports.escape.markdown_html`: no HTML in it survives, and no Markdown output
+    reaches Quarto's pandoc), a DataFrame becomes an HTML table, an Altair chart is embedded
     with the site's own Vega bundle (``reports.render.show``)."""
-    from IPython.display import HTML, Markdown
+    from IPython.display import HTML
     from IPython.display import display as ipy_display
 
     if obj is None:
@@ -67,9 +71,10 @@ def display(obj) -> None:
     # mean nothing to HTML, Markdown or Vega, so replacing them everywhere changes nothing else.
     if isinstance(obj, pd.DataFrame):
         ipy_display(HTML(no_bidi(html_table(obj))))
+    elif isinstance(obj, Html):
+        ipy_display(HTML(no_bidi(obj)))
     elif isinstance(obj, str):
-        obj = no_bidi(obj)
-        ipy_display(HTML(obj) if obj.lstrip().startswith("<") else Markdown(obj))
+        ipy_display(HTML(markdown_html(no_bidi(obj))))
     elif hasattr(obj, "to_dict"):
         import warnings
 
