@@ -10,6 +10,7 @@ import pandas as pd
 from sweepsight.adapters.schema import PARAM
 from sweepsight.analysis import outcomes
 from sweepsight.analysis.encoding import level_text
+from sweepsight.analysis.grouping import group_ids, n_groups
 from sweepsight.analysis.outcomes import is_number
 from sweepsight.analysis.prepared import Aside, AsideReason
 
@@ -93,18 +94,31 @@ def unusable(s: pd.Series, *, max_levels: int) -> AsideReason | None:
 
 def outcome_columns(kept: pd.DataFrame, candidates: list[str], *, seed: str | None,
                      forced: list[str]) -> dict[str, Aside]:
-    """The candidate columns that are outcomes of the runs, by name or by values."""
+    """The candidate columns that are outcomes of the runs, by name or by values
+    (:func:`analysis.outcomes.varies_like_an_outcome` for each numeric candidate against the
+    others not found so far, in order). Linear in the columns: the columns that cannot be an
+    outcome by value (not nearly distinct) are grouped once, and a nearly distinct other column
+    that alone tells more than half the runs apart settles a candidate without grouping."""
     found: dict[str, Aside] = {}
     for p in candidates:
         if p not in forced and is_number(kept[PARAM + p]) and outcomes.named_outcome(p):
             found[p] = Aside.OUTCOME_NAME
     rest = [p for p in candidates if p not in found]
     seeds = kept[PARAM + seed] if seed is not None else None
-    for p in rest:
-        if p in forced or not is_number(kept[PARAM + p]):
-            continue
-        others = {q: kept[PARAM + q] for q in rest if q != p and q not in found}
-        if outcomes.varies_like_an_outcome(kept[PARAM + p], others, seed=seeds):
+    if seeds is None or seeds.nunique() < 2 or len(rest) < 2:
+        return found
+    tested = [p for p in rest if p not in forced and is_number(kept[PARAM + p])
+              and outcomes.nearly_distinct(kept[PARAM + p])]
+    fixed = [kept[PARAM + q].to_numpy() for q in rest if q not in tested]
+    base = [group_ids(fixed)] if fixed else []
+    rows = len(kept)
+    spread = {q: n_groups([kept[PARAM + q].to_numpy()]) for q in tested}
+    for p in tested:
+        others = [q for q in tested if q != p and q not in found]
+        if any(spread[q] > rows / 2 for q in others):
+            continue  # that column alone tells more than half the runs apart: no repeats
+        columns = base + [kept[PARAM + q].to_numpy() for q in others]
+        if columns and outcomes.others_repeat_under_seeds(columns, seeds.to_numpy()):
             found[p] = Aside.OUTCOME_VALUES
     return found
 
