@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 
 from sweepsight.adapters.schema import PARAM
@@ -73,13 +74,10 @@ def unusable(s: pd.Series, *, max_levels: int) -> AsideReason | None:
     """Why ``s`` cannot be analysed on these runs: all missing, constant, too many levels."""
     present = s.dropna()
     if len(present) == 0:
-        return AsideReason.of(Aside.ALL_MISSING, "missing in every analysed run")
+        return constant_reason(None, len(s))
     n_unique = present.nunique()
     if n_unique == 1:
-        missing = len(s) - len(present)
-        value = level_text(present.iloc[0])
-        return AsideReason.of(Aside.CONSTANT, "constant",
-                              value + (f", missing in {missing} runs" if missing else ""))
+        return constant_reason(present.iloc[0], len(s) - len(present))
     if pd.api.types.is_numeric_dtype(s) or isinstance(s.dtype, pd.BooleanDtype):
         return None
     if n_unique > max_levels:
@@ -90,6 +88,32 @@ def unusable(s: pd.Series, *, max_levels: int) -> AsideReason | None:
         return AsideReason.of(Aside.TOO_MANY_LEVELS, "too many levels",
                               f"{n_unique} > max_levels={max_levels}")
     return None
+
+
+def constant_reason(value, missing: int) -> AsideReason:
+    """Why a column with one present ``value`` (None: none at all) in the runs is set aside."""
+    if value is None:
+        return AsideReason.of(Aside.ALL_MISSING, "missing in every analysed run")
+    return AsideReason.of(Aside.CONSTANT, "constant", level_text(value)
+                          + (f", missing in {missing} runs" if missing else ""))
+
+
+def constant_floats(frame: pd.DataFrame, names: list[str]) -> dict[str, tuple[float | None, int]]:
+    """The float ``params.*`` columns of ``frame`` among ``names`` with at most one distinct
+    present value, found for all of them at once (20,000 constant columns took a pandas call
+    each): name -> (the value, or None when missing in every run; how many runs miss it)."""
+    cols = [p for p in names if frame[PARAM + p].dtype == np.float64]
+    if not cols or not len(frame):
+        return {}
+    block = frame[[PARAM + p for p in cols]].to_numpy(dtype=float)
+    nan = np.isnan(block)
+    lo = np.where(nan, np.inf, block).min(axis=0)
+    hi = np.where(nan, -np.inf, block).max(axis=0)
+    missing = nan.sum(axis=0)
+    out: dict[str, tuple[float | None, int]] = {}
+    for j in np.flatnonzero((missing == len(block)) | (lo == hi)):
+        out[cols[j]] = (None if missing[j] == len(block) else float(lo[j]), int(missing[j]))
+    return out
 
 
 def outcome_columns(kept: pd.DataFrame, candidates: list[str], *, seed: str | None,

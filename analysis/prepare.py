@@ -15,7 +15,8 @@ from sweepsight.adapters.errors import SweepError
 from sweepsight.adapters.schema import PARAM, RunTable
 from sweepsight.analysis.aliases import alias_groups
 from sweepsight.analysis.budget import budget_filter
-from sweepsight.analysis.columns import not_a_param, outcome_columns, outcome_note, unusable
+from sweepsight.analysis.columns import (constant_floats, constant_reason, not_a_param,
+                                         outcome_columns, outcome_note, unusable)
 from sweepsight.analysis.conditional import find_conditions
 from sweepsight.analysis.direction import infer_direction
 from sweepsight.analysis.encoding import encode_design, levels_if
@@ -130,8 +131,9 @@ def prepare(
         put(budget, AsideReason.of(Aside.BUDGET, "training budget",
                                    "reported per budget level, not a hyperparameter"))
     kept_frame = frame.loc[keep]
+    constant = constant_floats(kept_frame, all_params)  # not_a_param has nothing to say of them
     for p in all_params:
-        if p in set_aside or p in forced:
+        if p in set_aside or p in forced or p in constant:
             continue
         found = not_a_param(p, kept_frame[PARAM + p], max_levels=max_levels)
         if found is not None:
@@ -177,10 +179,12 @@ def prepare(
 
     # 4. Hyperparameters: constant, too many levels etc. on the analysed runs.
     candidates: list[str] = []
+    constant = constant_floats(kept, [p for p in all_params if p not in set_aside])
     for p in all_params:
         if p in set_aside:
             continue
-        found = unusable(kept[PARAM + p], max_levels=max_levels)
+        found = (constant_reason(*constant[p]) if p in constant
+                 else unusable(kept[PARAM + p], max_levels=max_levels))
         if found is not None:
             put(p, found)
         else:
