@@ -87,6 +87,9 @@ def coerce(values: pd.Series) -> Coerced:
     missing beside numbers or booleans (and counted), and a level of a categorical column.
     """
     if _all_text(values):
+        numbers = _floats(values) if not values.hasnans else None
+        if numbers is not None and not np.isnan(numbers).any():  # every cell a number: typed at
+            return Coerced(pd.Series(numbers, index=values.index, dtype="float64"), "numeric")  # once
         codes, uniques = pd.factorize(values)  # missing -> -1
         if 2 * len(uniques) < len(values):  # a grid repeats a few values: type each once
             at = np.where(codes < 0, len(uniques), codes)

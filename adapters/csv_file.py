@@ -227,12 +227,11 @@ def load(options: dict) -> RunTable:
             f"{where} has no metric columns: prefix them (metrics., summary., metric.) or name "
             "bare columns with --metric NAME (and hyperparameters with --param NAME)."
         )
-    for col, name in renamed_params.items():
-        out[PARAM + name] = raw[col].values
-    for col, name in renamed_metrics.items():
-        out[METRIC + name] = raw[col].values
+    columns = {PARAM + name: raw[col].values for col, name in renamed_params.items()}
+    columns.update({METRIC + name: raw[col].values for col, name in renamed_metrics.items()})
+    out = pd.concat([out, pd.DataFrame(columns, index=raw.index)], axis=1)  # at once, not column by column
     table = build_table(
-        out.copy(),
+        out,
         source="csv",
         seed=options.get("seed"),
         budget=options.get("budget"),

@@ -46,6 +46,9 @@ MESSAGE_CHARS = 300  # of an MLflow error quoted in a message
 #: mid-fetch fails in seconds (3 tries, 1 s then 2 s apart), one that hangs after 3 x 30 s.
 HTTP_LIMITS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
                "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
+#: Database driver modules whose pip package has another name (the others are named alike).
+DRIVER_PACKAGES = {"MySQLdb": "mysqlclient", "psycopg2": "psycopg2-binary", "cx_Oracle": "cx-Oracle",
+                   "pymssql": "pymssql", "pyodbc": "pyodbc", "pymysql": "PyMySQL"}
 _REMOTE_NAMES = ("databricks", "databricks-uc", "uc")  # URIs that name no local path
 
 
@@ -97,8 +100,20 @@ def _scrub(text: object, uri: str) -> str:
     text = re.split(r"[.,;]?\s*Response body\b|<!doctype|<html", text, maxsplit=1,
                     flags=re.IGNORECASE)[0]
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    line = lines[0] if lines else "no detail"
-    return line if len(line) <= MESSAGE_CHARS else line[: MESSAGE_CHARS - 1] + "…"
+    return _whole_sentences(lines[0] if lines else "no detail", MESSAGE_CHARS)
+
+
+def _whole_sentences(line: str, limit: int) -> str:
+    """``line`` cut to at most ``limit`` characters after its last whole sentence that fits
+    (a word boundary and "…" when even the first does not), without the final full stop: the
+    message it is quoted in goes on after it."""
+    if len(line) > limit:
+        ends = [m.end() - 1 for m in re.finditer(r"[.!?](?=\s)", line[:limit + 1])]
+        if ends and ends[-1] >= limit // 3:
+            line = line[:ends[-1]]
+        else:
+            line = line[:limit - 1].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+    return line.rstrip(".")
 
 
 @contextlib.contextmanager
@@ -392,8 +407,9 @@ def _load(options: dict, *, uri: str, scheme: str, wanted: list[str], how: str, 
         raise SweepError(f"cannot read the MLflow store at {redact_uri(uri)}: {_scrub(exc, uri)}; "
                          "check that --tracking-uri names an MLflow database and that it is up.") from None
     except ModuleNotFoundError as exc:  # a database driver (psycopg2, pymysql ...) the URI needs
-        raise SweepError(f"the tracking URI {redact_uri(uri)} needs the package {exc.name!r}; "
-                         f"install it (pip install {exc.name}).") from None
+        module = (exc.name or "").split(".")[0]
+        raise SweepError(f"the tracking URI {redact_uri(uri)} needs the module {module!r}; "
+                         f"install it (pip install {DRIVER_PACKAGES.get(module, module)}).") from None
 
     query = {
         "tracking_uri": redact_uri(uri),

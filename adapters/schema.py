@@ -187,14 +187,17 @@ def build_table(
             f"{where} has no metric columns; name them with a prefix (metrics., summary., metric.) "
             "or pass --metric NAME for each bare metric column."
         )
+    typed_columns: dict[str, pd.Series] = {}
     for col in metric_cols:
-        frame[col] = to_metric(frame[col], where=f"{where}, column {col!r}")
+        typed_columns[col] = to_metric(frame[col], where=f"{where}, column {col!r}")
     for col in [c for c in frame.columns if c.startswith(PARAM)]:
         typed = coerce(frame[col])
-        frame[col] = typed.values
+        typed_columns[col] = pd.Series(typed.values.array, index=frame.index)
         getattr(meta, typed.kind).append(col[len(PARAM):])
         if typed.null_words:
             meta.null_words[col[len(PARAM):]] = typed.null_words
+    # one new frame, not a column replaced at a time (quadratic in the number of columns)
+    frame = pd.DataFrame({c: typed_columns.get(c, frame[c]) for c in frame.columns}, index=frame.index)
     if meta.null_words:
         meta.notes.append(null_words_note(meta))
     params = [c[len(PARAM):] for c in frame.columns if c.startswith(PARAM)]

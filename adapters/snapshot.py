@@ -46,28 +46,78 @@ def load(path: str | Path) -> RunTable:
                          "damaged: fetch the sweep again instead of --from-snapshot.") from None
     try:
         meta_obj = RunMeta.from_json(meta.read_text())
-    except (ValueError, TypeError, AttributeError) as exc:  # not JSON, or not an object
+    except (ValueError, TypeError, AttributeError, RecursionError) as exc:  # not JSON, not an object
         raise SweepError(f"snapshot file {meta} cannot be read ({_first_line(exc)}); it is "
                          "damaged: fetch the sweep again instead of --from-snapshot.") from None
+    _check_meta(meta_obj, frame, meta)
     missing = [c for c in ("run_id", "name", "group") if c not in frame.columns]
     if missing:
         raise SweepError(f"snapshot file {parquet} has no column {missing[0]!r}: it is not a "
                          "sweepsight snapshot; fetch the sweep again instead of --from-snapshot.")
+    typed: dict[str, pd.Series] = {}
+    categorical, boolean = set(meta_obj.categorical), set(meta_obj.boolean)
     for col in frame.columns:
         if col.startswith(PARAM):
             name = col[len(PARAM):]
-            if name in meta_obj.categorical:
-                frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
+            if name in categorical:
+                typed[col] = frame[col].astype(object).where(frame[col].notna(), None)
                 continue
             try:
-                frame[col] = frame[col].astype("boolean" if name in meta_obj.boolean else "float64")
+                typed[col] = frame[col].astype("boolean" if name in boolean else "float64")
             except (ValueError, TypeError) as exc:
                 raise SweepError(f"snapshot {parquet}: column {col!r} does not match its type in "
                                  f"{meta.name} ({_first_line(exc)}); the snapshot is damaged: "
                                  "fetch the sweep again.") from None
     for col in ("name", "group"):
-        frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
+        typed[col] = frame[col].astype(object).where(frame[col].notna(), None)
+    # one new frame: replacing a column at a time is quadratic in the number of columns
+    frame = pd.DataFrame({c: typed.get(c, frame[c]) for c in frame.columns}, index=frame.index)
     return RunTable(validate(frame, where=str(parquet)), meta_obj)
+
+
+#: The report options a snapshot may remember, and what each may hold (the CLI's choices;
+#: tests/test_hostile.py checks that they agree with the parser's).
+REPORT_CHOICES = {"direction": ("maximize", "minimize"), "metric_scale": ("auto", "raw", "log", "rank"),
+                  "test": ("ks", "welch", "mannwhitney")}
+_TYPE_LISTS = ("numeric", "categorical", "boolean")
+
+
+def _check_meta(meta: RunMeta, frame: pd.DataFrame, path: Path) -> None:
+    """The metadata fits the frame: every ``params.*`` column in exactly one type list, and the
+    remembered report options of the kinds the report takes; else one line naming the field."""
+    damaged = "the snapshot is damaged: fetch the sweep again, or fix the field"
+    for field in _TYPE_LISTS:
+        value = getattr(meta, field)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise SweepError(f"snapshot file {path}: {field!r} is not a list of hyperparameter "
+                             f"names; {damaged}.")
+    params = [c[len(PARAM):] for c in frame.columns if str(c).startswith(PARAM)]
+    typed = {f: set(getattr(meta, f)) for f in _TYPE_LISTS}
+    untyped = [p for p in params if not any(p in names for names in typed.values())]
+    if untyped and not any(typed.values()):
+        raise SweepError(f"snapshot file {path} has no type lists ({', '.join(_TYPE_LISTS)}) for "
+                         f"its {len(params)} hyperparameters; {damaged}.")
+    if untyped:
+        raise SweepError(f"snapshot file {path}: hyperparameter {untyped[0]!r} is in none of "
+                         f"the type lists ({', '.join(_TYPE_LISTS)}); {damaged}.")
+    options = meta.report_options
+    if not isinstance(options, dict):
+        raise SweepError(f"snapshot file {path}: 'report_options' is not an object; {damaged}.")
+    alpha = options.get("alpha")
+    if alpha is not None and (isinstance(alpha, bool) or not isinstance(alpha, (int, float))
+                              or not 0 < alpha < 1):
+        raise SweepError(f"snapshot file {path}: report_options.alpha is {alpha!r}, not a number "
+                         "between 0 and 1; fix the field (e.g. \"alpha\": 0.05) or fetch the sweep again.")
+    for key, allowed in REPORT_CHOICES.items():
+        value = options.get(key)
+        if value is not None and value not in allowed:
+            raise SweepError(f"snapshot file {path}: report_options.{key} is {value!r}, not one "
+                             f"of {', '.join(allowed)}; fix the field or fetch the sweep again.")
+    for key in ("target", "budget", "at_budget"):
+        value = options.get(key)
+        if value is not None and not isinstance(value, (str, int, float)):
+            raise SweepError(f"snapshot file {path}: report_options.{key} is a "
+                             f"{type(value).__name__}, not a name; {damaged}.")
 
 
 def _first_line(exc: BaseException) -> str:

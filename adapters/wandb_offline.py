@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
+from sweepsight.adapters.bounded import MAX_DEPTH, load_json, load_yaml
 from sweepsight.adapters.errors import SweepError
 
 _BLOCK = 32768
@@ -160,7 +161,17 @@ def _nest(flat: dict) -> dict:
 
 
 def read_log(path: Path) -> OfflineRun:
-    """Replay one ``.wandb`` log into an :class:`OfflineRun` (config, summary, history, state)."""
+    """Replay one ``.wandb`` log into an :class:`OfflineRun` (config, summary, history, state);
+    a value nested too deep to decode is a :class:`SweepError` naming the log."""
+    try:
+        return _read_log(path)
+    except RecursionError:
+        raise SweepError(f"{path} holds a config or summary value nested more than {MAX_DEPTH} "
+                         "levels deep, which no run needs; leave the run's folder out of --path."
+                         ) from None
+
+
+def _read_log(path: Path) -> OfflineRun:
     from wandb.proto import wandb_internal_pb2 as pb
 
     run = OfflineRun(run_id=path.stem.removeprefix("run-"), path=path.parent)
@@ -202,6 +213,10 @@ def read_log(path: Path) -> OfflineRun:
     return run
 
 
+_FIX_CONFIG = "fix it, or remove it to read the config from the run's .wandb log"
+_FIX_SUMMARY = "fix it, or remove it to read the summary from the run's .wandb log"
+
+
 def _config_yaml(path: Path) -> dict | None:
     if not path.exists():
         return None
@@ -210,7 +225,7 @@ def _config_yaml(path: Path) -> dict | None:
     import yaml
 
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = load_yaml(path.read_text(), where=str(path), fix=_FIX_CONFIG) or {}
     except yaml.YAMLError as exc:
         raise SweepError(f"cannot read {path}: {str(exc).splitlines()[0]}; "
                          "remove the file to read the config from the run's .wandb log.") from None
@@ -227,7 +242,7 @@ def _summary_json(path: Path) -> dict | None:
     if not path.is_file():
         raise SweepError(f"{path} is not a regular file; remove it or replace it with the file.")
     try:
-        summary = json.loads(path.read_text())
+        summary = load_json(path.read_text(), where=str(path), fix=_FIX_SUMMARY)
     except ValueError as exc:
         raise SweepError(f"cannot read {path}: {exc}; remove the file to read the summary "
                          "from the run's .wandb log.") from None

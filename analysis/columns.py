@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 
 from sweepsight.adapters.schema import PARAM
 from sweepsight.analysis import outcomes
 from sweepsight.analysis.encoding import level_text
+from sweepsight.analysis.grouping import group_ids, n_groups
 from sweepsight.analysis.outcomes import is_number
 from sweepsight.analysis.prepared import Aside, AsideReason
 
@@ -72,13 +74,10 @@ def unusable(s: pd.Series, *, max_levels: int) -> AsideReason | None:
     """Why ``s`` cannot be analysed on these runs: all missing, constant, too many levels."""
     present = s.dropna()
     if len(present) == 0:
-        return AsideReason.of(Aside.ALL_MISSING, "missing in every analysed run")
+        return constant_reason(None, len(s))
     n_unique = present.nunique()
     if n_unique == 1:
-        missing = len(s) - len(present)
-        value = level_text(present.iloc[0])
-        return AsideReason.of(Aside.CONSTANT, "constant",
-                              value + (f", missing in {missing} runs" if missing else ""))
+        return constant_reason(present.iloc[0], len(s) - len(present))
     if pd.api.types.is_numeric_dtype(s) or isinstance(s.dtype, pd.BooleanDtype):
         return None
     if n_unique > max_levels:
@@ -91,20 +90,59 @@ def unusable(s: pd.Series, *, max_levels: int) -> AsideReason | None:
     return None
 
 
+def constant_reason(value, missing: int) -> AsideReason:
+    """Why a column with one present ``value`` (None: none at all) in the runs is set aside."""
+    if value is None:
+        return AsideReason.of(Aside.ALL_MISSING, "missing in every analysed run")
+    return AsideReason.of(Aside.CONSTANT, "constant", level_text(value)
+                          + (f", missing in {missing} runs" if missing else ""))
+
+
+def constant_floats(frame: pd.DataFrame, names: list[str]) -> dict[str, tuple[float | None, int]]:
+    """The float ``params.*`` columns of ``frame`` among ``names`` with at most one distinct
+    present value, found for all of them at once (20,000 constant columns took a pandas call
+    each): name -> (the value, or None when missing in every run; how many runs miss it)."""
+    cols = [p for p in names if frame[PARAM + p].dtype == np.float64]
+    if not cols or not len(frame):
+        return {}
+    block = frame[[PARAM + p for p in cols]].to_numpy(dtype=float)
+    nan = np.isnan(block)
+    lo = np.where(nan, np.inf, block).min(axis=0)
+    hi = np.where(nan, -np.inf, block).max(axis=0)
+    missing = nan.sum(axis=0)
+    out: dict[str, tuple[float | None, int]] = {}
+    for j in np.flatnonzero((missing == len(block)) | (lo == hi)):
+        out[cols[j]] = (None if missing[j] == len(block) else float(lo[j]), int(missing[j]))
+    return out
+
+
 def outcome_columns(kept: pd.DataFrame, candidates: list[str], *, seed: str | None,
                      forced: list[str]) -> dict[str, Aside]:
-    """The candidate columns that are outcomes of the runs, by name or by values."""
+    """The candidate columns that are outcomes of the runs, by name or by values
+    (:func:`analysis.outcomes.varies_like_an_outcome` for each numeric candidate against the
+    others not found so far, in order). Linear in the columns: the columns that cannot be an
+    outcome by value (not nearly distinct) are grouped once, and a nearly distinct other column
+    that alone tells more than half the runs apart settles a candidate without grouping."""
     found: dict[str, Aside] = {}
     for p in candidates:
         if p not in forced and is_number(kept[PARAM + p]) and outcomes.named_outcome(p):
             found[p] = Aside.OUTCOME_NAME
     rest = [p for p in candidates if p not in found]
     seeds = kept[PARAM + seed] if seed is not None else None
-    for p in rest:
-        if p in forced or not is_number(kept[PARAM + p]):
-            continue
-        others = {q: kept[PARAM + q] for q in rest if q != p and q not in found}
-        if outcomes.varies_like_an_outcome(kept[PARAM + p], others, seed=seeds):
+    if seeds is None or seeds.nunique() < 2 or len(rest) < 2:
+        return found
+    tested = [p for p in rest if p not in forced and is_number(kept[PARAM + p])
+              and outcomes.nearly_distinct(kept[PARAM + p])]
+    fixed = [kept[PARAM + q].to_numpy() for q in rest if q not in tested]
+    base = [group_ids(fixed)] if fixed else []
+    rows = len(kept)
+    spread = {q: n_groups([kept[PARAM + q].to_numpy()]) for q in tested}
+    for p in tested:
+        others = [q for q in tested if q != p and q not in found]
+        if any(spread[q] > rows / 2 for q in others):
+            continue  # that column alone tells more than half the runs apart: no repeats
+        columns = base + [kept[PARAM + q].to_numpy() for q in others]
+        if columns and outcomes.others_repeat_under_seeds(columns, seeds.to_numpy()):
             found[p] = Aside.OUTCOME_VALUES
     return found
 

@@ -2,6 +2,8 @@
 flags) and one-hot categoricals; how a level reads as text."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -31,9 +33,9 @@ def log_scale(present: np.ndarray) -> bool:
     """Analyse a numeric param as log10 when it is positive, spans at least 100x, and its
     distinct values are less skewed on the log scale than on the raw one (log-spaced grids and
     log-uniform draws are; a uniform draw on [0, 1] is not, whatever its smallest value)."""
-    lo, hi = present.min(), present.max()
-    if not (lo > 0 and hi / lo >= LOG_RANGE):
-        return False
+    lo, hi = float(present.min()), float(present.max())
+    if not (lo > 0 and math.log10(hi) - math.log10(lo) >= math.log10(LOG_RANGE)):
+        return False  # (as logs: hi / lo overflows for a subnormal lo)
     distinct = np.unique(present)
     if len(distinct) < 3:
         return True

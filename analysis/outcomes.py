@@ -60,17 +60,25 @@ def varies_like_an_outcome(values: pd.Series, others: dict[str, pd.Series], *,
     others run under several seeds: it then differs between seeds of one configuration, which
     a choice made for the run cannot. Without a seed column nothing is claimed (a random
     search's one continuous knob beside a few categorical ones looks the same)."""
+    if seed is None or seed.nunique() < 2 or not others or not nearly_distinct(values):
+        return False
+    return others_repeat_under_seeds([v.to_numpy() for v in others.values()], seed.to_numpy())
+
+
+def nearly_distinct(values: pd.Series) -> bool:
+    """At least :data:`MIN_RUNS` present values, and a different one in almost every run."""
     present = values.dropna()
     n = len(present)
-    if seed is None or seed.nunique() < 2 or not others:
-        return False
-    if n < MIN_RUNS or present.nunique() < DISTINCT_SHARE * n:
-        return False
-    columns = [v.to_numpy() for v in others.values()]
+    return n >= MIN_RUNS and present.nunique() >= DISTINCT_SHARE * n
+
+
+def others_repeat_under_seeds(columns: list, seed) -> bool:
+    """The rows of ``columns`` (the other hyperparameters) repeat (at most half as many
+    combinations as rows), and with the ``seed`` they tell almost every row apart."""
     rows = len(columns[0])
     if n_groups(columns) > rows / 2:  # the other hyperparameters do not repeat
         return False
-    return n_groups([*columns, seed.to_numpy()]) >= DISTINCT_SHARE * rows
+    return n_groups([*columns, seed]) >= DISTINCT_SHARE * rows
 
 
 def is_number(values: pd.Series) -> bool:

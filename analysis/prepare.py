@@ -15,7 +15,8 @@ from sweepsight.adapters.errors import SweepError
 from sweepsight.adapters.schema import PARAM, RunTable
 from sweepsight.analysis.aliases import alias_groups
 from sweepsight.analysis.budget import budget_filter
-from sweepsight.analysis.columns import not_a_param, outcome_columns, outcome_note, unusable
+from sweepsight.analysis.columns import (constant_floats, constant_reason, not_a_param,
+                                         outcome_columns, outcome_note, unusable)
 from sweepsight.analysis.conditional import find_conditions
 from sweepsight.analysis.direction import infer_direction
 from sweepsight.analysis.encoding import encode_design, levels_if
@@ -130,8 +131,9 @@ def prepare(
         put(budget, AsideReason.of(Aside.BUDGET, "training budget",
                                    "reported per budget level, not a hyperparameter"))
     kept_frame = frame.loc[keep]
+    constant = constant_floats(kept_frame, all_params)  # not_a_param has nothing to say of them
     for p in all_params:
-        if p in set_aside or p in forced:
+        if p in set_aside or p in forced or p in constant:
             continue
         found = not_a_param(p, kept_frame[PARAM + p], max_levels=max_levels)
         if found is not None:
@@ -177,10 +179,12 @@ def prepare(
 
     # 4. Hyperparameters: constant, too many levels etc. on the analysed runs.
     candidates: list[str] = []
+    constant = constant_floats(kept, [p for p in all_params if p not in set_aside])
     for p in all_params:
         if p in set_aside:
             continue
-        found = unusable(kept[PARAM + p], max_levels=max_levels)
+        found = (constant_reason(*constant[p]) if p in constant
+                 else unusable(kept[PARAM + p], max_levels=max_levels))
         if found is not None:
             put(p, found)
         else:
@@ -197,10 +201,8 @@ def prepare(
         notes.append(f"Analysed as hyperparameter{'s' if len(forced) > 1 else ''} because named "
                      f"with --param: {', '.join(forced)}.")
     values = {p: kept[PARAM + p] for p in candidates}
-    infinite = [p for p, v in values.items() if is_number(v) and np.isinf(v.to_numpy(float)).any()]
-    values = {p: levels_if(v, p in infinite) for p, v in values.items()}
-    if infinite:
-        notes.append(f"Analysed as categorical, since some values are infinite: {', '.join(infinite)}.")
+    values, infinite, notes_inf = _infinite_values(values, max_levels)
+    notes.extend(notes_inf)
 
     # 5. Aliases: identical partitions of the runs, judged on every usable run of the sweep
     # (a budget filter can leave so few configurations that independent knobs move together).
@@ -241,11 +243,7 @@ def prepare(
     if outcome_params:
         notes.append(outcome_note(outcome_params, csv=table.meta.source == "csv"))
     if not values:
-        raise SweepError(
-            f"no hyperparameter varies across the {n_kept} analysed runs of {where}; "
-            f"set aside: {', '.join(sorted(set_aside)) or '(none)'}. Log the hyperparameters as "
-            "params./config. columns, or pass them with --param."
-        )
+        raise SweepError(_nothing_varies(set_aside, kind, n_kept, where))
 
     # 6. Types.
     numeric = [p for p, s in values.items()
@@ -275,15 +273,16 @@ def prepare(
     X, feature_param, log_scaled, enc_notes = encode_design(values, numeric, categorical)
     notes.extend(enc_notes)
 
-    runs = pd.DataFrame({"run_id": kept["run_id"].to_numpy(), "name": kept["name"].to_numpy()})
+    columns = {"run_id": kept["run_id"].to_numpy(), "name": kept["name"].to_numpy()}
     for p, s in values.items():
-        runs[p] = s.to_numpy() if not isinstance(s.dtype, pd.BooleanDtype) else s.array
+        columns[p] = s.to_numpy() if not isinstance(s.dtype, pd.BooleanDtype) else s.array
     if seed is not None:
-        runs[seed] = kept[PARAM + seed].to_numpy()
-    runs["y"] = y
-    runs["y_raw"] = y_raw.to_numpy()
+        columns[seed] = kept[PARAM + seed].to_numpy()
+    columns["y"] = y
+    columns["y_raw"] = y_raw.to_numpy()
     if budget is not None:
-        runs[budget] = kept[PARAM + budget].to_numpy()
+        columns[budget] = kept[PARAM + budget].to_numpy()
+    runs = pd.DataFrame(columns)  # at once: a column at a time fragments a wide frame
     notes.append(
         f"Analysing {n_kept} runs and {len(values)} hyperparameter{'' if len(values) == 1 else 's'} "
         f"({len(numeric)} numeric, {len(categorical)} categorical) as {X.shape[1]} encoded "
@@ -327,3 +326,54 @@ def _constant_target(table: RunTable, target: str, value: float, n: int, where: 
            else "no other metric of this sweep varies either; check what was logged")
     return (f"metric {target!r} is {value:.6g} in all {n} analysed runs of {where}, so no "
             f"hyperparameter can explain it; {fix}.")
+
+
+def _infinite_values(values: dict[str, pd.Series], max_levels: int
+                     ) -> tuple[dict[str, pd.Series], list[str], list[str]]:
+    """Numeric columns holding ±inf: analysed as categorical (inf a level of its own) when they
+    have at most ``max_levels`` values, else kept numeric with the infinite values read as
+    missing (as levels they would make ``max_levels``-fold more one-hot columns and neighbour
+    pairs growing with the square of the levels). Returns the values, the categorical ones and
+    the notes."""
+    as_levels, as_missing, notes = [], [], []
+    out = dict(values)
+    for p, v in values.items():
+        if not is_number(v):
+            continue
+        inf = np.isinf(v.to_numpy(float))
+        if not inf.any():
+            continue
+        if v.nunique() <= max_levels:
+            as_levels.append(p)
+            out[p] = levels_if(v, True)
+        else:
+            as_missing.append(f"{p} ({int(inf.sum()):,} runs, {v.nunique():,} values)")
+            out[p] = v.where(~inf)
+    if as_levels:
+        notes.append(f"Analysed as categorical, since some values are infinite: {', '.join(as_levels)}.")
+    if as_missing:
+        notes.append("Infinite values read as missing, since as categorical levels there would "
+                     f"be more than max_levels={max_levels}: {'; '.join(as_missing)}.")
+    return out, as_levels, notes
+
+
+def _nothing_varies(set_aside: dict[str, str], kind: dict[str, Aside], n: int, where: str) -> str:
+    """The message when no hyperparameter is left to analyse: what was set aside, and the fix
+    that fits (logged but constant is not the same as not logged)."""
+    constant = [p for p, k in kind.items() if k is Aside.CONSTANT]
+    shown = ", ".join(sorted(set_aside)[:20]) + (f" and {len(set_aside) - 20} more"
+                                                  if len(set_aside) > 20 else "")
+    others = [p for p, k in kind.items() if k not in (Aside.CONSTANT, Aside.SEED, Aside.BUDGET)]
+    if constant and not others:
+        fix = (f"the hyperparameters are logged ({len(constant)}) but each has one value in every "
+               "analysed run, so this is one configuration: sweep at least one of them over two "
+               "or more values")
+    elif constant:
+        fix = (f"{len(constant)} logged hyperparameter(s) have one value in every analysed run; "
+               "sweep one of them over two or more values, or pass a set-aside one with --param")
+    elif set_aside:
+        fix = "pass the ones that are hyperparameters with --param"
+    else:
+        fix = "log the hyperparameters as params./config. columns, or pass them with --param"
+    return (f"no hyperparameter varies across the {n} analysed runs of {where}; set aside: "
+            f"{shown or '(none)'}. {fix[0].upper() + fix[1:]}.")

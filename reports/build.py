@@ -11,7 +11,6 @@ import contextlib
 import dataclasses
 import gc
 import inspect
-import os
 import pickle
 import shutil
 import tempfile
@@ -22,15 +21,15 @@ from typing import Any, Callable
 from sweepsight.adapters import snapshot
 from sweepsight.adapters.errors import SweepError
 from sweepsight.adapters.schema import RunTable
+from sweepsight.reports import site_folder
+from sweepsight.reports.site_folder import LOCK, SITE_MARKER, clean_stale, swap  # noqa: F401
 
 PACKAGE = Path(__file__).resolve().parent  # reports/ in a checkout, sweepsight/reports installed
 TEMPLATES = PACKAGE / "pages"
 ANALYSIS_NOTEBOOK = PACKAGE / "analysis.ipynb"  # the analysis by hand; the build calls run_analysis
 SNAPSHOT = Path("data") / "sweep"  # inside the site: data/sweep.parquet + data/sweep.json
 BASELINE_SNAPSHOT = Path("data") / "baseline"  # the baseline compared with (--baseline)
-SITE_MARKER = ".sweepsight-site"
 WORK = ".sweepsight-work"  # inside the building folder (notebooks, Quarto project); removed before the swap
-LOCK = ".sweepsight-building.lock"  # held (flock) by the build that owns a .<out>.building-* folder
 # What the CLI passes to the notebooks (tests check them against papermill.inspect_notebook).
 ANALYSIS_PARAMETERS = ("snapshot_path", "target", "direction", "metric_scale", "budget",
                        "at_budget", "alpha", "test", "analysis_path")
@@ -171,92 +170,7 @@ def execute(notebook: Path, output: Path, parameters: dict, *, cwd: Path | None 
 
 
 def _prepare_out(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise SweepError(f"--out {out} is a file; pass a folder for the site.")
-    if out.is_dir() and any(out.iterdir()) and not (out / SITE_MARKER).exists():
-        raise SweepError(
-            f"--out {out} is a folder that does not hold a sweepsight site; the build replaces "
-            "the whole folder, so pass a new or empty folder (or an earlier site)."
-        )
-
-
-def _building_folder(out: Path):
-    """A new ``.<out>.building-*`` folder next to ``out`` and the open, locked file that marks
-    it as in use; a folder or place we cannot write is the user's error, in one line."""
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.building-"))
-    except OSError as exc:
-        raise SweepError(f"--out {out}: cannot create the site there ({exc.strerror or exc}); "
-                         "pass a folder you can write to.") from None
-    lock = open(tmp / LOCK, "w")
-    _flock(lock, blocking=True)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; a site is meant to be read
-    return tmp, lock
-
-
-def _flock(fh, *, blocking: bool) -> bool | None:
-    """Lock ``fh`` exclusively: True when locked, False when another process holds it
-    (non-blocking), None where files cannot be locked (Windows)."""
-    try:
-        import fcntl
-    except ImportError:
-        return None
-    try:
-        fcntl.flock(fh, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-    except BlockingIOError:
-        return False
-    return True
-
-
-STALE_YOUNG = 60  # seconds: a building folder younger than this is never cleaned
-STALE_UNLOCKED = 24 * 3600  # a building folder whose lock cannot be asked, older than this, is stale
-
-
-def clean_stale(out: Path) -> list[Path]:
-    """Remove ``.<out>.building-*`` folders left by builds that were killed (SIGKILL, power loss).
-
-    A running build holds the lock on its folder's lock file; the lock dies with its process,
-    so a folder whose lock we can take is stale. Returns the folders removed.
-    """
-    removed = []
-    for folder in out.parent.glob(f".{out.name}.building-*"):
-        lock_path = folder / LOCK
-        try:
-            if time.time() - folder.stat().st_mtime < STALE_YOUNG:
-                continue  # may be a build that is just starting (folder made, lock not yet taken)
-            locked = None
-            if lock_path.exists():
-                with open(lock_path, "a") as fh:
-                    locked = _flock(fh, blocking=False)
-                if locked is False:
-                    continue  # another build is working there
-            if locked is None and time.time() - folder.stat().st_mtime < STALE_UNLOCKED:
-                continue  # no lock to ask: just created, being swapped into place, or Windows
-        except OSError:
-            continue
-        shutil.rmtree(folder, ignore_errors=True)
-        removed.append(folder)
-    return removed
-
-
-def swap(tmp: Path, out: Path) -> None:
-    """Replace ``out`` by the finished ``tmp`` with renames, restoring ``out`` if that fails."""
-    old = None
-    if out.exists():
-        old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
-        os.replace(out, old / "site")
-    try:
-        os.replace(tmp, out)
-    except OSError:
-        if old is not None:
-            os.replace(old / "site", out)
-        raise
-    finally:
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+    site_folder.check_out(out)
 
 
 def build(
@@ -299,7 +213,7 @@ def build(
     except OSError as exc:
         raise SweepError(f"--out {out}: {exc.strerror or exc}; pass a folder you can write to.") from None
     _prepare_out(out)
-    tmp, lock = _building_folder(out)
+    tmp, lock = site_folder.building_folder(out)
     timings: dict[str, float] = {}
 
     memory.return_freed_memory()
@@ -401,11 +315,16 @@ def build(
         stage("report", lambda: render.write_single_file(
             project, tmp / "report.html", pages=PAGES, title=site_title).name)
         shutil.rmtree(work)
-        (tmp / SITE_MARKER).write_text("A sweepsight report site; the next build replaces this folder.\n")
+        (tmp / SITE_MARKER).write_text("A sweepsight report site; the next build replaces the "
+                                       f"files listed in {site_folder.MANIFEST}.\n")
         (tmp / LOCK).unlink()
+        site_folder.write_manifest(tmp)
 
         def swap_stage() -> str:
-            swap(tmp, out)
+            kept = swap(tmp, out, log)
+            if kept:
+                shown = ", ".join(kept[:10]) + (f" and {len(kept) - 10} more" if len(kept) > 10 else "")
+                return f"{out}; kept {len(kept)} file(s) no build wrote: {shown}"
             return str(out)
 
         stage("swap", swap_stage)

@@ -171,6 +171,24 @@ def precheck(args: argparse.Namespace) -> None:
         raise SweepError("pass --baseline or --baseline-missing (why there is none), not both.")
     if args.path and (args.source or "csv") == "csv" and not args.from_snapshot:
         export_file(Path(args.path))  # the csv adapter's own check, before pandas loads
+    if not args.check:
+        check_out(args)
+
+
+def check_out(args: argparse.Namespace, baseline: Path | None = None) -> None:
+    """``--out`` before anything loads: not a file, a name that fits, no input inside it (the
+    ``--path`` read, the ``--baseline`` snapshot or export)."""
+    from sweepsight.reports import site_folder
+
+    try:
+        out = Path(args.out).resolve()
+    except (OSError, RuntimeError) as exc:
+        raise SweepError(f"--out {args.out}: {getattr(exc, 'strerror', None) or exc}; pass a "
+                         "folder you can write to.") from None
+    inputs = [("--path", Path(args.path))] if args.path and not args.from_snapshot else []
+    if baseline is not None:
+        inputs.append(("--baseline", baseline))
+    site_folder.check_out(out, inputs=inputs)
 
 
 def run(args: argparse.Namespace) -> dict[str, float]:
@@ -185,6 +203,10 @@ def run(args: argparse.Namespace) -> dict[str, float]:
     from sweepsight.reports.baseline import load_baseline, parse_baseline, require_target
 
     spec = parse_baseline(args.baseline, args) if args.baseline is not None else None  # light
+    if spec is not None and not args.check:
+        given = spec.snapshot if spec.snapshot is not None else getattr(spec.options, "path", None)
+        if given:
+            check_out(args, Path(given))
     from sweepsight import adapters
     from sweepsight.reports import memory
 
