@@ -205,9 +205,6 @@ def swap(tmp: Path, out: Path, log: Callable[[str], None] = lambda line: None) -
         if not out.exists():
             os.replace(tmp, out)
             return []
-        built = _manifest(out) or set()
-        new = _manifest(tmp) or set()
-        keep = sorted(p for p in _entries(out) if p not in built | new | {MANIFEST})
         old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
         os.replace(out, old / "site")
         try:
@@ -216,6 +213,14 @@ def swap(tmp: Path, out: Path, log: Callable[[str], None] = lambda line: None) -
             os.replace(old / "site", out)
             shutil.rmtree(old, ignore_errors=True)
             raise
+        # listed once the old site is out of the way: a file added a moment ago is kept too
+        skip = (_manifest(old / "site") or set()) | (_manifest(out) or set()) | {MANIFEST}
+        try:
+            keep = sorted(p for p in _entries(old / "site") if p not in skip)
+        except OSError as exc:  # a folder we cannot list: nothing of it is deleted
+            log(f"[   0.00 s] the previous site could not be read through ({exc.strerror or exc}); "
+                f"it is kept in {old / 'site'}")
+            return []
         left = []
         for rel in keep:
             try:
