@@ -10,8 +10,8 @@ from sweepsight import adapters
 from sweepsight.adapters import mlflow_runs
 from sweepsight.adapters.errors import SweepError
 from tests import contract
-from tests.mlflow_helpers import (T0, MlflowServer, client_for, fast_dir, free_port, log_contract, log_many,
-                                  log_nested)
+from tests.mlflow_helpers import (T0, MlflowServer, client_for, fast_dir, log_contract, log_many,
+                                  log_nested, refusing_port)
 
 N_MANY = 23
 
@@ -235,9 +235,9 @@ def test_error_not_a_database(tmp_path):
 
 def test_error_unreachable_server_hides_credentials(monkeypatch, caplog, capsys):
     monkeypatch.setattr(mlflow_runs, "PROBE_BACKOFF", 0.01)
-    port = free_port()  # nothing listens there
-    uri = f"http://alice:s3cr3t-pw@127.0.0.1:{port}/?token=tok-9f8e7d"
-    with caplog.at_level(logging.INFO, logger="sweepsight.adapters.mlflow_runs"):
+    with refusing_port() as port, caplog.at_level(logging.INFO,
+                                                   logger="sweepsight.adapters.mlflow_runs"):
+        uri = f"http://alice:s3cr3t-pw@127.0.0.1:{port}/?token=tok-9f8e7d"
         message = _error(uri, experiment="contract")
     assert f"cannot reach the MLflow tracking server at http://***@127.0.0.1:{port}/?token=***" in message
     assert f"after {mlflow_runs.PROBE_ATTEMPTS} tries" in message
