@@ -221,7 +221,7 @@ def levels_of(analysis) -> LevelsResult:
 
 
 def _alpha(analysis) -> float:
-    return float(analysis.options.get("alpha", 0.05))
+    return analysis.options.alpha
 
 
 def _above(imp) -> list[str]:
@@ -315,7 +315,7 @@ def forest_fit(analysis) -> ForestFit:
 def neighbourhood(analysis) -> Neighbourhood | None:
     """The best configuration and its neighbours (one derivation for every page)."""
     return best_neighbourhood(analysis.significance, alpha=_alpha(analysis),
-                              test=str(analysis.options.get("test", "ks")))
+                              test=analysis.options.test)
 
 
 def neighbour_state(hood: Neighbourhood) -> NeighbourState:

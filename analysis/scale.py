@@ -18,6 +18,7 @@ import numpy as np
 from scipy import stats
 
 from sweepsight.adapters.errors import SweepError
+from sweepsight.analysis.options import METRIC_SCALES
 from sweepsight.analysis.constants import INTERACTIONS_DOMINATE
 
 #: Share of the runs counted as "a few extreme runs" (at least one run).
@@ -26,7 +27,7 @@ TOP = 0.01
 OWN_LIMIT = 0.25
 FAR_OUT = 3.0  # Tukey's "far out" fence, in IQRs beyond the quartiles
 #: ``--metric-scale`` values
-SCALES = ("auto", "raw", "log", "rank")
+SCALES = METRIC_SCALES  # defined with the other options
 # Heavy-tail rule (metric_scale="auto"); see choose_scale.
 RATIO_LIMIT = 100.0
 SKEW_LIMIT = 2.0

@@ -36,7 +36,7 @@ def _pair_chunks(analysis, *, chunk: int | None):
     rows_all, mirror_all, ia_all, ib_all = pair_sides(sig)
     labels = sig.configs["label"].to_numpy()
     scale = analysis.prep.metric_scale
-    test = analysis.options.get("test", "ks") if analysis.options else "ks"
+    test = analysis.options.test
     step = chunk or len(rows_all)
     for start in range(0, len(rows_all), step):
         sl = slice(start, start + step)

@@ -44,11 +44,11 @@ def _bullets(lines: list[str]) -> str:
 
 
 def _alpha(analysis) -> float:
-    return float(analysis.options.get("alpha", 0.05))
+    return analysis.options.alpha
 
 
 def _test(analysis) -> str:
-    return str(analysis.options.get("test", "ks"))
+    return analysis.options.test
 
 
 def importance_verdict(analysis) -> str:
@@ -530,7 +530,7 @@ def rerun_plan_text(analysis) -> str:
     rivals = ", ".join(_esc(change.get(r, r)) for r in plan.rivals)
     k = len(plan.rivals)
     who = f"its closest rival ({rivals})" if k == 1 else f"its {k} closest rivals ({rivals})"
-    test = TEST_NAMES.get(analysis.options.get("test", "ks"), "the test")
+    test = TEST_NAMES[analysis.options.test]
     if plan.capped:
         return (f"**To settle the best configuration against {who}** each would need more than "
                 f"{plan.seeds:,} seeds: the observed differences are too small to settle by "

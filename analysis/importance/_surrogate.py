@@ -29,6 +29,7 @@ from sweepsight.analysis import grouping
 from sweepsight.analysis.forest import config_ids, config_means, param_columns
 from sweepsight.analysis.importance._base import ImportanceResult
 from sweepsight.analysis.prepared import Prepared
+from sweepsight.analysis.options import ALPHA, RANDOM_STATE
 
 #: surrogate: rows predicted per marginal pass (params x grid values x background rows); the
 #: background shrinks (to no fewer than MIN_BACKGROUND runs) when there are many parameters
@@ -170,7 +171,7 @@ def _main_shares(X, y, halves, groups, grids, *, n_estimators, n_background, see
     return (v, models, bgs) if with_models else v
 
 
-def surrogate_main_effects(prep: Prepared, *, random_state: int = 0, alpha: float = 0.05,
+def surrogate_main_effects(prep: Prepared, *, random_state: int = RANDOM_STATE, alpha: float = ALPHA,
                            n_values: int = 20, n_background: int = 256, n_estimators: int = 32,
                            n_null: int = 5, n_pair_values: int = 8, n_pair_params: int = 5,
                            n_jobs: int | None = None, max_rows: int = 20_000,

@@ -9,7 +9,7 @@ from sweepsight.analysis.constants import VIF_HIGH
 
 def _correlation_data(analysis, *, alpha: float | None = None) -> pd.DataFrame:
     """Long table ``feature, param, method, r, p, n, significant``, features ordered by |Spearman|."""
-    alpha = analysis.options.get("alpha", 0.05) if alpha is None else alpha
+    alpha = analysis.options.alpha if alpha is None else alpha
     c = analysis.correlation
     if c is None or len(c) == 0:
         return pd.DataFrame(columns=["feature", "param", "method", "r", "p", "n", "significant"])
@@ -45,7 +45,7 @@ def correlation_chart(analysis):
 
 def _coefficient_data(analysis, *, alpha: float | None = None) -> pd.DataFrame:
     """Linear-model terms (no intercept) with ``significant`` (p < alpha) and ``vif_high`` (> :data:`~analysis.constants.VIF_HIGH`)."""
-    alpha = analysis.options.get("alpha", 0.05) if alpha is None else alpha
+    alpha = analysis.options.alpha if alpha is None else alpha
     t = analysis.linear.table
     t = t[t["term"].astype(str).str.lower() != "intercept"].copy()
     t["term"] = t["term"].astype(str)
@@ -65,7 +65,7 @@ def coefficient_chart(analysis):
     base = alt.Chart(data).encode(
         y=alt.Y("term:N", sort=list(data["term"]), title=None, axis=alt.Axis(labelLimit=240)),
         color=alt.Color("label:N", title=None,
-                        scale=alt.Scale(domain=[f"p < {analysis.options.get('alpha', 0.05):g}",
+                        scale=alt.Scale(domain=[f"p < {analysis.options.alpha:g}",
                                                 "not significant"],
                                         range=["#d62728", "#9e9e9e"])),
         tooltip=["term:N", "param:N", alt.Tooltip("coef:Q", format=".4g"),

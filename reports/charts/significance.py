@@ -238,8 +238,7 @@ def walk_data(analysis, *, files: tuple[str, str] | None = PAIR_FILES,
     # seeds to reach alpha depend only on the configuration's neighbourhood size
     reach = pairs.assign(ia=pairs["config_id"].map(index).to_numpy()).groupby("ia")[
         "seeds_to_reach"].max().reindex(np.arange(len(configs))).fillna(0)
-    test = (analysis.options or {}).get("test", "ks")
-    alpha = float((analysis.options or {}).get("alpha", 0.05))
+    test, alpha = analysis.options.test, analysis.options.alpha
     a_start = np.searchsorted(fwd["ia"].to_numpy(), np.arange(len(configs) + 1))
     raw_scale = prep.metric_scale == "raw"
     # per pair only what configurations cannot give (differences are differences of means)
