@@ -174,3 +174,26 @@ def test_a_bad_flag_exits_2_before_loading(capsys):
     assert cli.main(["--alpha", "1.5"]) == 2
     assert capsys.readouterr().err.strip() == (
         "error: --alpha 1.5 must be between 0 and 1 (e.g. 0.05).")
+
+
+def test_every_forest_of_the_surrogate_has_its_own_seed(random_search, monkeypatch):
+    """The null replicates once took seeds random_state + 1000 + r and their halves + h, so
+    replicate r's second forest was replicate r + 1's first; now every stream is spawned."""
+    from sweepsight.analysis.importance import _surrogate, get_param_importances
+    from sweepsight.analysis.prepare import prepare
+
+    seeds: list[int] = []
+    real = _surrogate._forest
+
+    def recording(*args, **kwargs):
+        forest = real(*args, **kwargs)
+        seeds.append(forest.random_state)
+        return forest
+
+    monkeypatch.setattr(_surrogate, "_forest", recording)
+    prep = prepare(random_search, target="loss")
+    first = get_param_importances(prep, method="surrogate", n_null=5, n_jobs=1)
+    assert len(seeds) == 2 + 2 * 5 and len(set(seeds)) == len(seeds)
+    again = get_param_importances(prep, method="surrogate", n_null=5, n_jobs=1)
+    assert seeds[:12] == seeds[12:]
+    pd.testing.assert_frame_equal(first.table, again.table)
