@@ -103,8 +103,10 @@ PACKAGES = ("adapters", "analysis", "reports")
 
 @nox.session(python="3.11", default=False)
 def lint(session: nox.Session) -> None:
-    """ruff and mypy on adapters/, analysis/, reports/ and sweepsight/ (config: pyproject)."""
-    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
+    """ruff and mypy on adapters/, analysis/, reports/ and sweepsight/ (config: pyproject),
+    with the project and its dependencies installed (pandas, scipy: their stubs) so that mypy
+    sees their types instead of Any."""
+    install(session, "lint")
     root = Path.cwd()
     session.run("ruff", "check", *PACKAGES, "sweepsight", "noxfile.py")
     # mypy sees the installed layout: sweepsight/ with the top-level packages linked inside

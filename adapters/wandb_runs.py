@@ -288,7 +288,7 @@ def _api(timeout: float, retries: int, backoff: float) -> Any:
 
     def make(seconds: float) -> Any:
         try:
-            return wandb.Api(timeout=seconds)
+            return wandb.Api(timeout=seconds)  # type: ignore[arg-type]  # a float works; its hint says int
         except UsageError as exc:
             raise SweepError(f"no W&B API key ({_secret_free(exc)[:120]}); run `wandb login` or "
                              "set WANDB_API_KEY, or read offline runs with --path.") from None

@@ -109,7 +109,7 @@ def scale_check(prep: Prepared, importance: ImportanceResult, options: AnalysisO
     """The main effects' headline on the analysis scale beside the one on the metric as logged
     (main effects run once more, on ``y_raw``); None when the analysis scale is the raw one."""
     from sweepsight.analysis.importance import get_param_importances
-    from sweepsight.analysis.scale import ScaleCheck, headline
+    from sweepsight.analysis.scale import Scale, ScaleCheck, headline
 
     if prep.metric_scale == "raw":
         return None
@@ -119,5 +119,5 @@ def scale_check(prep: Prepared, importance: ImportanceResult, options: AnalysisO
     raw = dataclasses.replace(prep, runs=prep.runs.assign(y=y / big if big > 0 else y),
                               metric_scale="raw")
     as_logged = get_param_importances(raw, **options.for_importance(), n_jobs=n_jobs)
-    return ScaleCheck(scale=prep.scale.scale if prep.scale is not None else prep.metric_scale,
+    return ScaleCheck(scale=prep.scale.scale if prep.scale is not None else Scale(prep.metric_scale),
                       chosen=headline(importance), as_logged=headline(as_logged))

@@ -324,10 +324,10 @@ def level_shifts(matched: pd.DataFrame, keys: list[str], *, maximize: bool,
         return ()
     ks = list(param_p)
     adjusted = dict(zip(ks, holm(np.array([param_p[k] for k in ks]), np.zeros(len(ks), dtype=np.int64))))
-    p = np.array([r[3] for r in rows])
+    p_all = np.array([r[3] for r in rows])
     fam = np.zeros(len(rows), dtype=np.int64)
-    p_holm = holm(p, fam)
-    floor = holm(np.where(np.isnan(p), np.nan, [r[4] for r in rows]), fam)
+    p_holm = holm(p_all, fam)
+    floor = holm(np.where(np.isnan(p_all), np.nan, [r[4] for r in rows]), fam)
     out = []
     for (k, label, n, pv, _, d), ph, fl in zip(rows, p_holm, floor):
         med = float(np.median(d)) if len(d) else float("nan")

@@ -195,7 +195,7 @@ def grouped_permutation_importance(model, X: np.ndarray, y: np.ndarray,
         batch = np.empty((n_repeats * n, X.shape[1]), dtype=X.dtype)
         for r in range(n_repeats):
             rs.shuffle(order)
-            Xp[:, idx] = Xp[np.ix_(order, idx)]  # cumulative, as sklearn does
+            Xp[:, idx] = Xp[np.ix_(order, np.asarray(idx))]  # cumulative, as sklearn does
             batch[r * n:(r + 1) * n] = Xp
         if rows and rows + len(batch) > chunk_rows:
             flush()

@@ -244,7 +244,7 @@ def rerun_plan(configs: pd.DataFrame, pairs: pd.DataFrame, *, rivals: int = 3) -
     seeds = int(min(seeds, MAX_PLAN_SEEDS))
     ids = (best,) + tuple(mine["neighbour_id"])
     have = configs.set_index("config_id")["n"].reindex(list(ids)).to_numpy(dtype=int)
-    return RerunPlan(config_id=best, rivals=tuple(mine["neighbour_id"]), configs=ids,
+    return RerunPlan(config_id=str(best), rivals=tuple(mine["neighbour_id"]), configs=ids,
                      seeds=seeds, runs=seeds * len(ids),
                      new_runs=int(np.maximum(seeds - have, 0).sum()), capped=capped,
                      limited_by="power" if need_power > floor else "test floor")
@@ -349,7 +349,8 @@ def _pairs_table(grouped, links: pd.DataFrame, *, alpha: float, n_boot: int,
     verdict = np.select([~testable, cannot, sig & good, sig & bad],
                         [code[V.NOT_TESTABLE], code[V.CANNOT_TELL], code[V.BETTER],
                          code[V.WORSE]], code[V.NOT_SIGNIFICANT])
-    out["verdict"] = pd.Categorical.from_codes(verdict, categories=names)
+    out["verdict"] = pd.Categorical.from_codes(np.asarray(verdict, dtype=np.int64),
+                                               categories=pd.Index(names))
     least = (np.repeat(np.fmin.reduceat(out["min_attainable_p"].to_numpy(), starts), sizes)
              if len(cfg) else np.zeros(0))
     out["power_note"] = pd.Categorical(_power_notes(out, alpha, least))

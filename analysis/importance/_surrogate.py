@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import enum
 import itertools
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -70,13 +71,13 @@ def _forest(n_estimators: int, seed: np.random.SeedSequence, n_jobs: int | None,
     # leaves of >= 3 runs: smoother marginal curves and faster trees; all features per split
     # (the ExtraTrees default) keeps the curves from being flattened by splits on noise params.
     # Grown on configuration means (``leaf_weight``: total runs), a leaf holds >= 3 runs' weight.
-    seed = sklearn_seed(seed)
+    state = sklearn_seed(seed)
     if leaf_weight is None:
         return ExtraTreesRegressor(n_estimators=n_estimators, min_samples_leaf=3,
-                                   max_features=1.0, random_state=seed, n_jobs=n_jobs)
+                                   max_features=1.0, random_state=state, n_jobs=n_jobs)
     return ExtraTreesRegressor(n_estimators=n_estimators, min_samples_leaf=1,
                                min_weight_fraction_leaf=min(3.0 / leaf_weight, 0.5),
-                               max_features=1.0, random_state=seed, n_jobs=n_jobs)
+                               max_features=1.0, random_state=state, n_jobs=n_jobs)
 
 
 def _marginals(model, bg: np.ndarray, groups: dict[str, list[int]],
@@ -221,7 +222,7 @@ def surrogate_main_effects(prep: Prepared, *, random_state: int = RANDOM_STATE, 
                      "likewise, so the noise floor includes the extra noise), to bound time "
                      "and memory.")
         n_background = bg_cap
-    kw = dict(n_estimators=n_estimators, n_background=n_background, n_jobs=n_jobs)
+    kw: dict[str, Any] = dict(n_estimators=n_estimators, n_background=n_background, n_jobs=n_jobs)
     if cfg.max() + 1 < len(cfg):
         kw["cfg"] = cfg
         notes.append("Its forests are grown on the configuration means, each weighted by its "

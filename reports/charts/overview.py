@@ -169,11 +169,11 @@ def _parallel_data(analysis, *, max_rows: int = MAX_ROWS, random_state: int = 0)
     title = prep.target if scale == "raw" else f"{prep.target} ({scale} scale)"
     axes.append((title, prep.target, "metric", scale == "log", "metric"))
     ticks += [(title, a, b) for a, b in t]
-    ticks = pd.DataFrame(ticks, columns=["axis", "pos", "full"])
+    tick_frame = pd.DataFrame(ticks, columns=["axis", "pos", "full"])
     # a 10,000-character level made the chart 50,000 px wide: labels are cut, tooltips whole
-    ticks["label"] = [short(str(t), TICK_CHARS) for t in ticks["full"]]
+    tick_frame["label"] = [short(str(t), TICK_CHARS) for t in tick_frame["full"]]
     return ParallelData(out, pd.DataFrame(axes, columns=["axis", "title", "field", "log", "kind"]),
-                        ticks[["axis", "pos", "label", "full"]], field_of, sample.caption)
+                        tick_frame[["axis", "pos", "label", "full"]], field_of, sample.caption)
 
 
 def parallel_coordinates(analysis, *, max_rows: int = MAX_ROWS):

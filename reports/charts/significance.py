@@ -10,7 +10,7 @@ involved, so the view scales to tens of thousands of configurations.
 from __future__ import annotations
 
 import html
-from typing import NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import pandas as pd
@@ -134,6 +134,7 @@ def significance_table_html(analysis, *, target: str | None = None) -> Html:
     out = ['<table class="sweepsight-table significance-table">',
            "<thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr></thead>",
            "<tbody>"]
+    r: Any  # a row of data.frame
     for r in data.frame.itertuples(index=False):
         style = f"background:{ROW_STYLE[r.role]}" if r.role in ROW_STYLE else ""
         logged = _fmt(float(raw.get(r.configuration, np.nan)), ".4g")
@@ -279,7 +280,9 @@ def walk_data(analysis, *, files: tuple[str, str] | None = PAIR_FILES,
 
 def _rows(frame: pd.DataFrame, rows: np.ndarray, columns: list[str]) -> pd.DataFrame:
     """``frame[columns]`` at positions ``rows``, in one take, with a fresh index."""
-    return frame.iloc[rows, [frame.columns.get_loc(c) for c in columns]].reset_index(drop=True)
+    cols = frame.columns.get_indexer(pd.Index(columns))
+    taken = cast(pd.DataFrame, frame.iloc[rows, cols])  # type: ignore[index]  # stubs: scalars only
+    return taken.reset_index(drop=True)
 
 
 _WALK_CSS = """
