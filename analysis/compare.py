@@ -488,12 +488,11 @@ def _moved(cur: Prepared, base: Prepared, cur_a, base_a, *, alpha: float) -> tup
     def side(prep, result):
         from sweepsight.analysis.levels import level_effects
 
-        levels = getattr(result, "levels", None) if result is not None else None
+        levels = result.levels if result is not None else None
+        imp = result.importance if result is not None else None
         if levels is None:
-            levels = level_effects(prep, importance=getattr(result, "importance", None),
-                                   alpha=alpha)
+            levels = level_effects(prep, importance=imp, alpha=alpha)
         shares: dict[str, float] = {}
-        imp = getattr(result, "importance", None) if result is not None else None
         if imp is not None:
             col = "share" if "share" in imp.table else "importance"
             shares = {str(p): float(v) for p, v in zip(imp.table["param"], imp.table[col])}

@@ -267,11 +267,11 @@ def headline(imp) -> Headline:
     col = "share" if "share" in above else "importance"
     top = str(above.sort_values(col, ascending=False, kind="mergesort")["param"].iloc[0]) \
         if len(above) else None
-    if getattr(imp, "share_of", None) == "configuration means":
-        inter = bool(getattr(imp, "interaction_above_noise", False)) and (
+    if imp.share_of == "configuration means":
+        inter = bool(imp.interaction_above_noise) and (
             top is None or (imp.interaction_share_corrected or 0.0) > INTERACTIONS_DOMINATE)
     else:
-        share, explained = imp.interaction_share, getattr(imp, "explained_share", None)
+        share, explained = imp.interaction_share, imp.explained_share
         inter = bool(share is not None and explained is not None and explained > 0
                      and share > INTERACTIONS_DOMINATE * explained)
     return Headline(top, inter)

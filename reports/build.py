@@ -330,7 +330,7 @@ def build(
     return timings
 
 
-def default_title(result) -> str:
+def default_title(result: Analysis) -> str:
     """``Sweep report: <target> (<where the runs came from>)``."""
     query = result.table.meta.query or {}
     where = query.get("path") or query.get("experiment") or query.get("project") or result.table.meta.source

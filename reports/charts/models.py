@@ -1,13 +1,18 @@
 """Correlation and linear-model charts."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from sweepsight.analysis.constants import VIF_HIGH
 
+if TYPE_CHECKING:
+    from sweepsight.analysis import Analysis
 
-def _correlation_data(analysis, *, alpha: float | None = None) -> pd.DataFrame:
+
+def _correlation_data(analysis: Analysis, *, alpha: float | None = None) -> pd.DataFrame:
     """Long table ``feature, param, method, r, p, n, significant``, features ordered by |Spearman|."""
     alpha = analysis.options.alpha if alpha is None else alpha
     c = analysis.correlation
@@ -25,7 +30,7 @@ def _correlation_data(analysis, *, alpha: float | None = None) -> pd.DataFrame:
     return out
 
 
-def correlation_chart(analysis):
+def correlation_chart(analysis: Analysis):
     """Grouped bars of Pearson and Spearman r per encoded feature; p-values in the tooltip."""
     import altair as alt
 
@@ -43,7 +48,7 @@ def correlation_chart(analysis):
     ).properties(width=420, height=max(60, 28 * len(order)))
 
 
-def _coefficient_data(analysis, *, alpha: float | None = None) -> pd.DataFrame:
+def _coefficient_data(analysis: Analysis, *, alpha: float | None = None) -> pd.DataFrame:
     """Linear-model terms (no intercept) with ``significant`` (p < alpha) and ``vif_high`` (> :data:`~analysis.constants.VIF_HIGH`)."""
     alpha = analysis.options.alpha if alpha is None else alpha
     t = analysis.linear.table
@@ -55,7 +60,7 @@ def _coefficient_data(analysis, *, alpha: float | None = None) -> pd.DataFrame:
     return t.sort_values("coef", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def coefficient_chart(analysis):
+def coefficient_chart(analysis: Analysis):
     """Coefficients with confidence-interval error bars; significant ones in colour."""
     import altair as alt
 

@@ -10,7 +10,7 @@ involved, so the view scales to tens of thousands of configurations.
 from __future__ import annotations
 
 import html
-from typing import Any, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
 import pandas as pd
@@ -21,6 +21,9 @@ from sweepsight.analysis.stats_tests import MIN_BOOT_RUNS
 from sweepsight.reports import format as fmt
 from sweepsight.reports.charts._common import VERDICT_COLORS
 from sweepsight.reports.escape import Html
+
+if TYPE_CHECKING:
+    from sweepsight.analysis import Analysis
 
 #: Row backgrounds of the classic table: the target green, significant neighbours yellow.
 ROW_STYLE = {"target": "#cdeccd", "better": "#fff3b0", "worse": "#fff3b0"}
@@ -79,7 +82,7 @@ class TableData(NamedTuple):
     target: str
 
 
-def _significance_table_data(analysis, *, target: str | None = None) -> TableData:
+def _significance_table_data(analysis: Analysis, *, target: str | None = None) -> TableData:
     """The target configuration (default: the best) and its neighbours, most significant first."""
     sig = analysis.significance
     configs = sig.configs.sort_values("rank", kind="stable")
@@ -88,7 +91,7 @@ def _significance_table_data(analysis, *, target: str | None = None) -> TableDat
         target = str(configs["label"].iat[0]) if len(configs) else ""
     if target not in by_label.index:
         return TableData(pd.DataFrame(), target)
-    row = by_label.loc[target]
+    row = cast(pd.Series, by_label.loc[target])  # labels are unique: one row
     cid = row["config_id"]
     nb = sig.pairs[sig.pairs["config_id"] == cid]
     labels = configs.set_index("config_id")["label"]
@@ -115,7 +118,7 @@ def _significance_table_data(analysis, *, target: str | None = None) -> TableDat
     return TableData(pd.concat([first, rest], ignore_index=True), target)
 
 
-def significance_table_html(analysis, *, target: str | None = None) -> Html:
+def significance_table_html(analysis: Analysis, *, target: str | None = None) -> Html:
     """The best configuration's classic table as HTML: target row green, significantly
     different neighbours yellow; means as logged, and on the analysis scale (labelled) when
     it differs. Every run-derived text is escaped."""
@@ -185,7 +188,7 @@ def _int_text(values) -> str:
 PAIR_FILES = ("data/pairs.csv", "data/pairs.parquet")
 
 
-def walk_data(analysis, *, files: tuple[str, str] | None = PAIR_FILES,
+def walk_data(analysis: Analysis, *, files: tuple[str, str] | None = PAIR_FILES,
               hash_key: str = "config") -> str | None:
     """The walk's data as a JSON text (None when significance is not applicable): every
     configuration (best first) as columns of codes into levels stored once, and every
@@ -309,7 +312,7 @@ _WALK_CSS = """
 """
 
 
-def significance_walk(analysis, *, files: tuple[str, str] | None = PAIR_FILES,
+def significance_walk(analysis: Analysis, *, files: tuple[str, str] | None = PAIR_FILES,
                       hash_key: str = "config") -> Html | None:
     """The significance walk as self-contained HTML (data embedded, script inline; nothing is
     fetched), or None when significance is not applicable. ``analysis``: anything with
