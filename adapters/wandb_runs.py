@@ -15,7 +15,7 @@ import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, cast
 
 import pandas as pd
 
@@ -268,7 +268,8 @@ def _probe_server(*, retries: int, backoff: float) -> None:
     from sweepsight.adapters.mlflow_runs import redact_uri  # the one redaction of a URL
     from wandb.sdk import wandb_setup
 
-    url = env.get_base_url(wandb_setup.singleton().settings.base_url).rstrip("/")
+    # given a default, get_base_url answers a str (its hint says str | None)
+    url = cast(str, env.get_base_url(wandb_setup.singleton().settings.base_url)).rstrip("/")
 
     def probe() -> None:
         try:
