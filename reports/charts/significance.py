@@ -124,7 +124,7 @@ def significance_table_html(analysis: Analysis, *, target: str | None = None) ->
     it differs. Every run-derived text is escaped."""
     data = _significance_table_data(analysis, target=target)
     if data.frame.empty:
-        return ""
+        return Html("")
     scale = analysis.prep.metric_scale
     raw = analysis.significance.configs.set_index("label")["mean_raw"]
     head = ["", "configuration", "changes", "runs", "mean as logged"]
