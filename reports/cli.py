@@ -284,8 +284,8 @@ def run(args: argparse.Namespace) -> dict[str, float]:
     timings = {"load": time.perf_counter() - start}
     timings["check"] = check(table, options)
     if args.check:
-        chosen = ", ".join(f"{k} {getattr(options, k)}" for k in CLI_OPTIONS
-                           if getattr(options, k) is not None)
+        chosen = ", ".join(f"{k} {v}" for k, v in options.as_dict().items()
+                           if k != "target" and v is not None)
         print(f"check only: target {target}, {chosen}; nothing was built", flush=True)
         return timings
     timings.update(build(
