@@ -55,7 +55,7 @@ def load_yaml(text: str, *, where: str, fix: str) -> Any:
     stack: list[list] = [[None, 0]]  # per open collection: its anchor, values so far
     for event in yaml.parse(text, Loader=loader):
         if isinstance(event, yaml.AliasEvent):
-            size = sizes.get(event.anchor, 1)
+            size = sizes.get(event.anchor or "", 1)  # an alias always names its anchor
         elif isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
             stack.append([event.anchor, 1])
             if len(stack) - 1 > MAX_DEPTH:

@@ -137,9 +137,9 @@ def _coerce_text(values: pd.Series, counts: np.ndarray | None = None) -> Coerced
             return Coerced(out, "boolean", words)
         numbers = _floats(stripped[rest])
         if numbers is not None:
-            out = np.full(len(values), np.nan)
-            out[rest] = numbers
-            return Coerced(pd.Series(out, index=values.index, dtype="float64"), "numeric",
+            floats = np.full(len(values), np.nan)
+            floats[rest] = numbers
+            return Coerced(pd.Series(floats, index=values.index, dtype="float64"), "numeric",
                            words)
     return Coerced(pd.Series(stripped.where(~null, None), index=values.index, dtype=object),
                    "categorical")
@@ -153,15 +153,15 @@ def _coerce_objects(values: pd.Series) -> Coerced:
     n_words = sum(word)
     if present and all(isinstance(v, (bool, np.bool_)) or (
         isinstance(v, str) and v.strip().lower() in _TRUE | _FALSE) for v in present):
-        out = [pd.NA if n or w else (v if isinstance(v, (bool, np.bool_))
-               else v.strip().lower() in _TRUE) for v, n, w in zip(values, null, word)]
-        return Coerced(pd.Series(out, index=values.index, dtype="boolean"), "boolean", n_words)
+        flags = [pd.NA if n or w else (v if isinstance(v, (bool, np.bool_))
+                 else v.strip().lower() in _TRUE) for v, n, w in zip(values, null, word)]
+        return Coerced(pd.Series(flags, index=values.index, dtype="boolean"), "boolean", n_words)
     numbers = [_as_number(v) for v in present]
     if present and all(n is not None for n in numbers):
-        out = [np.nan if n or w else _as_number(v) for v, n, w in zip(values, null, word)]
-        return Coerced(pd.Series(out, index=values.index, dtype="float64"), "numeric", n_words)
-    out = [None if n else _as_text(v) for v, n in zip(values, null)]
-    return Coerced(pd.Series(out, index=values.index, dtype=object), "categorical")
+        floats = [np.nan if n or w else _as_number(v) for v, n, w in zip(values, null, word)]
+        return Coerced(pd.Series(floats, index=values.index, dtype="float64"), "numeric", n_words)
+    texts = [None if n else _as_text(v) for v, n in zip(values, null)]
+    return Coerced(pd.Series(texts, index=values.index, dtype=object), "categorical")
 
 
 def to_metric(values: pd.Series, *, where: str) -> pd.Series:
@@ -170,10 +170,10 @@ def to_metric(values: pd.Series, *, where: str) -> pd.Series:
         stripped, missing = _text_missing(values)
         numbers = _floats(stripped[~missing])
         if numbers is not None:
-            out = np.full(len(values), np.nan)
-            out[(~missing).to_numpy()] = numbers
-            return pd.Series(out, index=values.index, dtype="float64")
-    out = []
+            floats = np.full(len(values), np.nan)
+            floats[(~missing).to_numpy()] = numbers
+            return pd.Series(floats, index=values.index, dtype="float64")
+    out: list[float] = []
     bad = []
     for i, v in zip(values.index, values):
         if _is_missing(v):

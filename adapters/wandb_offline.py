@@ -179,7 +179,7 @@ def _read_log(path: Path) -> OfflineRun:
     summary: dict = {}
     exit_code: int | None = None
     for raw in read_records(path):
-        record = pb.Record()
+        record = pb.Record()  # type: ignore[attr-defined]  # generated protobuf module
         try:
             record.ParseFromString(raw)
         except Exception:  # a record from a newer schema: skip it, keep the rest

@@ -15,7 +15,7 @@ import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, cast
 
 import pandas as pd
 
@@ -268,7 +268,8 @@ def _probe_server(*, retries: int, backoff: float) -> None:
     from sweepsight.adapters.mlflow_runs import redact_uri  # the one redaction of a URL
     from wandb.sdk import wandb_setup
 
-    url = env.get_base_url(wandb_setup.singleton().settings.base_url).rstrip("/")
+    # given a default, get_base_url answers a str (its hint says str | None)
+    url = cast(str, env.get_base_url(wandb_setup.singleton().settings.base_url)).rstrip("/")
 
     def probe() -> None:
         try:
@@ -288,7 +289,7 @@ def _api(timeout: float, retries: int, backoff: float) -> Any:
 
     def make(seconds: float) -> Any:
         try:
-            return wandb.Api(timeout=seconds)
+            return wandb.Api(timeout=seconds)  # type: ignore[arg-type]  # a float works; its hint says int
         except UsageError as exc:
             raise SweepError(f"no W&B API key ({_secret_free(exc)[:120]}); run `wandb login` or "
                              "set WANDB_API_KEY, or read offline runs with --path.") from None

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from sweepsight.adapters.schema import RunTable
+from sweepsight.analysis.options import AnalysisOptions
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from sweepsight.adapters.schema import RunTable
 
     from sweepsight.analysis.compare import BaselineOrigin, Comparison
     from sweepsight.analysis.forest import ForestResult
@@ -34,7 +36,7 @@ class Analysis:
     forest: ForestResult
     importance: ImportanceResult
     significance: SignificanceResult
-    options: dict
+    options: AnalysisOptions
     timings: dict[str, float]
     levels: LevelsResult | None = None  # per-level means, best level, shape (analysis.levels)
     #: the main effects' headline on the analysis scale and as logged (None on the raw scale)
@@ -47,20 +49,16 @@ class Analysis:
 
 def analyse(
     table: RunTable,
+    options: AnalysisOptions | None = None,
     *,
-    target: str,
-    direction: str | None = None,
-    metric_scale: str = "auto",
-    budget: str | None = None,
-    at_budget: float | str | None = None,
-    alpha: float = 0.05,
-    test: str = "ks",
-    random_state: int = 0,
     n_jobs: int | None = -1,
     progress: Callable[[str, float], None] | None = None,
+    **given: Any,
 ) -> Analysis:
     """Prepare the sweep and run the four analyses plus the main-effect importance.
 
+    ``options`` (an :class:`~analysis.options.AnalysisOptions`), or its fields as keywords
+    (``analyse(table, target="loss", alpha=0.01)``; with ``options`` they replace its fields).
     ``n_jobs`` is passed to the forests (forest importance and the main-effect surrogate);
     -1 uses every core. Results do not depend on it. ``progress``, if given, is called after
     each stage with its name (``prepare``, ``correlation``, ``linear``, ``forest``,
@@ -75,9 +73,10 @@ def analyse(
     from sweepsight.analysis.prepare import prepare
     from sweepsight.analysis.significance import compare_neighbours
 
+    o = AnalysisOptions.of(options, **given)
     timings: dict[str, float] = {}
 
-    def timed(name, fn, *args, **kwargs):
+    def timed(name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         start = time.perf_counter()
         out = fn(*args, **kwargs)
         timings[name] = time.perf_counter() - start
@@ -85,38 +84,32 @@ def analyse(
             progress(name, timings[name])
         return out
 
-    prep = timed("prepare", prepare, table, target=target, direction=direction,
-                 metric_scale=metric_scale, budget=budget, at_budget=at_budget)
-    importance = timed("importance", get_param_importances, prep, random_state=random_state,
+    prep = timed("prepare", prepare, table, **o.for_prepare())
+    importance = timed("importance", get_param_importances, prep, **o.for_importance(),
                        n_jobs=n_jobs)
     result = Analysis(
         table=table,
         prep=prep,
         correlation=timed("correlation", correlations, prep),
         linear=timed("linear", fit_linear, prep),
-        forest=timed("forest", forest_importance, prep, random_state=random_state,
-                     n_jobs=n_jobs),
+        forest=timed("forest", forest_importance, prep, **o.for_forest(), n_jobs=n_jobs),
         importance=importance,
-        significance=timed("significance", compare_neighbours, prep, alpha=alpha,
-                           test=test, random_state=random_state),
-        options={"target": target, "direction": direction, "metric_scale": metric_scale,
-                 "budget": budget, "at_budget": at_budget, "alpha": alpha, "test": test,
-                 "random_state": random_state},
+        significance=timed("significance", compare_neighbours, prep, **o.for_significance()),
+        options=o,
         timings=timings,
-        levels=timed("levels", level_effects, prep, importance=importance, alpha=alpha),
+        levels=timed("levels", level_effects, prep, importance=importance, **o.for_levels()),
     )
-    result.scale_check = timed("scale check", scale_check, prep, result.importance,
-                               random_state=random_state, n_jobs=n_jobs)
+    result.scale_check = timed("scale check", scale_check, prep, result.importance, o,
+                               n_jobs=n_jobs)
     return result
 
 
-def scale_check(prep, importance, *, random_state: int = 0, n_jobs: int | None = -1):
+def scale_check(prep: Prepared, importance: ImportanceResult, options: AnalysisOptions, *,
+                n_jobs: int | None = -1) -> ScaleCheck | None:
     """The main effects' headline on the analysis scale beside the one on the metric as logged
     (main effects run once more, on ``y_raw``); None when the analysis scale is the raw one."""
-    import dataclasses
-
     from sweepsight.analysis.importance import get_param_importances
-    from sweepsight.analysis.scale import ScaleCheck, headline
+    from sweepsight.analysis.scale import Scale, ScaleCheck, headline
 
     if prep.metric_scale == "raw":
         return None
@@ -125,6 +118,6 @@ def scale_check(prep, importance, *, random_state: int = 0, n_jobs: int | None =
     # shares do not depend on the unit; dividing first keeps 1e250 from overflowing squares
     raw = dataclasses.replace(prep, runs=prep.runs.assign(y=y / big if big > 0 else y),
                               metric_scale="raw")
-    as_logged = get_param_importances(raw, random_state=random_state, n_jobs=n_jobs)
-    return ScaleCheck(scale=prep.scale.scale if prep.scale is not None else prep.metric_scale,
+    as_logged = get_param_importances(raw, **options.for_importance(), n_jobs=n_jobs)
+    return ScaleCheck(scale=prep.scale.scale if prep.scale is not None else Scale(prep.metric_scale),
                       chosen=headline(importance), as_logged=headline(as_logged))

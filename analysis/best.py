@@ -9,6 +9,7 @@ import pandas as pd
 from sweepsight.analysis.configs import replicated_best
 from sweepsight.analysis.constants import (BETTER, CANNOT_TELL, NOT_SIGNIFICANT, NOT_TESTABLE,
                                            TEST_P_COLUMNS, WORSE)
+from sweepsight.analysis.options import ALPHA, TEST
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,7 +68,7 @@ class Neighbourhood:
     test: str
 
 
-def best_neighbourhood(sig, *, alpha: float = 0.05, test: str = "ks") -> Neighbourhood | None:
+def best_neighbourhood(sig, *, alpha: float = ALPHA, test: str = TEST) -> Neighbourhood | None:
     """The neighbourhood of the best configuration of ``sig`` (a
     :class:`~analysis.significance.SignificanceResult`); None when it has no configurations."""
     runs = sig.run_configs.sort_values("rank", kind="stable")
@@ -98,7 +99,7 @@ def best_neighbourhood(sig, *, alpha: float = 0.05, test: str = "ks") -> Neighbo
         n_a=None if limit is None else limit[2], n_b=None if limit is None else limit[3])
 
 
-def cannot_reach(pairs: pd.DataFrame, *, alpha: float, test: str = "ks") -> np.ndarray:
+def cannot_reach(pairs: pd.DataFrame, *, alpha: float, test: str = TEST) -> np.ndarray:
     """Per pair row: no outcome could reach Holm-adjusted significance at ``alpha`` (the
     smallest attainable p exceeds it, alone or times the neighbourhood's Holm factor), or the
     verdict already says "cannot tell"."""

@@ -21,7 +21,7 @@ def budget_filter(frame: pd.DataFrame, keep: pd.Series, budget: str, config_para
     levels = np.sort(b.unique())
     counts = pd.Series([int((config_max >= lv).sum()) for lv in levels],
                        index=pd.Index(levels, name=budget), name="configurations")
-    reach = ", ".join(f"{level_text(float(lv))}: {n}" for lv, n in counts.items())
+    reach = ", ".join(f"{level_text(float(lv))}: {n}" for lv, n in zip(levels, counts))
     if at_budget is None:
         chosen = b == b.groupby(key).transform("max")
         note = (f"{budget} is the training budget: each of the {len(config_max)} configurations "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -21,9 +22,13 @@ from sweepsight.analysis.grouping import n_groups
 from sweepsight.analysis.configs import group_configs, replicated_best
 from sweepsight.analysis.constants import (BETTER, CANNOT_TELL, NOT_SIGNIFICANT, NOT_TESTABLE,
                                            TEST_P_COLUMNS, VERDICTS, WORSE)
+from sweepsight.analysis.options import ALPHA, N_BOOT, RANDOM_STATE, TEST, AnalysisOptions
 from sweepsight.analysis.prepared import Prepared
 from sweepsight.analysis.stats_tests import (benjamini_hochberg, holm, min_attainable_p,
                                              pair_tests, seeds_to_reach)
+
+if TYPE_CHECKING:
+    from sweepsight.adapters.schema import RunTable
 
 #: Columns of :attr:`Comparison.matched` besides one per shared hyperparameter.
 MATCHED_COLUMNS = [
@@ -171,42 +176,41 @@ class BaselineSweep:
     """What the comparison needs of a baseline: its prepared runs, main effects and levels,
     and its neighbour tests for the comparison page's walk over the baseline
     (:func:`analyse_baseline`; cheaper than a whole :class:`analysis.Analysis`). ``options``:
-    the test and alpha of the neighbour tests, as on :attr:`analysis.Analysis.options`."""
+    what it was analysed with, as :attr:`analysis.Analysis.options`."""
 
     prep: Prepared
     importance: object
     levels: object
     significance: object = None
-    options: dict = dataclasses.field(default_factory=dict)
+    options: AnalysisOptions | None = None
 
 
-def analyse_baseline(table, *, target: str, direction: str | None = None,
-                     metric_scale: str = "auto", budget: str | None = None,
-                     at_budget=None, alpha: float = 0.05, test: str = "ks",
-                     random_state: int = 0, n_jobs: int | None = -1,
-                     neighbours: bool = True) -> BaselineSweep:
+def analyse_baseline(table: RunTable, options: AnalysisOptions | None = None, *,
+                     n_jobs: int | None = -1, neighbours: bool = True,
+                     **given: Any) -> BaselineSweep:
     """Prepare a baseline run table and compute its main effects, levels and (``neighbours``)
-    neighbour tests with ``test``; no forest. Raises :class:`SweepError` naming the baseline
-    when it lacks ``target``."""
+    neighbour tests, with ``options`` (or its fields as keywords, as :func:`analysis.analyse`
+    takes them); no forest. Raises :class:`SweepError` naming the baseline when it lacks the
+    target."""
     from sweepsight.analysis.importance import get_param_importances
     from sweepsight.analysis.levels import level_effects
     from sweepsight.analysis.prepare import prepare
 
-    if target not in table.metrics:
+    o = AnalysisOptions.of(options, **given)
+    if o.target not in table.metrics:
         have = ", ".join(table.metrics[:5]) or "none"
-        raise SweepError(f"--baseline: the baseline has no metric {target!r} (its metrics: "
-                         f"{have}); pass a baseline sweep that logs {target}.")
-    prep = prepare(table, target=target, direction=direction, metric_scale=metric_scale,
-                   budget=budget, at_budget=at_budget)
-    importance = get_param_importances(prep, random_state=random_state, n_jobs=n_jobs)
+        raise SweepError(f"--baseline: the baseline has no metric {o.target!r} (its metrics: "
+                         f"{have}); pass a baseline sweep that logs {o.target}.")
+    prep = prepare(table, **o.for_prepare())
+    importance = get_param_importances(prep, **o.for_importance(), n_jobs=n_jobs)
     sig = None
     if neighbours:
         from sweepsight.analysis.significance import compare_neighbours
 
-        sig = compare_neighbours(prep, alpha=alpha, random_state=random_state, test=test)
+        sig = compare_neighbours(prep, **o.for_significance())
     return BaselineSweep(prep=prep, importance=importance,
-                         levels=level_effects(prep, importance=importance, alpha=alpha),
-                         significance=sig, options={"test": test, "alpha": alpha})
+                         levels=level_effects(prep, importance=importance, **o.for_levels()),
+                         significance=sig, options=o)
 
 
 def _parts(x):
@@ -219,8 +223,8 @@ def _parts(x):
     return prep, x
 
 
-def compare_sweeps(current, baseline, *, test: str = "ks", alpha: float = 0.05,
-                   n_boot: int = 2000, random_state: int = 0) -> Comparison:
+def compare_sweeps(current, baseline, *, test: str = TEST, alpha: float = ALPHA,
+                   n_boot: int = N_BOOT, random_state: int = RANDOM_STATE) -> Comparison:
     """Compare ``current`` with ``baseline`` (each an :class:`analysis.Analysis`, a
     :class:`BaselineSweep` or a :class:`analysis.prepared.Prepared`); see :class:`Comparison`.
 
@@ -320,10 +324,10 @@ def level_shifts(matched: pd.DataFrame, keys: list[str], *, maximize: bool,
         return ()
     ks = list(param_p)
     adjusted = dict(zip(ks, holm(np.array([param_p[k] for k in ks]), np.zeros(len(ks), dtype=np.int64))))
-    p = np.array([r[3] for r in rows])
+    p_all = np.array([r[3] for r in rows])
     fam = np.zeros(len(rows), dtype=np.int64)
-    p_holm = holm(p, fam)
-    floor = holm(np.where(np.isnan(p), np.nan, [r[4] for r in rows]), fam)
+    p_holm = holm(p_all, fam)
+    floor = holm(np.where(np.isnan(p_all), np.nan, [r[4] for r in rows]), fam)
     out = []
     for (k, label, n, pv, _, d), ph, fl in zip(rows, p_holm, floor):
         med = float(np.median(d)) if len(d) else float("nan")
@@ -484,12 +488,11 @@ def _moved(cur: Prepared, base: Prepared, cur_a, base_a, *, alpha: float) -> tup
     def side(prep, result):
         from sweepsight.analysis.levels import level_effects
 
-        levels = getattr(result, "levels", None) if result is not None else None
+        levels = result.levels if result is not None else None
+        imp = result.importance if result is not None else None
         if levels is None:
-            levels = level_effects(prep, importance=getattr(result, "importance", None),
-                                   alpha=alpha)
+            levels = level_effects(prep, importance=imp, alpha=alpha)
         shares: dict[str, float] = {}
-        imp = getattr(result, "importance", None) if result is not None else None
         if imp is not None:
             col = "share" if "share" in imp.table else "importance"
             shares = {str(p): float(v) for p, v in zip(imp.table["param"], imp.table[col])}

@@ -29,8 +29,8 @@ def find_conditions(values: dict[str, pd.Series], categorical: list[str], *,
             if c == p:
                 continue
             if c not in cache:
-                codes, uniques = pd.factorize(values[c], use_na_sentinel=False)
-                cache[c] = (np.asarray(codes), list(uniques))
+                found, levels = pd.factorize(values[c], use_na_sentinel=False)
+                cache[c] = (np.asarray(found), list(levels))
             codes, uniques = cache[c]
             total = np.bincount(codes, minlength=len(uniques))
             gone = np.bincount(codes, weights=m, minlength=len(uniques))

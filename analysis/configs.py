@@ -77,7 +77,7 @@ def format_value(value) -> str:
     if isinstance(value, (int, np.integer)):
         return str(int(value))
     if isinstance(value, (float, np.floating)):
-        if float(value).is_integer() and abs(value) < 1e15:
+        if float(value).is_integer() and abs(float(value)) < 1e15:
             return str(int(value))
         return f"{value:.4g}"
     return str(value)
@@ -105,7 +105,9 @@ def coarsen(runs: pd.DataFrame, numeric: list[str], log_scaled: list[str], *,
         which = np.clip(np.searchsorted(edges[1:-1], scaled, side="right"), 0, len(edges) - 2)
         raw_edges = 10.0 ** edges if use_log else edges
         labels = _bin_labels(raw_edges)
-        col = pd.Series(pd.Categorical.from_codes(which, categories=labels, ordered=True))
+        col = pd.Series(pd.Categorical.from_codes(np.asarray(which, dtype=np.int64),
+                                                  categories=pd.Index(labels),
+                                                  ordered=True))
         new = pd.Series([np.nan] * len(runs), index=runs.index, dtype=object)
         new[active] = col.astype(object).to_numpy()
         out[p] = new
@@ -191,17 +193,17 @@ def group_configs(runs: pd.DataFrame, params: list[str], numeric: set[str], *,
             raw = y_raw_sorted[start[idx][:, None] + np.arange(int(k))[None, :]]
             std_raw[idx] = raw.std(axis=1, ddof=1)
     cols = {}
-    labels = np.full(n_cfg, "", dtype=object)
+    config_labels = np.full(n_cfg, "", dtype=object)
     for j, p in enumerate(params):
         lev = levels[p]
         # index -1 (inactive) picks the last entry
         cols[p] = np.array(list(lev) + [np.nan], dtype=object)[uniq[:, j]]
         absent = INACTIVE if p in conditional else MISSING
         text = np.array([format_value(v) for v in lev] + [absent], dtype=object)
-        labels = labels + (", " if j else "") + p + "=" + text[uniq[:, j]]
+        config_labels = config_labels + (", " if j else "") + p + "=" + text[uniq[:, j]]
     rank = pd.Series(key[order] if n_cfg else []).rank(method="min").astype(int).to_numpy()
     table = pd.DataFrame({"config_id": [f"c{i + 1:0{width}d}" for i in range(n_cfg)],
-                          "label": pd.Series(labels, dtype=object)})
+                          "label": pd.Series(config_labels, dtype=object)})
     for p in params:
         table[p] = pd.Series(cols[p], dtype=float if p in numeric and p not in ordered_labels
                              else object)
@@ -269,7 +271,7 @@ def replicated_best(configs: pd.DataFrame) -> tuple[pd.Series, int] | None:
     if len(configs) == 0:
         return None
     need = int(np.ceil(configs["n"].median()))
-    if need < 2 or configs["n"].iat[0] >= need:
+    if need < 2 or configs["n"].to_numpy()[0] >= need:
         return None
     enough = configs[configs["n"] >= need]
     return (enough.iloc[0], need) if len(enough) else None

@@ -6,6 +6,8 @@ come from the analyses' typed fields; :mod:`reports.text` turns them into words,
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import dataclasses
 import enum
 import math
@@ -18,6 +20,9 @@ from sweepsight.analysis.constants import (BETTER, CV_R2_LOW, CV_R2_ROUGH,
 from sweepsight.analysis.levels import LevelsResult, ParamLevels, level_effects
 from sweepsight.analysis.scale import ScaleCheck
 from sweepsight.analysis.significance import RerunPlan
+
+if TYPE_CHECKING:
+    from sweepsight.analysis import Analysis
 
 #: Main effects quoted among the findings (the importance table lists them all).
 TOP_MAIN_EFFECTS = 2
@@ -210,7 +215,7 @@ class Finding:
     evidence: Evidence
 
 
-def levels_of(analysis) -> LevelsResult:
+def levels_of(analysis: Analysis) -> LevelsResult:
     """The analysis's marginal effects (computed here when ``analysis.levels`` is None, as for
     an :class:`~analysis.Analysis` assembled by hand)."""
     levels = analysis.levels
@@ -220,8 +225,8 @@ def levels_of(analysis) -> LevelsResult:
     return levels
 
 
-def _alpha(analysis) -> float:
-    return float(analysis.options.get("alpha", 0.05))
+def _alpha(analysis: Analysis) -> float:
+    return analysis.options.alpha
 
 
 def _above(imp) -> list[str]:
@@ -235,7 +240,7 @@ def _shares(imp) -> pd.Series:
         t["param"].astype(str))
 
 
-def interactions(analysis) -> Interactions | None:
+def interactions(analysis: Analysis) -> Interactions | None:
     """The leftover after main effects, with its noise test (None without a split)."""
     imp = analysis.importance
     if imp.interaction_share is None:
@@ -264,7 +269,7 @@ def interactions(analysis) -> Interactions | None:
                         explained=imp.explained_share, mains=mains, pairs=pairs)
 
 
-def verdict(analysis) -> Verdict:
+def verdict(analysis: Analysis) -> Verdict:
     """What explains the metric: noise, interactions or main effects.
 
     Interactions dominate when they rise above seed noise and make up more than
@@ -293,7 +298,7 @@ def verdict(analysis) -> Verdict:
     return Verdict.MAIN_EFFECTS if above else Verdict.NOISE
 
 
-def main_effects(analysis) -> list[MainEffect]:
+def main_effects(analysis: Analysis) -> list[MainEffect]:
     """Every main effect above its noise floor, largest first."""
     imp, levels = analysis.importance, levels_of(analysis)
     shares = _shares(imp)
@@ -304,7 +309,7 @@ def main_effects(analysis) -> list[MainEffect]:
                        target=analysis.prep.target) for i, p in enumerate(above)]
 
 
-def forest_fit(analysis) -> ForestFit:
+def forest_fit(analysis: Analysis) -> ForestFit:
     cv = analysis.forest.cv_r2
     if cv is None or math.isnan(cv):
         return ForestFit(None, Fit.UNCHECKED)
@@ -312,10 +317,10 @@ def forest_fit(analysis) -> ForestFit:
     return ForestFit(float(cv), fit)
 
 
-def neighbourhood(analysis) -> Neighbourhood | None:
+def neighbourhood(analysis: Analysis) -> Neighbourhood | None:
     """The best configuration and its neighbours (one derivation for every page)."""
     return best_neighbourhood(analysis.significance, alpha=_alpha(analysis),
-                              test=str(analysis.options.get("test", "ks")))
+                              test=analysis.options.test)
 
 
 def neighbour_state(hood: Neighbourhood) -> NeighbourState:
@@ -330,7 +335,7 @@ def neighbour_state(hood: Neighbourhood) -> NeighbourState:
     return NeighbourState.SOME_WORSE
 
 
-def disagreements(analysis) -> list[Disagreement]:
+def disagreements(analysis: Analysis) -> list[Disagreement]:
     """Hyperparameters the forest ranks above others while main effects rank them below, each
     ordering beyond its own noise (forest: ± its spread; main effects: the noise floors).
     None when the forest does not predict held-out runs (its ranking is then noise)."""
@@ -378,7 +383,7 @@ def disagreements(analysis) -> list[Disagreement]:
     return sorted(out, key=lambda d: d.forest_rank - d.main_rank)
 
 
-def findings(analysis) -> list[Finding]:
+def findings(analysis: Analysis) -> list[Finding]:
     """The ordered findings: what explains the metric (and which value is best), the best
     configuration and its neighbours, where the forest and main effects disagree, and how far
     the forest can be trusted when it cannot."""
@@ -400,7 +405,7 @@ def findings(analysis) -> list[Finding]:
     if verdict_ is Verdict.MAIN_EFFECTS and inter is not None and \
             inter.state is InteractionState.ABOVE_NOISE and inter.pairs:
         out.append(Finding(Kind.INTERACTIONS, inter, INTERACTION_MAP))
-    check = getattr(analysis, "scale_check", None)
+    check = analysis.scale_check
     if check is not None and check.differs:
         out.append(Finding(Kind.SCALE, check, MAIN_EFFECTS))
     sig = analysis.significance
@@ -426,7 +431,7 @@ def findings(analysis) -> list[Finding]:
     return out
 
 
-def level_table(analysis) -> pd.DataFrame:
+def level_table(analysis: Analysis) -> pd.DataFrame:
     """One row per hyperparameter and level: the marginal means and intervals (both scales),
     the best level and the shape - the data behind the marginal plots."""
     rows = []

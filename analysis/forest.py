@@ -26,6 +26,7 @@ from sweepsight.analysis.constants import CV_R2_LOW as R2_UNTRUSTED
 from sweepsight.analysis.constants import CV_R2_ROUGH as R2_ROUGH
 from sweepsight.analysis.grouping import group_ids
 from sweepsight.analysis.prepared import Prepared
+from sweepsight.analysis.options import RANDOM_STATE
 
 #: Up to this many runs the forest is the reference one (every tree on all runs, fully grown,
 #: 5-fold CV with as many trees). Above it the large-sweep approximations apply (see
@@ -154,7 +155,7 @@ def cv_splits(groups: np.ndarray, *, n_splits: int, random_state: int) -> tuple[
 
 def grouped_permutation_importance(model, X: np.ndarray, y: np.ndarray,
                                    groups: dict[str, list[int]], *, n_repeats: int = 5,
-                                   random_state: int = 0,
+                                   random_state: int = RANDOM_STATE,
                                    chunk_rows: int | None = None) -> dict[str, np.ndarray]:
     """Drop in R² when all columns of one group are permuted together (rows shuffled jointly).
 
@@ -194,7 +195,7 @@ def grouped_permutation_importance(model, X: np.ndarray, y: np.ndarray,
         batch = np.empty((n_repeats * n, X.shape[1]), dtype=X.dtype)
         for r in range(n_repeats):
             rs.shuffle(order)
-            Xp[:, idx] = Xp[np.ix_(order, idx)]  # cumulative, as sklearn does
+            Xp[:, idx] = Xp[np.ix_(order, np.asarray(idx))]  # cumulative, as sklearn does
             batch[r * n:(r + 1) * n] = Xp
         if rows and rows + len(batch) > chunk_rows:
             flush()
@@ -237,7 +238,7 @@ def _r2(y: np.ndarray, pred: np.ndarray) -> np.ndarray | float:
     return np.where(sse == 0, 1.0, 0.0) if np.ndim(sse) else float(sse == 0)
 
 
-def forest_importance(prep: Prepared, *, n_estimators: int = 250, random_state: int = 0,
+def forest_importance(prep: Prepared, *, n_estimators: int = 250, random_state: int = RANDOM_STATE,
                       n_splits: int = 5, n_jobs: int | None = None, n_repeats: int = 5,
                       max_rows: int = MAX_ROWS, tree_rows: int = TREE_ROWS,
                       shared_trees: bool = True, perm_budget: int = PERM_BUDGET

@@ -18,6 +18,7 @@ from scipy import stats
 
 from sweepsight.analysis.constants import LEVEL_BINS, LEVEL_CONFIDENCE, MAX_ORDERED_LEVELS
 from sweepsight.analysis.prepared import Prepared
+from sweepsight.analysis.options import ALPHA
 
 
 class Shape(enum.Enum):
@@ -100,7 +101,7 @@ class LevelsResult:
         return next((p for p in self.params if p.param == param), None)
 
 
-def level_effects(prep: Prepared, *, importance=None, alpha: float = 0.05,
+def level_effects(prep: Prepared, *, importance=None, alpha: float = ALPHA,
                   confidence: float = LEVEL_CONFIDENCE, max_levels: int = MAX_ORDERED_LEVELS,
                   bins: int = LEVEL_BINS) -> LevelsResult:
     """Per-level means with ``confidence`` intervals, best level and shape for every param.

@@ -105,7 +105,7 @@ def _independent(G: np.ndarray, *, block: int = 128) -> list[int]:
     for start in range(0, k, block):
         idx = np.arange(start, min(start + block, k))
         if kept:
-            W = solve_triangular(L, G[np.ix_(kept, idx)], lower=True, check_finite=False)
+            W = solve_triangular(L, G[np.ix_(np.asarray(kept), idx)], lower=True, check_finite=False)
             S = G[np.ix_(idx, idx)] - W.T @ W  # residual Gram of the block given kept
         else:
             W = np.zeros((0, len(idx)))

@@ -18,6 +18,7 @@ import numpy as np
 from scipy import stats
 
 from sweepsight.adapters.errors import SweepError
+from sweepsight.analysis.options import METRIC_SCALES
 from sweepsight.analysis.constants import INTERACTIONS_DOMINATE
 
 #: Share of the runs counted as "a few extreme runs" (at least one run).
@@ -26,7 +27,7 @@ TOP = 0.01
 OWN_LIMIT = 0.25
 FAR_OUT = 3.0  # Tukey's "far out" fence, in IQRs beyond the quartiles
 #: ``--metric-scale`` values
-SCALES = ("auto", "raw", "log", "rank")
+SCALES = METRIC_SCALES  # defined with the other options
 # Heavy-tail rule (metric_scale="auto"); see choose_scale.
 RATIO_LIMIT = 100.0
 SKEW_LIMIT = 2.0
@@ -266,11 +267,11 @@ def headline(imp) -> Headline:
     col = "share" if "share" in above else "importance"
     top = str(above.sort_values(col, ascending=False, kind="mergesort")["param"].iloc[0]) \
         if len(above) else None
-    if getattr(imp, "share_of", None) == "configuration means":
-        inter = bool(getattr(imp, "interaction_above_noise", False)) and (
+    if imp.share_of == "configuration means":
+        inter = bool(imp.interaction_above_noise) and (
             top is None or (imp.interaction_share_corrected or 0.0) > INTERACTIONS_DOMINATE)
     else:
-        share, explained = imp.interaction_share, getattr(imp, "explained_share", None)
+        share, explained = imp.interaction_share, imp.explained_share
         inter = bool(share is not None and explained is not None and explained > 0
                      and share > INTERACTIONS_DOMINATE * explained)
     return Headline(top, inter)

@@ -21,6 +21,7 @@ from sweepsight.analysis.prepared import Prepared
 from sweepsight.analysis.stats_tests import (MIN_BOOT_RUNS, benjamini_hochberg, holm,
                                              min_attainable_ks_p, min_attainable_p, pair_tests,
                                              seeds_for_power, seeds_to_reach)
+from sweepsight.analysis.options import ALPHA, N_BOOT, RANDOM_STATE, TEST
 
 PAIR_COLUMNS = [
     "config_id", "neighbour_id", "param", "from_value", "to_value", "n_a", "n_b", "mean_a",
@@ -106,8 +107,8 @@ TESTS = {
 }
 
 
-def compare_neighbours(prep: Prepared, *, alpha: float = 0.05, n_boot: int = 2000,
-                       random_state: int = 0, bins: int = 4, test: str = "ks") -> SignificanceResult:
+def compare_neighbours(prep: Prepared, *, alpha: float = ALPHA, n_boot: int = N_BOOT,
+                       random_state: int = RANDOM_STATE, bins: int = 4, test: str = TEST) -> SignificanceResult:
     """Compare every configuration with its neighbours (configurations one step away).
 
     Parameters
@@ -243,7 +244,7 @@ def rerun_plan(configs: pd.DataFrame, pairs: pd.DataFrame, *, rivals: int = 3) -
     seeds = int(min(seeds, MAX_PLAN_SEEDS))
     ids = (best,) + tuple(mine["neighbour_id"])
     have = configs.set_index("config_id")["n"].reindex(list(ids)).to_numpy(dtype=int)
-    return RerunPlan(config_id=best, rivals=tuple(mine["neighbour_id"]), configs=ids,
+    return RerunPlan(config_id=str(best), rivals=tuple(mine["neighbour_id"]), configs=ids,
                      seeds=seeds, runs=seeds * len(ids),
                      new_runs=int(np.maximum(seeds - have, 0).sum()), capped=capped,
                      limited_by="power" if need_power > floor else "test floor")
@@ -263,7 +264,7 @@ def neighbourhood(result: SignificanceResult, config_id: str) -> pd.DataFrame:
 
 
 def _pairs_table(grouped, links: pd.DataFrame, *, alpha: float, n_boot: int,
-                 random_state: int, maximize: bool, test: str = "ks") -> pd.DataFrame:
+                 random_state: int, maximize: bool, test: str = TEST) -> pd.DataFrame:
     a, b = links["a"].to_numpy(), links["b"].to_numpy()
     pidx = links["param_idx"].to_numpy()
     st = pair_tests(grouped.y, grouped.start, grouped.n, a, b, n_boot=n_boot,
@@ -348,7 +349,8 @@ def _pairs_table(grouped, links: pd.DataFrame, *, alpha: float, n_boot: int,
     verdict = np.select([~testable, cannot, sig & good, sig & bad],
                         [code[V.NOT_TESTABLE], code[V.CANNOT_TELL], code[V.BETTER],
                          code[V.WORSE]], code[V.NOT_SIGNIFICANT])
-    out["verdict"] = pd.Categorical.from_codes(verdict, categories=names)
+    out["verdict"] = pd.Categorical.from_codes(np.asarray(verdict, dtype=np.int64),
+                                               categories=pd.Index(names))
     least = (np.repeat(np.fmin.reduceat(out["min_attainable_p"].to_numpy(), starts), sizes)
              if len(cfg) else np.zeros(0))
     out["power_note"] = pd.Categorical(_power_notes(out, alpha, least))
@@ -424,7 +426,7 @@ def _power_notes(out: pd.DataFrame, alpha: float, least: np.ndarray) -> np.ndarr
 
 
 def _pair_sentences(pairs: pd.DataFrame, *, alpha: float, n_boot: int,
-                    random_state: int, test: str = "ks") -> list[str]:
+                    random_state: int, test: str = TEST) -> list[str]:
     n_pairs = len(pairs) // 2
     testable = pairs[pairs["verdict"] != "not testable"]
     n_test = len(testable) // 2

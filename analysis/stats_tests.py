@@ -11,6 +11,7 @@ import functools
 import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -134,7 +135,8 @@ def pair_tests(y: np.ndarray, start: np.ndarray, n: np.ndarray, a: np.ndarray, b
     with warnings.catch_warnings():
         # constant samples give NaN t p-values, which is the honest answer
         warnings.simplefilter("ignore", RuntimeWarning)
-        for (na, nb), grp in sizes.groupby(["na", "nb"], sort=False):
+        for key, grp in sizes.groupby(["na", "nb"], sort=False):
+            na, nb = (int(v) for v in cast(tuple, key))
             rows = grp["row"].to_numpy()
             sa = np.sort(_gather(y, start, a[rows], na), axis=1)
             sb = np.sort(_gather(y, start, b[rows], nb), axis=1)
@@ -142,11 +144,12 @@ def pair_tests(y: np.ndarray, start: np.ndarray, n: np.ndarray, a: np.ndarray, b
             ks_k[rows] = k
             cols["cliffs_delta"][rows] = delta
             cols["mw_p"][rows] = _mannwhitney_p(sa, sb, delta)
-            cols["min_attainable_p"][rows] = min_attainable_ks_p(int(na), int(nb))
+            cols["min_attainable_p"][rows] = min_attainable_ks_p(na, nb)
         cols["t_p"][idx] = welch_p(y, start, n, a[idx], b[idx])
         # the KS p-value depends only on (sizes, statistic): one scipy call per distinct triple
         keyed = pd.DataFrame({"na": n_a[idx], "nb": n_b[idx], "k": ks_k[idx], "row": idx})
-        for (na, nb, _), grp in keyed.groupby(["na", "nb", "k"], sort=False):
+        for key, grp in keyed.groupby(["na", "nb", "k"], sort=False):
+            na, nb = (int(v) for v in cast(tuple, key)[:2])
             rows = grp["row"].to_numpy()
             r = rows[0]
             res = stats.ks_2samp(_gather(y, start, a[r:r + 1], na)[0],
@@ -238,9 +241,9 @@ def order_statistics(d: np.ndarray, positions: np.ndarray) -> np.ndarray:
     width = n // _SLICES
     parts = d.reshape(rows * _SLICES, width)  # a view: d is C-contiguous from the callers
     parts.sort(axis=1)
-    parts = parts.reshape(rows, _SLICES, width)
-    low = np.sort(parts[:, :, :depth].reshape(rows, -1), axis=1)
-    high = np.sort(parts[:, :, width - depth:].reshape(rows, -1), axis=1)
+    slices = parts.reshape(rows, _SLICES, width)
+    low = np.sort(slices[:, :, :depth].reshape(rows, -1), axis=1)
+    high = np.sort(slices[:, :, width - depth:].reshape(rows, -1), axis=1)
     below = positions < depth  # else n - position <= depth: counted from the top
     out = np.empty((rows, positions.size), dtype=d.dtype)
     out[:, below] = low[:, positions[below]]

@@ -202,13 +202,13 @@ def make_frame(
     if budgets:
         alive = np.arange(n_cfg)
         for i, b in enumerate(budgets):
-            for c in alive:
+            for c in alive.tolist():
                 levels_per_cfg[c].append(b)
             if i + 1 < len(budgets):
                 keep = max(1, len(alive) // eta)
                 alive = alive[np.argsort(signal[alive], kind="stable")[:keep]]
     else:
-        levels_per_cfg = [[np.nan] for _ in range(n_cfg)]
+        levels_per_cfg = [[float("nan")] for _ in range(n_cfg)]
 
     rows = []
     for c in range(n_cfg):

@@ -18,7 +18,7 @@ GRIDS = {1_000: (10, 10, 5, 2, 1), 10_000: (10, 10, 10, 5, 2), 30_000: (10, 10, 
 
 
 def walk_size(n_configs: int, *, seeds: int = 3) -> dict:
-    from sweepsight.analysis import Analysis
+    from sweepsight.analysis import Analysis, AnalysisOptions
     from sweepsight.analysis.prepare import prepare
     from sweepsight.analysis.significance import compare_neighbours
     from sweepsight.analysis.synthetic import Choice, make_table
@@ -36,7 +36,7 @@ def walk_size(n_configs: int, *, seeds: int = 3) -> dict:
     sig = compare_neighbours(prep)
     seconds = time.perf_counter() - start
     analysis = Analysis(table=table, prep=prep, correlation=None, linear=None, forest=None,
-                        importance=None, significance=sig, options={"alpha": 0.05, "test": "ks"},
+                        importance=None, significance=sig, options=AnalysisOptions(target="score"),
                         timings={})
     start = time.perf_counter()
     html = significance_walk(analysis)

@@ -16,13 +16,18 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from sweepsight.adapters import snapshot
 from sweepsight.adapters.errors import SweepError
 from sweepsight.adapters.schema import RunTable
 from sweepsight.reports import site_folder
 from sweepsight.reports.site_folder import LOCK, SITE_MARKER, clean_stale, swap  # noqa: F401
+
+if TYPE_CHECKING:
+    from sweepsight.analysis import Analysis
+    from sweepsight.analysis.compare import BaselineOrigin, Comparison
+    from sweepsight.analysis.options import AnalysisOptions
 
 PACKAGE = Path(__file__).resolve().parent  # reports/ in a checkout, sweepsight/reports installed
 TEMPLATES = PACKAGE / "pages"
@@ -57,20 +62,22 @@ class BuildError(RuntimeError):
     """A stage of the build failed for a reason that is not the user's input (a bug)."""
 
 
-def run_analysis(snapshot_path: str, *, target: str, direction: str | None = None,
-                 metric_scale: str = "auto", budget: str | None = None,
-                 at_budget: str | None = None, alpha: float = 0.05, test: str = "ks",
-                 analysis_path: str, progress: Callable[[str, float], None] | None = None,
-                 ) -> dict[str, float]:
+def run_analysis(snapshot_path: str, *, analysis_path: str,
+                 progress: Callable[[str, float], None] | None = None,
+                 **given: Any) -> dict[str, float]:
     """Load the snapshot, run :func:`analysis.analyse` and pickle the result to ``analysis_path``
     (``reports/analysis.ipynb``: the analysis by hand, for page notebooks opened by hand).
+    ``given``: the analysis options (``target``, ``alpha``...; see
+    :class:`analysis.options.AnalysisOptions`; None: its default), checked here.
 
     The build calls :func:`_analyse` and hands the result to its pages without a pickle.
     Returns the per-analysis timings in seconds. ``progress(stage, seconds)`` is passed on to
     ``analyse`` when it takes one.
     """
-    result = _analyse(snapshot_path, target=target, direction=direction, metric_scale=metric_scale,
-                      budget=budget, at_budget=at_budget, alpha=alpha, test=test, progress=progress)
+    from sweepsight.analysis.options import AnalysisOptions
+
+    options = AnalysisOptions.from_mapping({k: v for k, v in given.items() if v is not None})
+    result = _analyse(snapshot_path, options, progress=progress)
     path = Path(analysis_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
@@ -79,10 +86,9 @@ def run_analysis(snapshot_path: str, *, target: str, direction: str | None = Non
     return dict(result.timings)
 
 
-def _analyse(snapshot_path: str, *, target: str, direction: str | None, metric_scale: str,
-             budget: str | None, at_budget: str | None, alpha: float, test: str,
+def _analyse(snapshot_path: str, options: AnalysisOptions, *,
              progress: Callable[[str, float], None] | None, baseline: RunTable | None = None,
-             baseline_origin=None):
+             baseline_origin: BaselineOrigin | None = None) -> Analysis:
     """The :class:`analysis.Analysis` of the snapshot; with a ``baseline`` run table, its
     ``comparison`` (analysis.compare) against it, and ``baseline_origin`` (an
     :class:`analysis.compare.BaselineOrigin`) on ``.baseline``."""
@@ -92,32 +98,24 @@ def _analyse(snapshot_path: str, *, target: str, direction: str | None, metric_s
     extra: dict[str, Any] = {}
     if progress is not None and "progress" in inspect.signature(analyse).parameters:
         extra["progress"] = progress
-    result = analyse(table, target=target, direction=direction or None,
-                     metric_scale=metric_scale or "auto", budget=budget or None,
-                     at_budget=at_budget or None, alpha=alpha,
-                     test=test or "ks", **extra)
+    result = analyse(table, options=options, **extra)
     if baseline is not None:
         result.comparison = _compare(result, baseline, progress=progress)
     result.baseline = baseline_origin
     return result
 
 
-def _compare(result, baseline: RunTable, *, progress: Callable[[str, float], None] | None):
+def _compare(result: Analysis, baseline: RunTable, *,
+             progress: Callable[[str, float], None] | None) -> Comparison:
     """``result`` against the ``baseline`` table, analysed with the same options (its
     direction as its own report chose, so that different directions fail clearly)."""
     from sweepsight.analysis.compare import analyse_baseline, compare_sweeps
 
     start = time.perf_counter()
     o = result.options
-    base = analyse_baseline(
-        baseline, target=result.prep.target,
-        direction=baseline.meta.report_options.get("direction") or o.get("direction") or None,
-        metric_scale=o.get("metric_scale") or "auto", budget=o.get("budget") or None,
-        at_budget=o.get("at_budget") or None, alpha=float(o.get("alpha", 0.05)),
-        test=o.get("test") or "ks", random_state=int(o.get("random_state", 0)))
-    comp = compare_sweeps(result, base, test=o.get("test") or "ks",
-                          alpha=float(o.get("alpha", 0.05)),
-                          random_state=int(o.get("random_state", 0)))
+    direction = baseline.meta.report_options.get("direction") or o.direction
+    base = analyse_baseline(baseline, o, target=result.prep.target, direction=direction)
+    comp = compare_sweeps(result, base, **o.for_comparison())
     result.timings["baseline"] = time.perf_counter() - start
     if progress is not None:
         progress("baseline", result.timings["baseline"])
@@ -176,22 +174,18 @@ def _prepare_out(out: Path) -> None:
 def build(
     *,
     out: str | Path,
-    target: str,
     table: RunTable | None = None,
     snapshot_path: str | Path | None = None,
-    direction: str | None = None,
-    metric_scale: str = "auto",
-    budget: str | None = None,
-    at_budget: str | None = None,
-    alpha: float = 0.05,
-    test: str = "ks",
+    options: AnalysisOptions | None = None,
     title: str | None = None,
     renderer: str = "auto",
     log: Callable[[str], None] = print,
     baseline: RunTable | None = None,
-    baseline_origin=None,
+    baseline_origin: BaselineOrigin | None = None,
+    **given: Any,
 ) -> dict[str, float]:
-    """Build the site for ``table`` (or an existing ``snapshot_path``) into ``out``.
+    """Build the site for ``table`` (or an existing ``snapshot_path``) into ``out``, analysed
+    with ``options`` (or its fields as keywords: ``target=...``, ``alpha=...``).
 
     ``renderer``: ``"auto"`` (Quarto when on PATH, else nbconvert), ``"quarto"`` or
     ``"nbconvert"``. Everything is made inside a ``.<out>.building-*`` folder next to ``out``
@@ -204,8 +198,10 @@ def build(
     page and in summary.md).
     Returns the wall time of every stage in seconds.
     """
+    from sweepsight.analysis.options import AnalysisOptions
     from sweepsight.reports import memory, pairs, render, summary
 
+    options = AnalysisOptions.of(options, **given)
     if (table is None) == (snapshot_path is None):
         raise ValueError("pass exactly one of table and snapshot_path")
     try:
@@ -260,10 +256,8 @@ def build(
         results: list = []
 
         def analyse_stage() -> str:
-            results.append(_analyse(
-                str(snap), target=target, direction=direction, metric_scale=metric_scale,
-                budget=budget, at_budget=at_budget, alpha=float(alpha), test=test,
-                progress=progress, baseline=baseline, baseline_origin=baseline_origin))
+            results.append(_analyse(str(snap), options, progress=progress, baseline=baseline,
+                                    baseline_origin=baseline_origin))
             comp = results[0].comparison
             if comp is not None and comp.n_matched == 0:
                 log("[   0.00 s]   baseline: no configuration is in both sweeps (the "
@@ -336,7 +330,7 @@ def build(
     return timings
 
 
-def default_title(result) -> str:
+def default_title(result: Analysis) -> str:
     """``Sweep report: <target> (<where the runs came from>)``."""
     query = result.table.meta.query or {}
     where = query.get("path") or query.get("experiment") or query.get("project") or result.table.meta.source
@@ -344,4 +338,4 @@ def default_title(result) -> str:
         where = ", ".join(map(str, where))
     if query.get("path"):
         where = Path(str(where)).name
-    return f"Sweep report: {result.options.get('target')} ({where})"
+    return f"Sweep report: {result.options.target} ({where})"

@@ -6,6 +6,7 @@ With no arguments it builds the report of the bundled example sweep
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -18,9 +19,18 @@ from pathlib import Path
 # Only light imports here: ``--help`` and input errors answer before pandas, scikit-learn,
 # mlflow or wandb load (the adapters and the build import them when they are needed).
 from sweepsight.adapters.errors import SweepError, export_file
+from sweepsight.analysis.options import (  # light: the options, their defaults and checks
+    DIRECTIONS, METRIC_SCALES, TESTS, AnalysisOptions)
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "digits_sweep.csv"
 EXAMPLE_TARGET = "val_acc"
+
+
+#: The analysis options the command line sets (``--direction`` ... ``--test``; the target aside).
+CLI_OPTIONS = ("direction", "metric_scale", "budget", "at_budget", "alpha", "test")
+#: What a report is built with when neither the command line nor the snapshot says: the
+#: defaults of :class:`analysis.options.AnalysisOptions`.
+DEFAULTS = {f.name: f.default for f in dataclasses.fields(AnalysisOptions) if f.name in CLI_OPTIONS}
 
 
 def add_source_options(group) -> None:
@@ -75,12 +85,13 @@ def parser() -> argparse.ArgumentParser:
     ana = p.add_argument_group("analysis")
     ana.add_argument("--target", help="the metric to explain (default: the only metric, the "
                                       "one the sweep optimised, or the snapshot's)")
-    ana.add_argument("--direction", choices=["maximize", "minimize"],
+    ana.add_argument("--direction", choices=DIRECTIONS,
                      help="default: guessed from the metric's name")
-    ana.add_argument("--metric-scale", choices=["auto", "raw", "log", "rank"],
+    ana.add_argument("--metric-scale", choices=METRIC_SCALES,
                      help="default: auto (or the snapshot's)")
-    ana.add_argument("--alpha", type=float, help="significance level (default 0.05)")
-    ana.add_argument("--test", choices=["ks", "welch", "mannwhitney"],
+    ana.add_argument("--alpha", type=float,
+                     help=f"significance level (default {DEFAULTS['alpha']:g})")
+    ana.add_argument("--test", choices=TESTS,
                      help="the two-sample test behind the significance verdicts (default: ks, the "
                           "classic choice; welch has more power with few seeds)")
     out = p.add_argument_group("output")
@@ -118,9 +129,6 @@ def adapter_options(args: argparse.Namespace) -> dict:
     return {k: v for k, v in options.items() if v not in (None, [], "")}
 
 
-#: What a report is built with when neither the command line nor the snapshot says.
-DEFAULTS = {"direction": None, "metric_scale": "auto", "budget": None, "at_budget": None,
-            "alpha": 0.05, "test": "ks"}
 
 
 def resolve_target(target: str | None, metrics: list[str], named: Sequence[str] = (), *,
@@ -153,13 +161,30 @@ def remembered(args: argparse.Namespace, meta) -> dict:
     return out
 
 
+def flag(name: str) -> str:
+    """The command-line flag of an analysis option (``metric_scale`` -> ``--metric-scale``)."""
+    return "--" + name.replace("_", "-")
+
+
+def analysis_options(args: argparse.Namespace, meta, target: str) -> AnalysisOptions:
+    """The analysis options, checked once: :func:`remembered` with ``target``. A bad value
+    names its flag, or the snapshot's report option it came from."""
+    given = {k for k in CLI_OPTIONS if getattr(args, k, None) not in (None, "")}
+    saved = set(getattr(meta, "report_options", None) or {}) - given
+    values = {**(getattr(meta, "report_options", None) or {}), **remembered(args, meta),
+              "target": target}
+    return AnalysisOptions.from_mapping(values, label=lambda k: (
+        f"the snapshot's report option {k}" if k in saved else flag(k)))
+
+
 def precheck(args: argparse.Namespace) -> None:
     """The input errors found without loading anything heavy (so they answer in well under a
     second): the options' values, a missing Quarto, a ``--path`` that is not a readable file."""
     from sweepsight import adapters
 
-    if args.alpha is not None and not 0 < args.alpha < 1:
-        raise SweepError(f"--alpha {args.alpha} must be between 0 and 1 (e.g. 0.05).")
+    given = {k: getattr(args, k) for k in CLI_OPTIONS if getattr(args, k, None) not in (None, "")}
+    # the flags' values alone, before anything loads (the target is checked once it is known)
+    AnalysisOptions.from_mapping({**given, "target": args.target or "?"}, label=flag)
     if args.renderer == "quarto" and not shutil.which("quarto"):
         raise SweepError("--renderer quarto: Quarto was not found on PATH; install it "
                          "(pip install quarto-cli) or pass --renderer nbconvert.")
@@ -249,22 +274,22 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         require_target(baseline, spec, target)
     forced = [p for p in args.param if p in table.params]
     table.meta.forced_params = sorted(set(table.meta.forced_params) | set(forced))
-    options = remembered(args, table.meta)
-    table.meta.report_options = {"target": target, **options}  # the snapshot remembers them
+    options = analysis_options(args, table.meta, target)
+    table.meta.report_options = options.as_dict()  # the snapshot remembers them
     print(f"[{time.perf_counter() - start:7.2f} s] load: {len(table.frame):,} runs from {what}, "
           f"{len(table.params)} hyperparameters, target {target}", flush=True)
     if baseline is not None and origin is not None:
         print(f"[{time.perf_counter() - start:7.2f} s] baseline: {len(baseline.frame):,} runs from "
               f"{origin.where or origin.source} ({origin.query or 'no query'})", flush=True)
     timings = {"load": time.perf_counter() - start}
-    timings["check"] = check(table, target, options)
+    timings["check"] = check(table, options)
     if args.check:
-        chosen = ", ".join(f"{k} {v}" for k, v in options.items() if v is not None)
+        chosen = ", ".join(f"{k} {v}" for k, v in options.as_dict().items()
+                           if k != "target" and v is not None)
         print(f"check only: target {target}, {chosen}; nothing was built", flush=True)
         return timings
     timings.update(build(
-        out=args.out, target=target, table=table, **options,
-        title=args.title,
+        out=args.out, table=table, options=options, title=args.title,
         renderer=args.renderer, log=lambda line: print(line, flush=True), baseline=baseline,
         baseline_origin=origin or _missing(args.baseline_missing),
     ))
@@ -280,16 +305,14 @@ def _missing(why: str | None):
     return BaselineOrigin(kind="missing", where=" ".join(why.split()))
 
 
-def check(table, target: str, options: dict) -> float:
+def check(table, options: AnalysisOptions) -> float:
     """Prepare the runs once with the build's options, so that a problem with them (too few
     runs, a constant target, an unknown budget) is reported before the analysis starts;
     the analysis notebook prepares them again. Returns the seconds taken."""
     from sweepsight.analysis.prepare import prepare
 
     start = time.perf_counter()
-    prep = prepare(table, target=target, direction=options["direction"],
-                   metric_scale=options["metric_scale"], budget=options["budget"] or None,
-                   at_budget=options["at_budget"] or None)
+    prep = prepare(table, **options.for_prepare())
     took = time.perf_counter() - start
     print(f"[{took:7.2f} s] check: {len(prep.runs):,} of {len(table.frame):,} runs and "
           f"{len(prep.params)} hyperparameters to analyse", flush=True)

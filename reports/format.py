@@ -64,7 +64,7 @@ def value(v: Any) -> str:
     if isinstance(v, (float, np.floating)):
         if math.isnan(v):
             return MISSING
-        return str(int(v)) if float(v).is_integer() and abs(v) < 1e15 else number(v)
+        return str(int(v)) if float(v).is_integer() and abs(float(v)) < 1e15 else number(v)
     if isinstance(v, (bool, np.bool_)):
         return str(bool(v))
     return str(v)

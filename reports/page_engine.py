@@ -89,7 +89,7 @@ def shell():
             def write_format_data(self, format_dict, md_dict=None) -> None:
                 _recorder.outputs.append(nbformat.v4.new_output(
                     "execute_result", data=format_dict, metadata=md_dict or {},
-                    execution_count=self.shell.execution_count))
+                    execution_count=self.shell.execution_count if self.shell else None))
 
             def finish_displayhook(self) -> None:
                 pass

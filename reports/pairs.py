@@ -2,6 +2,8 @@
 ``data/pairs.parquet`` (one row per pair of neighbouring configurations)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import itertools
 from pathlib import Path
 
@@ -11,11 +13,14 @@ import pandas as pd
 from sweepsight.analysis.significance import pair_sides
 from sweepsight.reports.format import formatted
 
+if TYPE_CHECKING:
+    from sweepsight.analysis import Analysis
+
 #: File names written into the site's data folder.
 CSV, PARQUET = "pairs.csv", "pairs.parquet"
 
 
-def pairs_frame(analysis) -> pd.DataFrame:
+def pairs_frame(analysis: Analysis) -> pd.DataFrame:
     """One row per neighbour pair (a, b), a the better-ranked configuration.
 
     Differences are b minus a, as logged (``*_logged``) and on the analysis scale; raw
@@ -27,7 +32,7 @@ def pairs_frame(analysis) -> pd.DataFrame:
     return parts[0] if parts else pd.DataFrame(columns=_COLUMNS)
 
 
-def _pair_chunks(analysis, *, chunk: int | None):
+def _pair_chunks(analysis: Analysis, *, chunk: int | None):
     """:func:`pairs_frame` in frames of ``chunk`` pairs (None: one frame), in order."""
     sig = analysis.significance
     pairs = sig.pairs
@@ -36,7 +41,7 @@ def _pair_chunks(analysis, *, chunk: int | None):
     rows_all, mirror_all, ia_all, ib_all = pair_sides(sig)
     labels = sig.configs["label"].to_numpy()
     scale = analysis.prep.metric_scale
-    test = analysis.options.get("test", "ks") if analysis.options else "ks"
+    test = analysis.options.test
     step = chunk or len(rows_all)
     for start in range(0, len(rows_all), step):
         sl = slice(start, start + step)
@@ -99,7 +104,7 @@ _COLUMNS = [
 PAIR_CHUNK = 50_000
 
 
-def write_pairs(analysis, data_dir: str | Path) -> list[Path]:
+def write_pairs(analysis: Analysis, data_dir: str | Path) -> list[Path]:
     """Write :func:`pairs_frame` as ``pairs.csv`` and ``pairs.parquet`` into ``data_dir``
     (created if needed), :data:`PAIR_CHUNK` pairs at a time (one Parquet row group each);
     returns the two paths. Nothing is written when significance was not tested (no pairs)."""

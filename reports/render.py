@@ -113,7 +113,7 @@ def bundle_js() -> str:
     cache = cache_dir() / f"vega-bundle-{version}.js"
     if cache.exists():
         return cache.read_text(encoding="utf-8")
-    body = vl_convert.javascript_bundle()
+    body = vl_convert.javascript_bundle()  # type: ignore[call-arg]  # optional, unlike its stub says
     text = (
         f"/* Vega {vl_convert.get_vega_version()}, Vega-Lite {vl_convert.get_vegalite_versions()[-1]}, "
         f"Vega-Embed {vl_convert.get_vega_embed_version()} (bundled by vl-convert {version}) */\n"

@@ -9,7 +9,7 @@ is escaped.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import pandas as pd
 
@@ -24,6 +24,9 @@ from sweepsight.reports.safe_text import for_github
 from sweepsight.reports.format import percent, plural
 from sweepsight.reports.text import (finding_sentence, findings_lines, level_summary, relative,
                                      rerun_plan_text, source_notes)
+
+if TYPE_CHECKING:
+    from sweepsight.analysis import Analysis
 
 MAX_CHARS = 65_536
 #: Findings that lead the page (the overview's first ones, in its order).
@@ -57,7 +60,7 @@ def capped(items: list, limit: int) -> tuple[list, str]:
     return items[:limit], f"… and {len(items) - limit:,} more"
 
 
-def _numbers(result) -> list[str]:
+def _numbers(result: Analysis) -> list[str]:
     prep, table_ = result.prep, result.table
     sig = result.significance
     rows = [["source", text(table_.meta.source)]]
@@ -70,7 +73,7 @@ def _numbers(result) -> list[str]:
             rows.append([key, text(value)])
     n_excluded = 0 if prep.excluded is None else len(prep.excluded)
     rows.append(["runs", f"{len(table_.frame):,} ({len(prep.runs):,} analysed, {n_excluded:,} left out)"])
-    configs = getattr(sig, "run_configs", None)
+    configs = sig.run_configs if sig is not None else None
     if configs is not None and len(configs):
         n = pd.to_numeric(configs["n"], errors="coerce")
         rows.append(["configurations", f"{len(configs):,} (runs per configuration: median "
@@ -83,7 +86,7 @@ def _numbers(result) -> list[str]:
                            f"{text(prep.metric_scale)} scale)"])
     y_raw = pd.to_numeric(prep.runs["y_raw"], errors="coerce")
     if y_raw.notna().any():
-        best = y_raw.idxmax() if prep.maximize else y_raw.idxmin()
+        best: Any = y_raw.idxmax() if prep.maximize else y_raw.idxmin()  # an index label
         rows.append(["best run", f"{text(prep.runs.loc[best, 'name'])}: {number(y_raw[best])}"])
     if configs is not None and len(configs):
         top = configs.iloc[0]
@@ -98,12 +101,12 @@ def _numbers(result) -> list[str]:
                          f"{text(row.get('label'), limit=2 * CELL_CHARS)}: mean "
                          f"{number(row.get('mean_raw', row.get('mean')))} over {_runs(row.get('n'))}"])
     lin = result.linear
-    if lin is not None and getattr(lin, "r2", None) is not None:
-        rows.append(["linear model R²", f"{number(lin.r2, 3)} (adjusted {number(getattr(lin, 'r2_adj', None), 3)})"])
+    if lin is not None:
+        rows.append(["linear model R²", f"{number(lin.r2, 3)} (adjusted {number(lin.r2_adj, 3)})"])
     forest = result.forest
-    if forest is not None and getattr(forest, "cv_r2", None) is not None:
+    if forest is not None:
         rows.append(["forest held-out R²", f"{number(forest.cv_r2, 3)} (pooled out-of-fold; spread "
-                                           f"over folds {number(getattr(forest, 'cv_r2_std', None), 2)})"])
+                                           f"over folds {number(forest.cv_r2_std, 2)})"])
     return ["## The sweep in numbers", ""] + table(["", ""], rows)
 
 
@@ -115,7 +118,7 @@ def _runs(n) -> str:
 SCALE_WORDS = {"raw": "as logged", "log": "on the log10 scale", "rank": "on the rank scale"}
 
 
-def _findings(result, *, limit: int) -> list[str]:
+def _findings(result: Analysis, *, limit: int) -> list[str]:
     """The overview's findings, in its order, as sentences (whole ones; the rest counted)."""
     lines = findings_lines(result)
     shown, more = lines[:limit], len(lines) - limit
@@ -125,14 +128,14 @@ def _findings(result, *, limit: int) -> list[str]:
     return out
 
 
-def _plan_unless_shown(result) -> list[str]:
+def _plan_unless_shown(result: Analysis) -> list[str]:
     """The rerun plan below the neighbours table, unless the findings above already said it."""
     kinds = [f.kind for f in F.findings(result)][:MAX_FINDINGS]
     plan = rerun_plan_text(result)
     return [] if not plan or F.Kind.RERUN_PLAN in kinds else ["", plan]
 
 
-def _importance(result, *, limit: int) -> list[str]:
+def _importance(result: Analysis, *, limit: int) -> list[str]:
     """Main-effect shares (the importance page's numbers), noise test, best value and shape."""
     lines = ["## Hyperparameters", ""]
     imp = result.importance
@@ -171,7 +174,7 @@ def _shape(pl) -> str:
     return pl.shape.value if pl.shape is not Shape.FLAT else "flat within noise"
 
 
-def _neighbours(result, *, limit: int) -> list[str]:
+def _neighbours(result: Analysis, *, limit: int) -> list[str]:
     lines = ["## The best configuration against its neighbours", ""]
     sig = result.significance
     if sig is None or not sig.applicable:
@@ -206,7 +209,7 @@ def _neighbours(result, *, limit: int) -> list[str]:
     return lines + (["", more] if more else [])
 
 
-def _note_items(result) -> list[str]:
+def _note_items(result: Analysis) -> list[str]:
     prep = result.prep
     items: list[str] = []
     for source in (source_notes(result.table.meta), prep.notes, result.linear.warnings,
@@ -226,7 +229,7 @@ def _note_items(result) -> list[str]:
     return unique
 
 
-def _notes(result, *, limit: int, budget: int | None = None) -> list[str]:
+def _notes(result: Analysis, *, limit: int, budget: int | None = None) -> list[str]:
     """Caveats as whole sentences: items are dropped, never cut, and the drop is counted."""
     items = _note_items(result)
     shown: list[str] = []
@@ -247,13 +250,13 @@ def _notes(result, *, limit: int, budget: int | None = None) -> list[str]:
         "configurations only where several seeds were run."]
 
 
-def _comparison(result, *, limit: int) -> list[str]:
+def _comparison(result: Analysis, *, limit: int) -> list[str]:
     """The comparison with the baseline (none without ``--baseline``): the verdict, its
     caveats and the matched configurations that differ most (most significant first)."""
     from sweepsight.reports.text import (baseline_origin_text, comparison_caveats,
                                          comparison_sentence)
 
-    comp, origin = getattr(result, "comparison", None), getattr(result, "baseline", None)
+    comp, origin = result.comparison, result.baseline
     if comp is None:
         # the one line saying why there is no baseline (--baseline-missing), if one was expected
         return [baseline_origin_text(origin)] if origin is not None else []
@@ -277,7 +280,7 @@ def _comparison(result, *, limit: int) -> list[str]:
     return lines
 
 
-def summary_markdown(result, *, title: str, rows: int = 15, notes: int = 30) -> str:
+def summary_markdown(result: Analysis, *, title: str, rows: int = 15, notes: int = 30) -> str:
     """The whole ``summary.md`` for an :class:`analysis.Analysis` (always < 65,536 characters):
     findings first, then the hyperparameters, the best configuration against its neighbours,
     the sweep in numbers and the caveats. Long lists drop whole items and say how many."""

@@ -5,6 +5,8 @@ Pure functions returning Markdown strings; run-derived names are escaped with
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import math
 import os
 
@@ -16,6 +18,9 @@ from sweepsight.analysis.constants import (CV_R2_LOW, CV_R2_ROUGH, INTERACTIONS_
                                            LINEAR_R2_LOW, NOT_TESTABLE, TEST_NAMES, VIF_HIGH)
 from sweepsight.analysis.levels import ParamLevels, Shape
 from sweepsight.reports.format import number, ordinal, percent, plural
+
+if TYPE_CHECKING:
+    from sweepsight.analysis import Analysis
 
 __all__ = ["CV_R2_LOW", "CV_R2_ROUGH", "INTERACTIONS_DOMINATE", "TEST_NAMES", "finding_sentence",
            "findings", "findings_lines", "importance_summary", "importance_verdict", "percent",
@@ -43,15 +48,15 @@ def _bullets(lines: list[str]) -> str:
     return "\n".join(f"- {line}" for line in lines if line)
 
 
-def _alpha(analysis) -> float:
-    return float(analysis.options.get("alpha", 0.05))
+def _alpha(analysis: Analysis) -> float:
+    return analysis.options.alpha
 
 
-def _test(analysis) -> str:
-    return str(analysis.options.get("test", "ks"))
+def _test(analysis: Analysis) -> str:
+    return analysis.options.test
 
 
-def importance_verdict(analysis) -> str:
+def importance_verdict(analysis: Analysis) -> str:
     """One of ``"noise"``, ``"interactions"``, ``"main_effects"``: what explains the metric
     (:func:`analysis.findings.verdict`)."""
     return F.verdict(analysis).value
@@ -114,7 +119,7 @@ def _interaction_sentence(fact: F.Interactions) -> str:
             f"{percent(noise)}): no interaction is claimed.")
 
 
-def importance_summary(analysis) -> str:
+def importance_summary(analysis: Analysis) -> str:
     """Sentences for the importance page: what rises above the noise floor, what the variance
     left by main effects is (interactions only when they rise above noise; the right
     denominator for each path), and how far to trust the forest."""
@@ -140,7 +145,7 @@ def importance_summary(analysis) -> str:
     return _bullets(lines)
 
 
-def disagreement_summary(analysis) -> str:
+def disagreement_summary(analysis: Analysis) -> str:
     """The importance page's reconciliation of the forest's and the main effects' rankings."""
     found = F.disagreements(analysis)
     if not found:
@@ -154,7 +159,7 @@ def disagreement_summary(analysis) -> str:
     return _bullets([_disagreement(d) for d in found])
 
 
-def forest_trust(analysis) -> str:
+def forest_trust(analysis: Analysis) -> str:
     """How far the forest importances can be trusted, from its cross-validated R²."""
     return _forest_fit(F.forest_fit(analysis))
 
@@ -173,7 +178,7 @@ def _forest_fit(fact: F.ForestFit) -> str:
     return f"The forest predicts held-out runs well (cv R² = {cv:.2f})."
 
 
-def linear_summary(analysis) -> str:
+def linear_summary(analysis: Analysis) -> str:
     """R², adjusted R², condition number, significant terms, and the model's warnings."""
     lin = analysis.linear
     alpha = _alpha(analysis)
@@ -199,7 +204,7 @@ def linear_summary(analysis) -> str:
     return _bullets(lines)
 
 
-def significance_summary(analysis) -> str:
+def significance_summary(analysis: Analysis) -> str:
     """Applicability, approximation, the default target's neighbourhood, the power caveat and
     the multiple-testing control, in plain words."""
     sig, alpha = analysis.significance, _alpha(analysis)
@@ -237,7 +242,7 @@ def significance_summary(analysis) -> str:
     return _bullets(lines)
 
 
-def power_caveat(analysis) -> str:
+def power_caveat(analysis: Analysis) -> str:
     """What "not significant" means given the fewest seeds (the smallest attainable p)."""
     sig, alpha = analysis.significance, _alpha(analysis)
     minp = sig.pairs["min_attainable_p"].astype(float)
@@ -456,21 +461,21 @@ def evidence_link(e: F.Evidence) -> str:
     return f"[{PAGE_WORDS.get(e.page, e.page)}: {EVIDENCE_WORDS.get(e.anchor, e.anchor)}]({e.href})"
 
 
-def findings_lines(analysis, *, links: bool = False) -> list[str]:
+def findings_lines(analysis: Analysis, *, links: bool = False) -> list[str]:
     """Every finding as one Markdown sentence (with a link to its evidence when ``links``)."""
     return [finding_sentence(f, analysis) + (f" → {evidence_link(f.evidence)}" if links else "")
             for f in F.findings(analysis)]
 
 
-def findings(analysis) -> str:
+def findings(analysis: Analysis) -> str:
     """The main findings for the overview page, each linked to the chart or table showing it."""
     return _bullets(findings_lines(analysis, links=True))
 
 
-def scale_headline(analysis) -> str:
+def scale_headline(analysis: Analysis) -> str:
     """Both headlines when the main effects say something else on the analysis scale than on
     the metric as logged (``Analysis.scale_check``); "" when they agree or the scale is raw."""
-    check = getattr(analysis, "scale_check", None)
+    check = analysis.scale_check
     if check is None or not check.differs:
         return ""
 
@@ -479,13 +484,13 @@ def scale_headline(analysis) -> str:
                "no hyperparameter rises above the noise floor")
         return top + ("; interactions dominate" if h.interactions else "")
 
-    scale = getattr(check.scale, "value", check.scale)
+    scale = check.scale.value
     return (f"The scale changes the headline: on the {scale} scale (the analysis scale) "
             f"{said(check.chosen)}; on {_esc(analysis.prep.target)} as logged "
             f"{said(check.as_logged)}.")
 
 
-def notes(analysis, *, which: str = "prep") -> str:
+def notes(analysis: Analysis, *, which: str = "prep") -> str:
     """The notes of ``which`` (``prep``, ``significance``, ``importance``, ``forest``,
     ``linear``) as a bullet list."""
     obj = analysis.prep if which == "prep" else getattr(analysis, which)
@@ -517,11 +522,11 @@ def source_notes(meta) -> list[str]:
             f"metric is {agg} (--metric-agg {meta.metric_agg})."] + list(meta.notes)
 
 
-def rerun_plan_text(analysis) -> str:
+def rerun_plan_text(analysis: Analysis) -> str:
     """The significance rerun plan (:class:`~analysis.significance.RerunPlan`) as one Markdown
     sentence ("" without a plan). Run-derived text is escaped."""
     sig = analysis.significance
-    plan = getattr(sig, "rerun_plan", None) if sig is not None else None
+    plan = sig.rerun_plan if sig is not None else None
     if plan is None:
         return ""
     mine = sig.pairs[sig.pairs["config_id"] == plan.config_id].drop_duplicates("neighbour_id")
@@ -530,7 +535,7 @@ def rerun_plan_text(analysis) -> str:
     rivals = ", ".join(_esc(change.get(r, r)) for r in plan.rivals)
     k = len(plan.rivals)
     who = f"its closest rival ({rivals})" if k == 1 else f"its {k} closest rivals ({rivals})"
-    test = TEST_NAMES.get(analysis.options.get("test", "ks"), "the test")
+    test = TEST_NAMES[analysis.options.test]
     if plan.capped:
         return (f"**To settle the best configuration against {who}** each would need more than "
                 f"{plan.seeds:,} seeds: the observed differences are too small to settle by "

@@ -332,7 +332,7 @@ def test_walk_on_the_example(browser, example_walk):
 
 
 def test_walk_on_a_30000_configuration_sweep(browser, tmp_path):
-    from sweepsight.analysis import Analysis
+    from sweepsight.analysis import Analysis, AnalysisOptions
     from sweepsight.analysis.prepare import prepare
     from sweepsight.analysis.significance import compare_neighbours
     from sweepsight.analysis.synthetic import Choice, make_table
@@ -346,7 +346,7 @@ def test_walk_on_a_30000_configuration_sweep(browser, tmp_path):
     sig = compare_neighbours(prep, n_boot=200)
     assert len(sig.configs) == 30_000
     analysis = Analysis(table=table, prep=prep, correlation=None, linear=None, forest=None,
-                        importance=None, significance=sig, options={"alpha": 0.05, "test": "ks"},
+                        importance=None, significance=sig, options=AnalysisOptions(target="score"),
                         timings={})
     page = _walk_page(analysis, tmp_path / "walk30k.html")
     out = _walk_test(browser, page, "walk-30k.png")

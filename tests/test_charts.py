@@ -37,7 +37,7 @@ def big():
                           "params.opt": rng.choice(["adam", "sgd", "rmsprop"], n),
                           "metrics.loss": np.log10(lr) ** 2 + rng.normal(0, 0.1, n)})
     from sweepsight.adapters.schema import build_table
-    from sweepsight.analysis import Analysis
+    from sweepsight.analysis import Analysis, AnalysisOptions
     from sweepsight.analysis.correlation import correlations
     from sweepsight.analysis.prepare import prepare
     from sweepsight.analysis.significance import compare_neighbours
@@ -45,7 +45,7 @@ def big():
     prep = prepare(build_table(frame, source="csv"), target="loss")
     sig = compare_neighbours(prep, n_boot=50)
     return Analysis(table=None, prep=prep, correlation=correlations(prep), linear=None,
-                    forest=None, importance=None, significance=sig, options={"alpha": 0.05},
+                    forest=None, importance=None, significance=sig, options=AnalysisOptions(target="loss"),
                     timings={})
 
 

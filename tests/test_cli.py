@@ -195,7 +195,7 @@ def test_bare_export_with_params_seed_and_metric_named(capsys, tmp_path, monkeyp
     assert proc.returncode == 0, proc.stderr
     table = seen["table"]
     assert table.params == ["batch_size", "lr", "optimizer", "seed"] and table.meta.seed == "seed"
-    assert seen["target"] == "val_loss"
+    assert seen["options"].target == "val_loss"
     # the check before the build: a crashed and a running run left out, seed set aside
     assert "] check: 34 of 36 runs and 3 hyperparameters to analyse" in proc.stdout
 
@@ -250,7 +250,7 @@ def test_no_arguments_means_the_example_sweep(monkeypatch):
         assert cli.main([]) == 2
         return
     assert cli.main([]) == 0
-    assert seen["target"] == cli.EXAMPLE_TARGET
+    assert seen["options"].target == cli.EXAMPLE_TARGET
     assert Path(seen["table"].meta.query["path"]).resolve() == cli.EXAMPLE.resolve()
     assert not Path(seen["table"].meta.query["path"]).is_absolute()  # as typed from here
     assert Path(seen["out"]) == Path("site")

@@ -233,8 +233,9 @@ def test_conditional_parent_and_child_above_the_floor(tmp_path):
     assert t.loc["optimizer", "share"] > 0.004
 
 
-@pytest.mark.xfail(strict=True, reason="half-data forests attenuate the lbfgs step (+0.35 of "
-                   "the true +0.63): optimizer's share sits at its floor")
+@pytest.mark.xfail(strict=False, reason="half-data forests attenuate the lbfgs step (+0.35 of "
+                   "the true +0.63): optimizer's share sits at its floor, above it for 5 of "
+                   "random_state 0-7 (2 of 8 before the surrogate's streams were spawned)")
 def test_conditional_parent_above_the_floor(tmp_path):
     from tests.qa_sweeps import conditional
 

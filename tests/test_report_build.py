@@ -434,4 +434,4 @@ def test_run_analysis_passes_progress_to_an_analyse_that_takes_it(tmp_path, monk
                                  analysis_path=str(tmp_path / "a.pkl"),
                                  progress=lambda name, s: seen.append(name))
     assert seen == list(timings) and "forest" in seen
-    assert build.load_analysis(tmp_path / "a.pkl").options["target"] == "val_acc"
+    assert build.load_analysis(tmp_path / "a.pkl").options.target == "val_acc"

@@ -449,10 +449,10 @@ def test_replicated_best_flags_a_lucky_single_run():
 
 
 def _analysis(prep, sig, test="ks"):
-    from sweepsight.analysis import Analysis
+    from sweepsight.analysis import Analysis, AnalysisOptions
 
     return Analysis(table=None, prep=prep, correlation=None, linear=None, forest=None,
-                    importance=None, significance=sig, options={"alpha": 0.05, "test": test},
+                    importance=None, significance=sig, options=AnalysisOptions(target=prep.target, test=test),
                     timings={})
 
 

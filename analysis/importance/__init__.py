@@ -16,6 +16,7 @@ from sweepsight.analysis.importance._base import BaseImportanceEvaluator, Import
 from sweepsight.analysis.importance._forest import ForestImpurityEvaluator, PermutationEvaluator
 from sweepsight.analysis.importance._main_effects import MainEffectsEvaluator
 from sweepsight.analysis.prepared import Prepared
+from sweepsight.analysis.options import RANDOM_STATE
 
 __all__ = ["BaseImportanceEvaluator", "ImportanceResult", "available", "get_evaluator",
            "get_param_importances", "register_evaluator"]
@@ -51,7 +52,7 @@ register_evaluator("permutation", PermutationEvaluator)
 
 def get_param_importances(prep: Prepared, *, evaluator: str = "main_effects",
                           params: list[str] | None = None, normalize: bool = True,
-                          random_state: int = 0, **kw) -> ImportanceResult:
+                          random_state: int = RANDOM_STATE, **kw) -> ImportanceResult:
     """Importance of each hyperparameter by the named evaluator.
 
     Parameters

@@ -7,6 +7,7 @@ import dataclasses
 import pandas as pd
 
 from sweepsight.analysis.prepared import Prepared
+from sweepsight.analysis.options import RANDOM_STATE
 
 PAIR_COLUMNS = ["param_a", "param_b", "share", "p_value", "noise_floor", "above_floor"]
 
@@ -54,7 +55,7 @@ class BaseImportanceEvaluator(abc.ABC):
     """One way to score hyperparameters; normalising and sorting happen in the caller."""
 
     @abc.abstractmethod
-    def evaluate(self, prep: Prepared, *, random_state: int = 0, **kw) -> ImportanceResult:
+    def evaluate(self, prep: Prepared, *, random_state: int = RANDOM_STATE, **kw) -> ImportanceResult:
         """Score every hyperparameter in ``prep.params`` (already restricted by the caller).
 
         The returned table need not be sorted; ``importance`` is on the evaluator's own scale

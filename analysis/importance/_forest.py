@@ -8,12 +8,13 @@ from scipy import stats
 from sweepsight.analysis.forest import forest_importance
 from sweepsight.analysis.importance._base import BaseImportanceEvaluator, ImportanceResult
 from sweepsight.analysis.prepared import Prepared
+from sweepsight.analysis.options import ALPHA, RANDOM_STATE
 
 
 class ForestImpurityEvaluator(BaseImportanceEvaluator):
     """ExtraTrees mean decrease in impurity (in-sample; no noise floor)."""
 
-    def evaluate(self, prep: Prepared, *, random_state: int = 0, **kw) -> ImportanceResult:
+    def evaluate(self, prep: Prepared, *, random_state: int = RANDOM_STATE, **kw) -> ImportanceResult:
         res = forest_importance(prep, random_state=random_state, **kw)
         table = res.table.copy()
         table["importance"] = table["impurity"]
@@ -29,7 +30,7 @@ class ForestImpurityEvaluator(BaseImportanceEvaluator):
 class PermutationEvaluator(BaseImportanceEvaluator):
     """Held-out grouped permutation importance of the ExtraTrees surrogate."""
 
-    def evaluate(self, prep: Prepared, *, random_state: int = 0, alpha: float = 0.05,
+    def evaluate(self, prep: Prepared, *, random_state: int = RANDOM_STATE, alpha: float = ALPHA,
                  **kw) -> ImportanceResult:
         res = forest_importance(prep, random_state=random_state, **kw)
         table = res.table.copy()

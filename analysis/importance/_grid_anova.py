@@ -32,9 +32,10 @@ from threadpoolctl import threadpool_limits
 from sweepsight.analysis import grouping
 from sweepsight.analysis.importance._base import ImportanceResult
 from sweepsight.analysis.prepared import Prepared
+from sweepsight.analysis.options import ALPHA
 
 
-def grid_main_effects(prep: Prepared, codes: pd.DataFrame, *, alpha: float = 0.05,
+def grid_main_effects(prep: Prepared, codes: pd.DataFrame, *, alpha: float = ALPHA,
                       notes: list[str] | None = None, max_pairs: int = 10) -> ImportanceResult:
     """Exact decomposition of configuration means plus a main-effects factorial ANOVA (F tests
     against the pure error when configurations repeat)."""

@@ -15,6 +15,7 @@ from sweepsight.analysis.importance._base import BaseImportanceEvaluator, Import
 from sweepsight.analysis.importance._grid_anova import grid_main_effects
 from sweepsight.analysis.importance._surrogate import surrogate_main_effects
 from sweepsight.analysis.prepared import Prepared
+from sweepsight.analysis.options import ALPHA, RANDOM_STATE
 
 GRID_COVERAGE = 0.8
 
@@ -22,8 +23,8 @@ GRID_COVERAGE = 0.8
 class MainEffectsEvaluator(BaseImportanceEvaluator):
     """Variance share of each hyperparameter's main effect (grid ANOVA or surrogate fANOVA)."""
 
-    def evaluate(self, prep: Prepared, *, random_state: int = 0, method: str = "auto",
-                 alpha: float = 0.05, **kw) -> ImportanceResult:
+    def evaluate(self, prep: Prepared, *, random_state: int = RANDOM_STATE, method: str = "auto",
+                 alpha: float = ALPHA, **kw) -> ImportanceResult:
         codes = level_codes(prep)
         grid, why = detect_grid(codes)
         if method not in ("auto", "grid", "surrogate"):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import enum
 import itertools
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,8 @@ from sweepsight.analysis import grouping
 from sweepsight.analysis.forest import config_ids, config_means, param_columns
 from sweepsight.analysis.importance._base import ImportanceResult
 from sweepsight.analysis.prepared import Prepared
+from sweepsight.analysis.options import ALPHA, RANDOM_STATE
+from sweepsight.analysis.seeds import sklearn_seed
 
 #: surrogate: rows predicted per marginal pass (params x grid values x background rows); the
 #: background shrinks (to no fewer than MIN_BACKGROUND runs) when there are many parameters
@@ -63,23 +66,24 @@ def value_grid(sub: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return uniq, counts / counts.sum()
 
 
-def _forest(n_estimators: int, seed: int, n_jobs: int | None, *,
+def _forest(n_estimators: int, seed: np.random.SeedSequence, n_jobs: int | None, *,
             leaf_weight: float | None = None) -> ExtraTreesRegressor:
     # leaves of >= 3 runs: smoother marginal curves and faster trees; all features per split
     # (the ExtraTrees default) keeps the curves from being flattened by splits on noise params.
     # Grown on configuration means (``leaf_weight``: total runs), a leaf holds >= 3 runs' weight.
+    state = sklearn_seed(seed)
     if leaf_weight is None:
         return ExtraTreesRegressor(n_estimators=n_estimators, min_samples_leaf=3,
-                                   max_features=1.0, random_state=seed, n_jobs=n_jobs)
+                                   max_features=1.0, random_state=state, n_jobs=n_jobs)
     return ExtraTreesRegressor(n_estimators=n_estimators, min_samples_leaf=1,
                                min_weight_fraction_leaf=min(3.0 / leaf_weight, 0.5),
-                               max_features=1.0, random_state=seed, n_jobs=n_jobs)
+                               max_features=1.0, random_state=state, n_jobs=n_jobs)
 
 
 def _marginals(model, bg: np.ndarray, groups: dict[str, list[int]],
                grids: dict[str, tuple[np.ndarray, np.ndarray]], *,
                plans: dict[str, dict] | None = None, bg_rows: np.ndarray | None = None,
-               X: np.ndarray | None = None, seed: int = 0,
+               X: np.ndarray | None = None, seed: int | np.random.SeedSequence = 0,
                max_cells: int = MAX_CELLS) -> dict[str, np.ndarray]:
     """Mean prediction over ``bg`` with each parameter set to each of its grid values.
 
@@ -91,7 +95,7 @@ def _marginals(model, bg: np.ndarray, groups: dict[str, list[int]],
     the number of parameters.
     """
     plans = plans or {}
-    rng = np.random.RandomState(seed)
+    rng = np.random.default_rng(seed)
     # float32: what the trees compare against anyway (predict would convert every batch)
     bg = np.asarray(bg, dtype=np.float32)
     out: dict[str, np.ndarray] = {}
@@ -138,28 +142,34 @@ def _cross_cov(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> float:
     return float((w * (a - w @ a) * (b - w @ b)).sum())
 
 
-def _main_shares(X, y, halves, groups, grids, *, n_estimators, n_background, seed, n_jobs,
-                 with_models=False, cfg=None, plans=None, curves_out=None):
+def _main_shares(X, y, halves, groups, grids, *, n_estimators, n_background,
+                 seed: np.random.SeedSequence, n_jobs, with_models=False, cfg=None, plans=None,
+                 curves_out=None):
     """Cross-fitted main-effect variances (absolute) for every parameter.
+
+    ``seed`` is spawned into the background draw and, per half, the forest and its marginal
+    curves: five independent streams.
 
     With ``cfg`` (configuration ids), the forests are grown on configuration means weighted by
     their runs instead of on the runs (when runs repeat configurations: a tree cannot split
     the runs of one configuration, so it is the same forest in distribution, grown faster).
     """
-    rng = np.random.RandomState(seed)
+    draw, *per_half = seed.spawn(5)
+    rng = np.random.default_rng(draw)
     models, curves, bgs = [], [], []
     for h in (0, 1):
+        forest_seed, curve_seed = per_half[2 * h], per_half[2 * h + 1]
         train, other = np.flatnonzero(halves == h), np.flatnonzero(halves != h)
         if cfg is None:
-            model = _forest(n_estimators, seed + h, n_jobs).fit(X[train], y[train])
+            model = _forest(n_estimators, forest_seed, n_jobs).fit(X[train], y[train])
         else:
             Xm, ym, w = config_means(X[train], y[train], cfg[train])
-            model = _forest(n_estimators, seed + h, n_jobs,
+            model = _forest(n_estimators, forest_seed, n_jobs,
                             leaf_weight=float(w.sum())).fit(Xm, ym, sample_weight=w)
         bg_rows = rng.choice(other, min(n_background, len(other)), replace=False)
         bg = X[bg_rows]
         curves.append(_marginals(model, bg, groups, grids, plans=plans,
-                                 bg_rows=bg_rows, X=X, seed=seed + 7 + h))
+                                 bg_rows=bg_rows, X=X, seed=curve_seed))
         models.append(model)
         bgs.append(bg)
     if curves_out is not None:
@@ -170,7 +180,7 @@ def _main_shares(X, y, halves, groups, grids, *, n_estimators, n_background, see
     return (v, models, bgs) if with_models else v
 
 
-def surrogate_main_effects(prep: Prepared, *, random_state: int = 0, alpha: float = 0.05,
+def surrogate_main_effects(prep: Prepared, *, random_state: int = RANDOM_STATE, alpha: float = ALPHA,
                            n_values: int = 20, n_background: int = 256, n_estimators: int = 32,
                            n_null: int = 5, n_pair_values: int = 8, n_pair_params: int = 5,
                            n_jobs: int | None = None, max_rows: int = 20_000,
@@ -179,8 +189,11 @@ def surrogate_main_effects(prep: Prepared, *, random_state: int = 0, alpha: floa
     notes = list(notes or [])
     approx: list[SurrogateApprox] = []
     big = len(prep.runs) > max_rows
+    # one seed sequence, spawned per independent stream: the subsample, the halves, the real
+    # fit, and each null replicate's shadows and fit (no two streams share a seed)
+    subsample, split, real, *nulls = np.random.SeedSequence(random_state).spawn(3 + 2 * n_null)
     if big:
-        prep = _subsample_configs(prep, max_rows, random_state)
+        prep = _subsample_configs(prep, max_rows, subsample)
         approx.append(SurrogateApprox.SUBSAMPLED_RUNS)
         notes.append(f"The surrogate uses a random {len(prep.runs)} runs (whole configurations) "
                      f"of the sweep, to stay fast.")
@@ -190,9 +203,8 @@ def surrogate_main_effects(prep: Prepared, *, random_state: int = 0, alpha: floa
     params = list(groups)
     var_y = float(y.var())
     cfg = config_ids(prep)
-    rng = np.random.RandomState(random_state)
     n_cfg = cfg.max() + 1
-    halves = (rng.permutation(n_cfg) % 2)[cfg]
+    halves = (np.random.default_rng(split).permutation(n_cfg) % 2)[cfg]
     grids = {p: value_grid(X[:, idx], n_values) for p, idx in groups.items()}
     plans = conditional_plans(prep, groups, X, grids)
     for p, plan in plans.items():
@@ -210,7 +222,7 @@ def surrogate_main_effects(prep: Prepared, *, random_state: int = 0, alpha: floa
                      "likewise, so the noise floor includes the extra noise), to bound time "
                      "and memory.")
         n_background = bg_cap
-    kw = dict(n_estimators=n_estimators, n_background=n_background, n_jobs=n_jobs)
+    kw: dict[str, Any] = dict(n_estimators=n_estimators, n_background=n_background, n_jobs=n_jobs)
     if cfg.max() + 1 < len(cfg):
         kw["cfg"] = cfg
         notes.append("Its forests are grown on the configuration means, each weighted by its "
@@ -227,7 +239,7 @@ def surrogate_main_effects(prep: Prepared, *, random_state: int = 0, alpha: floa
                                                "configurations to split: no effects measured."])
 
     real_curves: list[dict] = []
-    v, models, bgs = _main_shares(X, y, halves, groups, grids, seed=random_state,
+    v, models, bgs = _main_shares(X, y, halves, groups, grids, seed=real,
                                   with_models=True, plans=plans, curves_out=real_curves, **kw)
     share = {p: max(v[p], 0.0) / var_y for p in params}
 
@@ -244,9 +256,9 @@ def surrogate_main_effects(prep: Prepared, *, random_state: int = 0, alpha: floa
     null_curves: list[list[dict]] = []
     for r in range(n_null):
         null_curves.append([])
-        Xn, sgroups, splans = _shadows(X, cfg, groups, grids, plans, random_state + 1000 + r)
+        Xn, sgroups, splans = _shadows(X, cfg, groups, grids, plans, nulls[2 * r])
         # half the trees: the null curves come out a little noisier, so the floor errs high
-        vn = _main_shares(Xn, y, halves, sgroups, grids, seed=random_state + 1000 + r,
+        vn = _main_shares(Xn, y, halves, sgroups, grids, seed=nulls[2 * r + 1],
                           plans=splans, curves_out=null_curves[-1],
                           **{**kw, "n_estimators": max(n_estimators // 2, 8),
                              "n_background": max(n_background // 2, min(64, n_background))})
@@ -341,7 +353,7 @@ def _pools(sub: np.ndarray, vals: np.ndarray) -> list[np.ndarray]:
 
 def _shadows(X: np.ndarray, cfg: np.ndarray, groups: dict[str, list[int]],
              grids: dict[str, tuple[np.ndarray, np.ndarray]], plans: dict[str, dict],
-             seed: int) -> tuple[np.ndarray, dict[str, list[int]], dict[str, dict]]:
+             seed: np.random.SeedSequence) -> tuple[np.ndarray, dict[str, list[int]], dict[str, dict]]:
     """``X`` with a shadow of every parameter appended: its block shuffled across configurations.
 
     A shadow has the parameter's distribution but, by construction, no effect; the real
@@ -350,7 +362,7 @@ def _shadows(X: np.ndarray, cfg: np.ndarray, groups: dict[str, list[int]],
     shadow is shuffled among the configurations where it is active. Returns the widened
     matrix, the shadows' columns and their plans.
     """
-    rng = np.random.RandomState(seed)
+    rng = np.random.default_rng(seed)
     n_cfg = cfg.max() + 1
     first = grouping.first_rows(cfg)
     parts, sgroups, splans = [X], {}, {}
@@ -376,13 +388,13 @@ def _shadows(X: np.ndarray, cfg: np.ndarray, groups: dict[str, list[int]],
     return np.hstack(parts), sgroups, splans
 
 
-def _subsample_configs(prep: Prepared, max_rows: int, seed: int) -> Prepared:
+def _subsample_configs(prep: Prepared, max_rows: int, seed: np.random.SeedSequence) -> Prepared:
     """``prep`` reduced to a random set of whole configurations holding about ``max_rows`` runs."""
     import dataclasses
 
     cfg = config_ids(prep)
     n_cfg = cfg.max() + 1
-    keep_cfg = np.random.RandomState(seed).permutation(n_cfg)[: int(n_cfg * max_rows / len(cfg))]
+    keep_cfg = np.random.default_rng(seed).permutation(n_cfg)[: int(n_cfg * max_rows / len(cfg))]
     keep = np.isin(cfg, keep_cfg)
     return dataclasses.replace(prep, runs=prep.runs[keep].reset_index(drop=True),
                                X=prep.X[keep].reset_index(drop=True))

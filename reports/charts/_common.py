@@ -56,7 +56,7 @@ def metric_encoding(prep) -> tuple[str, dict, str]:
     """``(field, scale options, title suffix)`` to plot the target on the analysis scale: as
     logged on a log axis when analysed as log10, as ranks when analysed as ranks; on a linear
     axis a heavy tail (a few 1e3 among 1e-3) squeezes every other run into one pixel row."""
-    scale = getattr(prep, "metric_scale", "raw")
+    scale = prep.metric_scale
     if scale == "log":
         return "y_raw", {"type": "log"}, ", log scale"
     if scale == "rank":

@@ -124,7 +124,7 @@ def matched_table_html(comp, sig, *, max_rows: int = 60) -> Html:
     the baseline's walk on this page (``#baseline=N``). Run-derived text is escaped."""
     rows = matched_rows(comp, sig)
     if not rows:
-        return ""
+        return Html("")
     head = ["configuration", "verdict", "baseline mean (runs)", "current mean (runs)",
             "difference [interval]", "p (Holm)", "walk the baseline"]
     out = ['<table class="sweepsight-table comparison-table">',

@@ -2,7 +2,7 @@
 and the metric against the most important hyperparameters."""
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -10,8 +10,11 @@ import pandas as pd
 from sweepsight.reports.charts._common import (MAX_ROWS, fields, metric_encoding, metric_title,
                                     param_tooltips, runs_with_text_params, sample_rows)
 
+if TYPE_CHECKING:
+    from sweepsight.analysis import Analysis
 
-def _importance_data(analysis) -> pd.DataFrame:
+
+def _importance_data(analysis: Analysis) -> pd.DataFrame:
     """One row per hyperparameter: ``param, share, noise_floor, above_floor, impurity(_std),
     permutation(_std), corr, corr_feature``, ordered by main-effect share (desc).
 
@@ -35,14 +38,15 @@ def _importance_data(analysis) -> pd.DataFrame:
             feat.append("")
             continue
         own = rows[rows["feature"] == p]
-        pick = own.iloc[0] if len(own) else rows.loc[rows["spearman_r"].abs().idxmax()]
+        strongest: Any = rows["spearman_r"].abs().idxmax()
+        pick: pd.Series = own.iloc[0] if len(own) else rows.loc[strongest]
         r.append(float(pick["spearman_r"]))
         feat.append(str(pick["feature"]))
     out["corr"], out["corr_feature"] = r, feat
     return out.sort_values("share", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def importance_chart(analysis):
+def importance_chart(analysis: Analysis):
     """Three panels sharing the param axis: main-effect share (noise floor as a rule), forest
     impurity and permutation importance (± their spread), Spearman correlation (sign)."""
     import altair as alt
@@ -50,7 +54,7 @@ def importance_chart(analysis):
     data = _importance_data(analysis)
     order = list(data["param"])
     y = alt.Y("param:N", sort=order, title=None, axis=alt.Axis(labelLimit=200))
-    tips = ["param:N", alt.Tooltip("share:Q", format=".2~%", title="main-effect share"),
+    tips: list[Any] = ["param:N", alt.Tooltip("share:Q", format=".2~%", title="main-effect share"),
             alt.Tooltip("noise_floor:Q", format=".3f"), "above_floor:N",
             alt.Tooltip("impurity:Q", format=".3f"), alt.Tooltip("permutation:Q", format=".3f"),
             alt.Tooltip("corr:Q", format=".3f", title="Spearman r"), "corr_feature:N"]
@@ -86,7 +90,7 @@ def importance_chart(analysis):
     return alt.hconcat(main, forest, corr).resolve_scale(color="independent", y="shared")
 
 
-def interactions_chart(analysis, *, top: int = 8):
+def interactions_chart(analysis: Analysis, *, top: int = 8):
     """Bars of the largest pairwise interaction shares (``importance.top_interactions``)."""
     import altair as alt
 
@@ -110,7 +114,7 @@ class MetricVsParams(NamedTuple):
     caption: str
 
 
-def _metric_vs_params_data(analysis, *, top: int = 4, max_rows: int = MAX_ROWS,
+def _metric_vs_params_data(analysis: Analysis, *, top: int = 4, max_rows: int = MAX_ROWS,
                            random_state: int = 0) -> MetricVsParams:
     """The runs (sampled above ``max_rows``) with the ``top`` params by main-effect share."""
     prep = analysis.prep
@@ -124,7 +128,7 @@ def _metric_vs_params_data(analysis, *, top: int = 4, max_rows: int = MAX_ROWS,
     return MetricVsParams(out, ranked, field_of, sample.caption)
 
 
-def metric_vs_params_chart(analysis, *, top: int = 4, max_rows: int = MAX_ROWS):
+def metric_vs_params_chart(analysis: Analysis, *, top: int = 4, max_rows: int = MAX_ROWS):
     """The metric against each top hyperparameter: scatter (log x where analysed on log10) or,
     for categoricals, a box plot per level with the runs as dots."""
     import altair as alt

@@ -2,7 +2,7 @@
 configuration means over the top interaction pair. Compute the info, then draw it."""
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -10,6 +10,9 @@ import pandas as pd
 from sweepsight.analysis.findings import interactions, levels_of, verdict, Verdict
 from sweepsight.analysis.levels import run_labels
 from sweepsight.reports.escape import md
+
+if TYPE_CHECKING:
+    from sweepsight.analysis import Analysis
 
 #: Charts fit an 800 px column; no text below 11 px.
 COLUMN_PX = 800
@@ -32,7 +35,7 @@ class MarginalInfo(NamedTuple):
     caption: str
 
 
-def marginal_info(analysis) -> MarginalInfo:
+def marginal_info(analysis: Analysis) -> MarginalInfo:
     """Per-level means and intervals of every analysed hyperparameter (from ``analysis.levels``)."""
     prep, res = analysis.prep, levels_of(analysis)
     raw = prep.metric_scale != "rank"
@@ -110,7 +113,7 @@ class HeatmapInfo(NamedTuple):
     best_at_marginal_bests: bool  # the best cell is where the two marginal bests meet
 
 
-def heatmap_info(analysis) -> HeatmapInfo | None:
+def heatmap_info(analysis: Analysis) -> HeatmapInfo | None:
     """The configuration means over the top interaction pair, when interactions rise above
     noise (None otherwise)."""
     fact = interactions(analysis)

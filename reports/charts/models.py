@@ -1,15 +1,20 @@
 """Correlation and linear-model charts."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from sweepsight.analysis.constants import VIF_HIGH
 
+if TYPE_CHECKING:
+    from sweepsight.analysis import Analysis
 
-def _correlation_data(analysis, *, alpha: float | None = None) -> pd.DataFrame:
+
+def _correlation_data(analysis: Analysis, *, alpha: float | None = None) -> pd.DataFrame:
     """Long table ``feature, param, method, r, p, n, significant``, features ordered by |Spearman|."""
-    alpha = analysis.options.get("alpha", 0.05) if alpha is None else alpha
+    alpha = analysis.options.alpha if alpha is None else alpha
     c = analysis.correlation
     if c is None or len(c) == 0:
         return pd.DataFrame(columns=["feature", "param", "method", "r", "p", "n", "significant"])
@@ -25,7 +30,7 @@ def _correlation_data(analysis, *, alpha: float | None = None) -> pd.DataFrame:
     return out
 
 
-def correlation_chart(analysis):
+def correlation_chart(analysis: Analysis):
     """Grouped bars of Pearson and Spearman r per encoded feature; p-values in the tooltip."""
     import altair as alt
 
@@ -43,9 +48,9 @@ def correlation_chart(analysis):
     ).properties(width=420, height=max(60, 28 * len(order)))
 
 
-def _coefficient_data(analysis, *, alpha: float | None = None) -> pd.DataFrame:
+def _coefficient_data(analysis: Analysis, *, alpha: float | None = None) -> pd.DataFrame:
     """Linear-model terms (no intercept) with ``significant`` (p < alpha) and ``vif_high`` (> :data:`~analysis.constants.VIF_HIGH`)."""
-    alpha = analysis.options.get("alpha", 0.05) if alpha is None else alpha
+    alpha = analysis.options.alpha if alpha is None else alpha
     t = analysis.linear.table
     t = t[t["term"].astype(str).str.lower() != "intercept"].copy()
     t["term"] = t["term"].astype(str)
@@ -55,7 +60,7 @@ def _coefficient_data(analysis, *, alpha: float | None = None) -> pd.DataFrame:
     return t.sort_values("coef", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def coefficient_chart(analysis):
+def coefficient_chart(analysis: Analysis):
     """Coefficients with confidence-interval error bars; significant ones in colour."""
     import altair as alt
 
@@ -65,7 +70,7 @@ def coefficient_chart(analysis):
     base = alt.Chart(data).encode(
         y=alt.Y("term:N", sort=list(data["term"]), title=None, axis=alt.Axis(labelLimit=240)),
         color=alt.Color("label:N", title=None,
-                        scale=alt.Scale(domain=[f"p < {analysis.options.get('alpha', 0.05):g}",
+                        scale=alt.Scale(domain=[f"p < {analysis.options.alpha:g}",
                                                 "not significant"],
                                         range=["#d62728", "#9e9e9e"])),
         tooltip=["term:N", "param:N", alt.Tooltip("coef:Q", format=".4g"),

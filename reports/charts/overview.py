@@ -1,7 +1,7 @@
 """Overview page: the sweep at a glance, the best configurations, parallel coordinates."""
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -12,8 +12,11 @@ from sweepsight.reports.format import MISSING
 from sweepsight.reports.format import value as show_value
 from sweepsight.reports.safe_text import short
 
+if TYPE_CHECKING:
+    from sweepsight.analysis import Analysis
 
-def _sweep_summary_data(analysis) -> pd.DataFrame:
+
+def _sweep_summary_data(analysis: Analysis) -> pd.DataFrame:
     """``item, value`` rows: runs, configurations, seeds per configuration, exclusions, target."""
     prep, table = analysis.prep, analysis.table
     configs = analysis.significance.run_configs
@@ -40,14 +43,14 @@ def _sweep_summary_data(analysis) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["item", "value"])
 
 
-def _excluded_data(analysis) -> pd.DataFrame:
+def _excluded_data(analysis: Analysis) -> pd.DataFrame:
     """Runs left out (``run_id, name, reason``), failed/crashed and NaN/inf targets included."""
     ex = analysis.prep.excluded
     return ex[["run_id", "name", "reason"]].reset_index(drop=True) if len(ex) else \
         pd.DataFrame(columns=["run_id", "name", "reason"])
 
 
-def _set_aside_data(analysis) -> pd.DataFrame:
+def _set_aside_data(analysis: Analysis) -> pd.DataFrame:
     """``what, name, detail``: params set aside, aliases merged, conditional params."""
     prep = analysis.prep
     rows = [("set aside", p, r) for p, r in prep.set_aside.items()]
@@ -56,7 +59,7 @@ def _set_aside_data(analysis) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["what", "name", "detail"])
 
 
-def _top_configs_data(analysis, *, k: int = 10) -> pd.DataFrame:
+def _top_configs_data(analysis: Analysis, *, k: int = 10) -> pd.DataFrame:
     """The ``k`` best configurations: ``rank, configuration, mean, std, n`` (means as logged)."""
     c = analysis.significance.run_configs.sort_values("rank", kind="stable").head(k)
     mean = c["mean_raw"] if "mean_raw" in c else c["mean"]
@@ -72,7 +75,7 @@ def _top_configs_data(analysis, *, k: int = 10) -> pd.DataFrame:
     return out
 
 
-def top_configs_caption(analysis) -> str:
+def top_configs_caption(analysis: Analysis) -> str:
     """How the best-configurations table is ranked (and what its numbers are)."""
     scale = analysis.prep.metric_scale
     text = ("Mean ± standard deviation of the target as logged, over the runs (seeds) of each "
@@ -132,12 +135,12 @@ def _positions(values: pd.Series, *, numeric: bool, log: bool) -> tuple[np.ndarr
     return pos, ticks
 
 
-def _parallel_data(analysis, *, max_rows: int = MAX_ROWS, random_state: int = 0) -> ParallelData:
+def _parallel_data(analysis: Analysis, *, max_rows: int = MAX_ROWS, random_state: int = 0) -> ParallelData:
     """Runs on normalised axes: the varying hyperparameters (log10 where the analysis used it,
     categoricals at evenly spaced positions), ordered by importance, then the metric."""
     prep = analysis.prep
     order = list(prep.params)
-    imp = getattr(analysis.importance, "table", None)
+    imp = analysis.importance.table if analysis.importance is not None else None
     if imp is not None and len(imp):
         ranked = [p for p in imp["param"] if p in order]
         order = ranked + [p for p in order if p not in ranked]
@@ -156,7 +159,7 @@ def _parallel_data(analysis, *, max_rows: int = MAX_ROWS, random_state: int = 0)
         ticks += [(title, a, b) for a, b in t]
     # The metric axis on the analysis scale: on a linear axis a heavy tail (a few 1e3 among
     # 1e-3) squeezes every other run into one end and one colour.
-    scale = getattr(prep, "metric_scale", "raw")
+    scale = prep.metric_scale
     if scale == "log":
         pos, t = _positions(rows["y_raw"], numeric=True, log=True)
     elif scale == "rank":  # ranks are monotone in the metric: label the ends as logged
@@ -169,14 +172,14 @@ def _parallel_data(analysis, *, max_rows: int = MAX_ROWS, random_state: int = 0)
     title = prep.target if scale == "raw" else f"{prep.target} ({scale} scale)"
     axes.append((title, prep.target, "metric", scale == "log", "metric"))
     ticks += [(title, a, b) for a, b in t]
-    ticks = pd.DataFrame(ticks, columns=["axis", "pos", "full"])
+    tick_frame = pd.DataFrame(ticks, columns=["axis", "pos", "full"])
     # a 10,000-character level made the chart 50,000 px wide: labels are cut, tooltips whole
-    ticks["label"] = [short(str(t), TICK_CHARS) for t in ticks["full"]]
+    tick_frame["label"] = [short(str(t), TICK_CHARS) for t in tick_frame["full"]]
     return ParallelData(out, pd.DataFrame(axes, columns=["axis", "title", "field", "log", "kind"]),
-                        ticks[["axis", "pos", "label", "full"]], field_of, sample.caption)
+                        tick_frame[["axis", "pos", "label", "full"]], field_of, sample.caption)
 
 
-def parallel_coordinates(analysis, *, max_rows: int = MAX_ROWS):
+def parallel_coordinates(analysis: Analysis, *, max_rows: int = MAX_ROWS):
     """Brushable parallel coordinates: one line per run, coloured by the metric; drag on the
     metric strip below to keep only the runs in that range."""
     import altair as alt

@@ -10,7 +10,7 @@ involved, so the view scales to tens of thousands of configurations.
 from __future__ import annotations
 
 import html
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
 import pandas as pd
@@ -21,6 +21,9 @@ from sweepsight.analysis.stats_tests import MIN_BOOT_RUNS
 from sweepsight.reports import format as fmt
 from sweepsight.reports.charts._common import VERDICT_COLORS
 from sweepsight.reports.escape import Html
+
+if TYPE_CHECKING:
+    from sweepsight.analysis import Analysis
 
 #: Row backgrounds of the classic table: the target green, significant neighbours yellow.
 ROW_STYLE = {"target": "#cdeccd", "better": "#fff3b0", "worse": "#fff3b0"}
@@ -79,7 +82,7 @@ class TableData(NamedTuple):
     target: str
 
 
-def _significance_table_data(analysis, *, target: str | None = None) -> TableData:
+def _significance_table_data(analysis: Analysis, *, target: str | None = None) -> TableData:
     """The target configuration (default: the best) and its neighbours, most significant first."""
     sig = analysis.significance
     configs = sig.configs.sort_values("rank", kind="stable")
@@ -88,7 +91,7 @@ def _significance_table_data(analysis, *, target: str | None = None) -> TableDat
         target = str(configs["label"].iat[0]) if len(configs) else ""
     if target not in by_label.index:
         return TableData(pd.DataFrame(), target)
-    row = by_label.loc[target]
+    row = cast(pd.Series, by_label.loc[target])  # labels are unique: one row
     cid = row["config_id"]
     nb = sig.pairs[sig.pairs["config_id"] == cid]
     labels = configs.set_index("config_id")["label"]
@@ -115,13 +118,13 @@ def _significance_table_data(analysis, *, target: str | None = None) -> TableDat
     return TableData(pd.concat([first, rest], ignore_index=True), target)
 
 
-def significance_table_html(analysis, *, target: str | None = None) -> Html:
+def significance_table_html(analysis: Analysis, *, target: str | None = None) -> Html:
     """The best configuration's classic table as HTML: target row green, significantly
     different neighbours yellow; means as logged, and on the analysis scale (labelled) when
     it differs. Every run-derived text is escaped."""
     data = _significance_table_data(analysis, target=target)
     if data.frame.empty:
-        return ""
+        return Html("")
     scale = analysis.prep.metric_scale
     raw = analysis.significance.configs.set_index("label")["mean_raw"]
     head = ["", "configuration", "changes", "runs", "mean as logged"]
@@ -134,6 +137,7 @@ def significance_table_html(analysis, *, target: str | None = None) -> Html:
     out = ['<table class="sweepsight-table significance-table">',
            "<thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr></thead>",
            "<tbody>"]
+    r: Any  # a row of data.frame
     for r in data.frame.itertuples(index=False):
         style = f"background:{ROW_STYLE[r.role]}" if r.role in ROW_STYLE else ""
         logged = _fmt(float(raw.get(r.configuration, np.nan)), ".4g")
@@ -184,7 +188,7 @@ def _int_text(values) -> str:
 PAIR_FILES = ("data/pairs.csv", "data/pairs.parquet")
 
 
-def walk_data(analysis, *, files: tuple[str, str] | None = PAIR_FILES,
+def walk_data(analysis: Analysis, *, files: tuple[str, str] | None = PAIR_FILES,
               hash_key: str = "config") -> str | None:
     """The walk's data as a JSON text (None when significance is not applicable): every
     configuration (best first) as columns of codes into levels stored once, and every
@@ -238,8 +242,7 @@ def walk_data(analysis, *, files: tuple[str, str] | None = PAIR_FILES,
     # seeds to reach alpha depend only on the configuration's neighbourhood size
     reach = pairs.assign(ia=pairs["config_id"].map(index).to_numpy()).groupby("ia")[
         "seeds_to_reach"].max().reindex(np.arange(len(configs))).fillna(0)
-    test = (analysis.options or {}).get("test", "ks")
-    alpha = float((analysis.options or {}).get("alpha", 0.05))
+    test, alpha = analysis.options.test, analysis.options.alpha
     a_start = np.searchsorted(fwd["ia"].to_numpy(), np.arange(len(configs) + 1))
     raw_scale = prep.metric_scale == "raw"
     # per pair only what configurations cannot give (differences are differences of means)
@@ -280,7 +283,9 @@ def walk_data(analysis, *, files: tuple[str, str] | None = PAIR_FILES,
 
 def _rows(frame: pd.DataFrame, rows: np.ndarray, columns: list[str]) -> pd.DataFrame:
     """``frame[columns]`` at positions ``rows``, in one take, with a fresh index."""
-    return frame.iloc[rows, [frame.columns.get_loc(c) for c in columns]].reset_index(drop=True)
+    cols = frame.columns.get_indexer(pd.Index(columns))
+    taken = cast(pd.DataFrame, frame.iloc[rows, cols])  # type: ignore[index]  # stubs: scalars only
+    return taken.reset_index(drop=True)
 
 
 _WALK_CSS = """
@@ -307,7 +312,7 @@ _WALK_CSS = """
 """
 
 
-def significance_walk(analysis, *, files: tuple[str, str] | None = PAIR_FILES,
+def significance_walk(analysis: Analysis, *, files: tuple[str, str] | None = PAIR_FILES,
                       hash_key: str = "config") -> Html | None:
     """The significance walk as self-contained HTML (data embedded, script inline; nothing is
     fetched), or None when significance is not applicable. ``analysis``: anything with

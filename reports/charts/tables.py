@@ -15,7 +15,7 @@ CELL_CHARS = 120  # characters of a table cell shown; the whole text is its tool
 
 def _cell(v) -> str:
     if isinstance(v, (float, np.floating)):
-        if np.isfinite(v) and float(v).is_integer() and abs(v) < 1e15:
+        if np.isfinite(v) and float(v).is_integer() and abs(float(v)) < 1e15:
             return str(int(v))  # counts (runs per configuration) as integers, not 6.667e+04
         return number(v)
     text = "" if v is None else str(v)
