@@ -15,7 +15,9 @@ Markdown/HTML escaping (:func:`reports.render.esc`, ``html.escape``):
   ``Object.prototype``: a hyperparameter named ``constructor`` or ``toString`` as a title,
   a field, a sort order or a level broke the charts ("Operator not defined"). A word joiner
   after such a string makes it another key, and it reads the same;
-- :func:`short` cuts a label for display (the full text belongs in the tooltip).
+- :func:`short` cuts a label for display (the full text belongs in the tooltip);
+  :func:`cut_long` shortens the overlong words (a 100,000-character name) of a text for
+  ``summary.md``, which GitHub refuses over 65,536 characters.
 """
 from __future__ import annotations
 
@@ -88,6 +90,15 @@ def for_vega(text: str) -> str:
 def short(text: str, limit: int = LABEL_CHARS) -> str:
     """``text`` cut to ``limit`` characters for a label (``…`` marks the cut)."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def cut_long(text: str, *, word: int, whole: int) -> str:
+    """``text`` with each run of non-blank characters longer than ``word`` cut to ``word``
+    (``…`` marks the cut), then the whole cut to ``whole``: a name shortened, never dropped."""
+    if len(text) <= word:
+        return text
+    text = re.sub(r"\S{%d,}" % (word + 1), lambda m: m.group()[: word - 1] + "…", text)
+    return short(text, whole)
 
 
 def for_page(value) -> str:
