@@ -367,8 +367,11 @@ def _one_power(cur: Prepared, base: Prepared) -> tuple[Prepared, Prepared]:
     if not any(powers):
         return cur, base
     power = tiny_power(np.concatenate([p.runs["y_raw"].to_numpy(dtype=float) for p in (cur, base)]))
-    return tuple(dataclasses.replace(p, metric_scale="raw", runs=p.runs.assign(
-        y=times_ten(p.runs["y_raw"].to_numpy(dtype=float), power))) for p in (cur, base))
+    def rescaled(p: Prepared) -> Prepared:
+        y = times_ten(p.runs["y_raw"].to_numpy(dtype=float), power)
+        return dataclasses.replace(p, metric_scale="raw", runs=p.runs.assign(y=y))
+
+    return rescaled(cur), rescaled(base)
 
 
 def _runs(prep: Prepared, scale: str) -> pd.DataFrame:
