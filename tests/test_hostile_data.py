@@ -333,3 +333,47 @@ def test_summary_fits_a_pr_comment_property():
         assert summary.startswith("# Sweep report: ")
 
     fits()
+
+
+@pytest.mark.browser
+def test_walk_follows_a_link_naming_js_property_names(tmp_path):
+    """``significance.html#config=toString=a, l⟨U+200B⟩r=0.2``: a hyperparameter named
+    ``constructor`` was "found" in the walk's plain object of the values the link gives (its
+    prototype's constructor), so no configuration matched and the walk opened at the best."""
+    from sweepsight.analysis import Analysis
+    from sweepsight.analysis.prepare import prepare
+    from sweepsight.analysis.significance import compare_neighbours
+    from sweepsight.analysis.synthetic import Choice, make_table
+    from sweepsight.reports.charts.significance import significance_walk
+    from tests.test_browser import CHROMIUM, Watched
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium package")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    table = make_table({"constructor": Choice([1.0, 2.0, 3.0]), "toString": Choice(["a", "b"]),
+                        "l\u200br": Choice([0.1, 0.2])},
+                       effects={"constructor": {3.0: 1.0}}, grid=True, seeds=3, noise=0.1,
+                       target="score", random_state=0)
+    prep = prepare(table, target="score", direction="maximize")
+    analysis = Analysis(table=table, prep=prep, correlation=None, linear=None, forest=None,
+                        importance=None, significance=compare_neighbours(prep, n_boot=200),
+                        options={"alpha": 0.05, "test": "ks"}, timings={})
+    page = tmp_path / "walk.html"
+    page.write_text('<!doctype html><html><head><meta charset="utf-8"></head><body><main>'
+                    + significance_walk(analysis) + "</main></body></html>", encoding="utf-8")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox"])
+        try:
+            watched = Watched(browser)
+            # the label as the page shows it ("+" written %2B: a hash reads "+" as a blank)
+            watched.page.goto(page.as_uri() + "#config=toString=a, l⟨U%2B200B⟩r=0.2",
+                              wait_until="load")
+            watched.page.wait_for_function("() => document.querySelector('.sweepsight-walk')"
+                                           ".dataset.ready", timeout=20_000)
+            header = watched.page.inner_text(".walk-header")
+            # the best configuration with those values (rank 1 is constructor=3, toString=b)
+            assert "rank 3 of 12: constructor=3, l⟨U+200B⟩r=0.2, toString=a." in header, header
+            assert "\u200b" not in watched.page.inner_text("main")
+            assert watched.errors == []
+        finally:
+            browser.close()
