@@ -24,8 +24,8 @@ from sweepsight.adapters.redact import redact_json, redact_text
 from sweepsight.analysis.importance import get_param_importances
 from sweepsight.reports.safe_text import INVISIBLE, JOINER, cut_long, for_vega, visible
 from tests.conftest import REPO
-from tests.hostile_inputs import JS_NAMES, SECRETS, grid, planted_tiny, write_rows, write_sweep
-from tests.test_hostile import BASE, CSV, load_and_prepare
+from tests.hostile_inputs import JS_NAMES, SECRETS, grid, planted_tiny, write_rows
+from tests.test_hostile import CSV, load_and_prepare
 
 NBCONVERT = ["--renderer", "nbconvert"] if shutil.which("quarto") else []
 
@@ -60,16 +60,18 @@ def test_redact_json_reaches_every_string():
 def credential_site(tmp_path_factory):
     """A snapshot from "another tool" whose sweep.json holds credentials in its tracking URI, a
     query string and a note, re-rendered with ``--from-snapshot`` and compared with itself as
-    ``--baseline``."""
+    ``--baseline``. Its metric is subnormal (:func:`tests.hostile_inputs.planted_tiny`): one
+    build for both cases."""
     tmp = tmp_path_factory.mktemp("credential_site")
-    table = adapters.load("csv", {"path": write_sweep(tmp / "in.csv", BASE)})
+    table = adapters.load("csv", {"path": write_rows(tmp / "tiny.csv", *planted_tiny())})
     base = tmp / "artifact" / "sweep"
     snapshot.save(table, base)
     meta = json.loads(base.with_suffix(".json").read_text())
     meta["query"]["tracking_uri"] = f"http://alice:{SECRETS[0]}@tracker.example:5000/?token={SECRETS[1]}"
     meta["notes"].append(f"Fetched through https://bob:{SECRETS[2]}@proxy.example/api?key={SECRETS[3]}.")
     base.with_suffix(".json").write_text(json.dumps(meta))
-    proc = _build("--from-snapshot", str(base), "--baseline", str(base), "--out", str(tmp / "site"))
+    proc = _build("--from-snapshot", str(base), "--baseline", str(base), "--target", "val_acc",
+                  "--out", str(tmp / "site"))
     return proc, tmp / "site"
 
 
@@ -143,6 +145,16 @@ def test_subnormal_metric_report_gives_intervals_as_logged(tmp_path):
     assert 0 < best.ci_high_raw - best.ci_low_raw < 1e-311  # not the degenerate [m, m]
     top = result.significance.run_configs.iloc[0]
     assert 0 < top["std_raw"] < 1e-311
+
+
+def test_subnormal_metric_site_through_the_cli(credential_site):
+    proc, site = credential_site
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stdout + proc.stderr
+    summary = (site / "summary.md").read_text()
+    findings = summary.split("## Findings", 1)[1].split("##", 1)[0]
+    assert "**lr** matters most" in findings and "val\\_acc rises with it" in findings, findings
+    assert "± 0 " not in summary and "ranked on the ×1e311 scale" in summary
+    assert "Metric scale ×1e311: as logged" in (site / "index.html").read_text()
 
 
 # --- 3. JavaScript property names and invisible characters: one site ------------------------------
