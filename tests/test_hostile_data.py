@@ -201,8 +201,7 @@ def test_invisible_characters_are_shown(js_names_site):
     assert "l⟨U+200B⟩r" in (site / "importance.html").read_text()
 
 
-@pytest.mark.browser
-def test_js_names_charts_draw_in_the_browser(js_names_site):
+def _charts_draw(site: Path, pages: tuple[str, ...]) -> None:
     """Every page in headless Chromium: no console error, every embed drew, and each chart's
     Vega view (View API) logged no error and drew marks."""
     from tests.test_browser import CHROMIUM, Watched
@@ -210,11 +209,10 @@ def test_js_names_charts_draw_in_the_browser(js_names_site):
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} not found: install Debian's chromium package")
     sync_api = pytest.importorskip("playwright.sync_api")
-    proc, site = js_names_site
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox"])
         try:
-            for name in ("index.html", "correlation.html", "linear.html", "importance.html"):
+            for name in pages:
                 watched = Watched(browser)
                 watched.open(site / name)
                 state = watched.chart_state()
@@ -225,6 +223,21 @@ def test_js_names_charts_draw_in_the_browser(js_names_site):
                 watched.page.close()
         finally:
             browser.close()
+
+
+@pytest.mark.browser
+def test_js_names_charts_draw_in_the_browser(js_names_site):
+    _charts_draw(js_names_site[1], ("index.html", "correlation.html", "linear.html",
+                                    "importance.html"))
+
+
+@pytest.mark.browser
+def test_subnormal_metric_charts_draw_in_the_browser(credential_site):
+    """Vega's axis ticks failed on subnormal numbers ("Invalid array length"): the charts draw
+    the metric times its power of ten, and say so in the axis title."""
+    _charts_draw(credential_site[1], ("index.html", "importance.html", "comparison.html"))
+    specs = json.dumps(_specs(credential_site[1] / "importance.html"), ensure_ascii=False)
+    assert "val_acc (higher is better), ×1e311" in specs
 
 
 #: Each chart spec of the page embedded once more by the page's own vegaEmbed with a logger
