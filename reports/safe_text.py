@@ -71,6 +71,10 @@ def visible(text: str, *, keep: str = "") -> str:
                          text)
 
 
+#: The earlier name of :func:`visible` (it showed bidi controls only).
+no_bidi = visible
+
+
 def no_github_refs(text: str) -> str:
     """``text`` (plain, before Markdown escaping) that GitHub will not turn into a mention, an
     issue reference, an autolink or an emoji; reads the same."""
