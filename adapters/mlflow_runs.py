@@ -6,7 +6,8 @@ trial as a child of one parent run (tag ``mlflow.parentRunId``): parents are con
 of the sweep, so they are left out and their children are grouped by the parent's name.
 
 Credentials in the tracking URI (``http://user:secret@host``, ``?token=...``) never leave this
-module: errors, log lines and the snapshot metadata carry :func:`redact_uri` of it.
+module: errors, log lines and the snapshot metadata carry :func:`redact_uri` of it
+(:mod:`adapters.redact`, which also masks them when a snapshot is read).
 """
 from __future__ import annotations
 
@@ -20,11 +21,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
+import numpy as np
 import pandas as pd
 
 from sweepsight.adapters.errors import SweepError
+from sweepsight.adapters.redact import redact_uri
 from sweepsight.adapters.schema import METRIC, PARAM, RunTable, build_table
 
 if TYPE_CHECKING:
@@ -50,29 +53,8 @@ HTTP_LIMITS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACK
 DRIVER_PACKAGES = {"MySQLdb": "mysqlclient", "psycopg2": "psycopg2-binary", "cx_Oracle": "cx-Oracle",
                    "pymssql": "pymssql", "pyodbc": "pyodbc", "pymysql": "PyMySQL"}
 _REMOTE_NAMES = ("databricks", "databricks-uc", "uc")  # URIs that name no local path
-
-
-def redact_uri(uri: str) -> str:
-    """``uri`` with its credentials masked: user info and every query value become ``***``.
-
-    ``http://user:secret@host:5000/x?token=abc`` -> ``http://***@host:5000/x?token=***``;
-    a URI without credentials (``sqlite:///mlflow.db``, a path) comes back unchanged.
-    """
-    try:
-        parts = urlsplit(str(uri))
-        netloc = parts.netloc
-    except ValueError:
-        return "<unparseable tracking URI>"
-    if "@" in netloc:
-        netloc = "***@" + netloc.rsplit("@", 1)[1]
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = "&".join(f"{quote(k, safe='')}=***" for k, _ in pairs) if pairs else "***"
-    fragment = "***" if parts.fragment else ""
-    if netloc == parts.netloc and query == parts.query and fragment == parts.fragment:
-        return str(uri)
-    return urlunsplit((parts.scheme, netloc, parts.path, query, fragment))
+#: MLflow's SQL store has no infinity: it writes ±inf as ±DBL_MAX (and its server sends that on)
+INF_SENTINEL = sys.float_info.max
 
 
 def _secrets(uri: str) -> list[str]:
@@ -297,6 +279,19 @@ def _frame(runs: list, experiment_names: dict[str, str], group_of: dict[str, str
     return frame
 
 
+def _infinities(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    """``frame`` with each metric value of ±:data:`INF_SENTINEL` read back as ±inf, and how
+    many were, per metric (a value logged as exactly ±DBL_MAX cannot be told apart)."""
+    counts = {}
+    for col in [c for c in frame.columns if c.startswith(METRIC)]:
+        values = pd.to_numeric(frame[col], errors="coerce")
+        hit = values.abs() == INF_SENTINEL
+        if hit.any():
+            frame[col] = values.where(~hit, np.sign(values) * np.inf)
+            counts[col[len(METRIC):]] = int(hit.sum())
+    return frame, counts
+
+
 def _aggregate_history(client, frame: pd.DataFrame, logged: dict[str, set], metrics: list[str],
                        how: str) -> pd.DataFrame:
     """Replace each ``metrics.<m>`` in ``metrics`` by the min or max over the run's history.
@@ -400,6 +395,7 @@ def _load(options: dict, *, uri: str, scheme: str, wanted: list[str], how: str, 
         if how != "last":
             logged = {r.info.run_id: set(r.data.metrics) for r in kept}
             frame = _aggregate_history(client, frame, logged, agg_metrics, how)
+        frame, infinities = _infinities(frame)
     except MlflowException as exc:
         raise SweepError(f"MLflow at {redact_uri(uri)} failed: {_scrub(exc.message, uri)}; "
                          "check the tracking URI, the server and its logs.") from None
@@ -431,5 +427,9 @@ def _load(options: dict, *, uri: str, scheme: str, wanted: list[str], how: str, 
         table.meta.notes.append(f"{len(group_of)} nested run(s) grouped by their parent run's name.")
     if how != "last":
         table.meta.notes.append(f"metrics {', '.join(agg_metrics)}: the {how} over each run's history.")
+    if infinities:
+        table.meta.notes.append(
+            f"{sum(infinities.values())} metric value(s) of ±{INF_SENTINEL!r}, MLflow's stored form "
+            f"of infinity, read as ±inf ({', '.join(f'{m}: {n}' for m, n in infinities.items())}).")
     log.info("loaded %d runs from %s", len(table.frame), where)
     return table

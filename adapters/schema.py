@@ -102,8 +102,10 @@ class RunMeta:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "RunMeta":
+    def from_json(cls, text: str, clean=None) -> "RunMeta":
+        """The metadata in ``text``; ``clean(data)`` first rewrites the parsed JSON."""
         data = json.loads(text)
+        data = clean(data) if clean is not None else data
         fields = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in fields})
 

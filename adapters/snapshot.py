@@ -1,4 +1,8 @@
-"""A fetched sweep saved as Parquet plus its metadata as JSON, to re-render without fetching."""
+"""A fetched sweep saved as Parquet plus its metadata as JSON, to re-render without fetching.
+
+A snapshot may come from another branch or another tool: credentials in any URI of its
+metadata (``user:pass@``, a query's token) are masked as it is read (:mod:`adapters.redact`),
+so that a report built from it never re-publishes them."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from sweepsight.adapters.errors import SweepError
+from sweepsight.adapters.redact import redact_json
 from sweepsight.adapters.schema import PARAM, RunMeta, RunTable, validate
 
 
@@ -45,7 +50,7 @@ def load(path: str | Path) -> RunTable:
         raise SweepError(f"snapshot file {parquet} cannot be read ({_first_line(exc)}); it is "
                          "damaged: fetch the sweep again instead of --from-snapshot.") from None
     try:
-        meta_obj = RunMeta.from_json(meta.read_text())
+        meta_obj = RunMeta.from_json(meta.read_text(), clean=redact_json)
     except (ValueError, TypeError, AttributeError, RecursionError) as exc:  # not JSON, not an object
         raise SweepError(f"snapshot file {meta} cannot be read ({_first_line(exc)}); it is "
                          "damaged: fetch the sweep again instead of --from-snapshot.") from None

@@ -24,6 +24,7 @@ from sweepsight.analysis.constants import (BETTER, CANNOT_TELL, NOT_SIGNIFICANT,
                                            TEST_P_COLUMNS, VERDICTS, WORSE)
 from sweepsight.analysis.options import ALPHA, N_BOOT, RANDOM_STATE, TEST, AnalysisOptions
 from sweepsight.analysis.prepared import Prepared
+from sweepsight.analysis.scale import times_ten, tiny_power
 from sweepsight.analysis.stats_tests import (benjamini_hochberg, holm, min_attainable_p,
                                              pair_tests, seeds_to_reach)
 
@@ -253,6 +254,8 @@ def compare_sweeps(current, baseline, *, test: str = TEST, alpha: float = ALPHA,
         notes.append(f"{cur.target} is compared as logged: the two sweeps were analysed on "
                      f"different scales ({cur.metric_scale} and {base.metric_scale}) or on "
                      "ranks, which do not carry from one sweep to the other.")
+    if scale == "raw":  # both as logged, each times its own power of ten: one power for both
+        cur, base = _one_power(cur, base)
     shared = [p for p in cur.params if p in base.params]
     only_cur = tuple(p for p in cur.params if p not in base.params)
     only_base = tuple(p for p in base.params if p not in cur.params)
@@ -359,6 +362,20 @@ def _n_configs(prep: Prepared) -> int:
     if not keys:
         return int(len(runs) > 0)
     return n_groups([runs[k] for k in keys])
+
+
+def _one_power(cur: Prepared, base: Prepared) -> tuple[Prepared, Prepared]:
+    """``cur`` and ``base`` with ``y`` as logged times one power of ten (:func:`tiny_power` of
+    both sweeps' values), when either was analysed times a power of its own."""
+    powers = [p.scale.power if p.scale is not None else 0 for p in (cur, base)]
+    if not any(powers):
+        return cur, base
+    power = tiny_power(np.concatenate([p.runs["y_raw"].to_numpy(dtype=float) for p in (cur, base)]))
+    def rescaled(p: Prepared) -> Prepared:
+        y = times_ten(p.runs["y_raw"].to_numpy(dtype=float), power)
+        return dataclasses.replace(p, metric_scale="raw", runs=p.runs.assign(y=y))
+
+    return rescaled(cur), rescaled(base)
 
 
 def _runs(prep: Prepared, scale: str) -> pd.DataFrame:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sweepsight.analysis.grouping import first_rows, group_ids
+from sweepsight.analysis.scale import tiny_safe_std
 
 INACTIVE = "inactive"  # a conditional hyperparameter switched off by another
 MISSING = "missing"  # a value absent from a run for no stated reason
@@ -191,7 +192,7 @@ def group_configs(runs: pd.DataFrame, params: list[str], numeric: set[str], *,
         if k > 1:
             std[idx] = mat.std(axis=1, ddof=1)
             raw = y_raw_sorted[start[idx][:, None] + np.arange(int(k))[None, :]]
-            std_raw[idx] = raw.std(axis=1, ddof=1)
+            std_raw[idx] = tiny_safe_std(raw, axis=1)
     cols = {}
     config_labels = np.full(n_cfg, "", dtype=object)
     for j, p in enumerate(params):

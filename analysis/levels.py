@@ -19,6 +19,7 @@ from scipy import stats
 from sweepsight.analysis.constants import LEVEL_BINS, LEVEL_CONFIDENCE, MAX_ORDERED_LEVELS
 from sweepsight.analysis.prepared import Prepared
 from sweepsight.analysis.options import ALPHA
+from sweepsight.analysis.scale import tiny_safe_std
 
 
 class Shape(enum.Enum):
@@ -133,7 +134,7 @@ def _interval(values: np.ndarray, confidence: float) -> tuple[float, float, floa
     mean = float(values.mean())
     if n < 2:
         return mean, float("nan"), float("nan")
-    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * values.std(ddof=1) / np.sqrt(n))
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * tiny_safe_std(values) / np.sqrt(n))
     return mean, mean - half, mean + half
 
 

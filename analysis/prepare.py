@@ -260,7 +260,7 @@ def prepare(
     y, choice = choose_scale(y_raw.to_numpy(), metric_scale)
     ids, names = kept["run_id"].astype(str).to_numpy(), kept["name"].astype(str).to_numpy()
     choice = dataclasses.replace(choice, extreme_runs=tuple(ids[i] for i in choice.extreme))
-    scale, scale_reason = choice.scale.value, choice.sentence()
+    scale, scale_reason = choice.name, choice.sentence()
     notes.append(f"Metric scale {scale}: {scale_reason}.")
     if choice.extreme:
         listed = [names[i] for i in choice.extreme[:10]]

@@ -36,6 +36,9 @@ SKEW_LIMIT = 2.0
 #: On the log10 or rank scale (a few diverged runs at 1e250) they are kept.
 HUGE = 1e150
 HUGE_REASON = f"target beyond ±{HUGE:.0e} (arithmetic on it overflows)"
+#: A metric analysed as logged whose largest value is below this size is analysed times a power
+#: of ten (its squares, the variances, would underflow to zero: 1e-310 reads as no effect).
+TINY = 1e-150
 
 
 class Scale(str, enum.Enum):
@@ -73,9 +76,25 @@ class ScaleChoice:
     n_top: int = 0
     extreme: tuple[int, ...] = ()
     extreme_runs: tuple[str, ...] = ()
+    #: on the raw scale, the target is analysed times ``10**power`` (0: as logged); see TINY
+    power: int = 0
+
+    @property
+    def name(self) -> str:
+        """The scale as ``Prepared.metric_scale`` says it: ``raw``, ``log``, ``rank``, or
+        ``×1e310`` for the raw scale times a power of ten (what is said "as logged" still is)."""
+        return f"×1e{self.power}" if self.power else self.scale.value
 
     def sentence(self) -> str:
         """The reason in words (for ``Prepared.scale_reason`` and the notes)."""
+        said = self._sentence()
+        if self.power:
+            said += (f", times 1e{self.power}: its values are below {TINY:.0e}, where their "
+                     "squares underflow to zero and no effect could be seen; shares and tests do "
+                     "not depend on the unit, and values as logged are still given as logged")
+        return said
+
+    def _sentence(self) -> str:
         share = (f"the {self.n_top} most extreme run{'s' if self.n_top != 1 else ''} "
                  f"({TOP:.0%}) hold {self.top_share:.0%} of the variance"
                  + (" on log10" if self.tried is Scale.LOG else ""))
@@ -166,12 +185,13 @@ def choose_scale(y: np.ndarray, metric_scale: str) -> tuple[np.ndarray, ScaleCho
     > 100), or when its sample skewness exceeds 2 in size *and* some value lies beyond Tukey's
     far-out fence (3 IQR past a quartile). Then the ladder of :func:`analysis.scale.climb`:
     log10 for a positive metric with a heavy right tail (or a 100x span), ranks (mid-ranks
-    scaled to (0, 1]) only when a few extreme runs own the variance even so.
+    scaled to (0, 1]) only when a few extreme runs own the variance even so. On the raw scale,
+    a metric below :data:`TINY` is analysed times a power of ten (``ScaleChoice.power``).
     """
     y = np.asarray(y, dtype=float)
     positive = bool(np.all(y > 0))
     if metric_scale == "raw":
-        return y, ScaleChoice(Scale.RAW, ScaleReason.GIVEN, "raw")
+        return _untiny(y, ScaleChoice(Scale.RAW, ScaleReason.GIVEN, "raw"))
     if metric_scale == "log":
         if not positive:
             raise SweepError(
@@ -184,8 +204,41 @@ def choose_scale(y: np.ndarray, metric_scale: str) -> tuple[np.ndarray, ScaleCho
     heavy, detail, by_ratio = heavy_tail(y)
     right = positive and (by_ratio or skew(y) > 0)
     choice = climb(y, heavy=heavy, tail=detail, right=right)
-    out = {Scale.RAW: y, Scale.LOG: np.log10(y) if positive else y, Scale.RANK: rank_scale(y)}
-    return out[choice.scale], choice
+    if choice.scale is Scale.RAW:
+        return _untiny(y, choice)
+    return (np.log10(y) if choice.scale is Scale.LOG else rank_scale(y)), choice
+
+
+def tiny_power(y: np.ndarray) -> int:
+    """The power of ten that brings the largest finite ``|y|`` into [1, 10) when it is below
+    :data:`TINY` (and not zero); else 0."""
+    y = np.asarray(y, dtype=float)
+    finite = np.abs(y[np.isfinite(y)])
+    big = float(finite.max()) if len(finite) else 0.0
+    return -math.floor(math.log10(big)) if 0 < big < TINY else 0
+
+
+def times_ten(y: np.ndarray, power: int) -> np.ndarray:
+    """``y * 10**power`` in two steps (``10.0**310`` alone overflows)."""
+    half = power // 2
+    return np.asarray(y, dtype=float) * 10.0 ** half * 10.0 ** (power - half)
+
+
+def tiny_safe_std(values: np.ndarray, *, axis=None, ddof: int = 1):
+    """``values.std(axis=axis, ddof=ddof)``, computed times :func:`tiny_power` of them and
+    divided back, so that the deviations of values below :data:`TINY` do not square to zero."""
+    values = np.asarray(values, dtype=float)
+    power = tiny_power(values)
+    if not power:
+        return values.std(axis=axis, ddof=ddof)
+    return times_ten(times_ten(values, power).std(axis=axis, ddof=ddof), -power)
+
+
+def _untiny(y: np.ndarray, choice: ScaleChoice) -> tuple[np.ndarray, ScaleChoice]:
+    power = tiny_power(y)
+    if not power:
+        return y, choice
+    return times_ten(y, power), dataclasses.replace(choice, power=power)
 
 
 def overflowing(y: np.ndarray, metric_scale: str) -> np.ndarray:

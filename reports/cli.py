@@ -319,12 +319,26 @@ def check(table, options: AnalysisOptions) -> float:
     return took
 
 
+class _Stdout(logging.StreamHandler):
+    """A handler writing to whatever ``sys.stdout`` is when a line is logged: one bound to the
+    stdout of an earlier ``main`` call (a test's captured stream, closed since) failed, and
+    logging then printed the exception being handled, a tracking URI's token in it, to stderr."""
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 def show_waits() -> None:
     """The adapters' log lines (a tracker that does not answer, each retry and its wait) on
     stdout beside the build's progress; stderr keeps the one-line error."""
     logger = logging.getLogger("sweepsight")
     if not any(getattr(h, "sweepsight_cli", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stdout)
+        handler = _Stdout()
         handler.setFormatter(logging.Formatter("           wait: %(message)s"))
         handler.sweepsight_cli = True  # type: ignore[attr-defined]
         logger.addHandler(handler)

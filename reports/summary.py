@@ -20,10 +20,10 @@ from sweepsight.analysis.findings import levels_of, neighbourhood
 from sweepsight.analysis.levels import Shape
 from sweepsight.reports.format import MISSING, count, number
 from sweepsight.reports.render import esc
-from sweepsight.reports.safe_text import for_github
+from sweepsight.reports.safe_text import cut_long, for_github
 from sweepsight.reports.format import percent, plural
-from sweepsight.reports.text import (finding_sentence, findings_lines, level_summary, relative,
-                                     rerun_plan_text, source_notes)
+from sweepsight.reports.text import (finding_sentence, findings_lines, level_summary, names_cut,
+                                     relative, rerun_plan_text, source_notes)
 
 if TYPE_CHECKING:
     from sweepsight.analysis import Analysis
@@ -33,6 +33,10 @@ MAX_CHARS = 65_536
 MAX_FINDINGS = 6
 CELL_CHARS = 80
 NOTE_CHARS = 400
+#: A word (no blank) of run-derived text longer than this is cut where a sentence quotes it
+NAME_CHARS = 2 * CELL_CHARS
+#: ... and a quoted text (a name with blanks, a reason) longer than this
+QUOTE_CHARS = 1_000
 
 
 def text(value: Any, *, limit: int | None = CELL_CHARS) -> str:
@@ -222,7 +226,7 @@ def _note_items(result: Analysis) -> list[str]:
     for param, reason in list(prep.set_aside.items()):
         items.append(f"Set aside {param}: {reason}.")
     seen, unique = set(), []
-    for s in items:
+    for s in (cut_long(s, word=NAME_CHARS, whole=4 * QUOTE_CHARS) for s in items):
         if s not in seen:
             seen.add(s)
             unique.append(s)
@@ -283,12 +287,21 @@ def _comparison(result: Analysis, *, limit: int) -> list[str]:
 def summary_markdown(result: Analysis, *, title: str, rows: int = 15, notes: int = 30) -> str:
     """The whole ``summary.md`` for an :class:`analysis.Analysis` (always < 65,536 characters):
     findings first, then the hyperparameters, the best configuration against its neighbours,
-    the sweep in numbers and the caveats. Long lists drop whole items and say how many."""
+    the sweep in numbers and the caveats. Long lists drop whole items and say how many; a name
+    too long for the page is shortened (``…``) wherever it is quoted."""
+    with names_cut(word=NAME_CHARS, whole=QUOTE_CHARS):
+        return _fitted(result, title=title, rows=rows, notes=notes)
+
+
+def _fitted(result, *, title: str, rows: int, notes: int) -> str:
+    """:func:`summary_markdown`: fewer table rows, then fewer findings, until the page fits;
+    then whole lines from the end, counted."""
     head = [f"# {text(title, limit=2 * CELL_CHARS)}", ""]
     tail = ["*Full report: open `index.html` of the site, or the single-file `report.html`.*"]
+    shown = MAX_FINDINGS
     while True:
         parts = list(head)
-        for section in (_comparison(result, limit=rows), _findings(result, limit=MAX_FINDINGS),
+        for section in (_comparison(result, limit=rows), _findings(result, limit=shown),
                         _importance(result, limit=rows),
                         _neighbours(result, limit=rows) + _plan_unless_shown(result),
                         _numbers(result)):
@@ -296,6 +309,26 @@ def summary_markdown(result: Analysis, *, title: str, rows: int = 15, notes: int
         used = len("\n".join(parts + tail)) + 2
         parts += _notes(result, limit=notes, budget=MAX_CHARS - used - 1_000) + [""]
         out = "\n".join(parts + tail) + "\n"
-        if len(out) < MAX_CHARS or rows <= 1:
+        if len(out) < MAX_CHARS:
             return out
-        rows = max(1, rows // 2)  # drop whole table rows ("… and N more") until it fits
+        if rows > 1:
+            rows = max(1, rows // 2)  # drop whole table rows ("… and N more") until it fits
+        elif shown > 1:
+            shown //= 2  # then whole findings ("N more findings on the overview page")
+        else:
+            return _last_lines_dropped(parts, tail)
+
+
+def _last_lines_dropped(parts: list[str], tail: list[str]) -> str:
+    """``parts`` and ``tail`` as a page under :data:`MAX_CHARS`: whole lines from the end of
+    ``parts`` dropped, and a line saying how many."""
+    room = MAX_CHARS - len("\n".join(tail)) - 400
+    kept, used = [], 0
+    for line in parts:
+        if used + len(line) + 1 > room:
+            break
+        kept.append(line)
+        used += len(line) + 1
+    said = (f"*{plural(len(parts) - len(kept), 'more line')} left out to keep this page under "
+            f"{MAX_CHARS:,} characters; the report's pages have them all.*")
+    return "\n".join(kept + ["", said, ""] + tail) + "\n"

@@ -5,10 +5,11 @@ Pure functions returning Markdown strings; run-derived names are escaped with
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+import contextlib
+import contextvars
 import math
 import os
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -35,13 +36,32 @@ def relative(path: str) -> str:
         return os.path.basename(path)
 
 
+#: ``(word, whole)`` while :func:`names_cut` is in force: run-derived text is shortened by
+#: :func:`reports.safe_text.cut_long` (summary.md; the pages keep names whole).
+_CUT: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextVar("cut", default=None)
+
+
+@contextlib.contextmanager
+def names_cut(*, word: int, whole: int):
+    """Within: every run-derived text these sentences quote has its words cut to ``word``
+    characters and is cut to ``whole`` (for ``summary.md``, which must fit a PR comment)."""
+    token = _CUT.set((word, whole))
+    try:
+        yield
+    finally:
+        _CUT.reset(token)
+
+
 def _esc(text) -> str:
     """Run-derived ``text`` as inert Markdown for the pages and summary.md alike: no HTML, and
     nothing GitHub acts on (mentions, issue references, autolinks, bidi controls)."""
     from sweepsight.reports.render import esc
-    from sweepsight.reports.safe_text import for_github
+    from sweepsight.reports.safe_text import cut_long, for_github
 
-    return esc(for_github(str(text)))
+    text, cut = str(text), _CUT.get()
+    if cut is not None:
+        text = cut_long(text, word=cut[0], whole=cut[1])
+    return esc(for_github(text))
 
 
 def _bullets(lines: list[str]) -> str:

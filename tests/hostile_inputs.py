@@ -96,3 +96,40 @@ def log_wandb(root: Path, runs: list[dict]) -> Path:
             run.finish()
         wandb.teardown()  # flushes every log to disk
     return root / "wandb"
+
+
+#: Credentials planted in a snapshot's sweep.json (tests/test_hostile_data.py): none may reach
+#: the site.
+SECRETS = ["s3cr3t-pw", "tok-9f8e7d", "hunter2-x", "k3y-abc123"]
+
+
+def planted_tiny(*, seeds: int = 4, random_state: int = 0) -> tuple[list[str], list[list]]:
+    """``(header, rows)``: lr x optimizer x seed runs whose ``val_acc`` is subnormal (around
+    6e-311): it rises 0.1e-310 a decade of lr, seed noise 0.01e-310 (the effect is 10x the
+    noise); the optimizer has no effect."""
+    rng = np.random.default_rng(random_state)
+    rows = []
+    for i, (lr, opt) in enumerate(itertools.product([1e-3, 1e-2, 1e-1], ["adam", "sgd"])):
+        for s in range(seeds):
+            acc = (0.8 + 0.1 * np.log10(lr) + rng.normal(0, 0.01)) * 1e-310
+            rows.append([f"r{i}-{s}", lr, opt, s, float(acc)])
+    return ["run_id", "params.lr", "params.optimizer", "params.seed", "metrics.val_acc"], rows
+
+
+def js_names(*, runs: int = 40, random_state: int = 1) -> tuple[list[str], list[list]]:
+    """``(header, rows)``: hyperparameters named like members of JavaScript's Object.prototype
+    (``constructor`` and ``toString`` matter; ``valueOf`` is categorical) beside ``lr`` and
+    its look-alikes ``l<U+200B>r`` and ``<U+FEFF>lr`` (which all matter a little)."""
+    rng = np.random.default_rng(random_state)
+    names = ["constructor", "toString", "hasOwnProperty", "__proto__", "lr", "l\u200br", "\ufefflr"]
+    rows = []
+    for i in range(runs):
+        v = {n: float(rng.choice([0.1, 0.2, 0.4])) for n in names}
+        level = str(rng.choice(["constructor", "toString", "plain"]))
+        acc = (0.5 + 0.3 * v["constructor"] + 0.1 * v["toString"] + 0.05 * (v["lr"] + v["l\u200br"])
+               + 0.05 * v["\ufefflr"] + 0.02 * (level == "plain") + rng.normal(0, 0.005))
+        rows.append([f"r{i}", *v.values(), level, round(acc, 6)])
+    return ["run_id", *(f"params.{n}" for n in names), "params.valueOf", "metrics.acc"], rows
+
+
+JS_NAMES = js_names()

@@ -493,7 +493,9 @@ window.SWEEPSIGHT_WALK = window.SWEEPSIGHT_WALK || function (root, D) {
     if (want === null) return -1;
     if (/^\d+$/.test(want)) return +want < C ? +want : -1;
     for (var c = 0; c < C; c++) if (label(c) === want) return c;
-    var given = {};  // some of the values: "solver=adam, lr=0.01"
+    // some of the values: "solver=adam, lr=0.01"; no prototype, so that a hyperparameter
+    // named "constructor" or "toString" is not found in it before it is given
+    var given = Object.create(null);
     want.split(/,\s*/).forEach(function (kv) {
       var q = kv.indexOf("=");
       if (q > 0) given[kv.slice(0, q).trim()] = kv.slice(q + 1).trim();

@@ -59,9 +59,28 @@ def metric_encoding(prep) -> tuple[str, dict, str]:
     scale = prep.metric_scale
     if scale == "log":
         return "y_raw", {"type": "log"}, ", log scale"
-    if scale == "rank":
-        return "y", {}, ", rank"
+    if scale == "rank" or tiny_power(prep):
+        return "y", {}, scale_suffix(prep)
     return "y_raw", {}, ""
+
+
+def tiny_power(prep) -> int:
+    """The power of ten a tiny metric is analysed times (``ScaleChoice.power``; 0: none).
+    Charts draw it so too: Vega's axis ticks fail on subnormal numbers (1e-310)."""
+    return int(getattr(getattr(prep, "scale", None), "power", 0) or 0)
+
+
+def plots_raw(prep) -> bool:
+    """Whether charts draw the target as logged (not on ranks, not times a power of ten)."""
+    return getattr(prep, "metric_scale", "raw") != "rank" and not tiny_power(prep)
+
+
+def scale_suffix(prep) -> str:
+    """What an axis title adds when the target is not drawn as logged: ``, rank`` or
+    ``, ×1e310``; "" when it is."""
+    if plots_raw(prep):
+        return ""
+    return ", rank" if getattr(prep, "metric_scale", "raw") == "rank" else f", ×1e{tiny_power(prep)}"
 
 
 def param_tooltips(prep, field_of: dict[str, str]) -> list:

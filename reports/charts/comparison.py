@@ -9,6 +9,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from sweepsight.analysis.scale import times_ten, tiny_power
 from sweepsight.reports.charts._common import MAX_ROWS, VERDICT_COLORS
 from sweepsight.reports.charts.marginal import FONT_PX
 from sweepsight.reports.charts.significance import config_params
@@ -23,8 +24,14 @@ def comparison_data(comp, *, max_rows: int = MAX_ROWS) -> pd.DataFrame:
                         "low": m["diff_raw_ci_low"], "high": m["diff_raw_ci_high"],
                         "baseline": m["mean_raw_baseline"], "current": m["mean_raw_current"],
                         "p_holm": m["p_holm"], "verdict": m["verdict"].astype(str)})
-    return out.sort_values("diff", ascending=comp.direction != "maximize",
-                           kind="stable").reset_index(drop=True)
+    out = out.sort_values("diff", ascending=comp.direction != "maximize",
+                          kind="stable").reset_index(drop=True)
+    power = tiny_power(out[["low", "high", "baseline", "current"]].to_numpy(dtype=float))
+    if power:  # Vega's axis ticks fail on subnormal numbers: drawn times a power of ten
+        for col in ("diff", "low", "high", "baseline", "current"):
+            out[col] = times_ten(out[col].to_numpy(dtype=float), power)
+    out.attrs["power"] = power
+    return out
 
 
 def comparison_chart(comp):
@@ -43,7 +50,8 @@ def comparison_chart(comp):
             alt.Tooltip("current:Q", format=".4g"), alt.Tooltip("diff:Q", format=".4g"),
             alt.Tooltip("p_holm:Q", format=".2g"), "verdict:N"]
     base = alt.Chart(data).encode(y=y)
-    bars = base.mark_rule().encode(x=alt.X("low:Q", title=f"{comp.target}: current - baseline"),
+    times = f" (×1e{data.attrs['power']})" if data.attrs.get("power") else ""
+    bars = base.mark_rule().encode(x=alt.X("low:Q", title=f"{comp.target}: current - baseline{times}"),
                                    x2="high:Q", color=color)
     dots = base.mark_point(filled=True).encode(x="diff:Q", color=color, tooltip=tips)
     zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(strokeDash=[4, 4]).encode(x="x:Q")

@@ -9,6 +9,7 @@ import pandas as pd
 
 from sweepsight.analysis.findings import interactions, levels_of, verdict, Verdict
 from sweepsight.analysis.levels import run_labels
+from sweepsight.reports.charts._common import plots_raw, scale_suffix
 from sweepsight.reports.escape import md
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ class MarginalInfo(NamedTuple):
 def marginal_info(analysis: Analysis) -> MarginalInfo:
     """Per-level means and intervals of every analysed hyperparameter (from ``analysis.levels``)."""
     prep, res = analysis.prep, levels_of(analysis)
-    raw = prep.metric_scale != "rank"
+    raw = plots_raw(prep)
     order = [str(p) for p in analysis.importance.table["param"] if res.get(str(p)) is not None]
     rows = []
     for pl in (res.get(p) for p in order):
@@ -53,7 +54,7 @@ def marginal_info(analysis: Analysis) -> MarginalInfo:
                          "hi": lv.ci_high_raw if raw else lv.ci_high,
                          "best": i == pl.best, "shape": pl.shape.value})
     arrow = "higher is better" if prep.maximize else "lower is better"
-    y_title = f"{prep.target} ({arrow})" + ("" if raw else ", rank")
+    y_title = f"{prep.target} ({arrow})" + scale_suffix(prep)
     pct = f"{100 * res.confidence:.0f}%"
     caption = (f"Mean of {md(prep.target)} over the runs at each value ({pct} interval over those "
                "runs; the other hyperparameters vary within each point), the best value in "
@@ -124,7 +125,7 @@ def heatmap_info(analysis: Analysis) -> HeatmapInfo | None:
     prep = analysis.prep
     order_a, lab_a = run_labels(prep, top.param_a)
     order_b, lab_b = run_labels(prep, top.param_b)
-    raw = prep.metric_scale != "rank"
+    raw = plots_raw(prep)
     frame = pd.DataFrame({"a": lab_a, "b": lab_b,
                           "y": prep.runs["y_raw" if raw else "y"].to_numpy(dtype=float)})
     frame = frame.dropna(subset=["a", "b"])
@@ -134,7 +135,7 @@ def heatmap_info(analysis: Analysis) -> HeatmapInfo | None:
     cells["best"] = cells.index == best
     # viridis is light at the top of the range: dark text there, white below
     cells["light"] = cells["mean"] > (cells["mean"].min() + cells["mean"].max()) / 2
-    title = f"mean {prep.target}" + ("" if raw else " (rank)")
+    title = f"mean {prep.target}" + ("" if raw else f" ({scale_suffix(prep)[2:]})")
     levels = levels_of(analysis)
     la, lb = levels.get(top.param_a), levels.get(top.param_b)
     marginal = (None if la is None or lb is None else

@@ -199,9 +199,10 @@ def parallel_coordinates(analysis: Analysis, *, max_rows: int = MAX_ROWS):
                              scale=alt.Scale(scheme="viridis", reverse=not prep.maximize, **kind))
     lines = alt.Chart(data.runs).transform_window(index="count()").transform_fold(
         pos_fields, as_=["key", "pos"]
-    ).transform_calculate(
-        axis=" || ".join(f"(datum.key == {k!r} ? {v!r} : null)" for k, v in fold_name.items())
-        if fold_name else "''"
+    ).transform_lookup(  # the axis title by a lookup: no run-derived text in an expression
+        lookup="key", from_=alt.LookupData(pd.DataFrame({"key": list(fold_name),
+                                                          "axis": list(fold_name.values())}),
+                                           key="key", fields=["axis"])
     ).mark_line(opacity=0.35, strokeWidth=1).encode(
         x=alt.X("axis:N", sort=axis_order, title=None, axis=alt.Axis(labelAngle=0, orient="top")),
         y=alt.Y("pos:Q", axis=None, scale=alt.Scale(domain=[-0.1, 1.02])),

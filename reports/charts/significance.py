@@ -201,6 +201,7 @@ def walk_data(analysis: Analysis, *, files: tuple[str, str] | None = PAIR_FILES,
     import json
 
     from sweepsight.analysis.configs import INACTIVE, MISSING, format_value
+    from sweepsight.reports.safe_text import for_page
 
     configs = sig.configs.reset_index(drop=True)
     params = config_params(configs)
@@ -218,7 +219,7 @@ def walk_data(analysis: Analysis, *, files: tuple[str, str] | None = PAIR_FILES,
         pos = {v: i for i, v in enumerate(uniq)}
         c = np.full(len(col), -1, dtype=np.int64)
         c[~na] = [pos[v] for v in present.tolist()]
-        levels.append([format_value(v) for v in uniq])
+        levels.append([for_page(format_value(v)) for v in uniq])
         codes.append(c)
         absent.append(INACTIVE if p in prep.conditional else MISSING)
         has_absent.append(bool(na.any()))
@@ -262,10 +263,10 @@ def walk_data(analysis: Analysis, *, files: tuple[str, str] | None = PAIR_FILES,
         "power_b": _int_text(seeds(back["seeds_for_power"])),
     }
     plain = {
-        "target": prep.target, "maximize": bool(prep.maximize), "scale": prep.metric_scale,
+        "target": for_page(prep.target), "maximize": bool(prep.maximize), "scale": prep.metric_scale,
         "test": {"ks": "KS", "welch": "Welch", "mannwhitney": "MWU"}.get(test, test),
         "test_field": _TEST_FIELD.get(test, "ks"), "alpha": alpha,
-        "params": params, "levels": levels, "absent": absent, "has_absent": has_absent,
+        "params": [for_page(p) for p in params], "levels": levels, "absent": absent, "has_absent": has_absent,
         "verdicts": WALK_VERDICTS, "width": WALK_WIDTH,
         "colors": dict(VERDICT_COLORS), "row_colors": dict(ROW_STYLE),
         "legend": [{"verdict": v, "text": t} for v, t in VERDICT_LEGEND.items()],

@@ -8,7 +8,7 @@ import pandas as pd
 
 from sweepsight.reports.escape import Html, markdown_html
 from sweepsight.reports.format import number
-from sweepsight.reports.safe_text import no_bidi, short
+from sweepsight.reports.safe_text import JOINER, for_vega, short, visible
 
 CELL_CHARS = 120  # characters of a table cell shown; the whole text is its tooltip
 
@@ -44,12 +44,14 @@ def html_table(frame: pd.DataFrame, *, max_rows: int = 200, caption: str = "") -
 
 
 def spec_without_bidi(spec):
-    """A Vega-Lite spec (or any JSON-like value) with bidi controls in every string shown as
-    ``⟨U+XXXX⟩`` (the same string maps to the same text, so data still match up)."""
+    """A Vega-Lite spec (or any JSON-like value) with every string, keys included, made safe
+    for Vega (:func:`~reports.safe_text.for_vega`: bidi controls and other invisible characters
+    shown as ``⟨U+XXXX⟩``, ``constructor`` no longer read as JavaScript's); the same string
+    maps to the same text, so fields, data and sort orders still match up."""
     if isinstance(spec, str):
-        return no_bidi(spec)
+        return for_vega(spec)
     if isinstance(spec, dict):
-        return {no_bidi(k) if isinstance(k, str) else k: spec_without_bidi(v) for k, v in spec.items()}
+        return {for_vega(k) if isinstance(k, str) else k: spec_without_bidi(v) for k, v in spec.items()}
     if isinstance(spec, list):
         return [spec_without_bidi(v) for v in spec]
     return spec
@@ -67,14 +69,16 @@ def display(obj) -> None:
 
     if obj is None:
         return
-    # Bidi controls in run-derived text (U+202E) are shown, not obeyed, on every page; they
-    # mean nothing to HTML, Markdown or Vega, so replacing them everywhere changes nothing else.
+    # Bidi controls (U+202E) and invisible characters (U+200B) in run-derived text are shown,
+    # not obeyed, on every page; they mean nothing to HTML, Markdown or Vega, so replacing them
+    # everywhere changes nothing else. Markdown keeps the word joiners that reports.text put in
+    # (after it made the run-derived text's own invisible characters visible).
     if isinstance(obj, pd.DataFrame):
-        ipy_display(HTML(no_bidi(html_table(obj))))
+        ipy_display(HTML(visible(html_table(obj))))
     elif isinstance(obj, Html):
-        ipy_display(HTML(no_bidi(obj)))
+        ipy_display(HTML(visible(obj, keep=JOINER)))
     elif isinstance(obj, str):
-        ipy_display(HTML(markdown_html(no_bidi(obj))))
+        ipy_display(HTML(markdown_html(visible(obj, keep=JOINER))))
     elif hasattr(obj, "to_dict"):
         import warnings
 
