@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from sweepsight.analysis.linear import LinearResult
     from sweepsight.analysis.prepared import Prepared
     from sweepsight.analysis.scale import ScaleCheck
+    from sweepsight.analysis.shrinkage import BestEstimate
     from sweepsight.analysis.significance import SignificanceResult
 
 
@@ -43,6 +44,9 @@ class Analysis:
     comparison: Comparison | None = None
     #: where the baseline came from, or why there is none (None: no --baseline was asked for)
     baseline: BaselineOrigin | None = None
+    #: each configuration's mean estimated from all runs and the best by it
+    #: (analysis.shrinkage; None with fewer than 3 configurations)
+    best_estimate: BestEstimate | None = None
 
 
 def analyse(
@@ -73,6 +77,7 @@ def analyse(
     from sweepsight.analysis.levels import level_effects
     from sweepsight.analysis.linear import fit_linear
     from sweepsight.analysis.prepare import prepare
+    from sweepsight.analysis.shrinkage import estimate_best
     from sweepsight.analysis.significance import compare_neighbours
 
     timings: dict[str, float] = {}
@@ -107,6 +112,8 @@ def analyse(
     )
     result.scale_check = timed("scale check", scale_check, prep, result.importance,
                                random_state=random_state, n_jobs=n_jobs)
+    result.best_estimate = timed("best estimate", estimate_best, prep, alpha=alpha,
+                                 random_state=random_state, n_jobs=n_jobs)
     return result
 
 

@@ -17,6 +17,7 @@ from sweepsight.analysis.constants import (BETTER, CV_R2_LOW, CV_R2_ROUGH,
                                            INTERACTIONS_DOMINATE, WORSE)
 from sweepsight.analysis.levels import LevelsResult, ParamLevels, level_effects
 from sweepsight.analysis.scale import ScaleCheck
+from sweepsight.analysis.shrinkage import BestEstimate
 from sweepsight.analysis.significance import RerunPlan
 
 #: Main effects quoted among the findings (the importance table lists them all).
@@ -37,6 +38,8 @@ class Kind(enum.Enum):
     FOREST_FIT = "forest fit"
     SCALE = "the scale changes the headline"  # fact: analysis.scale.ScaleCheck
     RERUN_PLAN = "rerun plan"  # fact: analysis.significance.RerunPlan
+    BEST_ESTIMATE = "best by estimate"  # fact: analysis.shrinkage.BestEstimate
+    RERUN_CANDIDATES = "candidates to rerun"  # fact: analysis.shrinkage.BestEstimate
 
 
 @dataclasses.dataclass(frozen=True)
@@ -200,7 +203,7 @@ class ForestFit:
 
 
 Fact = (MainEffect | NoSignal | Flat | Interactions | BestConfig | Neighbours | NotTested
-        | Disagreement | ForestFit | ScaleCheck | RerunPlan)
+        | Disagreement | ForestFit | ScaleCheck | RerunPlan | BestEstimate)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -410,6 +413,9 @@ def findings(analysis) -> list[Finding]:
             best=hood.best, ties=hood.ties, replicated=hood.replicated, replicated_runs=hood.replicated_runs,
             target=analysis.prep.target, metric_scale=analysis.prep.metric_scale),
             BEST_CONFIGS))
+    est = getattr(analysis, "best_estimate", None)
+    if est is not None and (est.lucky or est.differ):
+        out.append(Finding(Kind.BEST_ESTIMATE, est, BEST_CONFIGS))
     if not sig.applicable:
         out.append(Finding(Kind.NOT_TESTED, NotTested(str(sig.reason)), SIGNIFICANCE))
     elif hood is not None:
@@ -417,6 +423,9 @@ def findings(analysis) -> list[Finding]:
                            BEST_NEIGHBOURS))
         if sig.rerun_plan is not None:
             out.append(Finding(Kind.RERUN_PLAN, sig.rerun_plan, BEST_NEIGHBOURS))
+    if est is not None and est.lucky and len(est.candidates) > 1 and (
+            not sig.applicable or sig.rerun_plan is None or est.one_run):
+        out.append(Finding(Kind.RERUN_CANDIDATES, est, BEST_CONFIGS))
     if verdict_ is not Verdict.NOISE:
         for d in disagreements(analysis)[:MAX_DISAGREEMENTS]:
             out.append(Finding(Kind.DISAGREEMENT, d, FOREST_VS_MAIN))

@@ -1,0 +1,137 @@
+"""Sweeps as optimizers run them, against an exact truth: analytic functions on level grids
+(tests/analytic_studies.py) sampled by real optuna TPE and random samplers, one run per trial,
+read through the CSV adapter (one study through a real MLflow store) and analysed whole."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from sweepsight.analysis import analyse
+from sweepsight.analysis import findings as F
+from sweepsight.analysis import synthetic as S
+from sweepsight.reports import text
+from sweepsight.reports.summary import summary_markdown
+from tests import analytic_studies as A
+
+pytest.importorskip("optuna")
+
+#: (family, sampler, trials): each study is sampled once for the module
+STUDIES = [("additive", "tpe", 300), ("additive", "random", 300), ("ishigami", "tpe", 300),
+           ("ishigami", "random", 300), ("interaction", "random", 300),
+           ("sobol_g", "random", 300)]
+
+
+@pytest.fixture(scope="module")
+def studies(tmp_path_factory):
+    out = {}
+    folder = tmp_path_factory.mktemp("studies")
+    for fam, sampler, n in STUDIES:
+        fn = A.FAMILIES[fam]()
+        frame = A.sample_study(fn, sampler=sampler, n_trials=n, seed=0)
+        table = S.load_via_csv(frame, folder / f"{fam}-{sampler}.csv")
+        out[fam, sampler] = (fn, analyse(table, target="loss", n_jobs=1))
+    return out
+
+
+def _config(label: str) -> pd.DataFrame:
+    return pd.DataFrame([dict(kv.split("=") for kv in label.split(", "))])
+
+
+def regret(fn: A.Analytic, label: str) -> tuple[float, float]:
+    """How far a configuration's true loss is from the optimum: the share of the space that is
+    strictly better, and the gap as a share of the function's range."""
+    v = fn.grid()["value"].to_numpy()
+    true = float(fn.true_values(_config(label))[0])
+    return fn.quantile_of(true), (true - v.min()) / (v.max() - v.min())
+
+
+def test_the_best_by_estimate_is_truly_near_the_optimum(studies):
+    for (fam, sampler), (fn, a) in studies.items():
+        est = a.best_estimate
+        share, gap = regret(fn, est.best.label)
+        print(fam, sampler, f"better share {share:.3f}, gap {gap:.3f}")
+        assert share <= 0.07 and gap <= 0.05, (fam, sampler, share, gap)
+        # the estimate pulls a lucky single run back toward the others' prediction
+        if est.differ and est.observed_best.n == 1:
+            o = est.observed_best
+            assert abs(o.estimate - o.prediction) < abs(o.observed - o.prediction)
+
+
+def test_a_one_run_winner_always_carries_its_warning_and_its_rerun_plan(studies):
+    seen = 0
+    for (fam, sampler), (fn, a) in studies.items():
+        est = a.best_estimate
+        found = F.findings(a)
+        kinds = [f.kind for f in found]
+        if est.observed_best.n != 1:
+            continue
+        seen += 1
+        assert est.one_run and est.lucky and F.Kind.BEST_ESTIMATE in kinds, (fam, sampler)
+        words = text.findings_lines(a)[kinds.index(F.Kind.BEST_ESTIMATE)]
+        assert "rests on one run" in words and "luck" in words
+        assert F.Kind.RERUN_CANDIDATES in kinds
+        plan = est.candidates
+        assert plan[0] == est.best and len(plan) >= 2
+        assert est.seeds is not None and (est.capped or est.seeds >= 2)
+        md = summary_markdown(a, title="t")
+        assert "rests on one run" in md and "Worth rerunning to settle the best" in md
+        assert "best configuration by estimate (all runs)" in md
+    assert seen >= 3  # random search's winners rest on one run
+
+
+def test_every_configuration_run_once_still_flags_the_winner():
+    """A continuous random search: no configuration repeats, no neighbour can be tested; the
+    noise comes from nearest configurations and the winner's warning still fires."""
+    frame = S.make_frame({"lr": S.LogUniform(1e-4, 1e-1), "wd": S.Uniform(0, 1),
+                          "act": S.Choice(["relu", "tanh"])},
+                         effects={"lr": 1.0, "act": {"tanh": 0.3}}, n_configs=150, seeds=1,
+                         noise=0.3, random_state=5)
+    a = analyse(_table(frame), target="loss", n_jobs=1)
+    est = a.best_estimate
+    assert (est.table["n"] == 1).all() and est.noise_from == "neighbours"
+    assert 0.15 < est.noise_sd < 0.6  # the true noise is 0.3
+    assert est.one_run and est.lucky
+    kinds = [f.kind for f in F.findings(a)]
+    assert F.Kind.BEST_ESTIMATE in kinds and F.Kind.RERUN_CANDIDATES in kinds
+    assert a.significance.approximate  # its neighbours are bins, not configurations
+
+
+def _table(frame):
+    from sweepsight.adapters.schema import build_table
+
+    return build_table(frame, source="csv", where="synthetic sweep")
+
+
+def test_the_intervals_cover_the_true_means(studies):
+    """Posterior intervals of the configurations' true means: most cover the truth."""
+    for key in (("additive", "random"), ("ishigami", "random")):
+        fn, a = studies[key]
+        t = a.best_estimate.table
+        cfgs = pd.concat([_config(lab) for lab in t["label"]], ignore_index=True)
+        true = fn.true_values(cfgs)
+        covered = (t["ci_low_raw"] <= true) & (true <= t["ci_high_raw"])
+        assert covered.mean() >= 0.8, (key, covered.mean())
+
+
+def test_estimates_use_the_noise_of_repeated_configurations():
+    """On a repeated grid the noise is the pooled within-configuration spread, exactly."""
+    table = S.make_table({"a": S.Choice([0, 1, 2]), "b": S.Choice(["x", "y"])},
+                         effects={"a": 1.0}, grid=True, seeds=3, noise=0.2, random_state=2)
+    from sweepsight.analysis.prepare import prepare
+    from sweepsight.analysis.shrinkage import estimate_best
+
+    prep = prepare(table, target="loss")
+    est = estimate_best(prep)
+    runs = prep.runs.assign(cfg=prep.runs["a"].astype(str) + prep.runs["b"].astype(str))
+    pooled = runs.groupby("cfg")["y"].var(ddof=1).mean()  # equal runs per configuration
+    assert est.noise_from == "repeats" and est.noise_df == 12
+    assert est.noise_sd == pytest.approx(np.sqrt(pooled))
+    t = est.table
+    w = t["weight"].to_numpy()
+    np.testing.assert_allclose(t["estimate"], t["prediction"] + w * (t["observed"]
+                                                                      - t["prediction"]))
+    assert ((w > 0) & (w <= 1)).all()
+    z = stats.norm.ppf(0.975)
+    np.testing.assert_allclose(t["ci_high"] - t["estimate"], z * np.sqrt(w * est.noise_sd ** 2 / 3))
