@@ -522,6 +522,13 @@ def source_notes(meta) -> list[str]:
             f"metric is {agg} (--metric-agg {meta.metric_agg})."] + list(meta.notes)
 
 
+def _label(label: str) -> str:
+    """A configuration's label, escaped and cut to twice a chart label's length."""
+    from sweepsight.reports.safe_text import LABEL_CHARS, short
+
+    return _esc(short(str(label), 2 * LABEL_CHARS))
+
+
 def _estimated(e, scale: str, level: float) -> str:
     """``0.141 (95% interval 0.0115 to 0.27)`` as logged, on the analysis scale for ranks."""
     if scale == "rank" or math.isnan(e.estimate_raw):
@@ -544,9 +551,9 @@ def best_estimate_text(est, target: str) -> str:
             f"{number(est.median_runs)}), and a mean over few runs tops a ranking by luck")
     how = "each configuration's mean shrunk toward what the other configurations predict for it"
     if est.differ:
-        return (f"**Best by an estimate that uses all runs** ({how}): **{_esc(b.label)}**, "
+        return (f"**Best by an estimate that uses all runs** ({how}): **{_label(b.label)}**, "
                 f"{tgt} about {_estimated(b, scale, level)} over {plural(b.n, 'run')}. It "
-                f"differs from the best observed, **{_esc(o.label)}** ({own}), estimated at "
+                f"differs from the best observed, **{_label(o.label)}** ({own}), estimated at "
                 f"{_estimated(o, scale, level)}" + (f": {luck}." if est.lucky else "."))
     return (f"**The best configuration's lead may be luck**: {luck}. Estimated from all runs "
             f"({how}), its {tgt} is about {_estimated(b, scale, level)}, not the {own} it "
@@ -555,7 +562,7 @@ def best_estimate_text(est, target: str) -> str:
 
 def rerun_candidates_text(est) -> str:
     """The configurations worth rerunning to settle the best, and the seeds that would."""
-    names = ", ".join(f"**{_esc(c.label)}**" for c in est.candidates)
+    names = ", ".join(f"**{_label(c.label)}**" for c in est.candidates)
     k = len(est.candidates)
     if est.capped or est.seeds is None:
         return (f"**Worth rerunning to settle the best**: {names}. Their estimates are so close "

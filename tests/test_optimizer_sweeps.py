@@ -135,3 +135,34 @@ def test_estimates_use_the_noise_of_repeated_configurations():
     assert ((w > 0) & (w <= 1)).all()
     z = stats.norm.ppf(0.975)
     np.testing.assert_allclose(t["ci_high"] - t["estimate"], z * np.sqrt(w * est.noise_sd ** 2 / 3))
+
+
+def bad_region() -> A.Analytic:
+    """An accuracy (as minus a loss) that collapses in one corner of the space (a = 0, b <= 1),
+    which TPE visits a few times early and then leaves."""
+    def f(v):
+        return -(0.9 - 0.01 * v["b"] - 0.6 * ((v["a"] == 0) & (v["b"] <= 1)) + 0.005 * v["c"])
+    return A.Analytic("bad_region", {"a": 6, "b": 5, "c": 4}, f, 0.01)
+
+
+def test_a_steered_sweeps_bad_region_is_not_read_as_divergence(tmp_path):
+    from sweepsight.analysis.prepare import prepare
+    from sweepsight.analysis.scale import OWN_LIMIT, ScaleReason
+
+    frame = A.sample_study(bad_region(), sampler="tpe", n_trials=300, seed=0)
+    frame["metrics.acc"] = -frame.pop("metrics.loss")
+    prep = prepare(S.load_via_csv(frame, tmp_path / "tpe.csv"), target="acc")
+    choice = prep.scale
+    # a few runs own the variance, but their hyperparameters explain them: no ranks
+    assert choice.top_share > OWN_LIMIT and choice.residual_share <= OWN_LIMIT
+    assert choice.reason is ScaleReason.EXPLAINED and prep.metric_scale == "raw"
+    assert "their hyperparameters explain them" in prep.scale_reason
+    assert "did not diverge" in prep.scale_reason
+    # the same sweep with three runs that truly diverged (wherever they were): ranks
+    runs = frame.index[[50, 150, 250]]
+    frame.loc[runs, "metrics.acc"] = 0.05
+    frame.loc[(frame["params.a"] == 0) & (frame["params.b"] <= 1), "metrics.acc"] += 0.6
+    prep = prepare(S.load_via_csv(frame, tmp_path / "diverged.csv"), target="acc")
+    assert prep.metric_scale == "rank" and prep.scale.reason is ScaleReason.OWNED_RAW
+    assert prep.scale.residual_share > OWN_LIMIT
+    assert sorted(prep.scale.extreme_runs) == sorted(frame.loc[runs, "run_id"])
