@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from sweepsight.analysis.scale import ScaleCheck
     from sweepsight.analysis.shrinkage import BestEstimate
     from sweepsight.analysis.significance import SignificanceResult
+    from sweepsight.analysis.steering import Steering
 
 
 @dataclasses.dataclass
@@ -47,6 +48,8 @@ class Analysis:
     #: each configuration's mean estimated from all runs and the best by it
     #: (analysis.shrinkage; None with fewer than 3 configurations)
     best_estimate: BestEstimate | None = None
+    #: whether an optimizer steered the sweep, from the data (analysis.steering)
+    steering: Steering | None = None
 
 
 def analyse(
@@ -79,6 +82,7 @@ def analyse(
     from sweepsight.analysis.prepare import prepare
     from sweepsight.analysis.shrinkage import estimate_best
     from sweepsight.analysis.significance import compare_neighbours
+    from sweepsight.analysis.steering import detect_steering
 
     timings: dict[str, float] = {}
 
@@ -114,6 +118,8 @@ def analyse(
                                random_state=random_state, n_jobs=n_jobs)
     result.best_estimate = timed("best estimate", estimate_best, prep, alpha=alpha,
                                  random_state=random_state, n_jobs=n_jobs)
+    result.steering = timed("steering", detect_steering, prep, table,
+                            random_state=random_state)
     return result
 
 

@@ -18,6 +18,7 @@ from sweepsight.analysis.constants import (BETTER, CV_R2_LOW, CV_R2_ROUGH,
 from sweepsight.analysis.levels import LevelsResult, ParamLevels, level_effects
 from sweepsight.analysis.scale import ScaleCheck
 from sweepsight.analysis.shrinkage import BestEstimate
+from sweepsight.analysis.steering import Steering
 from sweepsight.analysis.significance import RerunPlan
 
 #: Main effects quoted among the findings (the importance table lists them all).
@@ -40,6 +41,7 @@ class Kind(enum.Enum):
     RERUN_PLAN = "rerun plan"  # fact: analysis.significance.RerunPlan
     BEST_ESTIMATE = "best by estimate"  # fact: analysis.shrinkage.BestEstimate
     RERUN_CANDIDATES = "candidates to rerun"  # fact: analysis.shrinkage.BestEstimate
+    STEERED = "the sweep was steered"  # fact: analysis.steering.Steering
 
 
 @dataclasses.dataclass(frozen=True)
@@ -203,7 +205,8 @@ class ForestFit:
 
 
 Fact = (MainEffect | NoSignal | Flat | Interactions | BestConfig | Neighbours | NotTested
-        | Disagreement | ForestFit | ScaleCheck | RerunPlan | BestEstimate)
+        | Disagreement | ForestFit | ScaleCheck | RerunPlan | BestEstimate
+        | Steering)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -403,6 +406,9 @@ def findings(analysis) -> list[Finding]:
     if verdict_ is Verdict.MAIN_EFFECTS and inter is not None and \
             inter.state is InteractionState.ABOVE_NOISE and inter.pairs:
         out.append(Finding(Kind.INTERACTIONS, inter, INTERACTION_MAP))
+    steering = getattr(analysis, "steering", None)
+    if steering is not None and steering.steered:
+        out.append(Finding(Kind.STEERED, steering, MAIN_EFFECTS))
     check = getattr(analysis, "scale_check", None)
     if check is not None and check.differs:
         out.append(Finding(Kind.SCALE, check, MAIN_EFFECTS))

@@ -453,6 +453,8 @@ def finding_sentence(f: F.Finding, analysis) -> str:
         return best_estimate_text(fact, prep.target)
     if f.kind is F.Kind.RERUN_CANDIDATES:
         return rerun_candidates_text(fact)
+    if f.kind is F.Kind.STEERED:
+        return steering_text(fact, prep.target)
     raise TypeError(f"no words for {type(fact).__name__}")
 
 
@@ -573,6 +575,28 @@ def rerun_candidates_text(est) -> str:
             f"({plural(k * est.seeds, 'run')}, {est.new_runs:,} more than now) a t-test would "
             "tell each from the best by its estimated difference with 80% power (Bonferroni "
             "over the rivals).")
+
+
+def steering_text(st, target: str) -> str:
+    """The steering finding (:class:`analysis.steering.Steering`) and what it means."""
+    conc = st.concentrated
+    shown = "; ".join(f"{percent(c.top_share)} of them at {_esc(c.param)}="
+                      f"{_label(c.top_level)} (evenly: {percent(c.even_share)})"
+                      for c in conc[:3])
+    signs = [f"it concentrated its {plural(st.n, 'trial')} ({shown})"]
+    if st.associated:
+        signs.append(f"tied its choices together (mean Cramér's V between hyperparameters "
+                     f"{number(st.association, 2)}; with each shuffled on its own, at most "
+                     f"{number(st.association_null, 2)})")
+    if st.improving:
+        signs.append(f"got better over trial order (Spearman {number(st.trend, 2)} between a "
+                     f"run's start and its {_esc(target)}, one-sided {_p(st.trend_p)})")
+    said = ", ".join(signs[:-1]) + (" and " if len(signs) > 1 else "") + signs[-1]
+    return (f"**The sweep was steered**, as an optimizer steers it, not spread evenly: {said}. "
+            "The effects here are conditional on where it looked: main effects and the best "
+            "values describe the region it explored, weighted by where it went; values it "
+            "rarely tried are measured on few runs, and regions it left unexplored may hold "
+            "better values.")
 
 
 def rerun_plan_text(analysis) -> str:

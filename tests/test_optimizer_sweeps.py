@@ -23,16 +23,56 @@ STUDIES = [("additive", "tpe", 300), ("additive", "random", 300), ("ishigami", "
            ("sobol_g", "random", 300)]
 
 
+#: this study goes through a real MLflow store (sqlite), the others through CSV files
+MLFLOW_STUDY = ("interaction", "tpe", 120)
+
+
+def via_mlflow(frame: pd.DataFrame, folder):
+    """The trials logged as MLflow runs (params and the loss, start times in trial order) and
+    read back through the MLflow adapter."""
+    from sweepsight import adapters
+    from tests.mlflow_helpers import T0, client_for, fast_dir, log_run
+
+    with fast_dir(folder) as where:
+        uri = f"sqlite:///{where / 'mlflow.db'}"
+        client = client_for(uri)
+        eid = client.create_experiment("study")
+        params = [c for c in frame if c.startswith("params.")]
+        for i in range(len(frame)):
+            log_run(client, eid, name=f"trial {i}", start=T0 + i * 1000,
+                    config={c[len("params."):]: int(frame.at[i, c]) for c in params},
+                    history=[{"loss": float(frame.at[i, "metrics.loss"])}])
+        return adapters.load("mlflow", {"tracking_uri": uri, "experiment": ["study"]})
+
+
 @pytest.fixture(scope="module")
 def studies(tmp_path_factory):
     out = {}
     folder = tmp_path_factory.mktemp("studies")
-    for fam, sampler, n in STUDIES:
+    for fam, sampler, n in STUDIES + [MLFLOW_STUDY]:
         fn = A.FAMILIES[fam]()
         frame = A.sample_study(fn, sampler=sampler, n_trials=n, seed=0)
-        table = S.load_via_csv(frame, folder / f"{fam}-{sampler}.csv")
+        if (fam, sampler, n) == MLFLOW_STUDY:
+            table = via_mlflow(frame, folder)
+            assert table.meta.source == "mlflow" and len(table.frame) == n
+        else:
+            table = S.load_via_csv(frame, folder / f"{fam}-{sampler}.csv")
         out[fam, sampler] = (fn, analyse(table, target="loss", n_jobs=1))
     return out
+
+
+def test_the_steering_finding_appears_for_tpe_and_not_for_random_search(studies):
+    for (fam, sampler), (fn, a) in studies.items():
+        st = a.steering
+        kinds = [f.kind for f in F.findings(a)]
+        assert st.steered == (sampler == "tpe") == (F.Kind.STEERED in kinds), (fam, sampler)
+        if sampler == "tpe":
+            assert st.concentrated and (st.improving or st.associated)
+            words = text.findings_lines(a)[kinds.index(F.Kind.STEERED)]
+            assert "The sweep was steered" in words and "conditional on where it looked" in words
+            assert "unexplored may hold better values" in words
+        else:
+            assert not st.concentrated  # an even design is not lumpy beyond chance
 
 
 def _config(label: str) -> pd.DataFrame:
