@@ -22,7 +22,9 @@ if TYPE_CHECKING:
     from sweepsight.analysis.linear import LinearResult
     from sweepsight.analysis.prepared import Prepared
     from sweepsight.analysis.scale import ScaleCheck
+    from sweepsight.analysis.shrinkage import BestEstimate
     from sweepsight.analysis.significance import SignificanceResult
+    from sweepsight.analysis.steering import Steering
 
 
 @dataclasses.dataclass
@@ -45,6 +47,11 @@ class Analysis:
     comparison: Comparison | None = None
     #: where the baseline came from, or why there is none (None: no --baseline was asked for)
     baseline: BaselineOrigin | None = None
+    #: each configuration's mean estimated from all runs and the best by it
+    #: (analysis.shrinkage; None with fewer than 3 configurations)
+    best_estimate: BestEstimate | None = None
+    #: whether an optimizer steered the sweep, from the data (analysis.steering)
+    steering: Steering | None = None
 
 
 def analyse(
@@ -71,7 +78,9 @@ def analyse(
     from sweepsight.analysis.levels import level_effects
     from sweepsight.analysis.linear import fit_linear
     from sweepsight.analysis.prepare import prepare
+    from sweepsight.analysis.shrinkage import estimate_best
     from sweepsight.analysis.significance import compare_neighbours
+    from sweepsight.analysis.steering import detect_steering
 
     o = AnalysisOptions.of(options, **given)
     timings: dict[str, float] = {}
@@ -101,6 +110,10 @@ def analyse(
     )
     result.scale_check = timed("scale check", scale_check, prep, result.importance, o,
                                n_jobs=n_jobs)
+    result.best_estimate = timed("best estimate", estimate_best, prep, alpha=o.alpha,
+                                 random_state=o.random_state, n_jobs=n_jobs)
+    result.steering = timed("steering", detect_steering, prep, table,
+                            random_state=o.random_state)
     return result
 
 

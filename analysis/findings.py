@@ -19,6 +19,8 @@ from sweepsight.analysis.constants import (BETTER, CV_R2_LOW, CV_R2_ROUGH,
                                            INTERACTIONS_DOMINATE, WORSE)
 from sweepsight.analysis.levels import LevelsResult, ParamLevels, level_effects
 from sweepsight.analysis.scale import ScaleCheck
+from sweepsight.analysis.shrinkage import BestEstimate
+from sweepsight.analysis.steering import Steering
 from sweepsight.analysis.significance import RerunPlan
 
 if TYPE_CHECKING:
@@ -42,6 +44,9 @@ class Kind(enum.Enum):
     FOREST_FIT = "forest fit"
     SCALE = "the scale changes the headline"  # fact: analysis.scale.ScaleCheck
     RERUN_PLAN = "rerun plan"  # fact: analysis.significance.RerunPlan
+    BEST_ESTIMATE = "best by estimate"  # fact: analysis.shrinkage.BestEstimate
+    RERUN_CANDIDATES = "candidates to rerun"  # fact: analysis.shrinkage.BestEstimate
+    STEERED = "the sweep was steered"  # fact: analysis.steering.Steering
 
 
 @dataclasses.dataclass(frozen=True)
@@ -205,7 +210,8 @@ class ForestFit:
 
 
 Fact = (MainEffect | NoSignal | Flat | Interactions | BestConfig | Neighbours | NotTested
-        | Disagreement | ForestFit | ScaleCheck | RerunPlan)
+        | Disagreement | ForestFit | ScaleCheck | RerunPlan | BestEstimate
+        | Steering)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -405,6 +411,9 @@ def findings(analysis: Analysis) -> list[Finding]:
     if verdict_ is Verdict.MAIN_EFFECTS and inter is not None and \
             inter.state is InteractionState.ABOVE_NOISE and inter.pairs:
         out.append(Finding(Kind.INTERACTIONS, inter, INTERACTION_MAP))
+    steering = analysis.steering
+    if steering is not None and steering.steered:
+        out.append(Finding(Kind.STEERED, steering, MAIN_EFFECTS))
     check = analysis.scale_check
     if check is not None and check.differs:
         out.append(Finding(Kind.SCALE, check, MAIN_EFFECTS))
@@ -415,6 +424,9 @@ def findings(analysis: Analysis) -> list[Finding]:
             best=hood.best, ties=hood.ties, replicated=hood.replicated, replicated_runs=hood.replicated_runs,
             target=analysis.prep.target, metric_scale=analysis.prep.metric_scale),
             BEST_CONFIGS))
+    est = analysis.best_estimate
+    if est is not None and (est.lucky or est.differ):
+        out.append(Finding(Kind.BEST_ESTIMATE, est, BEST_CONFIGS))
     if not sig.applicable:
         out.append(Finding(Kind.NOT_TESTED, NotTested(str(sig.reason)), SIGNIFICANCE))
     elif hood is not None:
@@ -422,6 +434,9 @@ def findings(analysis: Analysis) -> list[Finding]:
                            BEST_NEIGHBOURS))
         if sig.rerun_plan is not None:
             out.append(Finding(Kind.RERUN_PLAN, sig.rerun_plan, BEST_NEIGHBOURS))
+    if est is not None and est.lucky and len(est.candidates) > 1 and (
+            not sig.applicable or sig.rerun_plan is None or est.one_run):
+        out.append(Finding(Kind.RERUN_CANDIDATES, est, BEST_CONFIGS))
     if verdict_ is not Verdict.NOISE:
         for d in disagreements(analysis)[:MAX_DISAGREEMENTS]:
             out.append(Finding(Kind.DISAGREEMENT, d, FOREST_VS_MAIN))

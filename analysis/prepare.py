@@ -256,8 +256,9 @@ def prepare(
     for p, text in conditional.items():
         notes.append(f"{p} is conditional: {text}; its inactive runs are flagged, not dropped.")
 
-    # 8. Target scale.
-    y, choice = choose_scale(y_raw.to_numpy(), metric_scale)
+    # 8. Target scale (the design tells a diverged run from one its hyperparameters explain).
+    X, feature_param, log_scaled, enc_notes = encode_design(values, numeric, categorical)
+    y, choice = choose_scale(y_raw.to_numpy(), metric_scale, X.to_numpy(dtype=float))
     ids, names = kept["run_id"].astype(str).to_numpy(), kept["name"].astype(str).to_numpy()
     choice = dataclasses.replace(choice, extreme_runs=tuple(ids[i] for i in choice.extreme))
     scale, scale_reason = choice.name, choice.sentence()
@@ -269,8 +270,7 @@ def prepare(
                      f"{' on log10' if choice.tried is Scale.LOG else ''}): {', '.join(listed)}"
                      + (f" and {more} more" if more else "") + ".")
 
-    # 9. Encoding.
-    X, feature_param, log_scaled, enc_notes = encode_design(values, numeric, categorical)
+    # 9. Encoding (made above).
     notes.extend(enc_notes)
 
     columns = {"run_id": kept["run_id"].to_numpy(), "name": kept["name"].to_numpy()}

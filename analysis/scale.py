@@ -54,6 +54,9 @@ class ScaleReason(str, enum.Enum):
     OWNED_AFTER_LOG = "a few extreme runs own the variance even after log10"
     OWNED_RAW = "a few extreme runs own the variance; log10 does not apply"
     NOT_OWNED = "heavy tail, but no few runs own the variance; log10 does not apply"
+    #: a few extreme runs own the variance, but their hyperparameters explain them (a steered
+    #: sweep's early trials in a bad region): not diverged, no ranks
+    EXPLAINED = "the extreme runs are explained by their hyperparameters"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +79,9 @@ class ScaleChoice:
     n_top: int = 0
     extreme: tuple[int, ...] = ()
     extreme_runs: tuple[str, ...] = ()
+    #: share of the variance of a cross-fitted forest's residuals the same few runs hold
+    #: (measured only where ranks were in question)
+    residual_share: float = math.nan
     #: on the raw scale, the target is analysed times ``10**power`` (0: as logged); see TINY
     power: int = 0
 
@@ -101,6 +107,14 @@ class ScaleChoice:
         listed = (f"; {len(self.extreme)} run{'s' if len(self.extreme) != 1 else ''} beyond 3 "
                   f"IQR{' on log10' if self.tried is Scale.LOG else ''}" if self.extreme else "")
         r = self.reason
+        if r is ScaleReason.EXPLAINED:
+            on = " on log10" if self.tried is Scale.LOG else ""
+            return (("log10" if self.scale is Scale.LOG else "as logged")
+                    + f": {share}, more than {OWN_LIMIT:.0%}, but their hyperparameters explain "
+                    f"them (a forest's out-of-fold residuals{on} leave them "
+                    f"{self.residual_share:.0%} of it): the sampler tried a bad region, as an "
+                    "optimizer does early, and those runs did not diverge; ranks are kept for "
+                    f"runs that do (heavy tail: {self.tail}){listed}")
         if r is ScaleReason.GIVEN:
             return {Scale.RAW: "as logged (--metric-scale raw)",
                     Scale.LOG: "log10 (--metric-scale log)",
@@ -156,28 +170,68 @@ def far_out(y: np.ndarray) -> tuple[int, ...]:
     return tuple(int(i) for i in np.flatnonzero(beyond))
 
 
-def climb(y: np.ndarray, *, heavy: bool, tail: str, right: bool) -> ScaleChoice:
+def residual_share(y: np.ndarray, X: np.ndarray, *, seed: int = 0) -> float:
+    """The share of the variance of ``y`` that its :data:`TOP` most extreme runs still hold
+    once their hyperparameters have had their say: their squared out-of-fold residuals (an
+    ExtraTrees forest predicting ``y`` from the design ``X``, 5 folds) over the sum of squared
+    deviations of ``y``. A diverged run stays extreme there; a run that is bad because its
+    hyperparameters are bad does not."""
+    from sklearn.ensemble import ExtraTreesRegressor
+
+    y = np.asarray(y, dtype=float)
+    big = float(np.max(np.abs(y))) if len(y) else 0.0
+    y = y / big if big > 0 and np.isfinite(big) else y  # shares do not depend on the unit
+    folds = np.random.RandomState(seed).permutation(len(y)) % 5
+    oof = np.empty_like(y)
+    for k in range(5):
+        test = folds == k
+        model = ExtraTreesRegressor(n_estimators=50, min_samples_leaf=2, random_state=seed + k)
+        oof[test] = model.fit(X[~test], y[~test]).predict(X[test])
+    k = max(1, math.ceil(TOP * len(y)))
+    d = y - y.mean()
+    total = float((d * d).sum())
+    top = np.argsort(d * d)[-k:]
+    return float(((y - oof)[top] ** 2).sum() / total) if total > 0 else 0.0
+
+
+#: fewest runs (and encoded columns >= 1) for the ladder to ask whether hyperparameters explain
+#: the extreme runs
+MIN_EXPLAIN_RUNS = 20
+
+
+def climb(y: np.ndarray, *, heavy: bool, tail: str, right: bool,
+          X: np.ndarray | None = None) -> ScaleChoice:
     """The ladder for ``--metric-scale auto``, given the heavy-tail test's verdict on ``y``
     (``tail``: its numbers; ``right``: a positive metric whose tail is on the high side or
-    spans 100x, where log10 applies)."""
+    spans 100x, where log10 applies). Before going to ranks, with the design ``X``: when a
+    forest's out-of-fold residuals leave the few extreme runs at most :data:`OWN_LIMIT`, their
+    hyperparameters explain them (a steered sweep's bad region), and the scale stays."""
     y = np.asarray(y, dtype=float)
     if not heavy:
         return ScaleChoice(Scale.RAW, ScaleReason.NO_HEAVY_TAIL, "auto", False, tail)
+    tried = np.log10(y) if right else y
+    share, k = top_share(tried)
+    stay = Scale.LOG if right else Scale.RAW
+    rest = math.nan
+    if share > OWN_LIMIT and X is not None and X.shape[1] and len(y) >= MIN_EXPLAIN_RUNS:
+        rest = residual_share(tried, X)
+        if rest <= OWN_LIMIT:
+            return ScaleChoice(stay, ScaleReason.EXPLAINED, "auto", True, tail, stay, share, k,
+                               far_out(tried), residual_share=rest)
     if right:
-        logged = np.log10(y)
-        share, k = top_share(logged)
         reason = ScaleReason.OWNED_AFTER_LOG if share > OWN_LIMIT else ScaleReason.LOG_TAMES_TAIL
         scale = Scale.RANK if share > OWN_LIMIT else Scale.LOG
-        return ScaleChoice(scale, reason, "auto", True, tail, Scale.LOG, share, k, far_out(logged))
-    share, k = top_share(y)
+        return ScaleChoice(scale, reason, "auto", True, tail, Scale.LOG, share, k, far_out(tried),
+                           residual_share=rest)
     if share > OWN_LIMIT:
         return ScaleChoice(Scale.RANK, ScaleReason.OWNED_RAW, "auto", True, tail, Scale.RAW,
-                           share, k, far_out(y))
+                           share, k, far_out(y), residual_share=rest)
     return ScaleChoice(Scale.RAW, ScaleReason.NOT_OWNED, "auto", True, tail, Scale.RAW, share, k,
                        far_out(y))
 
 
-def choose_scale(y: np.ndarray, metric_scale: str) -> tuple[np.ndarray, ScaleChoice]:
+def choose_scale(y: np.ndarray, metric_scale: str,
+                 X: np.ndarray | None = None) -> tuple[np.ndarray, ScaleChoice]:
     """The target on the analysis scale and the typed choice.
 
     Rule for ``"auto"`` (documented in the report): the metric is heavy-tailed when it is
@@ -185,8 +239,9 @@ def choose_scale(y: np.ndarray, metric_scale: str) -> tuple[np.ndarray, ScaleCho
     > 100), or when its sample skewness exceeds 2 in size *and* some value lies beyond Tukey's
     far-out fence (3 IQR past a quartile). Then the ladder of :func:`analysis.scale.climb`:
     log10 for a positive metric with a heavy right tail (or a 100x span), ranks (mid-ranks
-    scaled to (0, 1]) only when a few extreme runs own the variance even so. On the raw scale,
-    a metric below :data:`TINY` is analysed times a power of ten (``ScaleChoice.power``).
+    scaled to (0, 1]) only when a few extreme runs own the variance even so, and (given the
+    design ``X``) their hyperparameters do not explain them. On the raw scale, a metric below
+    :data:`TINY` is analysed times a power of ten (``ScaleChoice.power``).
     """
     y = np.asarray(y, dtype=float)
     positive = bool(np.all(y > 0))
@@ -203,7 +258,7 @@ def choose_scale(y: np.ndarray, metric_scale: str) -> tuple[np.ndarray, ScaleCho
         return rank_scale(y), ScaleChoice(Scale.RANK, ScaleReason.GIVEN, "rank")
     heavy, detail, by_ratio = heavy_tail(y)
     right = positive and (by_ratio or skew(y) > 0)
-    choice = climb(y, heavy=heavy, tail=detail, right=right)
+    choice = climb(y, heavy=heavy, tail=detail, right=right, X=X)
     if choice.scale is Scale.RAW:
         return _untiny(y, choice)
     return (np.log10(y) if choice.scale is Scale.LOG else rank_scale(y)), choice

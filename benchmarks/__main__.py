@@ -156,10 +156,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--optuna-timeout", type=float, default=OPTUNA_TIMEOUT)
     parser.add_argument("--goals", action="store_true",
                         help="only the speed goals side by side (benchmarks.goals)")
+    parser.add_argument("--analytic", action="store_true",
+                        help="only importance and the best configuration on analytic optuna "
+                             "studies against Optuna's fANOVA and PED-ANOVA (benchmarks."
+                             "analytic; with --trials and --seeds)")
+    parser.add_argument("--trials", type=int, default=300, help="trials per analytic study")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per analytic study")
     parser.add_argument("--markdown-only", action="store_true",
                         help="rewrite bench.md from the bench.json in --out; run nothing")
     args = parser.parse_args(argv)
     out = Path(args.out)
+    if args.analytic:
+        from benchmarks import analytic
+
+        analytic.main([f"--trials={args.trials}", f"--seeds={args.seeds}"], out=out)
+        return
     if args.markdown_only:
         (out / "bench.md").write_text(to_markdown(json.loads((out / "bench.json").read_text())))
         return

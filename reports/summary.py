@@ -104,6 +104,16 @@ def _numbers(result: Analysis) -> list[str]:
             rows.append([f"best with at least {need} runs (the median)",
                          f"{text(row.get('label'), limit=2 * CELL_CHARS)}: mean "
                          f"{number(row.get('mean_raw', row.get('mean')))} over {_runs(row.get('n'))}"])
+    est = result.best_estimate
+    if est is not None:
+        b = est.best
+        value = (f"{number(b.estimate_raw)} [{number(b.ci_low_raw)}, {number(b.ci_high_raw)}]"
+                 if prep.metric_scale != "rank" else
+                 f"{number(b.estimate)} [{number(b.ci_low)}, {number(b.ci_high)}] on the rank scale")
+        rows.append(["best configuration by estimate (all runs)",
+                     f"{text(b.label, limit=2 * CELL_CHARS)}: {value} over {_runs(b.n)}"
+                     + ("; not the best observed" if est.differ else "")
+                     + ("; the best observed rests on one run" if est.one_run else "")])
     lin = result.linear
     if lin is not None:
         rows.append(["linear model R²", f"{number(lin.r2, 3)} (adjusted {number(lin.r2_adj, 3)})"])
@@ -133,10 +143,16 @@ def _findings(result: Analysis, *, limit: int) -> list[str]:
 
 
 def _plan_unless_shown(result: Analysis) -> list[str]:
-    """The rerun plan below the neighbours table, unless the findings above already said it."""
-    kinds = [f.kind for f in F.findings(result)][:MAX_FINDINGS]
+    """The rerun plans below the neighbours table (the neighbours' and the candidates by
+    estimate), unless the findings above already said them."""
+    found = F.findings(result)
+    kinds = [f.kind for f in found][:MAX_FINDINGS]
     plan = rerun_plan_text(result)
-    return [] if not plan or F.Kind.RERUN_PLAN in kinds else ["", plan]
+    out = [] if not plan or F.Kind.RERUN_PLAN in kinds else ["", plan]
+    for f in found:
+        if f.kind is F.Kind.RERUN_CANDIDATES and f.kind not in kinds:
+            out += ["", finding_sentence(f, result)]
+    return out
 
 
 def _importance(result: Analysis, *, limit: int) -> list[str]:

@@ -18,6 +18,7 @@ from sweepsight.analysis.best import cannot_reach
 from sweepsight.analysis.constants import (CV_R2_LOW, CV_R2_ROUGH, INTERACTIONS_DOMINATE,
                                            LINEAR_R2_LOW, NOT_TESTABLE, TEST_NAMES, VIF_HIGH)
 from sweepsight.analysis.levels import ParamLevels, Shape
+from sweepsight.analysis.shrinkage import MAX_SEEDS
 from sweepsight.reports.format import number, ordinal, percent, plural
 
 if TYPE_CHECKING:
@@ -473,6 +474,12 @@ def finding_sentence(f: F.Finding, analysis) -> str:
         return scale_headline(analysis)
     if f.kind is F.Kind.RERUN_PLAN:
         return rerun_plan_text(analysis)
+    if f.kind is F.Kind.BEST_ESTIMATE:
+        return best_estimate_text(fact, prep.target)
+    if f.kind is F.Kind.RERUN_CANDIDATES:
+        return rerun_candidates_text(fact)
+    if f.kind is F.Kind.STEERED:
+        return steering_text(fact, prep.target)
     raise TypeError(f"no words for {type(fact).__name__}")
 
 
@@ -540,6 +547,81 @@ def source_notes(meta) -> list[str]:
            "max": "the maximum over the run's history"}.get(meta.metric_agg, meta.metric_agg)
     return [f"Runs loaded from {meta.source} ({query or 'no query'}) at {meta.fetched_at}; each "
             f"metric is {agg} (--metric-agg {meta.metric_agg})."] + list(meta.notes)
+
+
+def _label(label: str) -> str:
+    """A configuration's label, escaped and cut to twice a chart label's length."""
+    from sweepsight.reports.safe_text import LABEL_CHARS, short
+
+    return _esc(short(str(label), 2 * LABEL_CHARS))
+
+
+def _estimated(e, scale: str, level: float) -> str:
+    """``0.141 (95% interval 0.0115 to 0.27)`` as logged, on the analysis scale for ranks."""
+    if scale == "rank" or math.isnan(e.estimate_raw):
+        return (f"{number(e.estimate, 3)} on the {scale} scale ({level:.0%} interval "
+                f"{number(e.ci_low, 3)} to {number(e.ci_high, 3)})")
+    return (f"{number(e.estimate_raw, 3)} ({level:.0%} interval {number(e.ci_low_raw, 3)} to "
+            f"{number(e.ci_high_raw, 3)})")
+
+
+def best_estimate_text(est, target: str) -> str:
+    """The best configuration by the estimate from all runs (:class:`analysis.shrinkage.
+    BestEstimate`) beside the best observed one, and whether the winner rests on one run."""
+    scale, tgt, level = est.metric_scale, _esc(target), est.confidence
+    b, o = est.best, est.observed_best
+    own = (f"{number(o.observed_raw, 3)} over {plural(o.n, 'run')}" if scale != "rank" else
+           f"{number(o.observed, 3)} on the rank scale over {plural(o.n, 'run')}")
+    luck = ("it rests on one run, and a single run tops a ranking by luck (the winner's "
+            "curse)" if est.one_run else
+            f"it rests on {plural(o.n, 'run')}, fewer than most configurations (median "
+            f"{number(est.median_runs)}), and a mean over few runs tops a ranking by luck")
+    how = "each configuration's mean shrunk toward what the other configurations predict for it"
+    if est.differ:
+        return (f"**Best by an estimate that uses all runs** ({how}): **{_label(b.label)}**, "
+                f"{tgt} about {_estimated(b, scale, level)} over {plural(b.n, 'run')}. It "
+                f"differs from the best observed, **{_label(o.label)}** ({own}), estimated at "
+                f"{_estimated(o, scale, level)}" + (f": {luck}." if est.lucky else "."))
+    return (f"**The best configuration's lead may be luck**: {luck}. Estimated from all runs "
+            f"({how}), its {tgt} is about {_estimated(b, scale, level)}, not the {own} it "
+            "logged; it stays the best by that estimate.")
+
+
+def rerun_candidates_text(est) -> str:
+    """The configurations worth rerunning to settle the best, and the seeds that would."""
+    names = ", ".join(f"**{_label(c.label)}**" for c in est.candidates)
+    k = len(est.candidates)
+    if est.capped or est.seeds is None:
+        return (f"**Worth rerunning to settle the best**: {names}. Their estimates are so close "
+                f"that more than {MAX_SEEDS:,} seeds each would be needed to tell them apart: any of "
+                "them is about as good as the others.")
+    return (f"**Worth rerunning to settle the best**: {names} (the best estimate, then the "
+            f"configurations whose interval reaches it). With {est.seeds:,} seeds each "
+            f"({plural(k * est.seeds, 'run')}, {est.new_runs:,} more than now) a t-test would "
+            "tell each from the best by its estimated difference with 80% power (Bonferroni "
+            "over the rivals).")
+
+
+def steering_text(st, target: str) -> str:
+    """The steering finding (:class:`analysis.steering.Steering`) and what it means."""
+    conc = st.concentrated
+    shown = "; ".join(f"{percent(c.top_share)} of them at {_esc(c.param)}="
+                      f"{_label(c.top_level)} (evenly: {percent(c.even_share)})"
+                      for c in conc[:3])
+    signs = [f"it concentrated its {plural(st.n, 'trial')} ({shown})"]
+    if st.associated:
+        signs.append(f"tied its choices together (mean Cramér's V between hyperparameters "
+                     f"{number(st.association, 2)}; with each shuffled on its own, at most "
+                     f"{number(st.association_null, 2)})")
+    if st.improving:
+        signs.append(f"got better over trial order (Spearman {number(st.trend, 2)} between a "
+                     f"run's start and its {_esc(target)}, one-sided {_p(st.trend_p)})")
+    said = ", ".join(signs[:-1]) + (" and " if len(signs) > 1 else "") + signs[-1]
+    return (f"**The sweep was steered**, as an optimizer steers it, not spread evenly: {said}. "
+            "The effects here are conditional on where it looked: main effects and the best "
+            "values describe the region it explored, weighted by where it went; values it "
+            "rarely tried are measured on few runs, and regions it left unexplored may hold "
+            "better values.")
 
 
 def rerun_plan_text(analysis: Analysis) -> str:

@@ -10,7 +10,7 @@ from sweepsight.analysis import analyse
 from sweepsight.analysis.synthetic import make_table, standard_sweep
 
 STAGES = ["prepare", "importance", "correlation", "linear", "forest", "significance", "levels",
-          "scale check"]
+          "scale check", "best estimate", "steering"]
 
 
 def test_progress_is_called_after_each_stage_with_its_time():

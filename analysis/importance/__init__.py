@@ -15,6 +15,7 @@ from sweepsight.adapters.errors import SweepError
 from sweepsight.analysis.importance._base import BaseImportanceEvaluator, ImportanceResult
 from sweepsight.analysis.importance._forest import ForestImpurityEvaluator, PermutationEvaluator
 from sweepsight.analysis.importance._main_effects import MainEffectsEvaluator
+from sweepsight.analysis.importance._ped_anova import PedAnovaEvaluator
 from sweepsight.analysis.prepared import Prepared
 from sweepsight.analysis.options import RANDOM_STATE
 
@@ -48,6 +49,7 @@ def get_evaluator(name: str) -> BaseImportanceEvaluator:
 register_evaluator("main_effects", MainEffectsEvaluator)
 register_evaluator("forest_impurity", ForestImpurityEvaluator)
 register_evaluator("permutation", PermutationEvaluator)
+register_evaluator("ped_anova", PedAnovaEvaluator)
 
 
 def get_param_importances(prep: Prepared, *, evaluator: str = "main_effects",
@@ -58,8 +60,8 @@ def get_param_importances(prep: Prepared, *, evaluator: str = "main_effects",
     Parameters
     ----------
     prep : the prepared sweep.
-    evaluator : ``main_effects`` (default), ``forest_impurity`` or ``permutation``, or any
-        registered name.
+    evaluator : ``main_effects`` (default), ``forest_impurity``, ``permutation`` or
+        ``ped_anova`` (what separates the best runs from the rest), or any registered name.
     params : hyperparameters to assess (default: all of ``prep.params``); the others are left
         out of the model entirely.
     normalize : scale ``importance`` to sum to 1 (left at 0 when nothing has importance); the

@@ -2,7 +2,12 @@
 and Bayesian searches, incomplete grids).
 
 Two ExtraTrees fitted on the two halves of the configurations; for each parameter the mean
-prediction over background runs with the parameter set to each of up to ``n_values`` (quantile) values gives a marginal curve. The
+prediction over a background with the parameter set to each of its values gives a marginal
+curve. Over the searched space, not the sample (``space=True``, as fANOVA): the values are the
+parameter's distinct levels (or ``n_values`` evenly spaced over its range), equally weighted,
+and the background draws every parameter independently from its own values, so that where a
+steering sampler went weighs nothing (``space=False``, and conditional sweeps: background runs
+and observed quantiles, weighted as sampled). The
 main-effect variance is the *covariance* of the two halves' curves (cross-fitting: noise each
 forest learnt is independent between halves, so it cancels in expectation instead of being
 counted as effect), divided by the variance of the metric across runs (``share_of`` =
@@ -64,6 +69,35 @@ def value_grid(sub: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     picks = order[((np.arange(k) + 0.5) / k * len(order)).astype(int)]
     uniq, counts = np.unique(sub[picks], axis=0, return_counts=True)
     return uniq, counts / counts.sum()
+
+
+def space_grid(sub: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Values spanning one hyperparameter's searched space, equally weighted (the space, not
+    where the sampler went): every distinct value when there are at most ``2 k`` (a grid's
+    levels), else ``k`` evenly spaced values over the observed range of a one-column (numeric) block,
+    else :func:`value_grid`'s picks. Evenly spaced means the midpoints of ``k`` equal cells of
+    the range, whose spread is the uniform distribution's (the endpoints would add 10% at 20
+    values, and sit where the trees extrapolate)."""
+    uniq = np.unique(sub, axis=0)
+    if len(uniq) <= 2 * k:
+        pass
+    elif sub.shape[1] == 1:
+        lo, hi = float(sub.min()), float(sub.max())
+        uniq = (lo + (np.arange(k) + 0.5) / k * (hi - lo))[:, None]
+    else:
+        uniq = value_grid(sub, k)[0]
+    return uniq, np.full(len(uniq), 1.0 / len(uniq))
+
+
+def product_background(rows: np.ndarray, blocks: list[tuple[list[int], np.ndarray]], n: int,
+                       rng: np.random.Generator) -> np.ndarray:
+    """``n`` points of the searched space: each block of columns (a hyperparameter) drawn
+    from its own values independently (a Monte Carlo sample of the product of the ranges);
+    columns outside the blocks from random ``rows``."""
+    bg = rows[rng.choice(len(rows), n, replace=len(rows) < n)].copy()
+    for cols, vals in blocks:
+        bg[:, cols] = vals[rng.integers(len(vals), size=n)]
+    return bg
 
 
 def _forest(n_estimators: int, seed: np.random.SeedSequence, n_jobs: int | None, *,
@@ -144,12 +178,13 @@ def _cross_cov(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> float:
 
 def _main_shares(X, y, halves, groups, grids, *, n_estimators, n_background,
                  seed: np.random.SeedSequence, n_jobs, with_models=False, cfg=None, plans=None,
-                 curves_out=None):
+                 curves_out=None, blocks=None):
     """Cross-fitted main-effect variances (absolute) for every parameter.
 
     ``seed`` is spawned into the background draw and, per half, the forest and its marginal
-    curves: five independent streams.
-
+    curves: five independent streams. With ``blocks`` (columns, values) per hyperparameter, the
+    background is a sample of the searched space (:func:`product_background`) instead of the
+    other half's runs.
     With ``cfg`` (configuration ids), the forests are grown on configuration means weighted by
     their runs instead of on the runs (when runs repeat configurations: a tree cannot split
     the runs of one configuration, so it is the same forest in distribution, grown faster).
@@ -166,8 +201,12 @@ def _main_shares(X, y, halves, groups, grids, *, n_estimators, n_background,
             Xm, ym, w = config_means(X[train], y[train], cfg[train])
             model = _forest(n_estimators, forest_seed, n_jobs,
                             leaf_weight=float(w.sum())).fit(Xm, ym, sample_weight=w)
-        bg_rows = rng.choice(other, min(n_background, len(other)), replace=False)
-        bg = X[bg_rows]
+        if blocks:  # over the searched space (fANOVA), not the sampled runs
+            bg_rows = None
+            bg = product_background(X[other], blocks, n_background, rng)
+        else:
+            bg_rows = rng.choice(other, min(n_background, len(other)), replace=False)
+            bg = X[bg_rows]
         curves.append(_marginals(model, bg, groups, grids, plans=plans,
                                  bg_rows=bg_rows, X=X, seed=curve_seed))
         models.append(model)
@@ -184,6 +223,7 @@ def surrogate_main_effects(prep: Prepared, *, random_state: int = RANDOM_STATE, 
                            n_values: int = 20, n_background: int = 256, n_estimators: int = 32,
                            n_null: int = 5, n_pair_values: int = 8, n_pair_params: int = 5,
                            n_jobs: int | None = None, max_rows: int = 20_000,
+                           space: bool = True,
                            notes: list[str] | None = None) -> ImportanceResult:
     """Cross-fitted fANOVA-style main effects of a forest surrogate, with a permutation null."""
     notes = list(notes or [])
@@ -207,6 +247,11 @@ def surrogate_main_effects(prep: Prepared, *, random_state: int = RANDOM_STATE, 
     halves = (np.random.default_rng(split).permutation(n_cfg) % 2)[cfg]
     grids = {p: value_grid(X[:, idx], n_values) for p, idx in groups.items()}
     plans = conditional_plans(prep, groups, X, grids)
+    space = space and not plans  # conditional parameters keep the runs' background
+    blocks = None
+    if space:
+        grids = {p: space_grid(X[:, idx], n_values) for p, idx in groups.items()}
+        blocks = [(groups[p], grids[p][0]) for p in groups]
     for p, plan in plans.items():
         if plan.get("active") is not None:  # a child's values: where it is set
             grids[p] = value_grid(X[plan["active"]][:, groups[p]], n_values)
@@ -240,7 +285,8 @@ def surrogate_main_effects(prep: Prepared, *, random_state: int = RANDOM_STATE, 
 
     real_curves: list[dict] = []
     v, models, bgs = _main_shares(X, y, halves, groups, grids, seed=real,
-                                  with_models=True, plans=plans, curves_out=real_curves, **kw)
+                                  with_models=True, plans=plans, curves_out=real_curves,
+                                  blocks=blocks, **kw)
     share = {p: max(v[p], 0.0) / var_y for p in params}
 
     # explained variance: covariance of out-of-half predictions with the metric
@@ -258,8 +304,10 @@ def surrogate_main_effects(prep: Prepared, *, random_state: int = RANDOM_STATE, 
         null_curves.append([])
         Xn, sgroups, splans = _shadows(X, cfg, groups, grids, plans, nulls[2 * r])
         # half the trees: the null curves come out a little noisier, so the floor errs high
+        sblocks = None if blocks is None else blocks + [(sgroups[p], grids[p][0])
+                                                         for p in sgroups]
         vn = _main_shares(Xn, y, halves, sgroups, grids, seed=nulls[2 * r + 1],
-                          plans=splans, curves_out=null_curves[-1],
+                          plans=splans, curves_out=null_curves[-1], blocks=sblocks,
                           **{**kw, "n_estimators": max(n_estimators // 2, 8),
                              "n_background": max(n_background // 2, min(64, n_background))})
         null[r] = [vn[p] / var_y for p in params]
@@ -280,8 +328,13 @@ def surrogate_main_effects(prep: Prepared, *, random_state: int = RANDOM_STATE, 
     interaction = max(v_f - sum(max(v[p], 0.0) for p in params), 0.0) / var_y
     notes.append(
         f"Surrogate: two ExtraTrees ({n_estimators} trees) on the two halves of the "
-        f"configurations; marginal curves over up to {n_values} values per parameter and "
-        f"{n_background} background runs; share = covariance of the two halves' curves / "
+        "configurations; marginal curves "
+        + ("over the searched space, as fANOVA does: each parameter's distinct values (or "
+           f"{n_values} evenly spaced over its range) equally weighted, averaged over "
+           f"{n_background} points drawn from every parameter's values independently (where "
+           "the sampler went weighs nothing)" if blocks else
+           f"over up to {n_values} values per parameter and {n_background} background runs")
+        + "; share = covariance of the two halves' curves / "
         "variance of the metric across runs (so seed noise counts in the denominator). "
         f"Noise floor: {n_null} more fits (half the trees, half the background) with a shadow "
         "of every parameter beside the real ones (its values shuffled across configurations, "

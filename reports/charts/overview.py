@@ -72,7 +72,38 @@ def _top_configs_data(analysis: Analysis, *, k: int = 10) -> pd.DataFrame:
     scale = analysis.prep.metric_scale
     if scale != "raw":  # the ranking's own numbers, so that the order can be read
         out[f"mean ({scale} scale)"] = c["mean"].to_numpy(dtype=float)
+    est = analysis.best_estimate
+    if est is not None:  # the estimate from all runs, and the best configurations by it
+        by = est.table.set_index("label")
+        col = "estimate" if scale == "rank" else "estimate_raw"
+        found = out["configuration"].map(lambda s: s in by.index)
+        out["estimate (all runs)"] = [float(by.at[s, col]) if f else float("nan")
+                                      for s, f in zip(out["configuration"], found)]
+        out["estimate interval"] = [
+            f"{by.at[s, col.replace('estimate', 'ci_low')]:.4g} to "
+            f"{by.at[s, col.replace('estimate', 'ci_high')]:.4g}" if f else ""
+            for s, f in zip(out["configuration"], found)]
+        out["best by estimate"] = out["configuration"] == est.best.label
     return out
+
+
+def estimate_data(analysis: Analysis, *, k: int = 5) -> pd.DataFrame | None:
+    """The ``k`` best configurations by the estimate from all runs (``analysis.best_estimate``):
+    ``configuration, n, observed, estimate, interval, rerun`` (as logged; the rank scale's
+    own numbers when the metric was ranked); None without an estimate."""
+    est = analysis.best_estimate
+    if est is None:
+        return None
+    t = est.table.head(k)
+    raw = est.metric_scale != "rank"
+    pick = (lambda c: t[f"{c}_raw"]) if raw else (lambda c: t[c])
+    again = {c.label for c in est.candidates} if est.lucky else set()
+    return pd.DataFrame({
+        "configuration": t["label"].astype(str).to_numpy(), "n": t["n"].to_numpy(dtype=int),
+        "observed mean": pick("observed").to_numpy(dtype=float),
+        "estimate": pick("estimate").to_numpy(dtype=float),
+        "interval": [f"{lo:.4g} to {hi:.4g}" for lo, hi in zip(pick("ci_low"), pick("ci_high"))],
+        "worth rerunning": [lab in again for lab in t["label"].astype(str)]})
 
 
 def top_configs_caption(analysis: Analysis) -> str:
@@ -87,6 +118,11 @@ def top_configs_caption(analysis: Analysis) -> str:
     if analysis.significance.approximate:
         text += (" Configurations here are the exact hyperparameter values of the runs; the "
                  "significance page groups them into ranges.")
+    if analysis.best_estimate is not None:
+        text += (" The estimate (all runs) shrinks each configuration's mean toward what a "
+                 "forest grown on the other configurations predicts for it, by how much its "
+                 "own runs can be trusted (empirical Bayes): a single lucky run is pulled back; "
+                 "the table below lists the best configurations by that estimate.")
     return text
 
 
