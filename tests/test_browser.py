@@ -420,3 +420,50 @@ def test_walk_on_a_30000_configuration_sweep(browser, tmp_path):
     # the budget is 200 ms a click (README); a loaded CI machine gets headroom, a regression
     # to whole-sweep redraws (seconds at this size) does not
     assert ms[-1] < 1000, ms[-10:]
+
+
+def _quarto_reference() -> Path:
+    """``$SWEEPSIGHT_QUARTO_REFERENCE``, else ``shared/quarto-render`` beside the checkout
+    (or beside its worktrees' folder): the example's significance page as Quarto wrote it."""
+    repo = Path(__file__).resolve().parents[1]
+    found = [Path(os.environ["SWEEPSIGHT_QUARTO_REFERENCE"])] if os.environ.get(
+        "SWEEPSIGHT_QUARTO_REFERENCE") else [d / "shared" / "quarto-render"
+                                            for d in (repo.parent, repo.parent.parent)]
+    pages = [d / "example" / "significance.html" for d in found]
+    return next((p for p in pages if p.exists()), pages[0])
+
+
+QUARTO_REFERENCE = _quarto_reference()
+
+
+@pytest.mark.skipif(not QUARTO_REFERENCE.exists(),
+                    reason=f"the reference Quarto render is not at {QUARTO_REFERENCE}")
+def test_walk_in_the_reference_quarto_page(browser, example_walk, tmp_path):
+    """The walk of today's code in the page real Quarto wrote (its head, scripts and layout;
+    ``site_libs`` is not in the reference, so its files are served empty): the Vega view
+    renders from the bundle the Quarto head loads, and walks by mouse and keyboard."""
+    import re
+
+    from sweepsight.reports import render
+    from sweepsight.reports.charts.significance import significance_walk
+
+    analysis, _ = example_walk
+    text = QUARTO_REFERENCE.read_text(encoding="utf-8")
+    old = re.search(r'<div class="sweepsight-walk".*?window\.SWEEPSIGHT_WALK\(root, data\); \}\)\(\);</script>',
+                    text, flags=re.S)
+    assert old and '<script src="assets/vega-bundle.js"></script>' in text[:text.index("<body")]
+    render.write_vega_bundle(tmp_path)
+    page = tmp_path / "significance.html"
+    page.write_text(text[:old.start()] + significance_walk(analysis) + text[old.end():], encoding="utf-8")
+    watched = WalkPage(browser)
+    watched.page.route("**/site_libs/**", lambda route: route.fulfill(
+        body="", content_type="text/css" if route.request.url.endswith(".css") else "text/javascript"))
+    watched.open(page)
+    watched.page.wait_for_selector(".sweepsight-walk[data-ready]", timeout=60_000)
+    assert watched.chart_state()["walk_embeds"] == 1
+    assert walk_clicks(watched, random_clicks=10) == 7 + 10
+    assert walk_keyboard(watched) == 4
+    # Quarto's after-body script calls site_libs' AnchorJS, served empty here
+    errors = [e for e in watched.errors if "AnchorJS" not in e]
+    assert errors == [] and watched.remote == [] and watched.warnings == []
+    watched.page.close()
