@@ -338,7 +338,9 @@ def neighbourhood_spec(prep, *, ci_text: str, width: int = WALK_WIDTH) -> dict:
         color=verdict, **text).properties(width=int(width * 0.22),
                                                                height=alt.Step(24))
     chart = alt.hconcat(diff, strip, spacing=16).resolve_scale(y="shared")
-    return chart.configure_view(stroke=None).to_dict()
+    from sweepsight.reports.render import with_axis_config
+
+    return with_axis_config(chart.configure_view(stroke=None).to_dict())
 
 
 def _rows(frame: pd.DataFrame, rows: np.ndarray, columns: list[str]) -> pd.DataFrame:
