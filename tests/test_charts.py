@@ -142,3 +142,16 @@ def test_overview_counts_exact_configurations_and_names_the_ranking_scale():
     assert "mean (rank scale)" in top and top["mean (rank scale)"].is_monotonic_increasing
     caption = overview.top_configs_caption(a)
     assert "rank scale" in caption and "groups them into ranges" in caption
+
+
+def test_tables_write_the_bound_of_an_underflowed_p_value():
+    """A p-value of 0 (float underflow) reads "< 1e-300" in a table, as the text writes it;
+    other zeros stay 0."""
+    from sweepsight.reports.charts.tables import html_table
+
+    out = html_table(pd.DataFrame({"param": ["lr", "wd"], "p_value": [0.0, 0.031],
+                                   "p_holm": [0.0, 0.062], "ks_p": [0.0, 1.0],
+                                   "share": [0.0, 0.5]}))
+    rows = out.split("<tr>")[2:]
+    assert rows[0].count("<td>&lt; 1e-300</td>") == 3 and "<td>0</td>" in rows[0]  # share 0
+    assert "1e-300" not in rows[1] and "<td>0.031</td>" in rows[1]
