@@ -155,3 +155,18 @@ def test_tables_write_the_bound_of_an_underflowed_p_value():
     rows = out.split("<tr>")[2:]
     assert rows[0].count("<td>&lt; 1e-300</td>") == 3 and "<td>0</td>" in rows[0]  # share 0
     assert "1e-300" not in rows[1] and "<td>0.031</td>" in rows[1]
+
+
+def test_flags_in_page_text_are_code_that_does_not_wrap():
+    from sweepsight.reports.charts.tables import flags_as_code
+    from sweepsight.reports.escape import markdown_html
+
+    out = flags_as_code(markdown_html(
+        "More seeds, or --test welch (which compares means), or --quick; "
+        "`--test` stays a code span, `--baseline \"--source csv\"` too; a--b is no flag; "
+        '[a link](https://example.org/?x=--test "--test").'))
+    assert out.count('<code style="white-space: nowrap">') == 2
+    assert '<code style="white-space: nowrap">--test welch</code> (which' in out
+    assert '<code style="white-space: nowrap">--quick</code>;' in out
+    assert "<code>--test</code>" in out and "a--b" in out and "x=--test" in out
+

@@ -56,6 +56,24 @@ def html_table(frame: pd.DataFrame, *, max_rows: int = 200, caption: str = "") -
     return Html("\n".join(out))
 
 
+#: A command-line flag in page text (``--test welch``, ``--metric-agg max``, ``--quick``), its
+#: value only when it is one of the CLI's choices; not inside a code span.
+_FLAG = re.compile(r"(?<![\w`\\-])(--[a-z][a-z-]*[a-z](?: (?:ks|welch|mannwhitney|last|min|max|"
+                   r"maximize|minimize|auto|raw|log|rank|quarto|nbconvert)\b)?)(?![\w`-])")
+
+
+_CODE = re.compile(r"(<code\b.*?</code>|<pre\b.*?</pre>|<[^>]*>)", flags=re.S)
+
+
+def flags_as_code(page_html: str) -> Html:
+    """Each command-line flag in the text of ``page_html`` (rendered Markdown) as ``<code>``
+    that does not wrap, so "--test" never breaks across lines after a hyphen; code, tags and
+    attributes are left as they are."""
+    parts = _CODE.split(page_html)  # code, pre and tags (odd parts) stay as they are
+    return Html("".join(p if i % 2 else _FLAG.sub(r'<code style="white-space: nowrap">\1</code>', p)
+                        for i, p in enumerate(parts)))
+
+
 def spec_without_bidi(spec):
     """A Vega-Lite spec (or any JSON-like value) with bidi controls in every string shown as
     ``⟨U+XXXX⟩`` (the same string maps to the same text, so data still match up)."""
@@ -87,7 +105,7 @@ def display(obj) -> None:
     elif isinstance(obj, Html):
         ipy_display(HTML(no_bidi(obj)))
     elif isinstance(obj, str):
-        ipy_display(HTML(markdown_html(no_bidi(obj))))
+        ipy_display(HTML(flags_as_code(markdown_html(no_bidi(obj)))))
     elif hasattr(obj, "to_dict"):
         import warnings
 
