@@ -209,13 +209,14 @@ def _neighbours(result, *, limit: int) -> list[str]:
 def _note_items(result) -> list[str]:
     prep = result.prep
     items: list[str] = []
+    # prep's notes say once which runs were excluded ("Excluded 3 of 1,200 runs ..."); the
+    # parameters set aside get a line each below, with their reason in full, instead of prep's
+    # grouped note: no fact twice
+    grouped = "Set aside (not analysed as hyperparameters):"
     for source in (source_notes(result.table.meta), prep.notes, result.linear.warnings,
                    result.forest.warnings, result.importance.notes, result.significance.notes):
-        items += [" ".join(str(s).split()) for s in (source or [])]
-    if prep.excluded is not None and len(prep.excluded):
-        counts = prep.excluded["reason"].astype(str).value_counts()
-        items.append(f"{plural(int(counts.sum()), 'run')} left out: "
-                     + "; ".join(f"{n} × {r}" for r, n in counts.items()) + ".")
+        items += [" ".join(str(s).split()) for s in (source or [])
+                  if not (source is prep.notes and prep.set_aside and str(s).startswith(grouped))]
     for param, reason in list(prep.set_aside.items()):
         items.append(f"Set aside {param}: {reason}.")
     seen, unique = set(), []
