@@ -81,7 +81,24 @@ def test_parallel_data_only_varying_params_and_log_axes(analysis):
     np.testing.assert_allclose(sorted(pos.unique()), [0.0, 0.5, 1.0], atol=1e-9)
     opt = data.axes.set_index("title").loc["optimizer"]
     assert sorted(data.runs["pos_" + opt["field"]].unique()) == [0.0, 1.0]
-    assert len(data.runs) == len(prep.runs)
+    assert (data.runs["kind"] == overview.RUNS).sum() == len(prep.runs)
+
+
+def test_parallel_data_draws_configuration_means_and_marks_the_best(analysis):
+    """One line per configuration at the mean of its runs (on the analysis scale and as
+    logged), the best TOP_CONFIGS flagged; every run is there too, behind the radio button."""
+    prep = analysis.prep
+    data = overview._parallel_data(analysis)
+    means = data.runs[data.runs["kind"] == overview.MEANS]
+    want = prep.runs.groupby(list(prep.params), dropna=False)["y"].agg(["mean", "size"])
+    assert len(means) == len(want) == len(analysis.significance.run_configs)
+    np.testing.assert_allclose(np.sort(means["y"].to_numpy()), np.sort(want["mean"].to_numpy()))
+    best = means.sort_values("y", ascending=not prep.maximize)
+    assert best["top"].head(overview.TOP_CONFIGS).all() and not best["top"].iloc[
+        overview.TOP_CONFIGS:].any()
+    assert best["name"].iat[0].startswith("configuration rank 1, mean of ")
+    spec = json.dumps(charts.parallel_coordinates(analysis).to_dict())
+    assert '"show"' in spec and overview.RUNS in spec and "datum.kind === show" in spec
 
 
 def test_top_configs_and_summary(analysis):
@@ -124,6 +141,7 @@ def test_row_caps_on_100k_runs(big):
     assert len(big.prep.runs) > 90_000
     pc = overview._parallel_data(big)
     assert len(pc.runs) == MAX_ROWS and "random sample" in pc.caption
+    assert (pc.runs["kind"] == overview.MEANS).sum() == len(big.significance.run_configs)
     assert _rows(charts.parallel_coordinates(big)) <= MAX_ROWS
     assert big.significance.applicable
     assert charts.significance_walk(big)  # no Vega dataset: every configuration, as columns
