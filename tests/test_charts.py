@@ -188,3 +188,29 @@ def test_flags_in_page_text_are_code_that_does_not_wrap():
     assert '<code style="white-space: nowrap">--quick</code>;' in out
     assert "<code>--test</code>" in out and "a--b" in out and "x=--test" in out
 
+
+
+def test_walk_is_a_vega_lite_view_fed_one_target_at_a_time(analysis):
+    """The walk's chart is a Vega-Lite spec whose datasets are empty names (the script hands
+    them the current target's rows through the View API); the script draws no SVG itself."""
+    from importlib import resources
+
+    import altair as alt
+
+    data = json.loads(significance.walk_data(analysis))
+    spec = data["spec"]
+    alt.HConcatChart.from_dict(spec)  # valid Vega-Lite (raises on a schema error)
+    names = set(data["datasets"].values())
+    assert names == {significance.NEIGHBOURS, significance.SEEDS}
+    assert "datasets" not in spec  # no rows in the spec: the script inserts the target's
+    text = json.dumps(spec)
+    for name in names:
+        assert f'{{"name": "{name}"}}' in text
+    assert text.count('"values"') == 1  # only the zero line's one row
+    assert '"description"' in text and '"tooltip"' in text  # aria labels and tooltips
+    colors = json.dumps(spec["hconcat"][0]["layer"][2]["encoding"]["color"]["scale"])
+    assert all(c in colors for c in significance.VERDICT_COLORS.values())
+    script = resources.files("sweepsight.reports").joinpath(
+        "assets/significance_walk.js").read_text(encoding="utf-8")
+    assert "createElementNS" not in script and "<svg" not in script
+    assert "vegaEmbed(" in script and ".change(" in script and "addEventListener(\"click\"" in script
