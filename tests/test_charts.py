@@ -214,3 +214,31 @@ def test_walk_is_a_vega_lite_view_fed_one_target_at_a_time(analysis):
         "assets/significance_walk.js").read_text(encoding="utf-8")
     assert "createElementNS" not in script and "<svg" not in script
     assert "vegaEmbed(" in script and ".change(" in script and "addEventListener(\"click\"" in script
+
+
+def test_comparison_chart_labels_every_row_it_draws():
+    """Beyond CHART_ROWS matched configurations the chart draws the largest gains and losses,
+    each row labelled, and its title says how many there are."""
+    from sweepsight.analysis.compare import compare_sweeps
+    from sweepsight.analysis.prepare import prepare
+    from sweepsight.reports.charts import comparison
+
+    grid = {"a": S.Choice(list(range(6))), "b": S.Choice(list(range(6))),
+            "c": S.Choice(["x", "y"])}
+
+    def sweep(seed):
+        table = S.make_table(grid, grid=True, seeds=3, noise=0.1, target="acc",
+                             effects={"a": {0: -0.3}}, random_state=seed)
+        return prepare(table, target="acc", direction="maximize")
+
+    comp = compare_sweeps(sweep(1), sweep(2), test="welch", n_boot=50)
+    data = comparison.comparison_data(comp)
+    assert len(data) == 72 > comparison.CHART_ROWS
+    spec = comparison.comparison_chart(comp).to_dict()
+    rows = next(iter(spec["datasets"].values()))
+    assert len(rows) == comparison.CHART_ROWS
+    drawn = [r["configuration"] for r in rows]
+    assert drawn[:20] == list(data["configuration"].head(20))
+    assert drawn[20:] == list(data["configuration"].tail(20))
+    assert spec["layer"][0]["encoding"]["y"]["axis"].get("labels", True) is True
+    assert "of 72 matched configurations" in str(spec["title"])
