@@ -242,3 +242,17 @@ def test_comparison_chart_labels_every_row_it_draws():
     assert drawn[20:] == list(data["configuration"].tail(20))
     assert spec["layer"][0]["encoding"]["y"]["axis"].get("labels", True) is True
     assert "of 72 matched configurations" in str(spec["title"])
+
+
+def test_comparison_chart_of_few_configurations_draws_them_all():
+    from sweepsight.analysis.compare import compare_sweeps
+    from sweepsight.analysis.prepare import prepare
+    from sweepsight.reports.charts import comparison
+
+    def sweep(seed):
+        table = S.make_table({"a": S.Choice([1, 2, 3]), "c": S.Choice(["x", "y"])}, grid=True,
+                             seeds=3, noise=0.1, target="acc", random_state=seed)
+        return prepare(table, target="acc", direction="maximize")
+
+    spec = comparison.comparison_chart(compare_sweeps(sweep(1), sweep(2), n_boot=50)).to_dict()
+    assert len(next(iter(spec["datasets"].values()))) == 6 and "title" not in spec

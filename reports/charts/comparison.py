@@ -41,11 +41,11 @@ def comparison_chart(comp):
     data = comparison_data(comp)
     if not len(data):
         return None
-    title = alt.Undefined
+    titled = {}
     if len(data) > CHART_ROWS:
         half = CHART_ROWS // 2
-        title = (f"The {half} largest gains and the {half} largest losses of "
-                 f"{len(data):,} matched configurations")
+        titled["title"] = (f"The {half} largest gains and the {half} largest losses of "
+                           f"{len(data):,} matched configurations")
         data = pd.concat([data.head(half), data.tail(half)], ignore_index=True)
     verdicts = [v for v in VERDICT_COLORS if v in set(data["verdict"])]
     color = alt.Color("verdict:N", scale=alt.Scale(domain=verdicts,
@@ -60,7 +60,7 @@ def comparison_chart(comp):
     dots = base.mark_point(filled=True).encode(x="diff:Q", color=color, tooltip=tips)
     zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(strokeDash=[4, 4]).encode(x="x:Q")
     return (bars + dots + zero).properties(height=alt.Step(FONT_PX + 5), width=420,
-                                           title=title) \
+                                           **titled) \
         .configure_axis(labelFontSize=FONT_PX, titleFontSize=FONT_PX + 1) \
         .configure_legend(labelFontSize=FONT_PX, titleFontSize=FONT_PX) \
         .configure_title(fontSize=FONT_PX + 1, fontWeight="normal", limit=760)
