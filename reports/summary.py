@@ -209,16 +209,11 @@ def _neighbours(result, *, limit: int) -> list[str]:
 def _note_items(result) -> list[str]:
     prep = result.prep
     items: list[str] = []
-    # prep's notes say once which runs were excluded ("Excluded 3 of 1,200 runs ..."); the
-    # parameters set aside get a line each below, with their reason in full, instead of prep's
-    # grouped note: no fact twice
-    grouped = "Set aside (not analysed as hyperparameters):"
+    # prep's notes say once which runs were excluded ("Excluded 3 of 1,200 runs ...") and
+    # which hyperparameters were set aside, grouped by reason: no second line for either
     for source in (source_notes(result.table.meta), prep.notes, result.linear.warnings,
                    result.forest.warnings, result.importance.notes, result.significance.notes):
-        items += [" ".join(str(s).split()) for s in (source or [])
-                  if not (source is prep.notes and prep.set_aside and str(s).startswith(grouped))]
-    for param, reason in list(prep.set_aside.items()):
-        items.append(f"Set aside {param}: {reason}.")
+        items += [" ".join(str(s).split()) for s in (source or [])]
     seen, unique = set(), []
     for s in items:
         if s not in seen:
