@@ -88,6 +88,22 @@ def chart_html(spec: dict, *, element_id: str | None = None) -> str:
     )
 
 
+#: Axis defaults of every chart (a chart's own axis settings win): numeric labels keep a gap
+#: or are thinned (no "−0.12−0.10"), discrete x labels are not turned on their side.
+AXIS_CONFIG = {
+    "axisQuantitative": {"labelOverlap": True, "labelSeparation": 6, "labelFlush": True},
+    "axisXDiscrete": {"labelAngle": 0, "labelLimit": 120},
+}
+
+
+def with_axis_config(spec: dict) -> dict:
+    """``spec`` with :data:`AXIS_CONFIG` under its own config (its own settings win)."""
+    config = dict(spec.get("config") or {})
+    for key, defaults in AXIS_CONFIG.items():
+        config[key] = {**defaults, **(config.get(key) or {})}
+    return {**spec, "config": config}
+
+
 def show(chart: Any):
     """Display an Altair chart (or a Vega-Lite dict) in a page notebook, without any CDN.
 
@@ -96,7 +112,7 @@ def show(chart: Any):
     from IPython.display import HTML
 
     spec = chart if isinstance(chart, dict) else chart.to_dict()
-    return HTML(chart_html(spec))
+    return HTML(chart_html(with_axis_config(spec)))
 
 
 def bundle_js() -> str:

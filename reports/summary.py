@@ -232,15 +232,11 @@ def _neighbours(result: Analysis, *, limit: int) -> list[str]:
 def _note_items(result: Analysis) -> list[str]:
     prep = result.prep
     items: list[str] = []
+    # prep's notes say once which runs were excluded ("Excluded 3 of 1,200 runs ...") and
+    # which hyperparameters were set aside, grouped by reason: no second line for either
     for source in (source_notes(result.table.meta), prep.notes, result.linear.warnings,
                    result.forest.warnings, result.importance.notes, result.significance.notes):
         items += [" ".join(str(s).split()) for s in (source or [])]
-    if prep.excluded is not None and len(prep.excluded):
-        counts = prep.excluded["reason"].astype(str).value_counts()
-        items.append(f"{plural(int(counts.sum()), 'run')} left out: "
-                     + "; ".join(f"{n} × {r}" for r, n in counts.items()) + ".")
-    for param, reason in list(prep.set_aside.items()):
-        items.append(f"Set aside {param}: {reason}.")
     seen, unique = set(), []
     for s in (cut_long(s, word=NAME_CHARS, whole=4 * QUOTE_CHARS) for s in items):
         if s not in seen:

@@ -81,7 +81,24 @@ def test_parallel_data_only_varying_params_and_log_axes(analysis):
     np.testing.assert_allclose(sorted(pos.unique()), [0.0, 0.5, 1.0], atol=1e-9)
     opt = data.axes.set_index("title").loc["optimizer"]
     assert sorted(data.runs["pos_" + opt["field"]].unique()) == [0.0, 1.0]
-    assert len(data.runs) == len(prep.runs)
+    assert (data.runs["kind"] == overview.RUNS).sum() == len(prep.runs)
+
+
+def test_parallel_data_draws_configuration_means_and_marks_the_best(analysis):
+    """One line per configuration at the mean of its runs (on the analysis scale and as
+    logged), the best TOP_CONFIGS flagged; every run is there too, behind the radio button."""
+    prep = analysis.prep
+    data = overview._parallel_data(analysis)
+    means = data.runs[data.runs["kind"] == overview.MEANS]
+    want = prep.runs.groupby(list(prep.params), dropna=False)["y"].agg(["mean", "size"])
+    assert len(means) == len(want) == len(analysis.significance.run_configs)
+    np.testing.assert_allclose(np.sort(means["y"].to_numpy()), np.sort(want["mean"].to_numpy()))
+    best = means.sort_values("y", ascending=not prep.maximize)
+    assert best["top"].head(overview.TOP_CONFIGS).all() and not best["top"].iloc[
+        overview.TOP_CONFIGS:].any()
+    assert best["name"].iat[0].startswith("configuration rank 1, mean of ")
+    spec = json.dumps(charts.parallel_coordinates(analysis).to_dict())
+    assert '"show"' in spec and overview.RUNS in spec and "datum.kind === show" in spec
 
 
 def test_top_configs_and_summary(analysis):
@@ -124,6 +141,7 @@ def test_row_caps_on_100k_runs(big):
     assert len(big.prep.runs) > 90_000
     pc = overview._parallel_data(big)
     assert len(pc.runs) == MAX_ROWS and "random sample" in pc.caption
+    assert (pc.runs["kind"] == overview.MEANS).sum() == len(big.significance.run_configs)
     assert _rows(charts.parallel_coordinates(big)) <= MAX_ROWS
     assert big.significance.applicable
     assert charts.significance_walk(big)  # no Vega dataset: every configuration, as columns
@@ -142,3 +160,99 @@ def test_overview_counts_exact_configurations_and_names_the_ranking_scale():
     assert "mean (rank scale)" in top and top["mean (rank scale)"].is_monotonic_increasing
     caption = overview.top_configs_caption(a)
     assert "rank scale" in caption and "groups them into ranges" in caption
+
+
+def test_tables_write_the_bound_of_an_underflowed_p_value():
+    """A p-value of 0 (float underflow) reads "< 1e-300" in a table, as the text writes it;
+    other zeros stay 0."""
+    from sweepsight.reports.charts.tables import html_table
+
+    out = html_table(pd.DataFrame({"param": ["lr", "wd"], "p_value": [0.0, 0.031],
+                                   "p_holm": [0.0, 0.062], "ks_p": [0.0, 1.0],
+                                   "share": [0.0, 0.5]}))
+    rows = out.split("<tr>")[2:]
+    assert rows[0].count("<td>&lt; 1e-300</td>") == 3 and "<td>0</td>" in rows[0]  # share 0
+    assert "1e-300" not in rows[1] and "<td>0.031</td>" in rows[1]
+
+
+def test_flags_in_page_text_are_code_that_does_not_wrap():
+    from sweepsight.reports.charts.tables import flags_as_code
+    from sweepsight.reports.escape import markdown_html
+
+    out = flags_as_code(markdown_html(
+        "More seeds, or --test welch (which compares means), or --quick; "
+        "`--test` stays a code span, `--baseline \"--source csv\"` too; a--b is no flag; "
+        '[a link](https://example.org/?x=--test "--test").'))
+    assert out.count('<code style="white-space: nowrap">') == 2
+    assert '<code style="white-space: nowrap">--test welch</code> (which' in out
+    assert '<code style="white-space: nowrap">--quick</code>;' in out
+    assert "<code>--test</code>" in out and "a--b" in out and "x=--test" in out
+
+
+
+def test_walk_is_a_vega_lite_view_fed_one_target_at_a_time(analysis):
+    """The walk's chart is a Vega-Lite spec whose datasets are empty names (the script hands
+    them the current target's rows through the View API); the script draws no SVG itself."""
+    from importlib import resources
+
+    import altair as alt
+
+    data = json.loads(significance.walk_data(analysis))
+    spec = data["spec"]
+    alt.HConcatChart.from_dict(spec)  # valid Vega-Lite (raises on a schema error)
+    names = set(data["datasets"].values())
+    assert names == {significance.NEIGHBOURS, significance.SEEDS}
+    assert "datasets" not in spec  # no rows in the spec: the script inserts the target's
+    text = json.dumps(spec)
+    for name in names:
+        assert f'{{"name": "{name}"}}' in text
+    assert text.count('"values"') == 1  # only the zero line's one row
+    assert '"description"' in text and '"tooltip"' in text  # aria labels and tooltips
+    colors = json.dumps(spec["hconcat"][0]["layer"][2]["encoding"]["color"]["scale"])
+    assert all(c in colors for c in significance.VERDICT_COLORS.values())
+    script = resources.files("sweepsight.reports").joinpath(
+        "assets/significance_walk.js").read_text(encoding="utf-8")
+    assert "createElementNS" not in script and "<svg" not in script
+    assert "vegaEmbed(" in script and ".change(" in script and "addEventListener(\"click\"" in script
+
+
+def test_comparison_chart_labels_every_row_it_draws():
+    """Beyond CHART_ROWS matched configurations the chart draws the largest gains and losses,
+    each row labelled, and its title says how many there are."""
+    from sweepsight.analysis.compare import compare_sweeps
+    from sweepsight.analysis.prepare import prepare
+    from sweepsight.reports.charts import comparison
+
+    grid = {"a": S.Choice(list(range(6))), "b": S.Choice(list(range(6))),
+            "c": S.Choice(["x", "y"])}
+
+    def sweep(seed):
+        table = S.make_table(grid, grid=True, seeds=3, noise=0.1, target="acc",
+                             effects={"a": {0: -0.3}}, random_state=seed)
+        return prepare(table, target="acc", direction="maximize")
+
+    comp = compare_sweeps(sweep(1), sweep(2), test="welch", n_boot=50)
+    data = comparison.comparison_data(comp)
+    assert len(data) == 72 > comparison.CHART_ROWS
+    spec = comparison.comparison_chart(comp).to_dict()
+    rows = next(iter(spec["datasets"].values()))
+    assert len(rows) == comparison.CHART_ROWS
+    drawn = [r["configuration"] for r in rows]
+    assert drawn[:20] == list(data["configuration"].head(20))
+    assert drawn[20:] == list(data["configuration"].tail(20))
+    assert spec["layer"][0]["encoding"]["y"]["axis"].get("labels", True) is True
+    assert "of 72 matched configurations" in str(spec["title"])
+
+
+def test_comparison_chart_of_few_configurations_draws_them_all():
+    from sweepsight.analysis.compare import compare_sweeps
+    from sweepsight.analysis.prepare import prepare
+    from sweepsight.reports.charts import comparison
+
+    def sweep(seed):
+        table = S.make_table({"a": S.Choice([1, 2, 3]), "c": S.Choice(["x", "y"])}, grid=True,
+                             seeds=3, noise=0.1, target="acc", random_state=seed)
+        return prepare(table, target="acc", direction="maximize")
+
+    spec = comparison.comparison_chart(compare_sweeps(sweep(1), sweep(2), n_boot=50)).to_dict()
+    assert len(next(iter(spec["datasets"].values()))) == 6 and "title" not in spec

@@ -435,3 +435,17 @@ def test_run_analysis_passes_progress_to_an_analyse_that_takes_it(tmp_path, monk
                                  progress=lambda name, s: seen.append(name))
     assert seen == list(timings) and "forest" in seen
     assert build.load_analysis(tmp_path / "a.pkl").options.target == "val_acc"
+
+
+def test_summary_notes_say_each_fact_once(built_site):
+    """The runs left out and the hyperparameters set aside appear once in summary.md's notes
+    (they came from prep's notes and again from the summary's own lines)."""
+    notes = (built_site.site / "summary.md").read_text(encoding="utf-8").split(
+        "## Notes and caveats")[1]
+    items = [line for line in notes.splitlines() if line.startswith("- ")]
+    assert len(items) == len(set(items))
+    assert sum("Excluded 1 of 73 runs" in s for s in items) == 1
+    assert not any(" left out: " in s and "×" in s for s in items)
+    grouped = [s for s in items if "Set aside (not analysed as hyperparameters)" in s]
+    assert len(grouped) == 1 and "seed" in grouped[0]
+    assert not any(s.startswith("- Set aside seed") for s in items)

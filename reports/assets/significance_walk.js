@@ -1,12 +1,13 @@
 /* The significance walk: every configuration reachable from an embedded, columnar data set.
- * SWEEPSIGHT_WALK(root, data) draws the picker, the target's neighbourhood (SVG), its table
- * and the paged table of every pair. All text from the data goes through textContent.
+ * SWEEPSIGHT_WALK(root, data) builds the picker, the target's neighbourhood chart (a Vega-Lite
+ * view of data.spec, embedded with vegaEmbed from the site's bundle: this script draws no
+ * mark or axis, it hands the view the target's rows through Vega's View API), its table and
+ * the paged table of every pair. All text from the data goes through textContent.
  * A URL hash "#<hash_key>=<index or key>" (hash_key "config" by default) selects a
  * configuration on load and when the hash changes: its index in the data (0 = the best), its
  * label ("lr=0.01, solver=adam"), or some of its values (the best-ranked match). */
 window.SWEEPSIGHT_WALK = window.SWEEPSIGHT_WALK || function (root, D) {
   "use strict";
-  var SVGNS = "http://www.w3.org/2000/svg";
   // numbers arrive as comma-separated strings (an empty field is a missing value)
   function nums(s) {
     if (s === "") return [];
@@ -17,7 +18,7 @@ window.SWEEPSIGHT_WALK = window.SWEEPSIGHT_WALK || function (root, D) {
   var pr = {};
   for (var key in D.pairs) pr[key] = nums(D.pairs[key]);
   var C = D.n.length, P = pr.b.length, NP = D.params.length;
-  var V = D.verdicts, COL = D.colors, FS = 12;
+  var V = D.verdicts;
   // pairs are stored by their first configuration (CSR); differences of means follow from
   // the configurations
   pr.a = new Array(P); pr.diff = new Array(P); pr.rdiff = new Array(P);
@@ -54,12 +55,6 @@ window.SWEEPSIGHT_WALK = window.SWEEPSIGHT_WALK || function (root, D) {
 
   function el(tag, attrs, text) {
     var e = document.createElement(tag);
-    for (var a in attrs || {}) e.setAttribute(a, attrs[a]);
-    if (text !== undefined) e.textContent = text;
-    return e;
-  }
-  function sv(tag, attrs, text) {
-    var e = document.createElementNS(SVGNS, tag);
     for (var a in attrs || {}) e.setAttribute(a, attrs[a]);
     if (text !== undefined) e.textContent = text;
     return e;
@@ -140,23 +135,12 @@ window.SWEEPSIGHT_WALK = window.SWEEPSIGHT_WALK || function (root, D) {
 
   D.legend.forEach(function (item) {
     var row = el("div", {"class": "walk-legend-item"});
-    var sw = sv("svg", {width: "16", height: "14"});
-    sw.appendChild(marker(item.verdict, 8, 7));
-    row.appendChild(sw);
-    var b = el("b", {}, " " + item.verdict + ": ");
+    var b = el("b", {}, item.verdict + ": ");
+    b.style.color = item.verdict === "not testable" ? "#777" : D.colors[item.verdict];
     row.appendChild(b);
     row.appendChild(document.createTextNode(item.text));
     legend.appendChild(row);
   });
-
-  function marker(verdict, x, y) {
-    var c = COL[verdict];
-    if (verdict === "cannot tell")
-      return sv("circle", {cx: x, cy: y, r: 5, fill: "#ffffff", stroke: c, "stroke-width": 2});
-    if (verdict === "target")
-      return sv("path", {d: "M" + x + "," + (y - 6) + "l6,6l-6,6l-6,-6z", fill: c});
-    return sv("circle", {cx: x, cy: y, r: 5, fill: c, stroke: verdict === "not testable" ? "#999" : c});
-  }
 
   var target = 0;
   function pick(changed) {
@@ -201,97 +185,91 @@ window.SWEEPSIGHT_WALK = window.SWEEPSIGHT_WALK || function (root, D) {
     header.appendChild(document.createTextNode(m));
   }
 
-  function textWidth(svg, s) {
-    var t = sv("text", {"font-size": FS}, s);
-    svg.appendChild(t);
-    var w = t.getComputedTextLength();
-    svg.removeChild(t);
-    return w;
-  }
-
-  function drawChart(t, nb) {
-    chart.textContent = "";
-    var W = D.width, RH = 24, top = 44;
-    var svg = sv("svg", {width: W, height: 100, "font-size": FS, "font-family": "sans-serif",
-                         "class": "walk-svg"});
-    chart.appendChild(svg);
+  // ---------------------------------------------------------------- the Vega view
+  // The spec's datasets start empty; each target's rows replace them (D.datasets names them).
+  var vegaView = null, shown = -1, queued = false;
+  function rowsFor(t, nb) {
     var rowLabels = ["(target)"].concat(nb.map(function (r) { return r.param + "=" + r.to; }));
-    var lw = 0;
-    rowLabels.forEach(function (s) { lw = Math.max(lw, textWidth(svg, s)); });
-    lw = Math.min(Math.ceil(lw) + 12, W * 0.4);
-    var stripW = Math.round((W - lw) * 0.32), gap = 24;
-    var x0 = lw, x1 = W - stripW - gap, s0 = W - stripW, s1 = W - 8;
-    var H = top + RH * (nb.length + 1) + 40;
-    svg.setAttribute("height", H);
-    // scales
-    var lo = 0, hi = 0;
-    nb.forEach(function (r) {
-      [r.diff, r.lo, r.hi].forEach(function (v) { if (v !== null && isFinite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); } });
-    });
-    if (hi === lo) { hi += 1; lo -= 1; }
-    var pad = (hi - lo) * 0.06; lo -= pad; hi += pad;
-    function X(v) { return x0 + 6 + (v - lo) / (hi - lo) * (x1 - x0 - 12); }
-    var vals = [], rows = [t].concat(nb.map(function (r) { return r.other; }));
-    rows.forEach(function (c) { for (var q = vstart[c]; q < vstart[c + 1]; q++) if (D.values[q] !== null) vals.push(D.values[q]); });
-    var vlo = Math.min.apply(null, vals.length ? vals : [0]), vhi = Math.max.apply(null, vals.length ? vals : [1]);
-    if (vhi === vlo) { vhi += 1; vlo -= 1; }
-    function S(v) { return s0 + 4 + (v - vlo) / (vhi - vlo) * (s1 - s0 - 8); }
-    svg.appendChild(sv("text", {x: x0, y: 16, "font-weight": "bold"}, "Neighbour mean \u2212 target mean"));
-    svg.appendChild(sv("text", {x: x0, y: 32}, "with " + D.ci_text + (D.scale === "raw" ? "" : ", " + D.scale + " scale")));
-    svg.appendChild(sv("text", {x: s0, y: 16, "font-weight": "bold"}, "Per-seed values"));
-    svg.appendChild(sv("text", {x: s0, y: 32}, D.scale === "raw" ? "as logged" : D.scale + " scale"));
-    var yEnd = top + RH * rows.length;
-    svg.appendChild(sv("line", {x1: X(0), x2: X(0), y1: top - 4, y2: yEnd, stroke: "#444", "stroke-dasharray": "4 3"}));
-    axis(svg, X, lo, hi, yEnd, x0, x1);
-    axis(svg, S, vlo, vhi, yEnd, s0, s1);
-    rows.forEach(function (c, i) {
-      var y = top + RH * i + RH / 2, r = i ? nb[i - 1] : null;
-      var g = sv("g", {"class": i ? "walk-row walk-neighbour" : "walk-row walk-target",
-                       "data-config": String(c)});
-      if (i % 2 === 0) g.appendChild(sv("rect", {x: 0, y: y - RH / 2, width: W, height: RH, fill: "#f6f6f6"}));
-      else g.appendChild(sv("rect", {x: 0, y: y - RH / 2, width: W, height: RH, fill: "#ffffff"}));
-      var verdict = i ? r.verdict : "target", color = COL[verdict];
-      g.appendChild(sv("text", {x: 4, y: y + 4, "class": "walk-label"}, rowLabels[i]));
-      if (r && r.lo !== null && r.hi !== null) {
-        var line = sv("line", {x1: X(r.lo), x2: X(r.hi), y1: y, y2: y, stroke: color, "stroke-width": 2});
-        if (verdict === "cannot tell") line.setAttribute("stroke-dasharray", "5 3");
-        g.appendChild(line);
-      }
-      g.appendChild(marker(verdict, i ? X(r.diff) : X(0), y));
+    var cfgs = [t].concat(nb.map(function (r) { return r.other; }));
+    var points = [], seeds = [];
+    cfgs.forEach(function (c, i) {
+      var r = i ? nb[i - 1] : null, verdict = r ? r.verdict : "target";
+      var desc = r ? (r.param + ": " + r.from + " \u2192 " + r.to + "; " + r.verdict + "; difference " +
+                      signed(r.diff) + " " + interval(r.lo, r.hi) + "; p (Holm) " + pText(r.holm) +
+                      "; Cliff's \u03b4 " + signed(r.delta, 2) + ". Click or press Enter to make it the target.")
+                   : "the target: " + label(c);
+      var diff = r ? r.diff : 0, ci = r && r.lo !== null && r.hi !== null;
+      // no interval: a rule of no length at the difference (an empty layer has no extent)
+      points.push({row: rowLabels[i], order: i, config: c, verdict: verdict, diff: diff,
+                   lo: ci ? r.lo : diff, hi: ci ? r.hi : diff, desc: desc});
       for (var q = vstart[c]; q < vstart[c + 1]; q++) {
         if (D.values[q] === null) continue;
-        g.appendChild(sv("line", {x1: S(D.values[q]), x2: S(D.values[q]), y1: y - 7, y2: y + 7,
-                                  stroke: color === "#ffffff" ? "#999" : color, "stroke-width": 2}));
+        seeds.push({row: rowLabels[i], order: i, config: c, verdict: verdict, value: D.values[q],
+                    desc: rowLabels[i] + " (" + verdict + "): one seed's value " + num(D.values[q])});
       }
-      var tip = i ? (r.param + ": " + r.from + " \u2192 " + r.to + "; " + r.verdict + "; difference " +
-                     signed(r.diff) + " " + interval(r.lo, r.hi) + "; p (Holm) " + pText(r.holm) +
-                     "; Cliff's \u03b4 " + signed(r.delta, 2) + ". Click to make it the target.")
-                  : "the target: " + label(c);
-      g.appendChild(sv("title", {}, tip));
-      if (i) {
-        g.style.cursor = "pointer";
-        g.addEventListener("click", function () { go(c); });
-      }
-      svg.appendChild(g);
     });
+    return {points: points, seeds: seeds};
   }
-
-  function axis(svg, f, lo, hi, y, a, b) {
-    svg.appendChild(sv("line", {x1: a, x2: b, y1: y, y2: y, stroke: "#888"}));
-    var ticks = niceTicks(lo, hi, (b - a) > 250 ? 5 : 3);
-    ticks.forEach(function (v) {
-      svg.appendChild(sv("line", {x1: f(v), x2: f(v), y1: y, y2: y + 4, stroke: "#888"}));
-      svg.appendChild(sv("text", {x: f(v), y: y + 17, "text-anchor": "middle"}, num(v, 3)));
-    });
+  function replace(name, rows) {
+    // the View's own changeset (the bundle's window.vega is not the Vega module)
+    vegaView.change(name, vegaView.changeset().remove(function () { return true; }).insert(rows));
   }
-  function niceTicks(lo, hi, n) {
-    var step = Math.pow(10, Math.floor(Math.log10((hi - lo) / n)));
-    var err = (hi - lo) / n / step;
-    step *= err >= 7.5 ? 10 : err >= 3.5 ? 5 : err >= 1.5 ? 2 : 1;
+  // the marks of the neighbour points layer, made focusable: Tab reaches them, Enter walks
+  function markItems() {
     var out = [];
-    for (var v = Math.ceil(lo / step) * step; v <= hi + 1e-12 * step; v += step) out.push(Math.abs(v) < step * 1e-9 ? 0 : v);
+    chart.querySelectorAll("g[class~=\"" + D.points_mark + "_marks\"] > path, g[class*=\"" + D.points_mark + "_\"] > path").forEach(function (e) {
+      var item = e.__data__;  // Vega's SVG renderer binds each element to its scenegraph item
+      if (item && item.datum) out.push([e, item.datum]);
+    });
     return out;
   }
+  function decorate() {
+    markItems().forEach(function (pair) {
+      var e = pair[0], d = pair[1], nb = d.verdict !== "target";
+      e.setAttribute("data-config", String(d.config));
+      e.setAttribute("class", nb ? "walk-neighbour" : "walk-target");
+      if (nb) e.setAttribute("tabindex", "0"); else e.removeAttribute("tabindex");
+    });
+  }
+  function drawChart(t, nb) {
+    if (!vegaView) return;  // the view draws the current target once it is embedded
+    var rows = rowsFor(t, nb);
+    replace(D.datasets.neighbours, rows.points);
+    replace(D.datasets.seeds, rows.seeds);
+    vegaView.runAsync().then(function () {
+      decorate();
+      shown = t;
+      if (t === target) root.setAttribute("data-drawn", String(t));
+      if (!root.hasAttribute("data-ready")) root.setAttribute("data-ready", "1");
+    });
+  }
+  function walkFrom(datum) {
+    if (datum && datum.verdict !== undefined && datum.verdict !== "target" && datum.config !== undefined)
+      go(datum.config);
+  }
+  function embed() {
+    // the first target's rows travel in the spec (never every pair): no empty first frame
+    var rows = rowsFor(target, neighbours(target)), spec = D.spec;
+    spec.datasets = {};
+    spec.datasets[D.datasets.neighbours] = rows.points;
+    spec.datasets[D.datasets.seeds] = rows.seeds;
+    window.vegaEmbed(chart, spec, {actions: false, renderer: "svg"}).then(function (res) {
+      vegaView = res.view;
+      vegaView.addEventListener("click", function (event, item) { walkFrom(item && item.datum); });
+      drawChart(target, neighbours(target));
+    }).catch(function (err) { console.error("significance view: " + err); });
+  }
+  chart.addEventListener("keydown", function (ev) {
+    if (ev.key !== "Enter" && ev.key !== " ") return;
+    var e = ev.target, d = e && e.__data__ && e.__data__.datum;
+    if (!d || !e.hasAttribute("data-config")) return;
+    ev.preventDefault();
+    walkFrom(d);
+    vegaView.runAsync().then(function () {
+      var first = chart.querySelector(".walk-neighbour");
+      if (first) first.focus();
+    });
+  });
 
   // ---------------------------------------------------------------- tables
   var nbSort = {key: "verdict", dir: 1}, nbFilter = "";
@@ -348,6 +326,20 @@ window.SWEEPSIGHT_WALK = window.SWEEPSIGHT_WALK || function (root, D) {
     });
     return tr;
   }
+  // a table row that walks on a click, or on Enter once focused (Tab reaches it); after a
+  // keyboard walk the focus moves to the first row of ``then`` (the new target's table)
+  function walkable(row, walk, then) {
+    row.setAttribute("tabindex", "0");
+    row.style.cursor = "pointer";
+    row.addEventListener("click", walk);
+    row.addEventListener("keydown", function (ev) {
+      if (ev.key !== "Enter" && ev.key !== " ") return;
+      ev.preventDefault();
+      walk();
+      var first = then.querySelector("tbody tr[data-config]");
+      if (first) first.focus();
+    });
+  }
   function bodyCell(tr, text) {
     var td = el("td");
     text.split("\n").forEach(function (line, i) {
@@ -382,9 +374,8 @@ window.SWEEPSIGHT_WALK = window.SWEEPSIGHT_WALK || function (root, D) {
     }).sort(sorter(nbSort)).forEach(function (r) {
       var row = el("tr", {"data-config": String(r.other)});
       row.style.background = D.row_colors[r.verdict] || "transparent";
-      row.style.cursor = "pointer";
       NB_COLS.forEach(function (c) { bodyCell(row, c.cell(r)); });
-      row.addEventListener("click", function () { go(r.other); });
+      walkable(row, function () { go(r.other); }, nbTable);
       body.appendChild(row);
     });
     nbTable.appendChild(body);
@@ -473,9 +464,8 @@ window.SWEEPSIGHT_WALK = window.SWEEPSIGHT_WALK || function (root, D) {
       r.cfg = t;
       var row = el("tr");
       row.style.background = D.row_colors[r.verdict] || "transparent";
-      row.style.cursor = "pointer";
       ALL_COLS.forEach(function (c) { bodyCell(row, c.cell(r)); });
-      row.addEventListener("click", function () { go(t); root.scrollIntoView(); });
+      walkable(row, function () { go(t); root.scrollIntoView(); }, nbTable);
       body.appendChild(row);
     });
     allTable.appendChild(body);
@@ -519,5 +509,6 @@ window.SWEEPSIGHT_WALK = window.SWEEPSIGHT_WALK || function (root, D) {
 
   if (!followHash()) setTarget(0);
   drawAll();
-  root.setAttribute("data-ready", "1");
+  if (window.vegaEmbed) embed();
+  else (window.__sweepsightQueue = window.__sweepsightQueue || []).push(embed);
 };

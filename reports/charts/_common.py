@@ -102,3 +102,10 @@ def runs_with_text_params(prep, field_of: dict[str, str], rows: pd.DataFrame) ->
     for p in prep.params:
         out[field_of[p]] = [fmt.value(v) for v in rows[p].to_numpy(dtype=object)]
     return out
+
+
+def label_angle(levels, width: float, *, char_px: float = 7.0) -> int:
+    """The angle of a discrete x axis's labels: level (0) when they fit side by side in
+    ``width`` pixels, else -40 (never on their side)."""
+    need = sum(len(str(v)) * char_px + 8 for v in levels)
+    return 0 if need <= width else -40

@@ -34,18 +34,30 @@ def comparison_data(comp, *, max_rows: int = MAX_ROWS) -> pd.DataFrame:
     return out
 
 
+#: Rows of the comparison chart: beyond this many matched configurations it shows the
+#: largest gains and the largest losses (half each), every row labelled.
+CHART_ROWS = 40
+
+
 def comparison_chart(comp):
-    """Differences with their bootstrap intervals, one row per matched configuration, coloured
-    by verdict (None without matched configurations)."""
+    """Differences with their bootstrap intervals, one labelled row per matched configuration
+    (the :data:`CHART_ROWS` // 2 largest gains and losses when there are more), coloured by
+    verdict (None without matched configurations)."""
     import altair as alt
 
     data = comparison_data(comp)
     if not len(data):
         return None
+    titled = {}
+    if len(data) > CHART_ROWS:
+        half = CHART_ROWS // 2
+        titled["title"] = (f"The {half} largest gains and the {half} largest losses of "
+                           f"{len(data):,} matched configurations")
+        data = pd.concat([data.head(half), data.tail(half)], ignore_index=True)
     verdicts = [v for v in VERDICT_COLORS if v in set(data["verdict"])]
     color = alt.Color("verdict:N", scale=alt.Scale(domain=verdicts,
                                                    range=[VERDICT_COLORS[v] for v in verdicts]))
-    y = alt.Y("configuration:N", sort=None, title=None, axis=alt.Axis(labels=len(data) <= 60))
+    y = alt.Y("configuration:N", sort=None, title=None, axis=alt.Axis(labelLimit=420))
     tips = ["configuration:N", alt.Tooltip("baseline:Q", format=".4g"),
             alt.Tooltip("current:Q", format=".4g"), alt.Tooltip("diff:Q", format=".4g"),
             alt.Tooltip("p_holm:Q", format=".2g"), "verdict:N"]
@@ -55,9 +67,11 @@ def comparison_chart(comp):
                                    x2="high:Q", color=color)
     dots = base.mark_point(filled=True).encode(x="diff:Q", color=color, tooltip=tips)
     zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(strokeDash=[4, 4]).encode(x="x:Q")
-    return (bars + dots + zero).properties(height=max(120, min(12 * len(data), 900))) \
+    return (bars + dots + zero).properties(height=alt.Step(FONT_PX + 5), width=420,
+                                           **titled) \
         .configure_axis(labelFontSize=FONT_PX, titleFontSize=FONT_PX + 1) \
-        .configure_legend(labelFontSize=FONT_PX, titleFontSize=FONT_PX)
+        .configure_legend(labelFontSize=FONT_PX, titleFontSize=FONT_PX) \
+        .configure_title(fontSize=FONT_PX + 1, fontWeight="normal", limit=760)
 
 
 def _norm(value):

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from sweepsight.reports.charts._common import (MAX_ROWS, fields, metric_encoding, metric_title,
-                                    param_tooltips, runs_with_text_params, sample_rows)
+from sweepsight.reports.charts._common import (MAX_ROWS, fields, label_angle, metric_encoding,
+                                    metric_title, param_tooltips, runs_with_text_params,
+                                    sample_rows)
 
 if TYPE_CHECKING:
     from sweepsight.analysis import Analysis
@@ -47,8 +48,9 @@ def _importance_data(analysis: Analysis) -> pd.DataFrame:
 
 
 def importance_chart(analysis: Analysis):
-    """Three panels sharing the param axis: main-effect share (noise floor as a rule), forest
-    impurity and permutation importance (± their spread), Spearman correlation (sign)."""
+    """Four panels sharing the param axis: main-effect share (noise floor as a rule), forest
+    impurity importance and permutation importance (± their spread; each on its own scale,
+    they are different units), Spearman correlation (sign)."""
     import altair as alt
 
     data = _importance_data(analysis)
@@ -64,30 +66,41 @@ def importance_chart(analysis: Analysis):
             x=alt.X("share:Q", title="share of variance (main effect)", axis=alt.Axis(format="~%")),
             color=alt.condition("datum.above_floor", alt.value("#4c78a8"), alt.value("#c7c7c7"))),
         base.mark_tick(color="#d62728", thickness=2, size=16).encode(x="noise_floor:Q"),
-    ).properties(width=220, height=max(60, 30 * len(order)), title="Main effects (red tick: noise floor)")
-    long = pd.concat([
-        pd.DataFrame({"param": data["param"], "kind": "impurity", "value": data["impurity"],
-                      "lo": data["impurity"] - data["impurity_std"].fillna(0),
-                      "hi": data["impurity"] + data["impurity_std"].fillna(0)}),
-        pd.DataFrame({"param": data["param"], "kind": "permutation", "value": data["permutation"],
-                      "lo": data["permutation"] - data["permutation_std"].fillna(0),
-                      "hi": data["permutation"] + data["permutation_std"].fillna(0)}),
-    ], ignore_index=True)
-    fb = alt.Chart(long).encode(y=y, yOffset="kind:N",
-                                color=alt.Color("kind:N", title="forest",
-                                                scale=alt.Scale(range=["#72b7b2", "#54a24b"])),
-                                tooltip=["param:N", "kind:N", alt.Tooltip("value:Q", format=".3f"),
-                                         alt.Tooltip("lo:Q", format=".3f"),
-                                         alt.Tooltip("hi:Q", format=".3f")])
-    forest = alt.layer(fb.mark_bar().encode(x=alt.X("value:Q", title="forest importance")),
-                       fb.mark_rule(color="black").encode(x="lo:Q", x2="hi:Q")
-                       ).properties(width=200, height=max(60, 30 * len(order)),
-                                    title=f"Forest (cv R² {analysis.forest.cv_r2:.2f})")
+    ).properties(width=200, height=max(60, 30 * len(order)),
+                 title=["Main effects", "(red tick: noise floor)"])
+    cv = f"forest, cv R\u00b2 {analysis.forest.cv_r2:.2f}"
+    impurity = _forest_panel(data, y, "impurity", "#72b7b2", width=170,
+                             axis_title="share of impurity decrease",
+                             title=["Impurity importance", f"(mean impurity decrease; {cv})"])
+    permutation = _forest_panel(data, y, "permutation", "#54a24b", width=170,
+                                axis_title="drop in R\u00b2",
+                                title=["Permutation importance",
+                                       "(drop in R\u00b2 when shuffled)"])
     corr = base.mark_bar().encode(
         x=alt.X("corr:Q", title="Spearman r", scale=alt.Scale(domain=[-1, 1])),
         color=alt.condition("datum.corr > 0", alt.value("#54a24b"), alt.value("#e45756")),
-    ).properties(width=160, height=max(60, 30 * len(order)), title="Correlation")
-    return alt.hconcat(main, forest, corr).resolve_scale(color="independent", y="shared")
+    ).properties(width=140, height=max(60, 30 * len(order)), title="Correlation")
+    # impurity (a share of impurity decrease) and permutation (a drop in R²) are different units:
+    # each on its own axis
+    return alt.hconcat(main, impurity, permutation, corr).resolve_scale(
+        color="independent", y="shared", x="independent")
+
+
+def _forest_panel(data: pd.DataFrame, y, kind: str, color: str, *, width: int, title,
+                  axis_title: str):
+    """One forest importance per param with ± its spread over the trees / repeats."""
+    import altair as alt
+
+    rows = pd.DataFrame({"param": data["param"], "value": data[kind],
+                         "lo": data[kind] - data[f"{kind}_std"].fillna(0),
+                         "hi": data[kind] + data[f"{kind}_std"].fillna(0)})
+    base = alt.Chart(rows).encode(
+        y=y, tooltip=["param:N", alt.Tooltip("value:Q", format=".3f", title=kind),
+                      alt.Tooltip("lo:Q", format=".3f", title="- std"),
+                      alt.Tooltip("hi:Q", format=".3f", title="+ std")])
+    return alt.layer(base.mark_bar(color=color).encode(x=alt.X("value:Q", title=axis_title)),
+                     base.mark_rule(color="black").encode(x="lo:Q", x2="hi:Q")
+                     ).properties(width=width, height=max(60, 30 * len(rows)), title=title)
 
 
 def interactions_chart(analysis: Analysis, *, top: int = 8):
@@ -152,13 +165,14 @@ def metric_vs_params_chart(analysis: Analysis, *, top: int = 4, max_rows: int = 
                                                                zero=False)),
                 y=yenc, tooltip=tips).properties(width=220, height=200))
         else:
+            angle = label_angle(data.runs[f].unique(), 220)
+            xd = alt.X(f"{f}:N", title=p, axis=alt.Axis(labelAngle=angle, labelLimit=120))
             panels.append(alt.layer(
                 # min-max whiskers: the runs are drawn as dots anyway, and an empty outlier
                 # layer makes Vega warn "Infinite extent"
-                base.mark_boxplot(extent="min-max", opacity=0.5).encode(
-                    x=alt.X(f"{f}:N", title=p), y=yenc),
+                base.mark_boxplot(extent="min-max", opacity=0.5).encode(x=xd, y=yenc),
                 base.mark_circle(size=18, opacity=0.4, color="#333").encode(
-                    x=alt.X(f"{f}:N", title=p), y=yenc, tooltip=tips),
+                    x=xd, y=yenc, tooltip=tips),
             ).properties(width=220, height=200))
     if not panels:
         return None

@@ -171,6 +171,34 @@ def _positions(values: pd.Series, *, numeric: bool, log: bool) -> tuple[np.ndarr
     return pos, ticks
 
 
+#: The best configurations the parallel coordinates highlight.
+TOP_CONFIGS = 10
+#: What the parallel coordinates show (a radio button switches): ``kind`` of each row.
+MEANS, RUNS = "configuration means", "every run"
+
+
+def _config_means(prep, *, max_rows: int, random_state: int = 0) -> pd.DataFrame:
+    """One row per configuration (runs with the same hyperparameters): ``name`` ("rank 3,
+    mean of 5 runs"), the means of ``y_raw`` and ``y``, ``rank`` (1 = best on the analysis
+    scale) and the hyperparameters; the best first, at most ``max_rows`` (the best
+    :data:`TOP_CONFIGS` always kept, the rest a seeded sample)."""
+    runs = prep.runs
+    if not prep.params or not len(runs):
+        return pd.DataFrame(columns=["name", "y_raw", "y", "rank", *prep.params])
+    grouped = runs.groupby(list(prep.params), dropna=False, sort=False)
+    out = grouped[["y_raw", "y"]].mean().reset_index()
+    out["n"] = grouped.size().to_numpy()
+    out = out.sort_values("y", ascending=not prep.maximize, kind="stable").reset_index(drop=True)
+    out["rank"] = np.arange(1, len(out) + 1)
+    if len(out) > max_rows:
+        rest = np.random.default_rng(random_state).choice(
+            np.arange(TOP_CONFIGS, len(out)), max_rows - TOP_CONFIGS, replace=False)
+        out = out.iloc[np.r_[np.arange(TOP_CONFIGS), np.sort(rest)]].reset_index(drop=True)
+    out["name"] = [f"configuration rank {r}, mean of {n} run{'s' if n != 1 else ''}"
+                   for r, n in zip(out["rank"], out["n"])]
+    return out
+
+
 def _parallel_data(analysis: Analysis, *, max_rows: int = MAX_ROWS, random_state: int = 0) -> ParallelData:
     """Runs on normalised axes: the varying hyperparameters (log10 where the analysis used it,
     categoricals at evenly spaced positions), ordered by importance, then the metric."""
@@ -181,9 +209,15 @@ def _parallel_data(analysis: Analysis, *, max_rows: int = MAX_ROWS, random_state
         ranked = [p for p in imp["param"] if p in order]
         order = ranked + [p for p in order if p not in ranked]
     field_of = fields(order)
-    sample = sample_rows(prep.runs, max_rows=max_rows, random_state=random_state)
-    rows = sample.frame
+    # the best configuration last: drawn on top
+    means = _config_means(prep, max_rows=max_rows // 2, random_state=random_state).iloc[::-1]
+    sample = sample_rows(prep.runs, max_rows=max_rows - len(means), random_state=random_state)
+    rows = pd.concat([means, sample.frame[["name", "y_raw", "y", *prep.params]]],
+                     ignore_index=True)
     out = runs_with_text_params(prep, field_of, rows)
+    out["kind"] = [MEANS] * len(means) + [RUNS] * len(sample.frame)
+    out["top"] = np.r_[means["rank"].to_numpy() <= TOP_CONFIGS,
+                       np.zeros(len(sample.frame), dtype=bool)]
     axes, ticks = [], []
     for p in order:
         log = p in prep.log_scaled
@@ -216,8 +250,9 @@ def _parallel_data(analysis: Analysis, *, max_rows: int = MAX_ROWS, random_state
 
 
 def parallel_coordinates(analysis: Analysis, *, max_rows: int = MAX_ROWS):
-    """Brushable parallel coordinates: one line per run, coloured by the metric; drag on the
-    metric strip below to keep only the runs in that range."""
+    """Brushable parallel coordinates: one line per configuration (the mean of its runs), the
+    best :data:`TOP_CONFIGS` drawn bold, coloured by the metric; a radio button shows every
+    run instead; drag on the metric strip below to keep only the lines in that range."""
     import altair as alt
 
     data = _parallel_data(analysis, max_rows=max_rows)
@@ -226,6 +261,9 @@ def parallel_coordinates(analysis: Analysis, *, max_rows: int = MAX_ROWS):
     pos_fields = ["pos_" + f for f in data.axes["field"]]
     fold_name = dict(zip(pos_fields, axis_order))
     brush = alt.selection_interval(name="brush", encodings=["x"])
+    show = alt.param(name="show", value=MEANS,
+                     bind=alt.binding_radio(options=[MEANS, RUNS], name="lines: "))
+    shown = "datum.kind === show"
     tips = param_tooltips(prep, data.field_of) + [
         alt.Tooltip("y_raw:Q", title=prep.target, format=".4g")]
     # colour and filter strip on the analysis scale (log10 axis, or ranks), see _parallel_data
@@ -233,20 +271,25 @@ def parallel_coordinates(analysis: Analysis, *, max_rows: int = MAX_ROWS):
     field += ":Q"
     metric_color = alt.Color(field, title=prep.target + (" (rank)" if field == "y:Q" else ""),
                              scale=alt.Scale(scheme="viridis", reverse=not prep.maximize, **kind))
-    lines = alt.Chart(data.runs).transform_window(index="count()").transform_fold(
+    # the best configurations bold and opaque; outside the brush every line fades
+    opacity = {"condition": [{"test": {"not": {"param": "brush"}}, "value": 0.08},
+                             {"test": "datum.top", "value": 0.95}], "value": 0.35}
+    lines = alt.Chart(data.runs).transform_filter(shown).transform_window(
+        index="count()").transform_fold(
         pos_fields, as_=["key", "pos"]
     ).transform_lookup(  # the axis title by a lookup: no run-derived text in an expression
         lookup="key", from_=alt.LookupData(pd.DataFrame({"key": list(fold_name),
                                                           "axis": list(fold_name.values())}),
                                            key="key", fields=["axis"])
-    ).mark_line(opacity=0.35, strokeWidth=1).encode(
+    ).mark_line().encode(
         x=alt.X("axis:N", sort=axis_order, title=None, axis=alt.Axis(labelAngle=0, orient="top")),
         y=alt.Y("pos:Q", axis=None, scale=alt.Scale(domain=[-0.1, 1.02])),
         detail="index:N",
         color=alt.condition(brush, metric_color, alt.value("#e0e0e0")),
-        opacity=alt.condition(brush, alt.value(0.5), alt.value(0.08)),
+        opacity=opacity,
+        strokeWidth=alt.condition("datum.top", alt.value(2.5), alt.value(1)),
         tooltip=tips,
-    )
+    ).add_params(show)
     rules = alt.Chart(data.axes).mark_rule(color="#888").encode(x=alt.X("axis:N", sort=axis_order))
     labels = alt.Chart(data.ticks).mark_text(align="left", dx=3, fontSize=10, color="#333",
                                              limit=AXIS_PX - 8).encode(
@@ -254,7 +297,7 @@ def parallel_coordinates(analysis: Analysis, *, max_rows: int = MAX_ROWS):
         tooltip=alt.Tooltip("full:N", title="value"))
     width = max(400, AXIS_PX * len(axis_order))
     top = alt.layer(lines, rules, labels).properties(width=width, height=320)
-    strip = alt.Chart(data.runs).mark_tick(opacity=0.6).encode(
+    strip = alt.Chart(data.runs).transform_filter(shown).mark_tick(opacity=0.6).encode(
         x=alt.X(field, title=metric_title(prep) + suffix + " — drag here to filter",
                 scale=alt.Scale(zero=False, **kind)),
         color=alt.condition(brush, metric_color, alt.value("#cccccc")),

@@ -2,9 +2,11 @@
 
 :func:`significance_walk` embeds every configuration and every tested pair as compact columns
 (levels once, configurations as codes, neighbours by index) for a small script
-(``reports/assets/significance_walk.js``) that draws the target, its neighbours and their
-tables, so the reader can walk from any configuration to any other; no Vega dataset is
-involved, so the view scales to tens of thousands of configurations.
+(``reports/assets/significance_walk.js``) that keeps the picker, the tables and the URL hash,
+so the reader can walk from any configuration to any other. The chart is the Vega-Lite view
+of :func:`neighbourhood_spec` (the target's neighbours and their per-seed values); the script
+hands it only the current target's rows through Vega's View API, never a dataset of every
+pair, so the view scales to tens of thousands of configurations.
 :func:`significance_table_html` is the classic table of one configuration's neighbours.
 """
 from __future__ import annotations
@@ -267,7 +269,9 @@ def walk_data(analysis: Analysis, *, files: tuple[str, str] | None = PAIR_FILES,
         "test": {"ks": "KS", "welch": "Welch", "mannwhitney": "MWU"}.get(test, test),
         "test_field": _TEST_FIELD.get(test, "ks"), "alpha": alpha,
         "params": [for_page(p) for p in params], "levels": levels, "absent": absent, "has_absent": has_absent,
-        "verdicts": WALK_VERDICTS, "width": WALK_WIDTH,
+        "verdicts": WALK_VERDICTS,
+        "spec": neighbourhood_spec(prep, ci_text=f"{100 * (1 - alpha):g}% bootstrap interval"),
+        "datasets": {"neighbours": NEIGHBOURS, "seeds": SEEDS}, "points_mark": POINTS,
         "colors": dict(VERDICT_COLORS), "row_colors": dict(ROW_STYLE),
         "legend": [{"verdict": v, "text": t} for v, t in VERDICT_LEGEND.items()],
         "min_boot": MIN_BOOT_RUNS, "ci_text": f"{100 * (1 - alpha):g}% bootstrap interval",
@@ -280,6 +284,67 @@ def walk_data(analysis: Analysis, *, files: tuple[str, str] | None = PAIR_FILES,
         "values": _num_text(values), "pairs": pair_text,
     }
     return json.dumps(plain, separators=(",", ":"))
+
+
+#: The names of the walk's Vega datasets: the script replaces their rows on each new target.
+NEIGHBOURS, SEEDS = "neighbours", "seeds"
+#: The Vega-Lite mark names of the walk's clickable marks (a Vega mark ``<name>_marks``).
+POINTS = "walk_points"
+_SHAPES = {"target": "diamond"}
+_FONT = {"labelFontSize": 12, "titleFontSize": 12}
+
+
+def neighbourhood_spec(prep, *, ci_text: str, width: int = WALK_WIDTH) -> dict:
+    """The walk's two views as one Vega-Lite spec, without rows: the target and its neighbours
+    by their difference to it (interval rule, verdict-coloured point, hollow for *cannot
+    tell*), and beside it each one's per-seed values. The script feeds the datasets
+    :data:`NEIGHBOURS` (``row, order, config, verdict, diff, lo, hi, desc``) and :data:`SEEDS`
+    (``row, order, config, verdict, value``) through Vega's View API on each new target."""
+    import altair as alt
+
+    scale = prep.metric_scale
+    colors = alt.Scale(domain=list(VERDICT_COLORS), range=list(VERDICT_COLORS.values()))
+    shapes = alt.Scale(domain=list(VERDICT_COLORS),
+                       range=[_SHAPES.get(v, "circle") for v in VERDICT_COLORS])
+    y = alt.Y("row:N", title=None, sort=alt.EncodingSortField("order", op="min"),
+              axis=alt.Axis(labelLimit=220, **_FONT))
+    legend = alt.Legend(orient="bottom", columns=3, **_FONT)
+    verdict = alt.Color("verdict:N", scale=colors, title="verdict", legend=legend)
+    nb = alt.Chart(alt.Data(name=NEIGHBOURS)).encode(y=y)
+    x_title = ["Neighbour mean \u2212 target mean",
+               f"with {ci_text}" + ("" if scale == "raw" else f", {scale} scale")]
+
+    def x(field: str):
+        return alt.X(f"{field}:Q", title=x_title, scale=alt.Scale(zero=True, nice=True),
+                     axis=alt.Axis(labelFlush=True, labelOverlap=True, tickCount=5, **_FONT))
+
+    text = {"description": "desc:N", "tooltip": alt.Tooltip("desc:N", title=None)}
+    # no interval (a side too small to bootstrap): lo = hi = diff, a rule of no length
+    lines = nb.mark_rule(strokeWidth=2).encode(
+        x=x("lo"), x2="hi:Q", color=verdict,
+        strokeDash=alt.condition("datum.verdict === 'cannot tell'", alt.value([5, 3]),
+                                 alt.value([1, 0])), **text)
+    points = nb.mark_point(size=90, filled=True, strokeWidth=2, cursor="pointer").encode(
+        x=x("diff"), color=verdict, stroke=verdict,
+        shape=alt.Shape("verdict:N", scale=shapes, title="verdict", legend=legend),
+        fillOpacity=alt.condition("datum.verdict === 'cannot tell'", alt.value(0), alt.value(1)),
+        **text)
+    points = points.properties(name=POINTS)
+    zero = alt.Chart(alt.Data(values=[{"zero": 0}])).mark_rule(
+        color="#444", strokeDash=[4, 3], aria=False).encode(x=x("zero"))
+    diff = alt.layer(zero, lines, points).properties(width=int(width * 0.46), height=alt.Step(24))
+    strip = alt.Chart(alt.Data(name=SEEDS)).mark_tick(thickness=2, size=14).encode(
+        y=alt.Y("row:N", sort=alt.EncodingSortField("order", op="min"), axis=None),
+        x=alt.X("value:Q", title=["Per-seed values", "as logged" if scale == "raw"
+                                  else f"{scale} scale"],
+                scale=alt.Scale(zero=False, nice=True),
+                axis=alt.Axis(labelFlush=True, labelOverlap=True, tickCount=4, **_FONT)),
+        color=verdict, **text).properties(width=int(width * 0.22),
+                                                               height=alt.Step(24))
+    chart = alt.hconcat(diff, strip, spacing=16).resolve_scale(y="shared")
+    from sweepsight.reports.render import with_axis_config
+
+    return with_axis_config(chart.configure_view(stroke=None).to_dict())
 
 
 def _rows(frame: pd.DataFrame, rows: np.ndarray, columns: list[str]) -> pd.DataFrame:
@@ -297,14 +362,14 @@ _WALK_CSS = """
 .sweepsight-walk .walk-note { color: #8a5a00; font-size: 13px; margin: 2px 0; min-height: 1em; }
 .sweepsight-walk .walk-header { font-size: 14px; margin: 8px 0; }
 .sweepsight-walk .walk-legend { font-size: 13px; margin: 6px 0 10px; }
-.sweepsight-walk .walk-legend-item svg { vertical-align: middle; }
-.sweepsight-walk .walk-svg { display: block; max-width: none; height: auto; }
-.sweepsight-walk .walk-chart { overflow-x: auto; }
+.sweepsight-walk .walk-chart { overflow-x: auto; min-height: 60px; }
+.sweepsight-walk .walk-chart [tabindex]:focus { outline: 2px solid #1f77b4; }
 .sweepsight-walk table.walk-table-grid { border-collapse: collapse; font-size: 12px; width: 100%;
   margin: 6px 0; table-layout: auto; }
 .sweepsight-walk .walk-table-grid th, .sweepsight-walk .walk-table-grid td {
   border-bottom: 1px solid #ddd; padding: 3px 5px; text-align: left; vertical-align: top;
   white-space: normal; word-break: normal; overflow-wrap: normal; }
+.sweepsight-walk .walk-table-grid tbody tr:focus { outline: 2px solid #1f77b4; outline-offset: -2px; }
 .sweepsight-walk .walk-all-table td:first-child { min-width: 170px; }
 .sweepsight-walk th { background: #f0f0f0; }
 .sweepsight-walk h3 { font-size: 16px; margin: 16px 0 6px; }
@@ -316,7 +381,8 @@ _WALK_CSS = """
 def significance_walk(analysis: Analysis, *, files: tuple[str, str] | None = PAIR_FILES,
                       hash_key: str = "config") -> Html | None:
     """The significance walk as self-contained HTML (data embedded, script inline; nothing is
-    fetched), or None when significance is not applicable. ``analysis``: anything with
+    fetched; the chart embeds with ``vegaEmbed`` from the site's bundle, which the page loads),
+    or None when significance is not applicable. ``analysis``: anything with
     ``significance``, ``prep`` and ``options`` (an :class:`analysis.Analysis`, or a baseline's
     :class:`analysis.compare.BaselineSweep`); ``files``, ``hash_key``: see :func:`walk_data`."""
     from importlib import resources

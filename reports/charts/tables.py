@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html
+import re
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,16 @@ def _cell(v) -> str:
     return html.escape(text)
 
 
+#: A p-value that underflowed to 0 in a table: the bound the text writes (``p < 1e-300``).
+P_UNDERFLOW = "&lt; 1e-300"
+_P_COLUMN = re.compile(r"^(p|p[_ ].*|.*_p)$", flags=re.I)
+
+
+def _is_p_column(name) -> bool:
+    """``p``, ``p_value``, ``p_holm``, ``ks_p``: a column of p-values."""
+    return bool(_P_COLUMN.match(str(name)))
+
+
 def html_table(frame: pd.DataFrame, *, max_rows: int = 200, caption: str = "") -> Html:
     """``frame`` as an HTML table (every cell escaped, floats to 4 significant digits), at most
     ``max_rows`` rows with a line saying how many were left out."""
@@ -35,12 +46,32 @@ def html_table(frame: pd.DataFrame, *, max_rows: int = 200, caption: str = "") -
         out.append(f"<caption>{html.escape(caption)}</caption>")
     out.append("<thead><tr>" + "".join(f"<th>{html.escape(str(c))}</th>" for c in shown.columns)
                + "</tr></thead><tbody>")
+    pcols = [_is_p_column(c) for c in shown.columns]
     for row in shown.itertuples(index=False):
-        out.append("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>")
+        out.append("<tr>" + "".join(f"<td>{P_UNDERFLOW if p and v == 0 else _cell(v)}</td>"
+                                    for v, p in zip(row, pcols)) + "</tr>")
     out.append("</tbody></table>")
     if len(frame) > max_rows:
         out.append(f"<p><em>{len(frame) - max_rows:,} more rows not shown.</em></p>")
     return Html("\n".join(out))
+
+
+#: A command-line flag in page text (``--test welch``, ``--metric-agg max``, ``--quick``), its
+#: value only when it is one of the CLI's choices; not inside a code span.
+_FLAG = re.compile(r"(?<![\w`\\-])(--[a-z][a-z-]*[a-z](?: (?:ks|welch|mannwhitney|last|min|max|"
+                   r"maximize|minimize|auto|raw|log|rank|quarto|nbconvert)\b)?)(?![\w`-])")
+
+
+_CODE = re.compile(r"(<code\b.*?</code>|<pre\b.*?</pre>|<[^>]*>)", flags=re.S)
+
+
+def flags_as_code(page_html: str) -> Html:
+    """Each command-line flag in the text of ``page_html`` (rendered Markdown) as ``<code>``
+    that does not wrap, so "--test" never breaks across lines after a hyphen; code, tags and
+    attributes are left as they are."""
+    parts = _CODE.split(page_html)  # code, pre and tags (odd parts) stay as they are
+    return Html("".join(p if i % 2 else _FLAG.sub(r'<code style="white-space: nowrap">\1</code>', p)
+                        for i, p in enumerate(parts)))
 
 
 def spec_without_bidi(spec):
@@ -78,7 +109,7 @@ def display(obj) -> None:
     elif isinstance(obj, Html):
         ipy_display(HTML(visible(obj, keep=JOINER)))
     elif isinstance(obj, str):
-        ipy_display(HTML(markdown_html(visible(obj, keep=JOINER))))
+        ipy_display(HTML(flags_as_code(markdown_html(visible(obj, keep=JOINER)))))
     elif hasattr(obj, "to_dict"):
         import warnings
 
