@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from sweepsight.analysis.importance import ImportanceResult
     from sweepsight.analysis.levels import LevelsResult
     from sweepsight.analysis.linear import LinearResult
+    from sweepsight.analysis.next_sweep import NextSweep
     from sweepsight.analysis.prepared import Prepared
     from sweepsight.analysis.scale import ScaleCheck
     from sweepsight.analysis.significance import SignificanceResult
@@ -45,6 +46,8 @@ class Analysis:
     comparison: Comparison | None = None
     #: where the baseline came from, or why there is none (None: no --baseline was asked for)
     baseline: BaselineOrigin | None = None
+    #: the proposed next sweep (analysis.next_sweep; the build sets it with its budget/bounds)
+    next_sweep: NextSweep | None = None
 
 
 def analyse(

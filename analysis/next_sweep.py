@@ -174,24 +174,6 @@ class NextSweep:
         return next((d for d in self.decisions if d.param == param), None)
 
 
-def parse_bounds(items: list[str] | tuple[str, ...]) -> dict[str, tuple[float, float]]:
-    """``["lr=1e-5:1e-1", ...]`` as ``{"lr": (1e-05, 0.1)}``; a malformed item is a
-    :class:`SweepError` naming it."""
-    out: dict[str, tuple[float, float]] = {}
-    for item in items:
-        name, sep, rng = str(item).partition("=")
-        lo, sep2, hi = rng.partition(":")
-        try:
-            low, high = float(lo), float(hi)
-        except ValueError:
-            low = high = float("nan")
-        if not (sep and sep2 and name.strip()) or not low <= high:
-            raise SweepError(f"--bounds {item!r}: write NAME=LOW:HIGH with LOW <= HIGH, e.g. "
-                             "--bounds lr=1e-5:1e-1")
-        out[name.strip()] = (low, high)
-    return out
-
-
 def plan_next(analysis, *, budget: int | None = None,
               bounds: dict[str, tuple[float, float]] | None = None) -> NextSweep:
     """The next sweep for ``analysis``: ``budget`` runs (default: this sweep's analysed runs),
@@ -208,6 +190,12 @@ def plan_next(analysis, *, budget: int | None = None,
         raise SweepError(f"--next-budget {budget}: the next sweep needs at least 1 run")
     decisions = decide(analysis, bounds=bounds)
     return assemble(analysis, decisions, budget=budget or len(prep.runs), bounds=bounds)
+
+
+def next_sweep_of(analysis) -> NextSweep:
+    """The analysis's next sweep (planned here with the defaults when the build did not)."""
+    plan = getattr(analysis, "next_sweep", None)
+    return plan if plan is not None else plan_next(analysis)
 
 
 def decide(analysis, *, bounds: dict[str, tuple[float, float]]) -> tuple[Decision, ...]:
@@ -414,4 +402,4 @@ def _extend(prep, pl: ParamLevels, keep: list[int], bound) -> dict | None:
 
 
 __all__ = ["Action", "Decision", "NextSweep", "Part", "Planned", "Reason", "Status",
-           "decide", "parse_bounds", "plan_next"]
+           "decide", "next_sweep_of", "plan_next"]
