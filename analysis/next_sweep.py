@@ -5,7 +5,8 @@ words; :mod:`reports.next_text` words them, :mod:`reports.next_files` writes the
 files). Each hyperparameter gets one :class:`Decision` naming the finding it rests on:
 
 - freeze at the best configuration's value: its main effect is well below its noise floor
-  (under half of it) and no interaction above noise involves it;
+  (under half of it, its test's p at least one half, and a one-way ANOVA over its levels'
+  runs p at least one half too) and no interaction above noise involves it;
 - narrow to the levels (or the range) whose marginal interval overlaps the best level's;
 - extend past an edge: the best level is at the end of the tried range and the trend still
   improves there; the next values continue the tried spacing (on log10 where analysed so),
@@ -31,9 +32,11 @@ from sweepsight.analysis.findings import (INTERACTION_MAP, MARGINALS, Evidence, 
 from sweepsight.analysis.levels import ParamLevels, Shape
 from sweepsight.analysis.prepared import Condition
 
-#: A main effect below this fraction of its noise floor is frozen; between it and the floor
+#: A main effect is frozen only below this fraction of its noise floor and with its test's p
+#: at least FREEZE_P (no larger than chance gives half the time); otherwise below the floor
 #: the hyperparameter needs seeds (the test could not tell it from noise).
 FREEZE_MARGIN = 0.5
+FREEZE_P = 0.5
 #: New values proposed past an edge (steps on the tried spacing).
 EXTEND_STEPS = 2
 
@@ -240,20 +243,23 @@ def _active(value) -> bool:
     return not (value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)))
 
 
-def _floor_state(row) -> tuple[float | None, float | None, bool | None]:
+def _floor_state(row) -> tuple[float | None, float | None, bool | None, float | None]:
+    """``(share, noise floor, above the floor, p)`` of one importance row."""
     if row is None:
-        return None, None, None
+        return None, None, None, None
     share = float(row["share"]) if "share" in row.index else float(row["importance"])
     floor = float(row["noise_floor"]) if pd.notna(row["noise_floor"]) else None
     a = row["above_floor"]
     above = None if a is None or a is pd.NA or (isinstance(a, float) and math.isnan(a)) else bool(a)
-    return share, floor, above
+    col = "p_holm" if "p_holm" in row.index else ("p_value" if "p_value" in row.index else None)
+    p = float(row[col]) if col is not None and pd.notna(row[col]) else None
+    return share, floor, above, p
 
 
 def _decide_one(prep, pl: ParamLevels, row, partners: tuple[str, ...], best_value,
                 bound: tuple[float, float] | None, top: set[str]) -> Decision:
     """``top``: the top configurations' values (as text): never dropped by narrowing."""
-    share, floor, above_floor = _floor_state(row)
+    share, floor, above_floor, p_value = _floor_state(row)
     numeric = p_numeric = pl.param in prep.numeric
     tried_vals = [lv.value for lv in pl.levels]
     integer = p_numeric and all(float(v).is_integer() for v in _tried_raw(prep, pl.param))
@@ -267,7 +273,8 @@ def _decide_one(prep, pl: ParamLevels, row, partners: tuple[str, ...], best_valu
     keep_values = () if pl.binned else tuple(tried_vals)
     if not pl.above_noise:
         clear = above_floor is False and floor is not None and share is not None and \
-            share <= FREEZE_MARGIN * floor
+            share <= FREEZE_MARGIN * floor and (p_value is None or p_value >= FREEZE_P) and \
+            _levels_p(prep, pl.param) >= FREEZE_P
         if partners:
             return Decision(action=Action.KEEP, values=keep_values, finding=Kind.INTERACTIONS,
                             evidence=INTERACTION_MAP, **base)
@@ -300,6 +307,24 @@ def _decide_one(prep, pl: ParamLevels, row, partners: tuple[str, ...], best_valu
                             v for v in tried_vals if v not in vals)})
     return Decision(action=Action.KEEP, values=keep_values, finding=Kind.MAIN_EFFECT,
                     evidence=MARGINALS, **{**base, "dropped": dropped})
+
+
+def _levels_p(prep, p: str) -> float:
+    """One-way ANOVA of the target over the param's levels (its marginal's bins): a second
+    look, on the runs themselves, before a surrogate's small share is read as no effect."""
+    from scipy import stats
+
+    from sweepsight.analysis.levels import run_labels
+
+    _, labels = run_labels(prep, p)
+    y = prep.runs["y"].to_numpy(dtype=float)
+    groups = [y[labels == lab] for lab in pd.unique(labels[labels != None])]  # noqa: E711
+    groups = [g[~np.isnan(g)] for g in groups]
+    groups = [g for g in groups if g.size]
+    if len(groups) < 2 or all(g.size < 2 for g in groups):
+        return 1.0
+    p_value = float(stats.f_oneway(*groups).pvalue)
+    return 1.0 if math.isnan(p_value) else p_value
 
 
 def _holds(lv, top: set[str], binned: bool) -> bool:
