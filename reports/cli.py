@@ -282,6 +282,7 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         if baseline is None:
             baseline, origin = load_baseline(spec, target=target)
         require_target(baseline, spec, target)
+    bounds = _bounds(args, table)
     forced = [p for p in args.param if p in table.params]
     table.meta.forced_params = sorted(set(table.meta.forced_params) | set(forced))
     options = analysis_options(args, table.meta, target)
@@ -302,7 +303,7 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         out=args.out, table=table, options=options, title=args.title,
         renderer=args.renderer, log=lambda line: print(line, flush=True), baseline=baseline,
         baseline_origin=origin or _missing(args.baseline_missing),
-        next_budget=args.next_budget, bounds=_bounds(args, table),
+        next_budget=args.next_budget, bounds=bounds,
     ))
     return timings
 
