@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 from sweepsight.analysis.configs import format_value
-from sweepsight.analysis.next_sweep import Action, Decision, NextSweep, Part, Planned
+from sweepsight.analysis.next_sweep import Action, Decision, NextSweep, Planned
 from sweepsight.reports.format import number, percent, plural
 from sweepsight.reports.next_files import CONFIGS_FILE, FOLDER, OPTUNA_FILE, WANDB_FILE
 from sweepsight.reports.text import _esc, evidence_link
