@@ -407,7 +407,7 @@ def _extend(prep, pl: ParamLevels, keep: list[int], bound) -> dict | None:
     bounded = any(not lo_lim <= v <= hi_lim for v in news)
     news = sorted({min(max(v, lo_lim), hi_lim) for v in news} - {edge},
                   reverse=not up)
-    news = [v for v in news if (v > edge if up else v < edge)]
+    news = [v for v in news if math.isfinite(v) and (v > edge if up else v < edge)]
     if not news:
         return {"bounded": True}
     kept_lo = keep[0] if keep else 0

@@ -6,6 +6,8 @@ function. Each sweep picks its configuration with the best observed mean; a swee
 best* is the function's noiseless value there. Measured over replicates:
 
 - ``next_beats``: how often the next sweep's true best beats this sweep's;
+- ``next_holds``/``rerun_holds``: the same for the best true value among all the
+  configurations each ran (not only the one its noisy means pick);
 - ``rerun_beats``: how often re-running this sweep's design (the same grid, or new draws of the
   same random search) with new seeds beats it;
 - ``bad_freezes``: hyperparameters frozen although their true share (of the same variance the
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -151,13 +154,16 @@ def replicate(case: Case, rep: int) -> dict:
     rerun_best = pick(case, rerun_configs, run(case, rerun_configs, case.seeds, rng))
     planned = pd.DataFrame([c.as_dict for c in plan.configs], columns=params)
     next_best = pick(case, planned, run(case, planned, [c.seeds for c in plan.configs], rng))
+    this_min = float(case.truth(configs).min())
+    holds = {"next_min": float(case.truth(planned).min()) if len(planned) else math.inf,
+             "rerun_min": float(case.truth(rerun_configs).min()), "this_min": this_min}
     imp = analysis.importance
     floors = dict(zip(imp.table["param"].astype(str), imp.table["noise_floor"].astype(float)))
     shares = true_shares(case, analysis.prep, imp.share_of)
     frozen = [d.param for d in plan.decisions if d.action is Action.FREEZE]
     bad = [p for p in frozen if shares[p] > floors.get(p, 0.0)]
     extends = {d.param: d.direction for d in plan.decisions if d.action is Action.EXTEND}
-    return {"rep": rep, "this": this_best, "next": next_best, "rerun": rerun_best,
+    return {"rep": rep, "this": this_best, "next": next_best, "rerun": rerun_best, **holds,
             "runs": len(runs), "planned_runs": plan.used, "frozen": frozen, "bad_freezes": bad,
             "extend_seen": all(extends.get(p) == way for p, way in case.beyond.items()),
             "actions": {d.param: d.action.value for d in plan.decisions}}
@@ -169,6 +175,8 @@ def measure(case: Case, reps: int) -> dict:
     return {"case": case.name, "reps": reps,
             "next_beats": float(np.mean([r["next"] < r["this"] for r in rows])),
             "rerun_beats": float(np.mean([r["rerun"] < r["this"] for r in rows])),
+            "next_holds": float(np.mean([r["next_min"] < r["this_min"] for r in rows])),
+            "rerun_holds": float(np.mean([r["rerun_min"] < r["this_min"] for r in rows])),
             "bad_freezes": int(sum(len(r["bad_freezes"]) for r in rows)),
             "freezes": int(sum(len(r["frozen"]) for r in rows)),
             "extend_seen": float(np.mean([r["extend_seen"] for r in rows])) if case.beyond else None,
@@ -176,13 +184,15 @@ def measure(case: Case, reps: int) -> dict:
 
 
 def to_markdown(results: list[dict]) -> str:
-    lines = ["| sweep | replicates | next sweep beats this one | rerun of this design beats it "
+    lines = ["| sweep | replicates | next sweep beats this one (its pick) | rerun of this design "
+             "beats it | next sweep holds a better configuration | rerun holds one "
              "| freezes (of a param above its floor) | extend in the optimum's direction |",
-             "|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|"]
     for r in results:
         ext = "n/a" if r["extend_seen"] is None else f"{100 * r['extend_seen']:.0f}%"
         lines.append(f"| {r['case']} | {r['reps']} | {100 * r['next_beats']:.0f}% | "
-                     f"{100 * r['rerun_beats']:.0f}% | {r['freezes']} ({r['bad_freezes']}) | {ext} |")
+                     f"{100 * r['rerun_beats']:.0f}% | {100 * r['next_holds']:.0f}% | "
+                     f"{100 * r['rerun_holds']:.0f}% | {r['freezes']} ({r['bad_freezes']}) | {ext} |")
     return "\n".join(lines) + "\n"
 
 
