@@ -46,7 +46,7 @@ def tried(d: Decision) -> str:
 def _share(d: Decision) -> str:
     if d.share is None:
         return ""
-    floor = "" if d.noise_floor is None else f" (noise floor {percent(d.noise_floor)})"
+    floor = "" if d.noise_floor is None else f" against a noise floor of {percent(d.noise_floor)}"
     return f"main effect {percent(d.share)}{floor}"
 
 
@@ -55,7 +55,7 @@ def decision_sentence(d: Decision) -> str:
     name, share = f"**{_esc(d.param)}**", _share(d)
     if d.action is Action.FREEZE:
         text = (f"{name}: freeze at {next_space(d)} (the best configuration's value): its "
-                f"{share} stays under half its noise floor, so no value was shown to matter.")
+                f"{share} stays under half of it, so no value was shown to matter.")
     elif d.action is Action.EXTEND:
         way = "upward" if d.direction == "up" else "downward"
         edge = "highest" if d.direction == "up" else "lowest"
