@@ -57,7 +57,10 @@ SWEEPS = "sweeps>=0.2.0,<1"
 
 
 def install_sweeps(session: nox.Session) -> None:
-    session.install("--no-deps", SWEEPS, env=COMPILED)
+    """The ``sweeps`` package without its dependencies (once: a reused environment keeps it)."""
+    venv = Path(session.virtualenv.location)
+    if not any(venv.glob("lib/python*/site-packages/sweeps-*.dist-info")):
+        session.install("--no-deps", SWEEPS, env=COMPILED)
 
 
 def ensure_chromium(session: nox.Session) -> None:
