@@ -242,3 +242,14 @@ def test_truth_by_simulation_next_beats_a_rerun_never_freezes_a_real_effect_and_
     assert all(r["bad_freezes"] == 0 for r in results)
     edge = next(r for r in results if r["extend_seen"] is not None)
     assert edge["extend_seen"] == 1.0
+
+
+def test_the_chart_puts_an_extension_past_the_tried_range(analyses):
+    from sweepsight.reports.charts.next_sweep import _next_sweep_data, next_sweep_chart
+
+    plan = plan_next(analyses["grid"])
+    data = _next_sweep_data(plan)
+    lr = data[data["param"] == "lr"]
+    assert lr[lr["kind"] == "tried"]["lo"].tolist() == pytest.approx([0.0, 0.5, 1.0])
+    assert lr[lr["kind"] == "next"]["lo"].max() == pytest.approx(2.0)  # two steps of 0.5 past 1
+    assert next_sweep_chart(plan).to_dict()["layer"]
