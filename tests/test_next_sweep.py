@@ -147,8 +147,8 @@ def test_the_page_and_the_summary_section(analyses, kind, tmp_path):
     assert "a suggestion, not a result" in page
     for anchor in (next_text.DECISIONS, next_text.FRONTIER, next_text.SEEDS, next_text.FILES):
         assert f'id="{anchor}"' in page
-    for d in a.next_sweep.decisions:
-        assert next_text.decision_sentence(d).split(":")[0] in page
+    for d in a.next_sweep.decisions:  # each decision, its name in bold, then its action
+        assert f"<strong>{d.param}</strong>: {next_text.ACTION_WORDS[d.action]}" in page
     summary = summary_markdown(a, title="t")
     section = summary.split("## Next sweep")[1].split("\n## ")[0].strip().splitlines()
     assert 3 <= len(section) + 1 <= 15
