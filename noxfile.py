@@ -49,6 +49,20 @@ def install(session: nox.Session, *groups: str, extras: str = "mlflow,wandb") ->
     stamp.write_text(wanted + "\n", encoding="utf-8")
 
 
+# wandb's sweep-config validation (what ``wandb.sweep`` checks a config against) lives in the
+# ``sweeps`` package (``wandb[sweeps]``), which pins numpy<2 for its Bayesian search; its schema
+# check needs only jsonschema and jsonref (the test group), so it is installed without its
+# dependencies rather than let it downgrade numpy under the whole suite.
+SWEEPS = "sweeps>=0.2.0,<1"
+
+
+def install_sweeps(session: nox.Session) -> None:
+    """The ``sweeps`` package without its dependencies (once: a reused environment keeps it)."""
+    venv = Path(session.virtualenv.location)
+    if not any(venv.glob("lib/python*/site-packages/sweeps-*.dist-info")):
+        session.install("--no-deps", SWEEPS, env=COMPILED)
+
+
 def ensure_chromium(session: nox.Session) -> None:
     """Install Debian's Chromium for the browser tests when it is missing and we may (root)."""
     if shutil.which("chromium"):
@@ -67,6 +81,7 @@ def ensure_chromium(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Run the test suite (pass pytest options after --)."""
     install(session, "test")
+    install_sweeps(session)
     ensure_chromium(session)
     # Two workers, a test file per worker (its module fixtures, e.g. a built site, are made
     # once): most tests wait on a kernel, a server or a browser as much as they compute.
@@ -134,4 +149,5 @@ def minimum(session: nox.Session) -> None:
     era = ["sqlalchemy<2.1"]
     session.install("--resolution", "lowest-direct", "-e", ".[mlflow,wandb]", *deps, *era,
                     env=COMPILED)
+    install_sweeps(session)
     session.run("pytest", "-m", "not browser and not server", *session.posargs)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from sweepsight.analysis.importance import ImportanceResult
     from sweepsight.analysis.levels import LevelsResult
     from sweepsight.analysis.linear import LinearResult
+    from sweepsight.analysis.next_sweep import NextSweep
     from sweepsight.analysis.prepared import Prepared
     from sweepsight.analysis.scale import ScaleCheck
     from sweepsight.analysis.shrinkage import BestEstimate
@@ -52,6 +53,8 @@ class Analysis:
     best_estimate: BestEstimate | None = None
     #: whether an optimizer steered the sweep, from the data (analysis.steering)
     steering: Steering | None = None
+    #: the proposed next sweep (analysis.next_sweep; the build sets it with its budget/bounds)
+    next_sweep: NextSweep | None = None
 
 
 def analyse(

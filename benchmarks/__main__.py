@@ -4,7 +4,8 @@
 --goals runs only the speed goals side by side (:mod:`benchmarks.goals`: analyse vs one forest
 at 10k x 10, main effects with 30 one-hot columns, 2k x 1,000 parameters, the 250k grid's
 analyses and its whole report), which a full run also does first, followed by the
-significance walk's page sizes (:mod:`benchmarks.walk_size`); --quick
+significance walk's page sizes (:mod:`benchmarks.walk_size`) and the next sweep against the
+truth by simulation (:mod:`benchmarks.next_truth`); --quick
 runs only the 1k-run sweeps (and logs 1k runs into MLflow instead of 10k); --sizes runs only
 the named sweeps (and skips MLflow); --no-report skips the notebook+render stage
 (``python -m reports``).
@@ -185,6 +186,10 @@ def main(argv: list[str] | None = None) -> None:
 
         print("[bench] the significance walk's size (benchmarks.walk_size) ...", flush=True)
         walk_size.main([], results=out)
+        from benchmarks import next_truth
+
+        print("[bench] the next sweep against the truth (benchmarks.next_truth) ...", flush=True)
+        next_truth.main([], results=out)
     sizes = args.sizes or ([s for s in SIZES if s[0] == 1_000] if args.quick else SIZES)
     started = time.time()
     results: dict = {"machine": machine(), "started": time.strftime("%Y-%m-%d %H:%M:%S"),

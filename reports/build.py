@@ -55,6 +55,7 @@ PAGES = (
     Page("importance", "importance", "Importance"),
     Page("significance", "significance", "Significance"),
     Page("comparison", "comparison", "Baseline"),
+    Page("next", "next", "Next sweep"),
 )
 
 
@@ -88,11 +89,14 @@ def run_analysis(snapshot_path: str, *, analysis_path: str,
 
 def _analyse(snapshot_path: str, options: AnalysisOptions, *,
              progress: Callable[[str, float], None] | None, baseline: RunTable | None = None,
-             baseline_origin: BaselineOrigin | None = None) -> Analysis:
+             baseline_origin: BaselineOrigin | None = None, next_budget: int | None = None,
+             bounds: dict[str, tuple[float, float]] | None = None) -> Analysis:
     """The :class:`analysis.Analysis` of the snapshot; with a ``baseline`` run table, its
     ``comparison`` (analysis.compare) against it, and ``baseline_origin`` (an
-    :class:`analysis.compare.BaselineOrigin`) on ``.baseline``."""
+    :class:`analysis.compare.BaselineOrigin`) on ``.baseline``; ``.next_sweep`` planned with
+    ``next_budget`` runs (default: this sweep's) within ``bounds``."""
     from sweepsight.analysis import analyse
+    from sweepsight.analysis.next_sweep import plan_next
 
     table = snapshot.load(snapshot_path)
     extra: dict[str, Any] = {}
@@ -102,6 +106,11 @@ def _analyse(snapshot_path: str, options: AnalysisOptions, *,
     if baseline is not None:
         result.comparison = _compare(result, baseline, progress=progress)
     result.baseline = baseline_origin
+    start = time.perf_counter()
+    result.next_sweep = plan_next(result, budget=next_budget, bounds=bounds)
+    result.timings["next sweep"] = time.perf_counter() - start
+    if progress is not None:
+        progress("next sweep", result.timings["next sweep"])
     return result
 
 
@@ -182,6 +191,8 @@ def build(
     log: Callable[[str], None] = print,
     baseline: RunTable | None = None,
     baseline_origin: BaselineOrigin | None = None,
+    next_budget: int | None = None,
+    bounds: dict[str, tuple[float, float]] | None = None,
     **given: Any,
 ) -> dict[str, float]:
     """Build the site for ``table`` (or an existing ``snapshot_path``) into ``out``, analysed
@@ -195,11 +206,13 @@ def build(
     ``baseline``: a run table to compare with (``--baseline``; :mod:`analysis.compare`), kept
     in the site as ``data/baseline.parquet``/``.json``; ``baseline_origin``: where it came from,
     or why there is none (an :class:`analysis.compare.BaselineOrigin`, said on the comparison
-    page and in summary.md).
+    page and in summary.md). ``next_budget``/``bounds``: the next sweep's runs and the limits
+    its extensions never pass (:func:`analysis.next_sweep.plan_next`); its files go to
+    ``next/``.
     Returns the wall time of every stage in seconds.
     """
     from sweepsight.analysis.options import AnalysisOptions
-    from sweepsight.reports import memory, pairs, render, summary
+    from sweepsight.reports import memory, next_files, pairs, render, summary
 
     options = AnalysisOptions.of(options, **given)
     if (table is None) == (snapshot_path is None):
@@ -257,7 +270,8 @@ def build(
 
         def analyse_stage() -> str:
             results.append(_analyse(str(snap), options, progress=progress, baseline=baseline,
-                                    baseline_origin=baseline_origin))
+                                    baseline_origin=baseline_origin, next_budget=next_budget,
+                                    bounds=bounds))
             comp = results[0].comparison
             if comp is not None and comp.n_matched == 0:
                 log("[   0.00 s]   baseline: no configuration is in both sweeps (the "
@@ -285,6 +299,8 @@ def build(
         stage("pages", pages_stage)
         stage("pairs", lambda: ", ".join(p.name for p in pairs.write_pairs(result, tmp / SNAPSHOT.parent))
               or None)
+        stage("next", lambda: ", ".join(
+            str(p.relative_to(tmp)) for p in next_files.write_next(result.next_sweep, tmp)))
         if result.comparison is not None:  # every matched configuration, for the page
             from sweepsight.reports.charts.comparison import MATCHED_FILE
 

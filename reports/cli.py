@@ -94,6 +94,13 @@ def parser() -> argparse.ArgumentParser:
     ana.add_argument("--test", choices=TESTS,
                      help="the two-sample test behind the significance verdicts (default: ks, the "
                           "classic choice; welch has more power with few seeds)")
+    nxt = p.add_argument_group("the next sweep (the Next sweep page and next/ files)")
+    nxt.add_argument("--next-budget", type=int, metavar="N",
+                     help="runs the next sweep may use: the frontier first, then seeds, then a "
+                          "narrowed design (default: this sweep's size)")
+    nxt.add_argument("--bounds", action="append", default=[], metavar="NAME=LOW:HIGH",
+                     help="a limit the proposed values never pass, e.g. lr=1e-5:1e-1 "
+                          "(repeatable)")
     out = p.add_argument_group("output")
     out.add_argument("--out", default="site", help="the site folder (default: site)")
     out.add_argument("--title", help="the site title")
@@ -192,6 +199,9 @@ def precheck(args: argparse.Namespace) -> None:
         if args.source not in adapters.available():
             raise SweepError(f"unknown source {args.source!r}; valid sources: "
                              f"{', '.join(adapters.available())}.")
+    if args.next_budget is not None and args.next_budget < 1:
+        raise SweepError(f"--next-budget {args.next_budget}: the next sweep needs at least 1 run.")
+    parse_bounds(args.bounds)  # a malformed --bounds fails before anything loads
     if args.baseline is not None and args.baseline_missing:
         raise SweepError("pass --baseline or --baseline-missing (why there is none), not both.")
     if args.path and (args.source or "csv") == "csv" and not args.from_snapshot:
@@ -272,6 +282,7 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         if baseline is None:
             baseline, origin = load_baseline(spec, target=target)
         require_target(baseline, spec, target)
+    bounds = _bounds(args, table)
     forced = [p for p in args.param if p in table.params]
     table.meta.forced_params = sorted(set(table.meta.forced_params) | set(forced))
     options = analysis_options(args, table.meta, target)
@@ -292,8 +303,37 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         out=args.out, table=table, options=options, title=args.title,
         renderer=args.renderer, log=lambda line: print(line, flush=True), baseline=baseline,
         baseline_origin=origin or _missing(args.baseline_missing),
+        next_budget=args.next_budget, bounds=bounds,
     ))
     return timings
+
+
+def parse_bounds(items: list[str] | tuple[str, ...]) -> dict[str, tuple[float, float]]:
+    """``["lr=1e-5:1e-1", ...]`` as ``{"lr": (1e-05, 0.1)}``; a malformed item is a
+    :class:`SweepError` naming it."""
+    out: dict[str, tuple[float, float]] = {}
+    for item in items:
+        name, sep, rng = str(item).partition("=")
+        lo, sep2, hi = rng.partition(":")
+        try:
+            low, high = float(lo), float(hi)
+        except ValueError:
+            low = high = float("nan")
+        if not (sep and sep2 and name.strip()) or not low <= high:
+            raise SweepError(f"--bounds {item!r}: write NAME=LOW:HIGH with LOW <= HIGH, e.g. "
+                             "--bounds lr=1e-5:1e-1")
+        out[name.strip()] = (low, high)
+    return out
+
+
+def _bounds(args: argparse.Namespace, table) -> dict[str, tuple[float, float]]:
+    """``--bounds`` as a dict; a name that is not a hyperparameter of the sweep fails here."""
+    bounds = parse_bounds(args.bounds)
+    unknown = sorted(set(bounds) - set(table.params))
+    if unknown:
+        raise SweepError(f"--bounds names {', '.join(unknown)}, not a hyperparameter of this "
+                         f"sweep; hyperparameters: {', '.join(sorted(table.params))}.")
+    return bounds
 
 
 def _missing(why: str | None):

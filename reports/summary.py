@@ -229,6 +229,14 @@ def _neighbours(result: Analysis, *, limit: int) -> list[str]:
     return lines + (["", more] if more else [])
 
 
+def _next_sweep(result: Analysis) -> list[str]:
+    """The next sweep in at most 15 lines, linking to its page and files."""
+    from sweepsight.analysis.next_sweep import next_sweep_of
+    from sweepsight.reports.next_text import summary_lines
+
+    return summary_lines(next_sweep_of(result))
+
+
 def _note_items(result: Analysis) -> list[str]:
     prep = result.prep
     items: list[str] = []
@@ -316,7 +324,7 @@ def _fitted(result, *, title: str, rows: int, notes: int) -> str:
         for section in (_comparison(result, limit=rows), _findings(result, limit=shown),
                         _importance(result, limit=rows),
                         _neighbours(result, limit=rows) + _plan_unless_shown(result),
-                        _numbers(result)):
+                        _next_sweep(result), _numbers(result)):
             parts += section + [""] if section else []
         used = len("\n".join(parts + tail)) + 2
         parts += _notes(result, limit=notes, budget=MAX_CHARS - used - 1_000) + [""]

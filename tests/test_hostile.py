@@ -458,7 +458,10 @@ def test_hostile_summary_is_safe_as_a_pr_comment(hostile_site):
     assert "⟨U+202E⟩huge @\u2060octocat" in summary  # the left-out run, named, made inert
     assert LONG_VALUE[:200] not in summary and len(summary) < 65_536
     html = mistune.create_markdown(plugins=["table", "url", "strikethrough", "footnotes"])(summary)
-    assert not re.search(r"<(a|img|script)\b", html)
+    assert not re.search(r"<(img|script)\b", html)
+    # the only links are the report's own: the Next sweep section's to its page and files
+    links = re.findall(r"<a\b[^>]*>", html)
+    assert all(re.fullmatch(r'<a href="(next\.html#next-[a-z]+|next/[\w.-]+)">', a) for a in links), links
 
 
 def test_hostile_pages_show_bidi_controls_and_cut_long_labels(hostile_site):

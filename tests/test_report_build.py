@@ -79,6 +79,20 @@ def test_the_site_has_every_page_the_bundle_the_snapshot_and_the_summaries(built
     assert [p.name for p in site.parent.iterdir() if p.name.startswith(".site.")] == []
 
 
+def test_the_built_site_has_the_next_sweep_page_its_files_and_section(built_site):
+    from sweepsight.reports import next_files
+
+    site = built_site.site
+    assert (site / "next.html").exists()
+    for name in (next_files.WANDB_FILE, next_files.OPTUNA_FILE, next_files.CONFIGS_FILE):
+        assert (site / "next" / name).stat().st_size > 0
+    summary = (site / "summary.md").read_text()
+    section = summary.split("## Next sweep")[1].split("\n## ")[0].strip().splitlines()
+    assert len(section) + 1 <= 15
+    page = (site / "next.html").read_text()
+    assert "extend upward" in page  # val_acc rises with depth up to the largest tried, 8
+
+
 def test_the_snapshot_reloads_as_the_same_runs(built_site):
     table = snapshot.load(built_site.site / "data" / "sweep")
     frame = pd.read_csv(built_site.csv)
@@ -188,7 +202,7 @@ def test_summary_md_is_valid_gfm_and_names_the_known_effects(built_site):
     assert assert_gfm_tables_consistent(text) >= 2
     headings = re.findall(r"^## .+$", text, flags=re.M)
     assert headings == ["## Findings", "## Hyperparameters",
-                        "## The best configuration against its neighbours",
+                        "## The best configuration against its neighbours", "## Next sweep",
                         "## The sweep in numbers", "## Notes and caveats"]
     ranking = re.findall(r"^\| (\d+) \| (\S+) \|", text, flags=re.M)
     assert ranking[0] == ("1", "lr"), ranking  # the quadratic lr effect dominates by design
