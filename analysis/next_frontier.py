@@ -217,8 +217,7 @@ def _seeds(analysis, by: dict[str, Decision], *, one_run: bool) -> tuple[list[Pl
     if plan is not None and not sig.approximate:
         ids, seeds, capped = list(plan.configs), int(plan.seeds), bool(plan.capped)
     elif one_run or sig.approximate:
-        alpha = float(_option(analysis, "alpha", 0.05))
-        test = str(_option(analysis, "test", "ks"))
+        alpha, test = analysis.options.alpha, analysis.options.test
         seeds = int(seeds_to_reach(np.array([RIVALS]), alpha=alpha, test=test)[0])
         ids, capped = list(exact["config_id"].head(1 + RIVALS)), False
     else:
@@ -247,7 +246,7 @@ def _design(analysis, decisions: tuple[Decision, ...], *, n: int, per: int, meth
         return []
     params = [d.param for d in decisions]
     by = {d.param: d for d in decisions}
-    rng = np.random.default_rng(int(_option(analysis, "random_state", 0)))
+    rng = np.random.default_rng(analysis.options.random_state)
     cands: list[dict] = []
     if method == "grid":
         combos = itertools.product(*[[_plain(v) for v in d.values] for d in decisions])
@@ -271,12 +270,6 @@ def _design(analysis, decisions: tuple[Decision, ...], *, n: int, per: int, meth
     return [Planned(part=Part.DESIGN, priority=i + 1,
                     values=tuple((p, c.get(p)) for p in params), seeds=per)
             for i, c in enumerate(cands)]
-
-
-def _option(analysis, name: str, default):
-    """An analysis option (an ``AnalysisOptions``, or a dict in an analysis made by hand)."""
-    o = analysis.options
-    return o.get(name, default) if isinstance(o, dict) else getattr(o, name, default)
 
 
 def _draw(d: Decision, rng: np.random.Generator):

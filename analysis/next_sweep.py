@@ -197,7 +197,7 @@ def plan_next(analysis, *, budget: int | None = None,
 
 def next_sweep_of(analysis) -> NextSweep:
     """The analysis's next sweep (planned here with the defaults when the build did not)."""
-    plan = getattr(analysis, "next_sweep", None)
+    plan = analysis.next_sweep
     return plan if plan is not None else plan_next(analysis)
 
 

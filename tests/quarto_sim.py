@@ -133,7 +133,10 @@ def render(project: Path, reference: Path) -> None:
         nb = json.loads((project / src).read_text(encoding="utf-8"))
         heading = re.search(r"^# (.+)$", "".join(nb["cells"][0]["source"]), flags=re.M)
         body = pandoc(notebook_markdown(nb))
-        template = (reference / f"{stem}.html").read_text(encoding="utf-8")
+        # a page newer than the reference render takes another page's template: Quarto's
+        # frame around the body (navbar, title, scripts) is the same on every page
+        known = reference / f"{stem}.html"
+        template = (known if known.exists() else reference / "linear.html").read_text(encoding="utf-8")
         (out / f"{stem}.html").write_text(
             page(template, body=body, title=title, page_title=heading.group(1) if heading else stem),
             encoding="utf-8")

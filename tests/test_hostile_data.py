@@ -366,11 +366,11 @@ def test_walk_follows_a_link_naming_js_property_names(tmp_path):
     ``constructor`` was "found" in the walk's plain object of the values the link gives (its
     prototype's constructor), so no configuration matched and the walk opened at the best."""
     from sweepsight.analysis import Analysis
+    from sweepsight.analysis.options import AnalysisOptions
     from sweepsight.analysis.prepare import prepare
     from sweepsight.analysis.significance import compare_neighbours
     from sweepsight.analysis.synthetic import Choice, make_table
-    from sweepsight.reports.charts.significance import significance_walk
-    from tests.test_browser import CHROMIUM, Watched
+    from tests.test_browser import CHROMIUM, Watched, _walk_page
 
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} not found: install Debian's chromium package")
@@ -382,10 +382,8 @@ def test_walk_follows_a_link_naming_js_property_names(tmp_path):
     prep = prepare(table, target="score", direction="maximize")
     analysis = Analysis(table=table, prep=prep, correlation=None, linear=None, forest=None,
                         importance=None, significance=compare_neighbours(prep, n_boot=200),
-                        options={"alpha": 0.05, "test": "ks"}, timings={})
-    page = tmp_path / "walk.html"
-    page.write_text('<!doctype html><html><head><meta charset="utf-8"></head><body><main>'
-                    + significance_walk(analysis) + "</main></body></html>", encoding="utf-8")
+                        options=AnalysisOptions(target="score", n_boot=200), timings={})
+    page = _walk_page(analysis, tmp_path / "walk.html")  # with the site's offline Vega bundle
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox"])
         try:
