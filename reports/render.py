@@ -91,6 +91,11 @@ def chart_html(spec: dict, *, element_id: str | None = None) -> str:
 #: Axis defaults of every chart (a chart's own axis settings win): numeric labels keep a gap
 #: or are thinned (no "−0.12−0.10"), discrete x labels are not turned on their side.
 AXIS_CONFIG = {
+    # no text under 11 px (Vega-Lite's defaults: 10 px labels, 11 px titles)
+    "axis": {"labelFontSize": 11, "titleFontSize": 12},
+    "legend": {"labelFontSize": 11, "titleFontSize": 11},
+    "header": {"labelFontSize": 11, "titleFontSize": 12},
+    "title": {"fontSize": 13, "subtitleFontSize": 11},
     "axisQuantitative": {"labelOverlap": True, "labelSeparation": 6, "labelFlush": True},
     "axisXDiscrete": {"labelAngle": 0, "labelLimit": 120},
 }

@@ -291,7 +291,7 @@ def parallel_coordinates(analysis: Analysis, *, max_rows: int = MAX_ROWS):
         tooltip=tips,
     ).add_params(show)
     rules = alt.Chart(data.axes).mark_rule(color="#888").encode(x=alt.X("axis:N", sort=axis_order))
-    labels = alt.Chart(data.ticks).mark_text(align="left", dx=3, fontSize=10, color="#333",
+    labels = alt.Chart(data.ticks).mark_text(align="left", dx=3, fontSize=11, color="#333",
                                              limit=AXIS_PX - 8).encode(
         x=alt.X("axis:N", sort=axis_order), y=alt.Y("pos:Q"), text="label:N",
         tooltip=alt.Tooltip("full:N", title="value"))
