@@ -59,7 +59,7 @@ def assemble(analysis, decisions: tuple[Decision, ...], *, budget: int,
     taken = seen | {_key(f.as_dict, list(by)) for f in frontier}
     design = _design(analysis, decisions, n=left // per, per=per, method=method, taken=taken)
     used = sum(p.seeds for p in frontier + seeds) + sum(p.seeds for p in design)
-    pairs = tuple(sorted({tuple(sorted((d.param, q))) for d in decisions for q in d.partners}))
+    pairs = tuple(sorted({(min(d.param, q), max(d.param, q)) for d in decisions for q in d.partners}))
     fixed: tuple[tuple[str, object], ...] = ()
     if prep.budget is not None and prep.budget in prep.runs:
         b = pd.to_numeric(prep.runs[prep.budget], errors="coerce")
@@ -172,13 +172,13 @@ def _steps(d: Decision, value) -> list[tuple[object, Reason]]:
     f, inv = ((math.log10, lambda x: 10.0 ** x) if d.log and value > 0 and d.low > 0
               else (float, float))
     step = (f(hi_t) - f(lo_t)) / (2 * LEVEL_BINS) if hi_t > lo_t else 0.0
-    out = []
+    steps: list[tuple[object, Reason]] = []
     for sign in (-1.0, 1.0):
         v = inv(f(float(value)) + sign * step)
         v = float(round(v)) if d.integer else float(v)
         if d.low <= v <= d.high and v != value:
-            out.append((v, Reason.EXTEND if (v > hi_t or v < lo_t) else Reason.UNRUN))
-    return out
+            steps.append((v, Reason.EXTEND if (v > hi_t or v < lo_t) else Reason.UNRUN))
+    return steps
 
 
 def _conditions(cand: dict, by: dict[str, Decision]) -> dict:
@@ -251,7 +251,7 @@ def _design(analysis, decisions: tuple[Decision, ...], *, n: int, per: int, meth
     if method == "grid":
         combos = itertools.product(*[[_plain(v) for v in d.values] for d in decisions])
         cells = [_conditions(dict(zip(params, c)), by) for c in combos]
-        uniq = {}
+        uniq: dict[tuple, dict] = {}
         for c in cells:
             uniq.setdefault(_key(c, params), c)
         cells = [c for k, c in uniq.items() if k not in taken]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -224,8 +225,8 @@ def decide(analysis, *, bounds: dict[str, tuple[float, float]]) -> tuple[Decisio
         pl = levels.get(p)
         if pl is None:
             continue
-        row = table.loc[p] if p in table.index else None
-        out.append(_decide_one(prep, pl, row, tuple(partners.get(p, ())), best_values.get(p),
+        found: pd.Series | None = table.loc[p] if p in table.index else None
+        out.append(_decide_one(prep, pl, found, tuple(partners.get(p, ())), best_values.get(p),
                                bounds.get(p), top_values.get(p, set())))
     return tuple(out)
 
@@ -417,10 +418,11 @@ def _extend(prep, pl: ParamLevels, keep: list[int], bound) -> dict | None:
         far = news[-1]
         lo = pl.levels[kept_lo].low if up else far
         hi = far if up else pl.levels[kept_hi].high
+        assert lo is not None and hi is not None  # binned levels have bounds
         out.update(values=(), low=float(lo), high=float(hi))
         return out
     kept = [pl.levels[i].value for i in range(kept_lo, kept_hi + 1)]
-    vals = kept + news if up else list(reversed(news)) + kept
+    vals: list[Any] = [*kept, *news] if up else [*reversed(news), *kept]
     out.update(values=tuple(vals), dropped=tuple(lv.value for lv in pl.levels
                                                  if lv.value not in kept))
     return out

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -220,9 +221,9 @@ def estimate_best(prep: Prepared, *, confidence: float = 0.95, alpha: float = 0.
     best, observed = _row(table, 0), _row(table, obs_i)
     median = float(table["n"].median())
     # rivals: intervals reaching the best's
-    reach = (sign * table["ci_high" if sign > 0 else "ci_low"] * 1.0
-             >= sign * table.at[0, "ci_low" if sign > 0 else "ci_high"])
-    rivals = [i for i in np.flatnonzero(reach.to_numpy()) if i != 0][:RIVALS]
+    high = table["ci_high" if sign > 0 else "ci_low"].to_numpy(dtype=float)
+    reach = sign * high >= sign * float(table["ci_low" if sign > 0 else "ci_high"].iloc[0])
+    rivals: list[int] = [int(i) for i in np.flatnonzero(reach) if i != 0][:RIVALS]
     if obs_i != 0 and obs_i not in rivals:
         rivals = ([obs_i] + rivals)[:RIVALS]
     if not rivals:  # the runner-up: what the best's own reruns must tell it from
@@ -252,9 +253,10 @@ def estimate_best(prep: Prepared, *, confidence: float = 0.95, alpha: float = 0.
 
 def _row(table: pd.DataFrame, i: int) -> Estimate:
     r = table.iloc[i]
-    return Estimate(**{f.name: (str(r[f.name]) if f.name == "label" else
-                                int(r[f.name]) if f.name == "n" else float(r[f.name]))
-                       for f in dataclasses.fields(Estimate)})
+    values: dict[str, Any] = {f.name: (str(r[f.name]) if f.name == "label" else
+                                       int(r[f.name]) if f.name == "n" else float(r[f.name]))
+                              for f in dataclasses.fields(Estimate)}
+    return Estimate(**values)
 
 
 def _note(model: dict, confidence: float, n_configs: int) -> str:

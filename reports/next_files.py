@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any
 from pathlib import Path
 
 import pandas as pd
@@ -122,7 +123,7 @@ def configs_frame(plan: NextSweep) -> pd.DataFrame:
     by = {d.param: d for d in plan.decisions}
     rows = []
     for c in plan.configs:
-        row = {"part": c.part.value, "priority": c.priority}
+        row: dict[str, Any] = {"part": c.part.value, "priority": c.priority}
         row.update({p: plain(v, by[p].integer) if p in by else v for p, v in c.values})
         row.update({name: plain(v, True) for name, v in plan.fixed})
         row.update({"runs": c.seeds, "reason": c.reason.value if c.reason else "",

@@ -75,13 +75,14 @@ def _top_configs_data(analysis: Analysis, *, k: int = 10) -> pd.DataFrame:
     est = analysis.best_estimate
     if est is not None:  # the estimate from all runs, and the best configurations by it
         by = est.table.set_index("label")
+        num = {s: by.loc[s] for s in by.index}  # the rows by label
         col = "estimate" if scale == "rank" else "estimate_raw"
         found = out["configuration"].map(lambda s: s in by.index)
-        out["estimate (all runs)"] = [float(by.at[s, col]) if f else float("nan")
+        out["estimate (all runs)"] = [float(num[s][col]) if f else float("nan")
                                       for s, f in zip(out["configuration"], found)]
         out["estimate interval"] = [
-            f"{by.at[s, col.replace('estimate', 'ci_low')]:.4g} to "
-            f"{by.at[s, col.replace('estimate', 'ci_high')]:.4g}" if f else ""
+            f"{float(num[s][col.replace('estimate', 'ci_low')]):.4g} to "
+            f"{float(num[s][col.replace('estimate', 'ci_high')]):.4g}" if f else ""
             for s, f in zip(out["configuration"], found)]
         out["best by estimate"] = out["configuration"] == est.best.label
     return out

@@ -291,7 +291,7 @@ NEIGHBOURS, SEEDS = "neighbours", "seeds"
 #: The Vega-Lite mark names of the walk's clickable marks (a Vega mark ``<name>_marks``).
 POINTS = "walk_points"
 _SHAPES = {"target": "diamond"}
-_FONT = {"labelFontSize": 12, "titleFontSize": 12}
+_FONT: dict[str, Any] = {"labelFontSize": 12, "titleFontSize": 12}
 
 
 def neighbourhood_spec(prep, *, ci_text: str, width: int = WALK_WIDTH) -> dict:
