@@ -511,10 +511,17 @@ def scale_headline(analysis: Analysis) -> str:
                "no hyperparameter rises above the noise floor")
         return top + ("; interactions dominate" if h.interactions else "")
 
-    scale = check.scale.value
+    scale, logged = check.scale.value, f"{_esc(analysis.prep.target)} as logged"
+    chosen, raw = check.chosen, check.as_logged
+    if chosen.top == raw.top:  # the same top hyperparameter: only the interactions differ
+        where = (f"on the {scale} scale (the analysis scale), not on {logged}"
+                 if chosen.interactions else f"on {logged}, not on the {scale} scale (the "
+                 "analysis scale)")
+        top = (f"the largest main effect above noise is **{_esc(chosen.top)}** on both"
+               if chosen.top else "no hyperparameter rises above the noise floor on either")
+        return f"The scale changes the headline: {top}, but interactions dominate only {where}."
     return (f"The scale changes the headline: on the {scale} scale (the analysis scale) "
-            f"{said(check.chosen)}; on {_esc(analysis.prep.target)} as logged "
-            f"{said(check.as_logged)}.")
+            f"{said(chosen)}; on {logged} {said(raw)}.")
 
 
 def notes(analysis: Analysis, *, which: str = "prep") -> str:

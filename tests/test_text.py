@@ -115,3 +115,28 @@ def test_interaction_claims_follow_the_noise_test_and_the_denominator(main_effec
     s = text.importance_summary(rand)
     assert "as shares of the run-to-run variance: **lr** (" in s and "% of the variance between" not in s
     assert "Interactions and leftovers account for" not in s
+
+
+@pytest.mark.parametrize("chosen_inter, where", [
+    (True, "only on the log scale (the analysis scale), not on loss as logged"),
+    (False, "only on loss as logged, not on the log scale (the analysis scale)")])
+def test_scale_headline_names_a_shared_top_once_and_says_what_differs(interaction, chosen_inter,
+                                                                       where):
+    """The same top hyperparameter on both scales, interactions dominating on one: one
+    sentence naming it once and saying where interactions dominate (it named lr twice and read
+    as a contradiction)."""
+    import copy
+
+    from sweepsight.analysis.scale import Headline, Scale, ScaleCheck
+
+    a = copy.copy(interaction)
+    a.scale_check = ScaleCheck(Scale.LOG, Headline("lr", chosen_inter),
+                               Headline("lr", not chosen_inter))
+    said = text.scale_headline(a)
+    assert said.count("lr") == 1 and "**lr** on both" in said and where in said, said
+    # different tops: both are named, each with its scale
+    a.scale_check = ScaleCheck(Scale.LOG, Headline("lr", False), Headline("optimizer", True))
+    said = text.scale_headline(a)
+    assert "on the log scale (the analysis scale) the largest main effect above noise is " \
+           "**lr**; on loss as logged the largest main effect above noise is **optimizer**; " \
+           "interactions dominate." in said, said
