@@ -15,6 +15,7 @@ import math
 import pandas as pd
 
 from sweepsight.analysis.best import Config, Neighbourhood, best_neighbourhood
+from sweepsight.analysis.configs import format_value
 from sweepsight.analysis.constants import (BETTER, CV_R2_LOW, CV_R2_ROUGH,
                                            INTERACTIONS_DOMINATE, WORSE)
 from sweepsight.analysis.levels import LevelsResult, ParamLevels, level_effects
@@ -142,6 +143,15 @@ class Interactions:
 
 
 @dataclasses.dataclass(frozen=True)
+class OffMarginal:
+    """A hyperparameter whose value in the best configuration is not its best value alone."""
+
+    param: str
+    value: str  # in the best configuration
+    best_alone: str  # the best level of its marginal means (the importance page's)
+
+
+@dataclasses.dataclass(frozen=True)
 class BestConfig:
     best: Config
     ties: int  # other configurations with the same (best) mean
@@ -149,6 +159,10 @@ class BestConfig:
     replicated_runs: int | None
     target: str
     metric_scale: str
+    #: hyperparameters above noise whose best-configuration value is not their best alone
+    off_marginal: tuple[OffMarginal, ...] = ()
+    #: whether interactions rise above noise (then they are why, and the heatmap shows it)
+    interacting: bool = False
 
 
 class NeighbourState(enum.Enum):
@@ -389,6 +403,26 @@ def disagreements(analysis: Analysis) -> list[Disagreement]:
     return sorted(out, key=lambda d: d.forest_rank - d.main_rank)
 
 
+def off_marginal(analysis: Analysis, best: Config) -> tuple[OffMarginal, ...]:
+    """The hyperparameters above noise (plain levels, not bins) whose value in ``best`` differs
+    from their best level on their own (``analysis.levels``)."""
+    sig, levels = analysis.significance, analysis.levels
+    if levels is None or sig is None or sig.approximate or not len(sig.configs):
+        return ()
+    rows = sig.configs.loc[sig.configs["config_id"].astype(str) == str(best.config_id)]
+    if not len(rows):
+        return ()
+    row = rows.iloc[0]
+    out = []
+    for pl in levels.params:
+        if pl.binned or not pl.above_noise or pl.param not in row.index:
+            continue
+        value, alone = format_value(row[pl.param]), format_value(pl.best_level.value)
+        if value != alone:
+            out.append(OffMarginal(pl.param, value, alone))
+    return tuple(out)
+
+
 def findings(analysis: Analysis) -> list[Finding]:
     """The ordered findings: what explains the metric (and which value is best), the best
     configuration and its neighbours, where the forest and main effects disagree, and how far
@@ -422,7 +456,9 @@ def findings(analysis: Analysis) -> list[Finding]:
     if hood is not None:
         out.append(Finding(Kind.BEST_CONFIG, BestConfig(
             best=hood.best, ties=hood.ties, replicated=hood.replicated, replicated_runs=hood.replicated_runs,
-            target=analysis.prep.target, metric_scale=analysis.prep.metric_scale),
+            target=analysis.prep.target, metric_scale=analysis.prep.metric_scale,
+            off_marginal=off_marginal(analysis, hood.best),
+            interacting=inter is not None and inter.state is InteractionState.ABOVE_NOISE),
             BEST_CONFIGS))
     est = analysis.best_estimate
     if est is not None and (est.lucky or est.differ):

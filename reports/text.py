@@ -456,6 +456,8 @@ def finding_sentence(f: F.Finding, analysis) -> str:
         tied = (f", tied with {plural(fact.ties, 'other configuration')} at the same mean"
                 if fact.ties else "")
         text = f"Best configuration: {_config_text(fact.best, fact.target)}{ranked}{tied}."
+        if fact.off_marginal:
+            text += " " + _off_marginal(fact)
         if fact.replicated is not None:
             text += (" That is fewer runs than most configurations have, and a mean over few "
                      f"runs tops a ranking by luck more often: the best with at least "
@@ -497,6 +499,18 @@ def findings_lines(analysis: Analysis, *, links: bool = False) -> list[str]:
 def findings(analysis: Analysis) -> str:
     """The main findings for the overview page, each linked to the chart or table showing it."""
     return _bullets(findings_lines(analysis, links=True))
+
+
+def _off_marginal(fact: F.BestConfig) -> str:
+    """Why the best configuration holds values that are not each hyperparameter's best alone."""
+    items = [f"{_esc(o.param)}={_esc(o.value)}, though {_esc(o.param)} alone is best at "
+             f"{_esc(o.best_alone)}" for o in fact.off_marginal]
+    why = ("interactions above noise make the best combination differ from the best value of "
+           "each hyperparameter taken alone; the interaction heatmap on the Importance page "
+           "shows how" if fact.interacting else
+           "a best value alone averages over the other hyperparameters, so the best "
+           "combination need not hold it")
+    return f"It has {'; '.join(items)}: {why}."
 
 
 def scale_headline(analysis: Analysis) -> str:

@@ -140,3 +140,27 @@ def test_scale_headline_names_a_shared_top_once_and_says_what_differs(interactio
     assert "on the log scale (the analysis scale) the largest main effect above noise is " \
            "**lr**; on loss as logged the largest main effect above noise is **optimizer**; " \
            "interactions dominate." in said, said
+
+
+def test_best_configuration_says_why_its_values_are_not_each_best_alone():
+    """The example sweep: learning_rate_init is best at 0.01 alone, but the best configuration
+    (learning_rate_init x batch_size interacts above noise) holds 0.001. The sentence says so,
+    names interactions as why and points to the heatmap; its values are the importance page's
+    best levels (``analysis.levels``)."""
+    from sweepsight import adapters
+    from sweepsight.analysis import findings as F
+    from sweepsight.analysis.configs import format_value
+    from tests.conftest import REPO
+
+    a = analyse(adapters.load("csv", {"path": str(REPO / "examples" / "digits_sweep.csv")}),
+                target="val_acc")
+    found = next(f for f in F.findings(a) if f.kind is F.Kind.BEST_CONFIG)
+    by = {o.param: o for o in found.fact.off_marginal}
+    lr = by["learning_rate_init"]
+    assert (lr.value, lr.best_alone) == ("0.001", "0.01")
+    assert lr.best_alone == format_value(a.levels.get("learning_rate_init").best_level.value)
+    assert found.fact.interacting
+    said = text.finding_sentence(found, a)
+    assert ("learning\\_rate\\_init=0.001, though learning\\_rate\\_init alone is best at 0.01"
+            in said), said
+    assert "interactions above noise" in said and "interaction heatmap" in said
