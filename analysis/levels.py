@@ -89,6 +89,14 @@ class ParamLevels:
     def best_level(self) -> Level:
         return self.levels[self.best]
 
+    def best_as_logged(self, maximize: bool) -> int:
+        """Index of the best level by the mean as logged (``best`` is chosen on the analysis
+        scale: on log10 or ranks the two may differ)."""
+        means = np.array([lv.mean_raw for lv in self.levels], dtype=float)
+        if not np.isfinite(means).any():
+            return self.best
+        return int(np.nanargmax(means) if maximize else np.nanargmin(means))
+
 
 @dataclasses.dataclass(frozen=True)
 class LevelsResult:

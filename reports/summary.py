@@ -168,9 +168,12 @@ def _importance(result: Analysis, *, limit: int) -> list[str]:
     what = {"configuration means": "% of the variance between configurations",
             "runs": "% of the run-to-run variance"}.get(imp.share_of or "", "importance")
     typical = "median" if result.prep.metric_scale == "rank" else "mean"
+    scale = result.prep.metric_scale
+    chosen = ("" if scale == "raw" else f"; the best is chosen {SCALE_WORDS.get(scale, scale)}, "
+              "the analysis scale, and the best as logged is named where it differs")
     lines += [f"Main effects: each hyperparameter's share ({what}), whether it rises above "
               f"its noise floor, its best value ({typical} of the target over the runs at each "
-              "value, as logged) and the shape of the effect.", ""]
+              f"value, as logged{chosen}) and the shape of the effect.", ""]
     rows = []
     for i, (_, r) in enumerate(frame.iterrows()):
         pl = levels.get(str(r["param"]))
@@ -180,6 +183,10 @@ def _importance(result: Analysis, *, limit: int) -> list[str]:
         share = percent(float(r[share_col])) if share_col == "share" else number(r[share_col], 3)
         best = MISSING if pl is None else (f"{text(pl.best_level.label)} "
                                        f"({level_summary(pl, result.prep.metric_scale)})")
+        if pl is not None and scale != "raw":  # chosen on the analysis scale: as logged too
+            raw_best = pl.best_as_logged(levels.maximize)
+            if raw_best != pl.best:
+                best += f"; as logged {text(pl.levels[raw_best].label)}"
         shape = MISSING if pl is None else _shape(pl)
         rows.append([str(i + 1), text(r["param"]), share, above_text, best, shape])
     shown, more = capped(rows, limit)

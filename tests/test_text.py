@@ -164,3 +164,30 @@ def test_best_configuration_says_why_its_values_are_not_each_best_alone():
     assert ("learning\\_rate\\_init=0.001, though learning\\_rate\\_init alone is best at 0.01"
             in said), said
     assert "interactions above noise" in said and "interaction heatmap" in said
+
+
+def test_best_value_says_the_scale_it_was_chosen_on_and_the_best_as_logged(tmp_path):
+    """A loss analysed on log10 where one run in four of level ``a`` diverges: ``a`` is best on
+    log10 (the analysis scale), ``b`` by the mean as logged. summary.md labels the scale the
+    choice was made on and names both; the importance page's caption says the scale too."""
+    import pandas as pd
+
+    from sweepsight import adapters
+    from sweepsight.reports import summary
+    from sweepsight.reports.charts.marginal import marginal_info
+
+    rows = [{"run_id": f"r{k}-{s}", "params.opt": opt, "params.seed": s,
+             "metrics.val_loss": v}
+            for k, (opt, values) in enumerate([("a", [1.0, 1.1, 0.9, 100.0]),
+                                               ("b", [5.0, 5.2, 4.8, 5.1])])
+            for s, v in enumerate(values * 3)]
+    pd.DataFrame(rows).to_csv(tmp_path / "runs.csv", index=False)
+    a = analyse(adapters.load("csv", {"path": str(tmp_path / "runs.csv")}), target="val_loss",
+                metric_scale="log")
+    pl = a.levels.get("opt")
+    assert pl.best_level.label == "a" and pl.levels[pl.best_as_logged(False)].label == "b"
+    md = summary.summary_markdown(a, title="t")
+    assert "the best is chosen on the log10 scale, the analysis scale" in md
+    row = next(line for line in md.splitlines() if line.startswith("| 1 |") and "opt" in line)
+    assert "a (" in row and "; as logged b" in row, row
+    assert "chosen by the mean on the log10 scale" in marginal_info(a).caption

@@ -56,9 +56,12 @@ def marginal_info(analysis: Analysis) -> MarginalInfo:
     arrow = "higher is better" if prep.maximize else "lower is better"
     y_title = f"{prep.target} ({arrow})" + scale_suffix(prep)
     pct = f"{100 * res.confidence:.0f}%"
+    chosen = {"log": " (chosen by the mean on the log10 scale, the analysis scale; summary.md "
+                     "names the best as logged where it differs)",
+              "rank": " (chosen on the rank scale, the analysis scale)"}.get(prep.metric_scale, "")
     caption = (f"Mean of {md(prep.target)} over the runs at each value ({pct} interval over those "
                "runs; the other hyperparameters vary within each point), the best value in "
-               "orange. Continuous hyperparameters with many values are binned into quantiles "
+               f"orange{chosen}. Continuous hyperparameters with many values are binned into quantiles "
                "(the point sits at the bin's median).")
     return MarginalInfo(pd.DataFrame(rows), order,
                         {pl.param for pl in res.params if pl.log},
