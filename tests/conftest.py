@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import io
 import itertools
+import os
 import shutil
 import sys
 from collections.abc import Iterator
@@ -16,6 +17,22 @@ import pandas as pd
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def _quarto_reference() -> Path:
+    """What a real Quarto wrote (``../shared/quarto-render``): ``$SWEEPSIGHT_QUARTO_REFERENCE``,
+    else ``shared/quarto-render`` beside the checkout (or beside the folder of its worktrees)."""
+    if os.environ.get("SWEEPSIGHT_QUARTO_REFERENCE"):
+        return Path(os.environ["SWEEPSIGHT_QUARTO_REFERENCE"])
+    found = [d / "shared" / "quarto-render" for d in (REPO.parent, REPO.parent.parent)]
+    return next((d for d in found if d.is_dir()), found[0])
+
+
+QUARTO_REFERENCE = _quarto_reference()
+#: The skip reason of the tests that read it: what provides it.
+REFERENCE_MISSING = (f"the reference Quarto render is not at {QUARTO_REFERENCE}: it is the "
+                     "team's shared folder beside the checkout (../shared/quarto-render, which "
+                     "CI has), or set SWEEPSIGHT_QUARTO_REFERENCE to a copy")
 SCRIPT_NAME = "<script>alert(1)</script>"
 PIPE_NAME = "pipe | `tick` *star*"
 

@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 import pytest
 
 from sweepsight.reports import build
-from tests.conftest import SCRIPT_NAME
+from tests.conftest import QUARTO_REFERENCE, REFERENCE_MISSING, SCRIPT_NAME
 
 pytestmark = pytest.mark.browser
 
@@ -422,22 +422,11 @@ def test_walk_on_a_30000_configuration_sweep(browser, tmp_path):
     assert ms[-1] < 1000, ms[-10:]
 
 
-def _quarto_reference() -> Path:
-    """``$SWEEPSIGHT_QUARTO_REFERENCE``, else ``shared/quarto-render`` beside the checkout
-    (or beside its worktrees' folder): the example's significance page as Quarto wrote it."""
-    repo = Path(__file__).resolve().parents[1]
-    found = [Path(os.environ["SWEEPSIGHT_QUARTO_REFERENCE"])] if os.environ.get(
-        "SWEEPSIGHT_QUARTO_REFERENCE") else [d / "shared" / "quarto-render"
-                                            for d in (repo.parent, repo.parent.parent)]
-    pages = [d / "example" / "significance.html" for d in found]
-    return next((p for p in pages if p.exists()), pages[0])
+#: the example's significance page as Quarto wrote it
+QUARTO_SIGNIFICANCE = QUARTO_REFERENCE / "example" / "significance.html"
 
 
-QUARTO_REFERENCE = _quarto_reference()
-
-
-@pytest.mark.skipif(not QUARTO_REFERENCE.exists(),
-                    reason=f"the reference Quarto render is not at {QUARTO_REFERENCE}")
+@pytest.mark.skipif(not QUARTO_SIGNIFICANCE.exists(), reason=REFERENCE_MISSING)
 def test_walk_in_the_reference_quarto_page(browser, example_walk, tmp_path):
     """The walk of today's code in the page real Quarto wrote (its head, scripts and layout;
     ``site_libs`` is not in the reference, so its files are served empty): the Vega view
@@ -448,7 +437,7 @@ def test_walk_in_the_reference_quarto_page(browser, example_walk, tmp_path):
     from sweepsight.reports.charts.significance import significance_walk
 
     analysis, _ = example_walk
-    text = QUARTO_REFERENCE.read_text(encoding="utf-8")
+    text = QUARTO_SIGNIFICANCE.read_text(encoding="utf-8")
     old = re.search(r'<div class="sweepsight-walk".*?window\.SWEEPSIGHT_WALK\(root, data\); \}\)\(\);</script>',
                     text, flags=re.S)
     assert old and '<script src="assets/vega-bundle.js"></script>' in text[:text.index("<body")]

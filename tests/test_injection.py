@@ -25,15 +25,15 @@ from pathlib import Path
 import pytest
 
 from sweepsight.reports import build
-from tests.conftest import REPO
+from tests.conftest import QUARTO_REFERENCE, REFERENCE_MISSING, REPO
 from tests.hostile_inputs import write_rows
+from tests.test_browser import browser  # noqa: F401  (the fixture, for the alert tests)
 
 pytest.importorskip("pypandoc", reason="pypandoc-binary (the test group) runs the real pandoc")
 
-REFERENCE = Path(os.environ.get("SWEEPSIGHT_QUARTO_REFERENCE", REPO.parent / "shared" / "quarto-render"))
-HOSTILE_REFERENCE = REFERENCE / "hostile-metric-name"
+HOSTILE_REFERENCE = QUARTO_REFERENCE / "hostile-metric-name"
 needs_reference = pytest.mark.skipif(not (HOSTILE_REFERENCE / "index.html").exists(),
-                                     reason=f"the reference Quarto render is not at {REFERENCE}")
+                                     reason=REFERENCE_MISSING)
 SIM = Path(__file__).with_name("quarto_sim.py")
 PAGES = [f"{p.stem}.html" for p in build.PAGES]
 
@@ -79,7 +79,7 @@ def sites(tmp_path_factory):
     as a fake ``quarto`` (its inputs captured beside), and ``nbconvert`` (target IMG, hostile
     --title)."""
     if not (HOSTILE_REFERENCE / "index.html").exists():
-        pytest.skip(f"the reference Quarto render is not at {REFERENCE}")
+        pytest.skip(REFERENCE_MISSING)
     tmp = tmp_path_factory.mktemp("injection")
     csv = hostile_csv(tmp)
     bin_dir = tmp / "bin"
@@ -267,17 +267,6 @@ def test_navbar_title_and_search_json_are_text(sites, name):
 
 # ----------------------------------------------------------------------------- (c) the browser
 
-@pytest.fixture(scope="module")
-def browser():
-    from tests.test_browser import CHROMIUM, ARGS
-
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium package to run the browser tests")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def _hover_marks(page, limit: int = 12) -> list[str]:

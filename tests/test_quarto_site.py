@@ -22,10 +22,9 @@ import pytest
 import yaml
 
 from sweepsight.reports import build, render
-from tests.conftest import REPO, write_sweep
+from tests.conftest import QUARTO_REFERENCE, REFERENCE_MISSING, REPO, write_sweep
 from tests.test_report_build import Resources
 
-REFERENCE = Path(os.environ.get("SWEEPSIGHT_QUARTO_REFERENCE", REPO.parent / "shared" / "quarto-render"))
 STEMS = [p.stem for p in build.PAGES]
 SCSS = render.QUARTO_PROJECT / "sweepsight.scss"
 
@@ -144,13 +143,11 @@ def test_offline_css_drops_the_web_font_import():
     assert "@import url(local.css);" in out
 
 
-@pytest.mark.skipif(not (REFERENCE / "reports" / "generated" / "correlation.html").exists(),
-                    reason=f"the reference Quarto render is not at {REFERENCE}: it is the team's "
-                           "shared folder beside the checkout (../shared/quarto-render, which CI "
-                           "has), or set SWEEPSIGHT_QUARTO_REFERENCE to a copy")
+@pytest.mark.skipif(not (QUARTO_REFERENCE / "reports" / "generated" / "correlation.html").exists(),
+                    reason=REFERENCE_MISSING)
 @pytest.mark.parametrize("name", ["reports/generated/correlation.html", "index.html"])
 def test_offline_html_on_the_reference_quarto_render(name):
-    text = (REFERENCE / name).read_text(encoding="utf-8")
+    text = (QUARTO_REFERENCE / name).read_text(encoding="utf-8")
     out = render.offline_html(text)
     assert remote(fetched(out)) == []
     local = [u for u in fetched(text) if not remote([u])]
