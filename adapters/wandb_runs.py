@@ -230,10 +230,10 @@ def _is_network_error(exc: BaseException) -> bool:
     return isinstance(exc, (ConnectionError, TimeoutError)) or bool(_NETWORK.search(str(exc)))
 
 
-#: Logging in is one small request: a server that has not answered it within this many seconds,
-#: twice, is not there (the client's own default waits 30 s a try, 4 tries: over 2 minutes).
-LOGIN_TIMEOUT = 2.5
-LOGIN_ATTEMPTS = 2
+#: The server is probed before the client logs in: one that has not answered within this many
+#: seconds, twice, is not there (the client's own default waits 30 s a try, 4 tries: minutes).
+PROBE_TIMEOUT = 2.5
+PROBE_ATTEMPTS = 2
 
 
 def _retry(call: Callable[[], Any], *, what: str, retries: int, backoff: float) -> Any:
@@ -264,16 +264,16 @@ def _probe_server(*, retries: int, backoff: float) -> None:
     connection errors and time-outs are retried."""
     import requests
     from wandb import env
-
-    from sweepsight.adapters.mlflow_runs import redact_uri  # the one redaction of a URL
     from wandb.sdk import wandb_setup
+
+    from sweepsight.adapters.redact import redact_uri
 
     # given a default, get_base_url answers a str (its hint says str | None)
     url = cast(str, env.get_base_url(wandb_setup.singleton().settings.base_url)).rstrip("/")
 
     def probe() -> None:
         try:
-            requests.get(url, timeout=LOGIN_TIMEOUT)
+            requests.get(url, timeout=PROBE_TIMEOUT)
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise ConnectionError(f"{redact_uri(url)} did not answer: {type(exc).__name__}") from None
 
@@ -281,15 +281,15 @@ def _probe_server(*, retries: int, backoff: float) -> None:
 
 
 def _api(timeout: float, retries: int, backoff: float) -> Any:
-    """A ``wandb.Api`` with ``timeout`` per request, once the key has been checked with a short
-    time-out (:data:`LOGIN_TIMEOUT`, :data:`LOGIN_ATTEMPTS`): an unreachable server or a bad
-    key ends in one line within seconds, not minutes."""
+    """A ``wandb.Api`` with ``timeout`` per request, once the server has answered a probe
+    (:func:`_probe_server`): an unreachable server ends in one line within seconds, not
+    minutes; a refused key in one line at once."""
     import wandb
     from wandb.errors import AuthenticationError, UsageError
 
-    def make(seconds: float) -> Any:
+    def make() -> Any:
         try:
-            return wandb.Api(timeout=seconds)  # type: ignore[arg-type]  # a float works; its hint says int
+            return wandb.Api(timeout=timeout)  # type: ignore[arg-type]  # a float works; its hint says int
         except UsageError as exc:
             raise SweepError(f"no W&B API key ({_secret_free(exc)[:120]}); run `wandb login` or "
                              "set WANDB_API_KEY, or read offline runs with --path.") from None
@@ -299,11 +299,8 @@ def _api(timeout: float, retries: int, backoff: float) -> Any:
             raise SweepError(f"W&B refused the API key ({_secret_free(exc)[:160]}); run "
                              "`wandb login --relogin` or set WANDB_API_KEY to a valid key.") from None
 
-    _probe_server(retries=LOGIN_ATTEMPTS - 1, backoff=min(backoff, 0.5))
-    short = min(timeout, LOGIN_TIMEOUT)
-    api = _retry(lambda: make(short), what="logging in", retries=LOGIN_ATTEMPTS - 1,
-                 backoff=min(backoff, 0.5))
-    return api if short == timeout else make(timeout)
+    _probe_server(retries=PROBE_ATTEMPTS - 1, backoff=min(backoff, 0.5))
+    return _retry(make, what="logging in", retries=retries, backoff=backoff)
 
 
 def _split_project(project: str, api: Any) -> tuple[str, str]:
