@@ -113,10 +113,9 @@ def analyse(
     )
     result.scale_check = timed("scale check", scale_check, prep, result.importance, o,
                                n_jobs=n_jobs)
-    result.best_estimate = timed("best estimate", estimate_best, prep, alpha=o.alpha,
-                                 random_state=o.random_state, n_jobs=n_jobs)
-    result.steering = timed("steering", detect_steering, prep, table,
-                            random_state=o.random_state)
+    result.best_estimate = timed("best estimate", estimate_best, prep, **o.for_best_estimate(),
+                                 n_jobs=n_jobs)
+    result.steering = timed("steering", detect_steering, prep, table, **o.for_steering())
     return result
 
 

@@ -138,3 +138,10 @@ class AnalysisOptions:
 
     def for_comparison(self) -> dict[str, Any]:
         return self.for_significance()
+
+    def for_best_estimate(self) -> dict[str, Any]:
+        """The best configuration's estimate: the rerun seeds' power at ``alpha``."""
+        return {"alpha": self.alpha, "random_state": self.random_state}
+
+    def for_steering(self) -> dict[str, Any]:
+        return {"random_state": self.random_state}

@@ -27,9 +27,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from sklearn.ensemble import ExtraTreesRegressor
-
 from sweepsight.analysis.configs import INACTIVE, MISSING, format_value
 from sweepsight.analysis.forest import config_ids, config_means
+from sweepsight.analysis.options import ALPHA, RANDOM_STATE
 from sweepsight.analysis.prepared import Prepared
 from sweepsight.analysis.stats_tests import seeds_for_power
 
@@ -121,7 +121,7 @@ def _missing(v) -> bool:
     return v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
 
 
-def oof_predictions(X: np.ndarray, y: np.ndarray, w: np.ndarray, *, random_state: int = 0,
+def oof_predictions(X: np.ndarray, y: np.ndarray, w: np.ndarray, *, random_state: int = RANDOM_STATE,
                     n_estimators: int = TREES, n_jobs: int | None = None) -> np.ndarray:
     """Each configuration's prediction by a forest grown on the other folds of
     configurations (``X``, mean ``y`` and runs ``w`` one row per configuration)."""
@@ -173,7 +173,7 @@ def _to_raw(v: np.ndarray, scale: str) -> np.ndarray:
     return v if scale == "raw" else np.full(v.shape, np.nan)
 
 
-def shrink(prep: Prepared, *, confidence: float = 0.95, random_state: int = 0,
+def shrink(prep: Prepared, *, confidence: float = 0.95, random_state: int = RANDOM_STATE,
            n_jobs: int | None = None) -> tuple[pd.DataFrame, dict]:
     """Every configuration's own mean, out-of-fold prediction, shrunk estimate and interval
     (one row per configuration, in first-run order), and the noise model's numbers."""
@@ -203,8 +203,8 @@ def shrink(prep: Prepared, *, confidence: float = 0.95, random_state: int = 0,
     return table, {"sigma2": sigma2, "source": source, "df": df, "tau2": tau2, "sd": sd}
 
 
-def estimate_best(prep: Prepared, *, confidence: float = 0.95, alpha: float = 0.05,
-                  random_state: int = 0, n_jobs: int | None = None) -> BestEstimate | None:
+def estimate_best(prep: Prepared, *, confidence: float = 0.95, alpha: float = ALPHA,
+                  random_state: int = RANDOM_STATE, n_jobs: int | None = None) -> BestEstimate | None:
     """The best configuration by the shrunk estimate, the observed best, the candidates worth
     rerunning and the seeds that would settle them (None with fewer than 3 configurations)."""
     if len(prep.runs) < 3 or not prep.params:

@@ -25,9 +25,9 @@ import itertools
 import numpy as np
 import pandas as pd
 from scipy import stats
-
 from sweepsight.analysis import grouping
 from sweepsight.analysis.configs import format_value
+from sweepsight.analysis.options import RANDOM_STATE
 from sweepsight.analysis.prepared import Prepared
 
 MAX_LEVELS = 12
@@ -161,7 +161,8 @@ def trial_order(table, prep: Prepared) -> np.ndarray | None:
     return t.rank(method="average").to_numpy(dtype=float)
 
 
-def detect_steering(prep: Prepared, table=None, *, random_state: int = 0) -> Steering | None:
+def detect_steering(prep: Prepared, table=None, *,
+                    random_state: int = RANDOM_STATE) -> Steering | None:
     """The three signals of :mod:`analysis.steering` for ``prep`` (the run table ``table``
     gives the start times); None with fewer than 20 runs or no hyperparameter."""
     if len(prep.runs) < 20 or not prep.params:

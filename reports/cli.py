@@ -20,7 +20,11 @@ from pathlib import Path
 # mlflow or wandb load (the adapters and the build import them when they are needed).
 from sweepsight.adapters.errors import SweepError, export_file
 from sweepsight.analysis.options import (  # light: the options, their defaults and checks
-    DIRECTIONS, METRIC_SCALES, TESTS, AnalysisOptions)
+    DIRECTIONS,
+    METRIC_SCALES,
+    TESTS,
+    AnalysisOptions,
+)
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "digits_sweep.csv"
 EXAMPLE_TARGET = "val_acc"
@@ -136,8 +140,6 @@ def adapter_options(args: argparse.Namespace) -> dict:
     return {k: v for k, v in options.items() if v not in (None, [], "")}
 
 
-
-
 def resolve_target(target: str | None, metrics: list[str], named: Sequence[str] = (), *,
                    objective: str | None = None) -> str:
     """``target`` if the sweep has it, else the only metric (or the only ``--metric`` named, or
@@ -242,8 +244,9 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         given = spec.snapshot if spec.snapshot is not None else getattr(spec.options, "path", None)
         if given:
             check_out(args, Path(given))
-    from sweepsight import adapters
     from sweepsight.reports import memory
+
+    from sweepsight import adapters
 
     memory.return_freed_memory()  # before the runs are loaded: see reports.memory
     from sweepsight.adapters import snapshot

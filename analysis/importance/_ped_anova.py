@@ -15,8 +15,8 @@ import math
 
 import numpy as np
 import pandas as pd
-
 from sweepsight.analysis.importance._base import BaseImportanceEvaluator, ImportanceResult
+from sweepsight.analysis.options import ALPHA, RANDOM_STATE
 from sweepsight.analysis.prepared import Prepared
 
 GAMMA = 0.1
@@ -40,7 +40,7 @@ def top_runs(y: np.ndarray, *, maximize: bool, gamma: float = GAMMA) -> np.ndarr
 class PedAnovaEvaluator(BaseImportanceEvaluator):
     """Pearson divergence of each hyperparameter between the top-gamma runs and all runs."""
 
-    def evaluate(self, prep: Prepared, *, random_state: int = 0, alpha: float = 0.05,
+    def evaluate(self, prep: Prepared, *, random_state: int = RANDOM_STATE, alpha: float = ALPHA,
                  gamma: float = GAMMA, **kw) -> ImportanceResult:
         from sweepsight.analysis.steering import level_codes
 
